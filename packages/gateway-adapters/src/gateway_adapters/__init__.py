@@ -1,0 +1,1 @@
+"""gateway-adapters: implementations of gateway-core's ports (providers, stores, tool backends)."""

@@ -1,0 +1,3 @@
+from gateway_adapters.providers.echo.adapter import EchoChatProvider
+
+__all__ = ["EchoChatProvider"]

@@ -1,0 +1,82 @@
+"""Chat requests, responses and stream chunks, in the OpenAI Chat Completions vocabulary.
+
+``finish_reason`` uses OpenAI's values (stop, length, tool_calls, content_filter); a
+provider's own reason is kept in ``native_finish_reason`` and an unknown one is passed
+through unchanged rather than turned into ``stop``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway_core.domain.messages import Message
+from gateway_core.domain.tools import ToolChoice, ToolSpec
+from gateway_core.domain.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[Message, ...]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    seed: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    response_format: Mapping[str, Any] | None = None
+    user: str | None = None
+    metadata: Mapping[str, str] | None = None
+    stream: bool = False
+    parallel_tool_calls: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    message: Message
+    finish_reason: str | None
+    index: int = 0
+    native_finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    id: str
+    model: str
+    choices: tuple[Choice, ...]
+    usage: Usage = field(default_factory=Usage)
+    created: int = 0
+    provider: str = ""
+    system_fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of one tool call in a stream; ``index`` ties the fragments together."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    """One increment of a streamed answer, for choice ``index``.
+
+    A chunk may carry only ``usage`` (the final usage report of a stream).
+    """
+
+    index: int = 0
+    role: str | None = None
+    content: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: str | None = None
+    native_finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+    """The model that answered, when the provider says so (for example after a fallback)."""

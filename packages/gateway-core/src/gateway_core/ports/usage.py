@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from gateway_core.domain.usage import UsageEvent
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    """One client key's use of one model on one UTC day.
+
+    Tokens and cost count what upstream providers processed; a response-cache hit adds one
+    request and one ``cache_hits`` and nothing else.
+    """
+
+    key_id: str
+    model: str
+    day: date
+    requests: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    """Prompt tokens the vendor served from its own prompt cache, as in ``Usage``."""
+    cost_usd: float
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class UsageSink(Protocol):
+    """Where token and cost events go; appends only, never read-modify-write.
+
+    Raises ``StoreUnavailableError`` when the backing store is down.
+    """
+
+    async def record(self, event: UsageEvent) -> None: ...
+
+
+class UsageQuery(Protocol):
+    """Totals of recorded usage. Raises ``StoreUnavailableError`` when the store is down."""
+
+    async def totals(self, key_id: str | None, start: date, end: date) -> list[UsageTotal]:
+        """Totals per key, model and UTC day for ``start`` to ``end`` inclusive, ordered by
+        day, key id and model. ``key_id`` ``None`` means every key (for an admin)."""
+        ...
+
+
+class UsageStore(UsageSink, UsageQuery, Protocol):
+    """A sink that can also answer queries: what the in-memory and Redis stores implement."""

@@ -1,0 +1,1 @@
+"""The business rules, written against ports only."""

@@ -1,0 +1,84 @@
+"""Complete a chat through the provider router, with fallbacks before the first byte."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.routing import RoutingTable, Target
+from gateway_core.errors import ProviderError, ProviderNotConfiguredError
+from gateway_core.ports.providers import ChatProvider
+
+
+class CompleteChat:
+    """Route a request to its provider; on a retryable failure, try the route's fallbacks.
+
+    ``unconfigured`` maps provider names that exist in configuration but cannot serve (no API
+    key) to the setting that would enable them, so the client gets a clear 503, not a 500.
+    """
+
+    def __init__(
+        self,
+        routing: RoutingTable,
+        providers: Mapping[str, ChatProvider],
+        unconfigured: Mapping[str, str] | None = None,
+    ) -> None:
+        self._routing = routing
+        self._providers = providers
+        self._unconfigured = unconfigured or {}
+
+    def targets(self, model: str) -> tuple[Target, ...]:
+        return self._routing.resolve(model)
+
+    def _provider(self, target: Target) -> ChatProvider:
+        provider = self._providers.get(target.provider)
+        if provider is None:
+            setting = self._unconfigured.get(target.provider, "")
+            hint = f": set {setting}" if setting else ""
+            raise ProviderNotConfiguredError(
+                f"The provider '{target.provider}' for this model is not configured{hint}.",
+                param="model",
+            )
+        return provider
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        targets = self.targets(request.model)
+        last = len(targets) - 1
+        for position, target in enumerate(targets):
+            try:
+                provider = self._provider(target)
+                return await provider.complete(replace(request, model=target.model))
+            except (ProviderError, ProviderNotConfiguredError) as error:
+                if position == last or not error.retryable:
+                    raise
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Open the stream, falling back while nothing has been produced; then relay it.
+
+        Errors after the first chunk propagate: the client already has part of an answer.
+        """
+        targets = self.targets(request.model)
+        last = len(targets) - 1
+        for position, target in enumerate(targets):
+            try:
+                provider = self._provider(target)
+                chunks = provider.stream(replace(request, model=target.model))
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except (ProviderError, ProviderNotConfiguredError) as error:
+                if position == last or not error.retryable:
+                    raise
+                continue
+            try:
+                if first.model is None:
+                    first = replace(first, model=target.model)
+                yield first
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                # Close the upstream stream promptly when the client goes away.
+                await chunks.aclose()  # type: ignore[attr-defined]
+            return

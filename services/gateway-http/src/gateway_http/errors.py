@@ -1,0 +1,112 @@
+"""One table from the core's error tree to HTTP: a status and an OpenAI-shaped body.
+
+Every error a client sees is ``{"error": {"message", "type", "code", "param"}}``; stack traces
+and upstream bodies go to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from gateway_core import errors as core
+
+log = logging.getLogger("gateway_http.errors")
+
+# class -> (status, OpenAI error type); looked up along the exception's MRO, most specific first.
+_TABLE: dict[type[core.GatewayError], tuple[int, str]] = {
+    core.InvalidRequestError: (400, "invalid_request_error"),
+    core.AuthenticationError: (401, "authentication_error"),
+    core.PermissionDeniedError: (403, "permission_error"),
+    core.NotFoundError: (404, "not_found_error"),
+    core.ConflictError: (409, "conflict_error"),
+    core.ToolArgumentsError: (422, "invalid_request_error"),
+    core.RateLimitExceededError: (429, "rate_limit_error"),
+    core.BudgetExceededError: (429, "insufficient_quota"),
+    core.ServiceUnavailableError: (503, "service_unavailable_error"),
+    core.ProviderError: (502, "upstream_error"),
+    core.UpstreamBadRequestError: (400, "invalid_request_error"),
+    core.UpstreamRateLimitError: (429, "rate_limit_error"),
+    core.UpstreamOverloadedError: (503, "service_unavailable_error"),
+    core.UpstreamTimeoutError: (504, "timeout_error"),
+}
+
+_HTTP_CODES = {
+    400: ("invalid_request_error", "bad_request"),
+    401: ("authentication_error", "unauthorized"),
+    403: ("permission_error", "forbidden"),
+    404: ("not_found_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "request_too_large"),
+    415: ("invalid_request_error", "unsupported_media_type"),
+    422: ("invalid_request_error", "unprocessable_entity"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+
+_encode = msgspec.json.Encoder().encode
+
+
+def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": type_, "code": code, "param": param}}
+
+
+def status_and_type(error: core.GatewayError) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in _TABLE:
+            return _TABLE[cls]  # type: ignore[index]
+    return 500, "internal_error"
+
+
+def gateway_error_payload(error: core.GatewayError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    status, type_ = status_and_type(error)
+    headers = {}
+    if error.retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
+    elif status in (502, 503, 504):
+        headers["retry-after"] = "1"
+    return status, error_body(error.message, type_, error.code, error.param), headers
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=_encode(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def handle_gateway_error(request: Request, error: core.GatewayError) -> Response:
+    status, body, headers = gateway_error_payload(error)
+    if status >= 500:
+        log.warning(
+            "request failed: %s (%s)", type(error).__name__, error.code, exc_info=error.__cause__
+        )
+    return _json(status, body, headers)
+
+
+def handle_http_exception(request: Request, error: HTTPException) -> Response:
+    status = error.status_code
+    type_, code = _HTTP_CODES.get(status, ("internal_error", "internal_error"))
+    message = error.detail if status < 500 else "The gateway failed to handle this request."
+    if status == 404 and message == "Not Found":
+        message = f"No route for {request.method} {request.url.path}."
+    if status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    headers = getattr(error, "headers", None) or None
+    return _json(status, error_body(message, type_, code), headers)
+
+
+def handle_unexpected(request: Request, error: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    body = error_body("The gateway failed to handle this request.", "internal_error", "internal_error")
+    return _json(500, body)
+
+
+EXCEPTION_HANDLERS = {
+    core.GatewayError: handle_gateway_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

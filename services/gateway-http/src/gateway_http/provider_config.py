@@ -1,0 +1,148 @@
+"""``config/providers.json``: providers, model routes, prefixes, patterns and aliases.
+
+API keys never live in the file: each provider names the environment variables that may
+hold its key (``LLM_GATEWAY_<NAME>_API_KEY`` is always consulted first).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway_core.domain.models import ModelInfo
+from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
+
+ProviderType = Literal["echo", "openai", "anthropic", "ollama"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Strict):
+    type: ProviderType
+    description: str = ""
+    base_url: str | None = None
+    base_url_env: str | None = None
+    """An environment variable that overrides ``base_url`` when set."""
+    api_key_env: tuple[str, ...] = ()
+    requires_api_key: bool = False
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    default_max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens_by_model: dict[str, int] = Field(default_factory=dict)
+
+
+class ModelConfig(_Strict):
+    provider: str
+    model: str | None = None
+    """The provider's own model id; defaults to the route's name."""
+    fallbacks: tuple[str, ...] = ()
+    description: str = ""
+
+
+class PatternConfig(_Strict):
+    pattern: str
+    provider: str
+
+
+class GatewayConfig(_Strict):
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    prefixes: dict[str, str] = Field(default_factory=dict)
+    patterns: tuple[PatternConfig, ...] = ()
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which file and entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedProvider:
+    """A provider with its key and base URL taken from the environment."""
+
+    name: str
+    config: ProviderConfig
+    api_key: str | None
+    base_url: str | None
+
+    @property
+    def key_settings(self) -> tuple[str, ...]:
+        return key_variables(self.name, self.config)
+
+    @property
+    def usable(self) -> bool:
+        return self.api_key is not None or not self.config.requires_api_key
+
+
+def key_variables(name: str, config: ProviderConfig) -> tuple[str, ...]:
+    own = f"LLM_GATEWAY_{name.upper().replace('-', '_')}_API_KEY"
+    return (own, *(v for v in config.api_key_env if v != own))
+
+
+def load_gateway_config(path: Path) -> GatewayConfig:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        config = GatewayConfig.model_validate(raw)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (set LLM_GATEWAY_PROVIDERS_CONFIG)") from None
+    except (ValueError, ValidationError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+    _check_references(config, path)
+    return config
+
+
+def _check_references(config: GatewayConfig, path: Path) -> None:
+    known = config.providers.keys()
+    used = [m.provider for m in config.models.values()]
+    used += list(config.prefixes.values()) + [p.provider for p in config.patterns]
+    unknown = sorted(set(used) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}: routes name unknown providers: {', '.join(unknown)}")
+
+
+def resolve_providers(
+    config: GatewayConfig, environ: Mapping[str, str]
+) -> dict[str, ResolvedProvider]:
+    resolved = {}
+    for name, provider in config.providers.items():
+        api_key = next(
+            (environ[v] for v in key_variables(name, provider) if environ.get(v)), None
+        )
+        base_url = environ.get(provider.base_url_env or "") or provider.base_url
+        resolved[name] = ResolvedProvider(name, provider, api_key, base_url)
+    return resolved
+
+
+def routing_table(config: GatewayConfig) -> RoutingTable:
+    models = {
+        name: ModelRoute(Target(route.provider, route.model or name), route.fallbacks)
+        for name, route in config.models.items()
+    }
+    patterns = tuple(PatternRoute(p.pattern, p.provider) for p in config.patterns)
+    return RoutingTable(models, dict(config.prefixes), patterns, dict(config.aliases))
+
+
+def served_models(
+    config: GatewayConfig, providers: Mapping[str, ResolvedProvider]
+) -> tuple[ModelInfo, ...]:
+    """The exact model names (and aliases to them) whose provider can serve now."""
+    infos = []
+    for name, route in config.models.items():
+        provider = providers[route.provider]
+        if provider.usable:
+            description = route.description or provider.config.description
+            infos.append(ModelInfo(name, route.provider, route.provider, description))
+    usable = {info.id: info for info in infos}
+    for alias, target in config.aliases.items():
+        if target in usable:
+            info = usable[target]
+            infos.append(ModelInfo(alias, info.provider, info.owned_by, f"alias of {target}"))
+    return tuple(infos)

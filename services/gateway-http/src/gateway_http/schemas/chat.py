@@ -1,0 +1,221 @@
+"""The OpenAI Chat Completions request, decoded and validated in one pass by msgspec.
+
+Unknown fields are ignored (clients send vendor extras); fields that would let a client pick
+the upstream (``api_base``, ``base_url``, ``api_key``) are rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
+from gateway_core.errors import ForbiddenParameterError, InvalidRequestError
+
+_FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
+
+
+class TextPartBody(Struct, tag="text", tag_field="type"):
+    text: str
+
+
+class ImageUrl(Struct):
+    url: str
+    detail: str | None = None
+
+
+class ImagePartBody(Struct, tag="image_url", tag_field="type"):
+    image_url: ImageUrl
+
+
+PartBody = TextPartBody | ImagePartBody
+Content = str | list[PartBody]
+
+
+class FunctionCallBody(Struct):
+    name: str
+    arguments: str = ""
+
+
+class ToolCallBody(Struct):
+    id: str
+    function: FunctionCallBody
+    type: Literal["function"] = "function"
+
+
+class SystemMessageBody(Struct, tag="system", tag_field="role"):
+    content: Content
+    name: str | None = None
+
+
+class DeveloperMessageBody(Struct, tag="developer", tag_field="role"):
+    content: Content
+    name: str | None = None
+
+
+class UserMessageBody(Struct, tag="user", tag_field="role"):
+    content: Content
+    name: str | None = None
+
+
+class AssistantMessageBody(Struct, tag="assistant", tag_field="role"):
+    content: Content | None = None
+    name: str | None = None
+    tool_calls: list[ToolCallBody] | None = None
+
+
+class ToolMessageBody(Struct, tag="tool", tag_field="role"):
+    content: Content
+    tool_call_id: str
+
+
+MessageBody = (
+    SystemMessageBody
+    | DeveloperMessageBody
+    | UserMessageBody
+    | AssistantMessageBody
+    | ToolMessageBody
+)
+
+
+class FunctionBody(Struct):
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+
+
+class ToolBody(Struct):
+    function: FunctionBody
+    type: Literal["function"] = "function"
+
+
+class NamedFunction(Struct):
+    name: str
+
+
+class NamedToolChoiceBody(Struct):
+    function: NamedFunction
+    type: Literal["function"] = "function"
+
+
+class StreamOptions(Struct):
+    include_usage: bool = False
+
+
+class ChatCompletionBody(Struct, kw_only=True):
+    model: Annotated[str, Meta(min_length=1)]
+    messages: Annotated[list[MessageBody], Meta(min_length=1)]
+    temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Meta(ge=0, le=1)] | None = None
+    max_tokens: Annotated[int, Meta(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Meta(ge=1)] | None = None
+    stop: str | Annotated[list[str], Meta(max_length=4)] | None = None
+    n: Annotated[int, Meta(ge=1, le=128)] = 1
+    seed: int | None = None
+    tools: list[ToolBody] | None = None
+    tool_choice: Literal["auto", "none", "required"] | NamedToolChoiceBody | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    session_id: str | None = None
+    # Present only so that they can be refused: a client never chooses the upstream.
+    api_base: Any = None
+    base_url: Any = None
+    api_key: Any = None
+    api_version: Any = None
+    custom_llm_provider: Any = None
+
+    @property
+    def include_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
+
+
+_decoder = msgspec.json.Decoder(ChatCompletionBody)
+
+
+def decode_chat_body(raw: bytes) -> ChatCompletionBody:
+    """Parse and validate; raises ``InvalidRequestError`` naming the offending field."""
+    try:
+        body = _decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise InvalidRequestError(str(error), param=_error_path(str(error))) from None
+    except msgspec.DecodeError as error:
+        raise InvalidRequestError(
+            f"The request body is not valid JSON: {error}", code="invalid_json"
+        ) from None
+    for name in _FORBIDDEN_FIELDS:
+        if getattr(body, name) is not None:
+            raise ForbiddenParameterError(
+                f"'{name}' is not accepted: the gateway chooses the upstream.", param=name
+            )
+    return body
+
+
+def _error_path(message: str) -> str | None:
+    """msgspec ends messages with `- at `$.messages[0].role``; return ``messages[0].role``."""
+    marker = "- at `$."
+    start = message.rfind(marker)
+    if start == -1:
+        return None
+    return message[start + len(marker) :].rstrip("`") or None
+
+
+def to_domain(body: ChatCompletionBody) -> ChatRequest:
+    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+    return ChatRequest(
+        model=body.model,
+        messages=tuple(_message(m) for m in body.messages),
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        stop=stop,
+        n=body.n,
+        seed=body.seed,
+        tools=tuple(_tool(t) for t in body.tools or ()),
+        tool_choice=_tool_choice(body.tool_choice),
+        response_format=body.response_format,
+        user=body.user,
+        metadata=body.metadata,
+        stream=body.stream,
+        parallel_tool_calls=body.parallel_tool_calls,
+    )
+
+
+def _content(content: Content | None) -> str | tuple[ContentPart, ...] | None:
+    if content is None or isinstance(content, str):
+        return content
+    return tuple(
+        TextPart(p.text) if isinstance(p, TextPartBody) else ImagePart(p.image_url.url, p.image_url.detail)
+        for p in content
+    )
+
+
+def _message(body: MessageBody) -> Message:
+    if isinstance(body, AssistantMessageBody):
+        calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments) for c in body.tool_calls or ()
+        )
+        return Message("assistant", _content(body.content), body.name, calls)
+    if isinstance(body, ToolMessageBody):
+        return Message("tool", _content(body.content), tool_call_id=body.tool_call_id)
+    return Message(body.__struct_config__.tag, _content(body.content), body.name)  # type: ignore[arg-type]
+
+
+def _tool(body: ToolBody) -> ToolSpec:
+    parameters = body.function.parameters
+    if parameters is None:
+        parameters = {"type": "object", "properties": {}}
+    return ToolSpec(body.function.name, body.function.description, parameters)
+
+
+def _tool_choice(choice: str | NamedToolChoiceBody | None) -> ToolChoice | None:
+    if isinstance(choice, NamedToolChoiceBody):
+        return NamedToolChoice(choice.function.name)
+    return choice  # type: ignore[return-value]

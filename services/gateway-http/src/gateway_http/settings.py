@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix ``LLM_GATEWAY_``), read once by the container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEFAULT_CONFIG_DIR = Path("config")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLM_GATEWAY_", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    redis_url: SecretStr | None = None
+    """Shared state (sessions, rate limits, cache, usage). Unset: in-memory stores (one process)."""
+
+    providers_config: Path = _DEFAULT_CONFIG_DIR / "providers.json"
+    tools_config: Path = _DEFAULT_CONFIG_DIR / "tools.json"
+    pricing_config: Path = _DEFAULT_CONFIG_DIR / "pricing.json"
+
+    semantic_search_url: str = "http://localhost:8081"
+    ai_agents_url: str = "http://localhost:8082"
+
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Larger request bodies are refused with 413."""
+
+    upstream_pool_size: int = Field(default=256, ge=1)
+    """Keep-alive connections to upstream providers, per worker."""

@@ -1,0 +1,117 @@
+"""Bad input over real HTTP: each gets its 4xx and an OpenAI-shaped error; nothing breaks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.gateway import GatewayProcess
+
+GOOD = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def http(echo_gateway: GatewayProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=echo_gateway.url, timeout=30) as client:
+        yield client
+
+
+def _assert_openai_error(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "code", "param"}
+    assert error["message"] and "Traceback" not in error["message"]
+    return error
+
+
+def _still_serving(http: httpx.Client) -> None:
+    response = http.post("/v1/chat/completions", json=GOOD)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "hi"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": GOOD["messages"]}, None),
+        ({"model": "echo", "messages": []}, "messages"),
+        ({"model": "echo", "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+        ({**GOOD, "temperature": 5}, "temperature"),
+        ({**GOOD, "n": 0}, "n"),
+        ({**GOOD, "messages": [{"role": "user"}]}, "messages[0]"),
+        ({**GOOD, "api_base": "http://evil.example"}, "api_base"),
+        ({**GOOD, "base_url": "http://evil.example"}, "base_url"),
+        ({**GOOD, "api_key": "sk-other"}, "api_key"),
+    ],
+)
+def test_invalid_bodies_are_400_naming_the_field(
+    http: httpx.Client, body: dict, param: str | None
+) -> None:
+    error = _assert_openai_error(http.post("/v1/chat/completions", json=body), 400)
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+    if param is None:
+        assert "model" in error["message"]
+    _still_serving(http)
+
+
+def test_unknown_fields_are_ignored(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/chat/completions", json={**GOOD, "frequency_penalty": 0.5, "x_vendor": {"a": 1}}
+    )
+    assert response.status_code == 200
+
+
+def test_invalid_json_is_400(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/chat/completions", content=b'{"model": "echo", ', headers={"content-type": "application/json"}
+    )
+    assert _assert_openai_error(response, 400)["code"] == "invalid_json"
+    _still_serving(http)
+
+
+def test_wrong_content_type_is_415(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/chat/completions", content=b"model=echo", headers={"content-type": "text/plain"}
+    )
+    assert _assert_openai_error(response, 415)["code"] == "unsupported_media_type"
+    _still_serving(http)
+
+
+def test_a_20_mb_body_is_413_and_the_server_keeps_serving(http: httpx.Client) -> None:
+    huge = b'{"model": "echo", "messages": [{"role": "user", "content": "' + b"a" * (20 * 1024 * 1024) + b'"}]}'
+    response = http.post(
+        "/v1/chat/completions", content=huge, headers={"content-type": "application/json"}
+    )
+    assert _assert_openai_error(response, 413)["code"] == "request_too_large"
+    _still_serving(http)
+
+
+def test_unknown_route_is_404_and_wrong_method_is_405(http: httpx.Client) -> None:
+    assert _assert_openai_error(http.get("/v1/nothing-here"), 404)["code"] == "not_found"
+    assert _assert_openai_error(http.get("/v1/chat/completions"), 405)["code"] == "method_not_allowed"
+
+
+def test_every_response_carries_a_request_id(http: httpx.Client) -> None:
+    assert http.get("/health").headers["x-request-id"]
+    assert http.get("/v1/nothing-here").headers["x-request-id"]
+    echoed = http.post("/v1/chat/completions", json=GOOD, headers={"x-request-id": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+
+
+def test_consumer_correlation_headers_are_tolerated(http: httpx.Client) -> None:
+    headers = {"x-session-id": "random-123", "X-Tenant-ID": "t1", "X-Agent-ID": "a", "X-CMS-Mode": "1"}
+    assert http.post("/v1/chat/completions", json=GOOD, headers=headers).status_code == 200
+
+
+def test_health_and_readiness(http: httpx.Client) -> None:
+    health = http.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["version"]
+    for path in ("/ready", "/health/ready"):
+        ready = http.get(path)
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
+        assert ready.json()["checks"]["providers"]["status"] == "ok"

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+class Fault(enum.Enum):
+    RATE_LIMITED = "rate_limited"  # 429 with retry-after: 7
+    SERVER_ERROR = "server_error"  # 500
+    OVERLOADED = "overloaded"  # 529 (Anthropic's), 503 elsewhere
+    UNAUTHORIZED = "unauthorized"  # 401: the gateway's key is wrong
+    BAD_REQUEST = "bad_request"  # 400 with the vendor's error body
+    HANG = "hang"  # accept the request, never answer
+    DROP_MID_STREAM = "drop_mid_stream"  # send part of a stream, then cut the connection
+    MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
+    ERROR_MID_STREAM = "error_mid_stream"  # a stream starts, then an in-stream error event
+
+
+RETRY_AFTER_SECONDS = 7
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the next model call answers. ``finish`` overrides the vendor-native stop reason."""
+
+    text: str | None = "Hello from the fake upstream."
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    finish: str | None = None
+    prompt_tokens: int = 11
+    completion_tokens: int = 7
+    cached_tokens: int = 0
+    fault: Fault | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+Renderer = Callable[["FakeUpstream", web.Request, Any, Turn], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class FakeUpstream:
+    """Start with ``await upstream.start()``; ``url`` is then ``http://127.0.0.1:<port>``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    default_turn: Turn = field(default_factory=Turn)
+
+    def __post_init__(self) -> None:
+        self._script: deque[Turn] = deque()
+        self._runner: web.AppRunner | None = None
+        self._routes: dict[str, Renderer] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def route(self, path: str, renderer: Renderer) -> None:
+        """Register a vendor dialect's renderer for ``POST path`` (before ``start``)."""
+        self._routes[path] = renderer
+
+    def script(self, *turns: Turn) -> None:
+        self._script.extend(turns)
+
+    def reset(self) -> None:
+        self._script.clear()
+        self.requests.clear()
+
+    def next_turn(self) -> Turn:
+        return self._script.popleft() if self._script else self.default_turn
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        for path in self._routes:
+            app.router.add_post(path, self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        self.requests.append(
+            RecordedRequest(request.method, request.path, dict(request.headers), body)
+        )
+        turn = self.next_turn()
+        if turn.fault is Fault.HANG:
+            await asyncio.sleep(3600)
+        return await self._routes[request.path](self, request, body, turn)
