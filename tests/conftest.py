@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
 
+from tests.support.background_loop import BackgroundLoop
 from tests.support.fake_upstream import FakeUpstream
 
 # Each module installs one vendor's routes on the fake upstream: install(upstream) -> None.
@@ -32,12 +33,20 @@ def _install_renderers(upstream: FakeUpstream) -> None:
 
 
 @pytest.fixture(scope="session")
-async def fake_upstream_server() -> AsyncIterator[FakeUpstream]:
+def background_loop() -> Iterator[BackgroundLoop]:
+    """One event loop in a thread for the session's fake servers."""
+    loop = BackgroundLoop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server(background_loop: BackgroundLoop) -> Iterator[FakeUpstream]:
     upstream = FakeUpstream()
     _install_renderers(upstream)
-    await upstream.start()
+    background_loop.run(upstream.start())
     yield upstream
-    await upstream.stop()
+    background_loop.run(upstream.stop())
 
 
 @pytest.fixture

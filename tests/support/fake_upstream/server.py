@@ -20,7 +20,6 @@ class Fault(enum.Enum):
     HANG = "hang"  # accept the request, never answer
     DROP_MID_STREAM = "drop_mid_stream"  # send part of a stream, then cut the connection
     MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
-    ERROR_MID_STREAM = "error_mid_stream"  # a stream starts, then an in-stream error event
 
 
 RETRY_AFTER_SECONDS = 7
@@ -87,7 +86,11 @@ class FakeUpstream:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         for path in self._routes:
             app.router.add_post(path, self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # handler_cancellation: a HANG handler ends when its client gives up; otherwise
+        # cleanup() waits 60 s for each one still sleeping.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -18,6 +18,7 @@ from gateway_http.provider_config import (
 )
 from gateway_http.provider_factory import build_chat_providers, unconfigured_providers
 from gateway_http.settings import Settings
+from gateway_http.upstream_clients import open_upstream_clients
 
 log = logging.getLogger("gateway_http")
 
@@ -39,7 +40,8 @@ class Container(containers.DeclarativeContainer):
 
     gateway_config = providers.Singleton(load_gateway_config, settings.provided.providers_config)
     resolved_providers = providers.Singleton(resolve_providers, gateway_config, environ)
-    chat_providers = providers.Singleton(build_chat_providers, resolved_providers)
+    upstream_clients = providers.Resource(open_upstream_clients, settings)
+    chat_providers = providers.Singleton(build_chat_providers, resolved_providers, upstream_clients)
     complete_chat = providers.Singleton(
         CompleteChat,
         providers.Singleton(routing_table, gateway_config),

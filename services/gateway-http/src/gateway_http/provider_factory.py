@@ -1,22 +1,91 @@
-"""Build one ``ChatProvider`` adapter per usable provider in the configuration."""
+"""Build one ``ChatProvider`` adapter per usable provider in the configuration.
+
+OpenAI-compatible servers (vLLM, DeepSeek, OpenRouter, local inference servers) are the
+``openai`` type with another base URL and key: configuration, not code.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+import aiohttp
+import httpx
+
+from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.echo import EchoChatProvider
+from gateway_adapters.providers.ollama import OllamaChatProvider
+from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.ports.providers import ChatProvider
 from gateway_http.provider_config import ResolvedProvider
 
 
-def build_chat_providers(providers: Mapping[str, ResolvedProvider]) -> dict[str, ChatProvider]:
-    built: dict[str, ChatProvider] = {}
-    for name, provider in providers.items():
-        if not provider.usable:
-            continue
-        if provider.config.type == "echo":
-            built[name] = EchoChatProvider(name)
-    return built
+class UpstreamClients:
+    """The pooled HTTP clients every adapter shares (opened and closed by the lifespan)."""
+
+    def __init__(self, session: aiohttp.ClientSession, client: httpx.AsyncClient) -> None:
+        self.session = session
+        self.client = client
+
+
+def _openai(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
+    return OpenAIChatProvider(
+        name=provider.name,
+        base_url=provider.base_url or "",
+        api_key=provider.api_key,
+        session=clients.session,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _anthropic(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
+    return AnthropicChatProvider(
+        name=provider.name,
+        base_url=provider.base_url or "",
+        api_key=provider.api_key,
+        session=clients.session,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        default_max_tokens=config.default_max_tokens or 4096,
+        max_tokens_by_model=config.max_tokens_by_model,
+        headers=config.headers,
+    )
+
+
+def _ollama(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
+    return OllamaChatProvider(
+        name=provider.name,
+        base_url=provider.base_url or "",
+        client=clients.client,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+    )
+
+
+def _echo(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    return EchoChatProvider(provider.name)
+
+
+_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]] = {
+    "openai": _openai,
+    "anthropic": _anthropic,
+    "ollama": _ollama,
+    "echo": _echo,
+}
+
+
+def build_chat_providers(
+    providers: Mapping[str, ResolvedProvider], clients: UpstreamClients
+) -> dict[str, ChatProvider]:
+    return {
+        name: _BUILDERS[provider.config.type](provider, clients)
+        for name, provider in providers.items()
+        if provider.usable
+    }
 
 
 def unconfigured_providers(providers: Mapping[str, ResolvedProvider]) -> dict[str, str]:

@@ -34,3 +34,14 @@ class Settings(BaseSettings):
 
     upstream_pool_size: int = Field(default=256, ge=1)
     """Keep-alive connections to upstream providers, per worker."""
+
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
+    """Connect and socket timeout for Redis: a dead Redis must fail fast, not hang requests."""
+
+    session_ttl_seconds: int = Field(default=3600, ge=60)
+    """Default lifetime of a session; every successful turn slides it forward."""
+    session_max_messages: int = Field(default=200, ge=2)
+    session_max_tokens: int | None = Field(default=None, ge=1)
+    """Estimated tokens (about 4 characters each) kept in a session's history; unset: no limit."""
+    session_lock_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a turn waits for the previous turn on the same session before 409."""

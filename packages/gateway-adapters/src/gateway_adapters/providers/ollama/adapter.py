@@ -1,0 +1,95 @@
+"""``ChatProvider`` over Ollama's native HTTP API: ``POST {base_url}/api/chat`` with httpx.
+
+Non-streamed calls send ``"stream": false`` and read one JSON object; streamed calls read
+Ollama's default NDJSON, one JSON object per line, translated as each line arrives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+
+from gateway_adapters.providers.ollama.errors import error_from_exception, error_from_status
+from gateway_adapters.providers.ollama.stream import StreamTranslator
+from gateway_adapters.providers.ollama.wire import chat_body, decode_json, response_from_wire
+
+
+class OllamaChatProvider:
+    """One Ollama server, e.g. ``base_url="http://localhost:11434"``.
+
+    ``client`` is owned by the caller (the container opens and closes it). ``timeout`` is the
+    longest wait for the next bytes: for a non-streamed answer that is the whole generation,
+    for a stream the gap between two lines. ``keep_alive`` (``"5m"``, seconds, ``-1``) is
+    passed on so the gateway can keep models loaded; Ollama's default applies when it is None.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        client: httpx.AsyncClient,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        keep_alive: str | int | None = None,
+    ) -> None:
+        self.name = name
+        self._url = base_url.rstrip("/") + "/api/chat"
+        self._client = client
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._keep_alive = keep_alive
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        body = chat_body(request, stream=False, keep_alive=self._keep_alive)
+        try:
+            response = await self._client.post(self._url, json=body, timeout=self._timeout)
+        except httpx.HTTPError as error:
+            raise error_from_exception(error, provider=self.name) from error
+        if not response.is_success:
+            raise error_from_status(
+                response.status_code,
+                response.headers,
+                response.content,
+                provider=self.name,
+                model=request.model,
+            )
+        return response_from_wire(
+            decode_json(response.content, provider=self.name),
+            response_id=f"chatcmpl-{uuid.uuid4().hex}",
+            provider=self.name,
+            fallback_model=request.model,
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        body = chat_body(request, stream=True, keep_alive=self._keep_alive)
+        translator = StreamTranslator(provider=self.name, fallback_model=request.model)
+        try:
+            async with self._client.stream(
+                "POST", self._url, json=body, timeout=self._timeout
+            ) as response:
+                await self._raise_for_status(response, request.model)
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    for chunk in translator.feed(decode_json(line, provider=self.name)):
+                        yield chunk
+                    if translator.done:
+                        return
+        except httpx.HTTPError as error:
+            raise error_from_exception(error, provider=self.name) from error
+        translator.finish()
+
+    async def _raise_for_status(self, response: httpx.Response, model: str) -> None:
+        if response.is_success:
+            return
+        await response.aread()
+        raise error_from_status(
+            response.status_code,
+            response.headers,
+            response.content,
+            provider=self.name,
+            model=model,
+        )
