@@ -17,7 +17,8 @@ class ToolBackend(Protocol):
       tool raised); the caller reports it as a failed result, not as a failed request;
     - ``ToolItemNotFoundError``: the downstream answered 404 ("no such item");
     - ``ToolUnavailableError`` (``ToolTimeoutError``, ``ToolBadGatewayError``): the downstream
-      is unreachable, timed out, answered 5xx, or its circuit is open; ``retry_after`` is set.
+      is unreachable, timed out, answered 5xx, or its circuit is open; ``retry_after`` is set;
+    - ``ToolArgumentsError``: an argument the call needs is missing (callers validate first).
 
     A backend never retries: a tool call may not be idempotent.
     """

@@ -1,0 +1,10 @@
+"""Redis adapters (redis-py asyncio). Each store gets its client from the container."""
+
+from gateway_adapters.stores.redis.sessions import RedisSessionStore
+
+__all__ = ["RedisSessionStore"]
+
+from gateway_adapters.stores.redis.cache import RedisResponseCache  # noqa: E402
+from gateway_adapters.stores.redis.usage import RedisUsageStore  # noqa: E402
+
+__all__ += ["RedisResponseCache", "RedisUsageStore"]

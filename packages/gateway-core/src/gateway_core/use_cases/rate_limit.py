@@ -1,0 +1,217 @@
+"""Per-client rate limits: requests per minute and tokens per minute, checked together.
+
+Flow for one request::
+
+    admission = await limiter.admit(identity, estimated_tokens=estimate_tokens(request), limits=...)
+    # ... call the model; put admission.headers on the response ...
+    await limiter.reconcile(admission, usage.total_tokens)   # when the response has ended
+
+A request reserves an estimate of its tokens at admission (it cannot know the real count yet);
+``reconcile`` charges or gives back the difference. ``admit`` raises ``RateLimitExceededError``
+(429) with ``retry_after`` (seconds) and ``headers``; retrying after ``retry_after`` succeeds
+unless someone else spent the allowance in between.
+
+The algorithm (a token bucket that starts full, so the whole per-minute allowance may be spent
+in one burst) is described in ``gateway_core.ports.rate_limits``.
+
+Headers follow OpenAI's: ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``; the reset
+is a Go-style duration as OpenAI sends it (``"20ms"``, ``"1s"``, ``"1.5s"``, ``"6m0s"``): the time
+until the bucket is full again. A dimension without a limit gets no headers.
+
+When the store is down (``StoreUnavailableError``): ``fail_open`` (the default) admits through a
+per-process in-memory limiter with the same limits (so N replicas admit up to N times the limit
+while Redis is away) and calls ``on_fallback`` each time, for a metric; ``fail_closed`` lets the
+``StoreUnavailableError`` (503) through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gateway_core.clock import SystemClock
+from gateway_core.domain.api_keys import ApiKey
+from gateway_core.domain.chat import ChatRequest
+from gateway_core.errors import RateLimitExceededError, StoreUnavailableError
+from gateway_core.memory.rate_limits import InMemoryRateLimitStore
+from gateway_core.ports.rate_limits import Charge, RateLimitDecision, RateLimitStore
+
+REQUESTS = "requests"
+TOKENS = "tokens"
+MINUTE = 60.0
+
+
+class StoreDownPolicy(StrEnum):
+    FAIL_OPEN = "fail_open"
+    FAIL_CLOSED = "fail_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Allowances per minute; ``None`` means unlimited in that dimension."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    def __post_init__(self) -> None:
+        for value in (self.requests_per_minute, self.tokens_per_minute):
+            if value is not None and value <= 0:
+                raise ValueError("a rate limit must be positive (None for unlimited)")
+
+    def for_key(self, key: ApiKey) -> RateLimits:
+        """These defaults, overridden by the key's own limits where it has them."""
+        return RateLimits(
+            requests_per_minute=key.requests_per_minute or self.requests_per_minute,
+            tokens_per_minute=key.tokens_per_minute or self.tokens_per_minute,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    identity: str
+    limits: RateLimits
+    reserved_tokens: int
+    headers: Mapping[str, str]
+    via_fallback: bool = False
+    """Admitted by the in-memory fallback because the store was down."""
+
+
+def identity_for_key(key_id: str) -> str:
+    return f"key:{key_id}"
+
+
+def identity_for_address(address: str) -> str:
+    """Client addresses are hashed: no address (and no ':' of IPv6) reaches a store key."""
+    return "ip:" + hashlib.sha256(address.encode("utf-8")).hexdigest()[:32]
+
+
+def estimate_tokens(request: ChatRequest, default_completion_tokens: int = 512) -> int:
+    """A cheap upper-ish guess: ~4 characters per prompt token, plus the completion budget."""
+    characters = sum(
+        len(m.text) + sum(len(call.arguments) for call in m.tool_calls) for m in request.messages
+    )
+    prompt = math.ceil(characters / 4) + 4 * len(request.messages)
+    completion = (request.max_tokens or default_completion_tokens) * max(1, request.n)
+    return prompt + completion
+
+
+def format_reset(seconds: float) -> str:
+    """A duration the way OpenAI writes ``x-ratelimit-reset-*`` (Go's style, ms precision)."""
+    milliseconds = max(0, round(seconds * 1000))
+    if 0 < milliseconds < 1000:
+        return f"{milliseconds}ms"
+    hours, rest = divmod(milliseconds, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{rest / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{minutes}m{text}"
+    return text
+
+
+class RateLimiter:
+    """Admits requests against ``RateLimits`` through a ``RateLimitStore`` (Redis, shared by
+    every replica), falling back to ``fallback`` (default: in-memory) per ``policy``."""
+
+    def __init__(
+        self,
+        store: RateLimitStore,
+        *,
+        defaults: RateLimits,
+        policy: StoreDownPolicy | str = StoreDownPolicy.FAIL_OPEN,
+        fallback: RateLimitStore | None = None,
+        on_fallback: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self.defaults = defaults
+        self._policy = StoreDownPolicy(policy)
+        self._fallback = fallback or InMemoryRateLimitStore(SystemClock())
+        self._on_fallback = on_fallback
+        self.fallbacks = 0
+        """Admissions decided by the fallback since start (also reported to ``on_fallback``)."""
+        self.lost_adjustments = 0
+        """``reconcile`` calls dropped because the store was down."""
+
+    def limits_for(self, key: ApiKey | None) -> RateLimits:
+        return self.defaults if key is None else self.defaults.for_key(key)
+
+    async def admit(
+        self, identity: str, *, estimated_tokens: int = 0, limits: RateLimits | None = None
+    ) -> Admission:
+        limits = limits or self.defaults
+        charges = self._charges(limits, max(0, estimated_tokens))
+        if not charges:
+            return Admission(identity, limits, reserved_tokens=0, headers={})
+        decision, via_fallback = await self._acquire(identity, charges)
+        headers = _headers(charges, decision)
+        if not decision.allowed:
+            raise RateLimitExceededError(
+                _rejection_message(charges, decision),
+                retry_after=decision.retry_after,
+                headers=headers,
+            )
+        reserved = next((c.cost for c in charges if c.bucket == TOKENS), 0)
+        return Admission(identity, limits, reserved, headers, via_fallback)
+
+    async def reconcile(self, admission: Admission, actual_tokens: int) -> None:
+        """Charge (or give back) the difference between the real and the reserved tokens.
+
+        Never raises for a store that is down: the response is already over, and a lost
+        adjustment only shifts one client's allowance by one estimate's error.
+        """
+        tokens_per_minute = admission.limits.tokens_per_minute
+        delta = max(0, actual_tokens) - admission.reserved_tokens
+        if tokens_per_minute is None or delta == 0:
+            return
+        charge = Charge(TOKENS, tokens_per_minute, MINUTE, delta)
+        store = self._fallback if admission.via_fallback else self._store
+        try:
+            await store.adjust(admission.identity, charge)
+        except StoreUnavailableError:
+            self.lost_adjustments += 1
+
+    def _charges(self, limits: RateLimits, estimated_tokens: int) -> tuple[Charge, ...]:
+        charges = []
+        if limits.requests_per_minute is not None:
+            charges.append(Charge(REQUESTS, limits.requests_per_minute, MINUTE, 1))
+        if limits.tokens_per_minute is not None:
+            # A reservation above the whole allowance is charged as the whole allowance (see
+            # the port); recording the clamped figure keeps ``reconcile`` exact.
+            cost = min(estimated_tokens, limits.tokens_per_minute)
+            charges.append(Charge(TOKENS, limits.tokens_per_minute, MINUTE, cost))
+        return tuple(charges)
+
+    async def _acquire(
+        self, identity: str, charges: tuple[Charge, ...]
+    ) -> tuple[RateLimitDecision, bool]:
+        try:
+            return await self._store.acquire(identity, charges), False
+        except StoreUnavailableError:
+            if self._policy is StoreDownPolicy.FAIL_CLOSED:
+                raise
+        self.fallbacks += 1
+        if self._on_fallback is not None:
+            self._on_fallback()
+        return await self._fallback.acquire(identity, charges), True
+
+
+def _headers(charges: tuple[Charge, ...], decision: RateLimitDecision) -> dict[str, str]:
+    headers = {}
+    for charge, state in zip(charges, decision.buckets, strict=True):
+        headers[f"x-ratelimit-limit-{charge.bucket}"] = str(state.limit)
+        headers[f"x-ratelimit-remaining-{charge.bucket}"] = str(state.remaining)
+        headers[f"x-ratelimit-reset-{charge.bucket}"] = format_reset(state.reset_after)
+    return headers
+
+
+def _rejection_message(charges: tuple[Charge, ...], decision: RateLimitDecision) -> str:
+    pairs = zip(charges, decision.buckets, strict=True)
+    charge, state = max(pairs, key=lambda pair: pair[1].retry_after)
+    return (
+        f"Rate limit reached for {charge.bucket} per minute (limit {state.limit}). "
+        f"Try again in {format_reset(state.retry_after)}."
+    )

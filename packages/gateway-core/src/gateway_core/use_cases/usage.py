@@ -1,0 +1,117 @@
+"""Token and cost accounting per client key, and monthly budgets.
+
+``UsageTracker`` prices one finished call (a whole response, or whatever a stream produced
+before it ended or was aborted) with the ``PriceTable`` and appends it to the usage sink. A
+response-cache hit is recorded as a hit: it costs nothing and adds no tokens to the totals.
+
+``MonthlyBudget`` is checked before the upstream is called. Months are UTC calendar months.
+The check reads the month's recorded cost; requests admitted concurrently are not yet
+recorded, so a key can overshoot its budget by the cost of the requests it has in flight.
+
+Decision: an exhausted budget is **402 Payment Required**, code ``budget_exceeded``, not 429.
+Our consumers treat 429 as transient and retry it with exponential backoff (their contract:
+"a permanent client mistake must be a 4xx other than 429").
+A monthly budget does not come back within any backoff window, only at the start of the next
+month or when an operator raises it, so a 429 would make every consumer hammer the gateway
+until its retries ran out and then fail anyway. 402 names the condition and stops the retries.
+The error still carries ``retry_after``: the seconds until the month rolls over.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from gateway_core.domain.pricing import PriceQuote, PriceTable, from_picodollars, to_picodollars
+from gateway_core.domain.usage import Usage, UsageEvent
+from gateway_core.errors import BudgetExceededError
+from gateway_core.ports.clock import Clock
+from gateway_core.ports.usage import UsageQuery, UsageSink
+
+class UsageTracker:
+    """Prices calls and appends them to the usage sink."""
+
+    def __init__(self, prices: PriceTable, sink: UsageSink, clock: Clock) -> None:
+        self._prices = prices
+        self._sink = sink
+        self._clock = clock
+
+    def quote(self, model: str, usage: Usage) -> PriceQuote:
+        """What ``usage`` on ``model`` costs, without recording anything."""
+        return self._prices.quote(model, usage)
+
+    def event(
+        self, *, key_id: str, model: str, provider: str, usage: Usage, cache_hit: bool = False
+    ) -> UsageEvent:
+        """The event for one call; a cache hit keeps ``usage`` (what the client got) but costs 0."""
+        if cache_hit:
+            quote = PriceQuote(cost_usd=0.0, priced=self._prices.price_of(model) is not None)
+        else:
+            quote = self._prices.quote(model, usage)
+        return UsageEvent(
+            key_id=key_id,
+            model=model,
+            provider=provider,
+            usage=usage,
+            cost_usd=quote.cost_usd,
+            timestamp=self._clock.now(),
+            cached=cache_hit,
+            priced=quote.priced,
+        )
+
+    async def record(
+        self, *, key_id: str, model: str, provider: str, usage: Usage, cache_hit: bool = False
+    ) -> UsageEvent:
+        """Price and append one call; returns the event (its ``cost_usd`` is the header value).
+
+        Raises ``StoreUnavailableError`` when the sink is down: the caller decides whether a
+        paid-for answer should still reach the client (it should; log and count the loss).
+        """
+        event = self.event(
+            key_id=key_id, model=model, provider=provider, usage=usage, cache_hit=cache_hit
+        )
+        await self._sink.record(event)
+        return event
+
+
+class MonthlyBudget:
+    """Refuses a key that has spent its monthly budget (see the module docstring: 402)."""
+
+    def __init__(self, usage: UsageQuery, clock: Clock) -> None:
+        self._usage = usage
+        self._clock = clock
+
+    async def spent_this_month(self, key_id: str) -> float:
+        """The key's recorded cost since the start of the current UTC month, in USD."""
+        today = self._today()
+        totals = await self._usage.totals(key_id, today.replace(day=1), today)
+        return from_picodollars(sum(to_picodollars(total.cost_usd) for total in totals))
+
+    async def ensure_within_budget(self, key_id: str, monthly_budget_usd: float | None) -> None:
+        """Raise ``BudgetExceededError`` when the key has spent its budget (``None``: no budget).
+
+        Raises ``StoreUnavailableError`` when the usage store is down.
+        """
+        if monthly_budget_usd is None:
+            return
+        spent = await self.spent_this_month(key_id)
+        if to_picodollars(spent) < to_picodollars(monthly_budget_usd):
+            return
+        resets_at = _next_month(self._today())
+        raise BudgetExceededError(
+            f"This API key has used its monthly budget of ${monthly_budget_usd:.2f} "
+            f"(spent ${spent:.2f}); it resets on {resets_at.isoformat()} (UTC).",
+            retry_after=max(_midnight(resets_at) - self._clock.now(), 0.0),
+        )
+
+    def _today(self) -> date:
+        return datetime.fromtimestamp(self._clock.now(), tz=UTC).date()
+
+
+def _next_month(day: date) -> date:
+    if day.month == 12:
+        return date(day.year + 1, 1, 1)
+    return date(day.year, day.month + 1, 1)
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
