@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,22 +12,57 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from gateway_http.caller import resolve_caller
 from gateway_http.container import Container
 from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.models import list_models
+from gateway_http.routes.sessions import create_session, delete_session, read_session
+from gateway_http.routes.tools import execute_tool_route, list_tools
+from gateway_http.routes.usage import read_usage
+
+log = logging.getLogger("gateway_http")
+
+ROUTES = [
+    chat_completions,
+    list_models,
+    health,
+    ready,
+    create_session,
+    read_session,
+    delete_session,
+    list_tools,
+    execute_tool_route,
+    read_usage,
+]
+
+
+async def _resolve(provider: providers.Provider[Any]) -> Any:
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
 
 
 def _provide(provider: providers.Provider[Any]) -> Provide:
     """A Litestar dependency that resolves ``provider`` once (it may be async) and caches it."""
 
     async def dependency() -> Any:
-        value = provider()
-        return await value if inspect.isawaitable(value) else value
+        return await _resolve(provider)
 
     return Provide(dependency, use_cache=True)
+
+
+async def _build_eagerly(container: Container) -> None:
+    """Build what the routes use now, so a bad configuration stops start-up, not a request."""
+    for provider in (container.serve_chat, container.execute_tool, container.authenticator,
+                     container.served_models, container.health_checks):  # fmt: skip
+        await _resolve(provider)
+    if not container.settings().auth_enabled:
+        log.warning(
+            "authentication is off (LLM_GATEWAY_AUTH_ENABLED=false): every caller is anonymous; "
+            "use this for local work only"
+        )
 
 
 def create_app(container: Container | None = None) -> Litestar:
@@ -37,6 +73,7 @@ def create_app(container: Container | None = None) -> Litestar:
         initialised = container.init_resources()
         if initialised is not None:
             await initialised
+        await _build_eagerly(container)
         try:
             yield
         finally:
@@ -46,11 +83,16 @@ def create_app(container: Container | None = None) -> Litestar:
 
     settings = container.settings()
     return Litestar(
-        route_handlers=[chat_completions, list_models, health, ready],
+        route_handlers=ROUTES,
         dependencies={
-            "complete_chat": _provide(container.complete_chat),
+            "serve_chat": _provide(container.serve_chat),
+            "sessions": _provide(container.sessions),
+            "execute_tool": _provide(container.execute_tool),
+            "usage_store": _provide(container.usage_store),
+            "authenticator": _provide(container.authenticator),
             "served_models": _provide(container.served_models),
             "health_checks": _provide(container.health_checks),
+            "caller": Provide(resolve_caller),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_request_id],

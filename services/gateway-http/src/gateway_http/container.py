@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from dependency_injector import containers, providers
 
+from gateway_adapters.pricing_file import load_price_table
+from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_core.clock import SystemClock
 from gateway_core.use_cases.complete_chat import CompleteChat
-from gateway_http.health import HealthCheck
+from gateway_core.use_cases.execute_tool import ExecuteTool
+from gateway_core.use_cases.sessions import SessionService
+from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
+from gateway_core.use_cases.tool_loop import ToolLoop
+from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
+from gateway_http import wiring
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
@@ -18,19 +24,14 @@ from gateway_http.provider_config import (
 )
 from gateway_http.provider_factory import build_chat_providers, unconfigured_providers
 from gateway_http.settings import Settings
+from gateway_http.stores import (
+    open_redis,
+    rate_limit_store,
+    response_cache,
+    session_store,
+    usage_store,
+)
 from gateway_http.upstream_clients import open_upstream_clients
-
-log = logging.getLogger("gateway_http")
-
-
-async def _providers_check(models: tuple) -> dict:
-    if not models:
-        raise LookupError("no model can be served")
-    return {"models": len(models)}
-
-
-def _health_checks(models: tuple) -> tuple[HealthCheck, ...]:
-    return (HealthCheck("providers", lambda: _providers_check(models), critical=True),)
 
 
 class Container(containers.DeclarativeContainer):
@@ -38,9 +39,13 @@ class Container(containers.DeclarativeContainer):
     environ = providers.Object(os.environ)
     clock = providers.Singleton(SystemClock)
 
+    # Resources: opened and closed by the app's lifespan.
+    upstream_clients = providers.Resource(open_upstream_clients, settings)
+    redis = providers.Resource(open_redis, settings)
+
+    # Providers and routing.
     gateway_config = providers.Singleton(load_gateway_config, settings.provided.providers_config)
     resolved_providers = providers.Singleton(resolve_providers, gateway_config, environ)
-    upstream_clients = providers.Resource(open_upstream_clients, settings)
     chat_providers = providers.Singleton(build_chat_providers, resolved_providers, upstream_clients)
     complete_chat = providers.Singleton(
         CompleteChat,
@@ -49,4 +54,56 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(unconfigured_providers, resolved_providers),
     )
     served_models = providers.Singleton(served_models, gateway_config, resolved_providers)
-    health_checks = providers.Singleton(_health_checks, served_models)
+
+    # Shared state: Redis when configured, else in memory.
+    session_store = providers.Singleton(session_store, redis, clock)
+    rate_limit_store = providers.Singleton(rate_limit_store, redis, clock)
+    response_cache = providers.Singleton(response_cache, redis, clock, settings)
+    usage_store = providers.Singleton(usage_store, redis, clock)
+
+    # Use cases.
+    sessions = providers.Singleton(
+        SessionService, session_store, clock, providers.Callable(wiring.session_config, settings)
+    )
+    usage_tracker = providers.Singleton(
+        UsageTracker,
+        providers.Singleton(load_price_table, settings.provided.pricing_config),
+        usage_store,
+        clock,
+    )
+    budget = providers.Singleton(MonthlyBudget, usage_store, clock)
+    limiter = providers.Singleton(wiring.rate_limiter, rate_limit_store, settings)
+    loaded_tools = providers.Singleton(wiring.load_tools, settings, upstream_clients, clock)
+    execute_tool = providers.Singleton(
+        ExecuteTool,
+        loaded_tools.provided.registry,
+        loaded_tools.provided.backends,
+        providers.Singleton(JsonSchemaArgumentsValidator),
+    )
+    tool_loop = providers.Singleton(
+        ToolLoop,
+        complete_chat,
+        execute_tool,
+        max_rounds=settings.provided.tool_max_rounds,
+        max_result_chars=settings.provided.tool_max_result_chars,
+        clock=clock,
+    )
+    serve_chat = providers.Singleton(
+        ServeChat,
+        chat=complete_chat,
+        tools=tool_loop,
+        sessions=sessions,
+        usage=usage_tracker,
+        limiter=limiter,
+        budget=budget,
+        cache=response_cache,
+        cache_policy=providers.Callable(
+            CachePolicy,
+            enabled=settings.provided.cache_enabled,
+            ttl_seconds=settings.provided.cache_ttl_seconds,
+            only_deterministic=settings.provided.cache_only_deterministic,
+        ),
+        on_store_error=wiring.log_store_error,
+    )
+    authenticator = providers.Singleton(wiring.authenticator, settings)
+    health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)

@@ -27,8 +27,10 @@ _TABLE: dict[type[core.GatewayError], tuple[int, str]] = {
     core.ConflictError: (409, "conflict_error"),
     core.ToolArgumentsError: (422, "invalid_request_error"),
     core.RateLimitExceededError: (429, "rate_limit_error"),
-    core.BudgetExceededError: (429, "insufficient_quota"),
+    core.BudgetExceededError: (402, "insufficient_quota"),
     core.ServiceUnavailableError: (503, "service_unavailable_error"),
+    core.ToolTimeoutError: (504, "timeout_error"),
+    core.ToolBadGatewayError: (502, "upstream_error"),
     core.ProviderError: (502, "upstream_error"),
     core.UpstreamBadRequestError: (400, "invalid_request_error"),
     core.UpstreamRateLimitError: (429, "rate_limit_error"),
@@ -39,6 +41,7 @@ _TABLE: dict[type[core.GatewayError], tuple[int, str]] = {
 _HTTP_CODES = {
     400: ("invalid_request_error", "bad_request"),
     401: ("authentication_error", "unauthorized"),
+    402: ("insufficient_quota", "payment_required"),
     403: ("permission_error", "forbidden"),
     404: ("not_found_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
@@ -64,7 +67,7 @@ def status_and_type(error: core.GatewayError) -> tuple[int, str]:
 
 def gateway_error_payload(error: core.GatewayError) -> tuple[int, dict[str, Any], dict[str, str]]:
     status, type_ = status_and_type(error)
-    headers = {}
+    headers = dict(getattr(error, "headers", None) or {})
     if error.retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
     elif status in (502, 503, 504):

@@ -45,3 +45,31 @@ class Settings(BaseSettings):
     """Estimated tokens (about 4 characters each) kept in a session's history; unset: no limit."""
     session_lock_timeout_seconds: float = Field(default=30.0, gt=0)
     """How long a turn waits for the previous turn on the same session before 409."""
+
+    auth_enabled: bool = False
+    """Require a client API key on every /v1 route. Off is for local use only (warned at start)."""
+    api_keys_file: Path | None = None
+    """A JSON keys file (``llm-gateway keys create`` writes it): ids, names, SHA-256 hashes."""
+    api_keys: SecretStr | None = None
+    """A JSON array of the same entries as the keys file, for a small list."""
+
+    rate_limit_requests_per_minute: int | None = Field(default=None, ge=1)
+    rate_limit_tokens_per_minute: int | None = Field(default=None, ge=1)
+    """Defaults for every client (a key's own limits win); unset: unlimited."""
+    rate_limit_store_down: Literal["fail_open", "fail_closed"] = "fail_open"
+    """When Redis is down: admit through a per-process limiter, or answer 503."""
+
+    cache_enabled: bool = True
+    cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    cache_only_deterministic: bool = True
+    """Cache only requests with temperature 0 (the default); off: every single-choice request."""
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    """Size of the in-memory cache (the embedded default); Redis bounds itself by TTL."""
+
+    tool_max_rounds: int = Field(default=5, ge=0)
+    """Rounds of gateway tool calls in one chat turn before the loop stops the model."""
+    tool_max_result_chars: int = Field(default=20_000, ge=100)
+    """Tool results longer than this are cut, with a marker, before the model sees them."""
+
+    log_prompts: bool = False
+    """Put prompts and completions in the request log (off: only sizes and counts)."""

@@ -80,3 +80,5 @@ class ChatChunk:
     usage: Usage | None = None
     model: str | None = None
     """The model that answered, when the provider says so (for example after a fallback)."""
+    provider: str | None = None
+    """The provider that answered; set on a stream's first chunk by ``CompleteChat``."""

@@ -73,8 +73,9 @@ class CompleteChat:
                     raise
                 continue
             try:
-                if first.model is None:
-                    first = replace(first, model=target.model)
+                first = replace(
+                    first, model=first.model or target.model, provider=target.provider
+                )
                 yield first
                 async for chunk in chunks:
                     yield chunk

@@ -10,68 +10,109 @@ from collections.abc import AsyncIterator
 from litestar import Request, Response, post
 from litestar.response import Stream
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest
+from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.errors import GatewayError
-from gateway_core.use_cases.complete_chat import CompleteChat
-from gateway_http.errors import gateway_error_payload
+from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ChatOutcome, ServeChat
+from gateway_core.use_cases.serve_chat_stream import ChatStream
+from gateway_http.errors import error_body, gateway_error_payload
 from gateway_http.media import require_json
-from gateway_http.schemas.chat import decode_chat_body, to_domain
-from gateway_http.schemas.completions import ChunkEncoder, encode_completion
+from gateway_http.request_record import RequestRecord, record_of
+from gateway_http.schemas.chat import ChatCompletionBody, decode_chat_body, to_domain
+from gateway_http.schemas.completions import ChunkEncoder, encode_completion, outcome_extension
 
 log = logging.getLogger("gateway_http.chat")
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_BODY_CACHE = {
+    "no-cache": CacheUse(read=False, write=True),
+    "no-store": CacheUse(read=False, write=False),
+}
 
 
 @post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: Request, complete_chat: CompleteChat) -> Response | Stream:
+async def chat_completions(
+    request: Request, serve_chat: ServeChat, caller: ChatCaller
+) -> Response | Stream:
     require_json(request)
     body = decode_chat_body(await request.body())
     chat_request = to_domain(body)
+    options = _options(request, body)
+    record = record_of(request.scope)
+    record.model, record.stream = chat_request.model, body.stream
     if not body.stream:
-        response = await complete_chat.complete(chat_request)
-        return Response(content=encode_completion(response), media_type="application/json")
-    chunks = complete_chat.stream(chat_request)
-    # Wait for the first chunk before answering, so that routing and upstream errors
-    # still get their own HTTP status instead of an error inside a 200 stream.
-    first = await anext(chunks, None)
+        outcome = await serve_chat.complete(chat_request, caller, options)
+        _note(record, outcome)
+        content = encode_completion(outcome.response, outcome_extension(outcome))  # type: ignore[arg-type]
+        return Response(content=content, media_type="application/json", headers=_headers(outcome))
+    stream = ChatStream(serve_chat, chat_request, caller, options)
+    # Everything that can still fail with a status (limits, session, routing, the upstream's
+    # first answer) happens before the 200 goes out.
+    await stream.open()
     encoder = ChunkEncoder(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), chat_request.model)
-    events = _sse(encoder, first, chunks, body.include_usage)
-    return Stream(events, media_type="text/event-stream", headers=_SSE_HEADERS)
+    events = _sse(stream, encoder, body.include_usage, record)
+    headers = {**_SSE_HEADERS, **_headers(stream.outcome, final=False)}
+    return Stream(events, media_type="text/event-stream", headers=headers)
+
+
+def _options(request: Request, body: ChatCompletionBody) -> ChatOptions:
+    cache = cache_use_from_header(request.headers.get("cache-control"))
+    gateway = body.gateway
+    if gateway is not None and gateway.cache in _BODY_CACHE:
+        cache = _BODY_CACHE[gateway.cache]
+    offer_all = gateway is not None and gateway.tools == "all"
+    return ChatOptions(session_id=body.session_id, offer_all_tools=offer_all, cache=cache)
+
+
+def _headers(outcome: ChatOutcome, final: bool = True) -> dict[str, str]:
+    headers = dict(outcome.rate_limit_headers)
+    if outcome.cache is not None:
+        headers["x-gateway-cache"] = outcome.cache
+    if final:
+        headers["x-gateway-cost-usd"] = f"{outcome.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+    return headers
+
+
+def _note(record: RequestRecord, outcome: ChatOutcome) -> None:
+    response = outcome.response
+    if response is not None:
+        record.provider = response.provider or None
+        record.prompt_tokens = response.usage.prompt_tokens
+        record.completion_tokens = response.usage.completion_tokens
+        record.cached_tokens = response.usage.cached_tokens
+    record.cost_usd = outcome.cost_usd
+    record.cache = outcome.cache
+    record.tool_rounds = outcome.tool_rounds
+    record.aborted = outcome.aborted
 
 
 async def _sse(
-    encoder: ChunkEncoder,
-    first: ChatChunk | None,
-    chunks: AsyncIterator[ChatChunk],
-    include_usage: bool,
+    stream: ChatStream, encoder: ChunkEncoder, include_usage: bool, record: RequestRecord
 ) -> AsyncIterator[bytes]:
     try:
-        if first is not None:
-            if first.model:
-                encoder.model = first.model
-            for event in _encode_chunk(encoder, first, include_usage):
-                yield event
-        async for chunk in chunks:
-            for event in _encode_chunk(encoder, chunk, include_usage):
-                yield event
+        async for chunk in stream:
+            if chunk.model and encoder.model != chunk.model:
+                encoder.model = chunk.model
+            if chunk.finish_reason is None and chunk.usage is None:
+                yield encoder.chunk(chunk)
+                continue
+            # The final chunk: the turn is accounted, so its cost and tool runs are known.
+            yield encoder.chunk(chunk, outcome_extension(stream.outcome))
+            if include_usage and chunk.usage is not None:
+                yield encoder.usage(chunk.usage)
     except GatewayError as error:
-        # Headers are gone: the error travels as an event the OpenAI SDKs raise on.
+        # The 200 is gone: the error travels as an event the OpenAI SDKs raise on.
         _, payload, _ = gateway_error_payload(error)
+        record.error_code = error.code
         log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)
         yield encoder.error(payload)
         return
+    except Exception:
+        log.exception("stream failed after it started")
+        record.error_code = "internal_error"
+        message = "The gateway failed while streaming this answer."
+        yield encoder.error(error_body(message, "internal_error", "internal_error"))
+        return
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        _note(record, stream.outcome)
+        await stream.aclose()
     yield encoder.done()
-
-
-def _encode_chunk(encoder: ChunkEncoder, chunk: ChatChunk, include_usage: bool) -> list[bytes]:
-    events = []
-    if chunk.role is not None or chunk.content is not None or chunk.tool_calls or chunk.finish_reason:
-        events.append(encoder.chunk(chunk))
-    if chunk.usage is not None and include_usage:
-        events.append(encoder.usage(chunk.usage))
-    return events
-
-

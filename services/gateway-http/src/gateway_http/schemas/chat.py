@@ -106,6 +106,15 @@ class StreamOptions(Struct):
     include_usage: bool = False
 
 
+class GatewayOptionsBody(Struct, forbid_unknown_fields=True):
+    """The gateway's own request options, under ``"gateway"`` (see docs/API.md)."""
+
+    tools: Literal["listed", "all"] = "listed"
+    """``all``: offer the model every registered tool, not only those the request lists."""
+    cache: Literal["default", "no-cache", "no-store"] = "default"
+    """Like the ``Cache-Control`` request header: skip reading, or reading and storing."""
+
+
 class ChatCompletionBody(Struct, kw_only=True):
     model: Annotated[str, Meta(min_length=1)]
     messages: Annotated[list[MessageBody], Meta(min_length=1)]
@@ -124,7 +133,8 @@ class ChatCompletionBody(Struct, kw_only=True):
     metadata: dict[str, str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    session_id: str | None = None
+    session_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    gateway: GatewayOptionsBody | None = None
     # Present only so that they can be refused: a client never chooses the upstream.
     api_base: Any = None
     base_url: Any = None

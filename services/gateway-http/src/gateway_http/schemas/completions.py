@@ -13,6 +13,7 @@ import msgspec
 from gateway_core.domain.chat import ChatChunk, ChatResponse, ToolCallDelta
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
+from gateway_core.use_cases.serve_chat import ChatOutcome
 
 _encode = msgspec.json.Encoder().encode
 
@@ -34,6 +35,30 @@ def message_body(message: Message) -> dict[str, Any]:
             for c in message.tool_calls
         ]
     return body
+
+
+def outcome_extension(outcome: ChatOutcome) -> dict[str, Any]:
+    """The gateway's additions to an answer: its cost, cache result, and the tools it ran."""
+    extension: dict[str, Any] = {"cost_usd": outcome.cost_usd}
+    if outcome.response is not None and outcome.response.provider:
+        extension["provider"] = outcome.response.provider
+    if outcome.cache is not None:
+        extension["cache"] = outcome.cache
+    if outcome.tool_runs:
+        extension["tool_runs"] = [
+            {
+                "name": run.name,
+                "tool_call_id": run.tool_call_id,
+                "success": run.success,
+                "round": run.round,
+                "duration_ms": round(run.duration_ms, 1),
+                "error": run.error,
+            }
+            for run in outcome.tool_runs
+        ]
+    if outcome.notice:
+        extension["notice"] = outcome.notice
+    return extension
 
 
 def completion_body(response: ChatResponse, extension: dict[str, Any] | None = None) -> dict:
@@ -97,7 +122,7 @@ class ChunkEncoder:
             "choices": choices,
         }
 
-    def chunk(self, chunk: ChatChunk) -> bytes:
+    def chunk(self, chunk: ChatChunk, extension: dict[str, Any] | None = None) -> bytes:
         delta: dict[str, Any] = {}
         if chunk.role is not None:
             delta["role"] = chunk.role
@@ -112,8 +137,10 @@ class ChunkEncoder:
             "logprobs": None,
         }
         body = self._envelope([choice])
-        if chunk.native_finish_reason is not None:
-            body["x_gateway"] = {"native_finish_reason": chunk.native_finish_reason}
+        if extension is not None or chunk.native_finish_reason is not None:
+            body["x_gateway"] = dict(extension or {})
+            if chunk.native_finish_reason is not None:
+                body["x_gateway"]["native_finish_reason"] = chunk.native_finish_reason
         return self._event(body)
 
     def usage(self, usage: Usage, extension: dict[str, Any] | None = None) -> bytes:

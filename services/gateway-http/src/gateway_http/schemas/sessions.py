@@ -1,0 +1,53 @@
+"""Session request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from msgspec import Struct
+
+from gateway_adapters.stores.codec import message_to_dict
+from gateway_core.domain.sessions import Session
+from gateway_core.errors import InvalidRequestError
+
+
+class CreateSessionBody(Struct, kw_only=True):
+    ttl_seconds: int | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+_decoder = msgspec.json.Decoder(CreateSessionBody)
+
+
+def decode_create_session(raw: bytes) -> CreateSessionBody:
+    if not raw.strip():
+        return CreateSessionBody()
+    try:
+        return _decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise InvalidRequestError(str(error)) from None
+    except msgspec.DecodeError as error:
+        raise InvalidRequestError(f"The request body is not valid JSON: {error}", code="invalid_json") from None
+
+
+def iso(timestamp: float) -> str:
+    """ISO-8601 UTC with a ``Z``, to the millisecond."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def session_body(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "session_id": session.id,
+        "object": "session",
+        "messages": [message_to_dict(message) for message in session.messages],
+        "context": dict(session.context),
+        "metadata": dict(session.metadata),
+        "created_at": iso(session.created_at),
+        "expires_at": iso(session.expires_at),
+        "ttl_seconds": session.ttl_seconds,
+    }

@@ -1,0 +1,71 @@
+"""The shared-state stores: Redis when ``LLM_GATEWAY_REDIS_URL`` is set, else in memory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from gateway_adapters.stores.redis.cache import RedisResponseCache
+from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
+from gateway_adapters.stores.redis.sessions import RedisSessionStore
+from gateway_adapters.stores.redis.usage import RedisUsageStore
+from gateway_core.memory import (
+    InMemoryRateLimitStore,
+    InMemoryResponseCache,
+    InMemorySessionStore,
+    InMemoryUsageStore,
+)
+from gateway_core.ports.cache import ResponseCache
+from gateway_core.ports.clock import Clock
+from gateway_core.ports.rate_limits import RateLimitStore
+from gateway_core.ports.sessions import SessionStore
+from gateway_core.ports.usage import UsageStore
+from gateway_http.settings import Settings
+
+
+async def open_redis(settings: Settings) -> AsyncIterator[Redis | None]:
+    """A pooled client (connections open lazily), or ``None`` for the embedded default."""
+    if settings.redis_url is None:
+        yield None
+        return
+    client = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        retry_on_timeout=False,
+        # One immediate retry replaces a pooled connection that died with a Redis restart;
+        # the library's default backs off for seconds, which would hold requests hostage.
+        retry=Retry(NoBackoff(), 1),
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def session_store(redis: Redis | None, clock: Clock) -> SessionStore:
+    return InMemorySessionStore(clock) if redis is None else RedisSessionStore(redis, clock)
+
+
+def rate_limit_store(redis: Redis | None, clock: Clock) -> RateLimitStore:
+    return InMemoryRateLimitStore(clock) if redis is None else RedisRateLimitStore(redis)
+
+
+def response_cache(redis: Redis | None, clock: Clock, settings: Settings) -> ResponseCache:
+    if redis is None:
+        return InMemoryResponseCache(clock, settings.cache_max_entries)
+    return RedisResponseCache(redis)
+
+
+def usage_store(redis: Redis | None, clock: Clock) -> UsageStore:
+    return InMemoryUsageStore(clock) if redis is None else RedisUsageStore(redis)
+
+
+async def redis_check(redis: Redis | None) -> dict:
+    if redis is None:
+        return {"backend": "memory"}
+    await redis.ping()
+    return {"backend": "redis"}

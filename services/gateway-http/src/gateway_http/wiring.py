@@ -1,0 +1,82 @@
+"""Small factories the container calls: settings in, configured objects out."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+
+from gateway_adapters.auth.key_file import load_keys
+from gateway_adapters.tools.registry import LoadedTools
+from gateway_adapters.tools.registry import load_tools as load_tools_file
+from gateway_core.domain.models import ModelInfo
+from gateway_core.domain.sessions import HistoryLimits
+from gateway_core.errors import GatewayError
+from gateway_core.ports.clock import Clock
+from gateway_core.ports.rate_limits import RateLimitStore
+from gateway_core.use_cases.authenticate import Authenticator
+from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
+from gateway_core.use_cases.sessions import SessionConfig
+from gateway_http.health import HealthCheck
+from gateway_http.provider_factory import UpstreamClients
+from gateway_http.settings import Settings
+from gateway_http.stores import redis_check
+
+log = logging.getLogger("gateway_http")
+
+
+def session_config(settings: Settings) -> SessionConfig:
+    return SessionConfig(
+        default_ttl_seconds=settings.session_ttl_seconds,
+        limits=HistoryLimits(settings.session_max_messages, settings.session_max_tokens),
+        lock_timeout_seconds=settings.session_lock_timeout_seconds,
+    )
+
+
+def rate_limiter(store: RateLimitStore, settings: Settings) -> RateLimiter:
+    defaults = RateLimits(
+        settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute
+    )
+    return RateLimiter(store, defaults=defaults, policy=settings.rate_limit_store_down)
+
+
+def load_tools(settings: Settings, clients: UpstreamClients, clock: Clock) -> LoadedTools:
+    urls = {
+        "semantic_search_url": settings.semantic_search_url,
+        "ai_agents_url": settings.ai_agents_url,
+    }
+    return load_tools_file(settings.tools_config, settings=urls, client=clients.client, clock=clock)
+
+
+def authenticator(settings: Settings) -> Authenticator | None:
+    """``None`` when authentication is off (the embedded default, warned about at start)."""
+    if not settings.auth_enabled:
+        return None
+    env_value = settings.api_keys.get_secret_value() if settings.api_keys else None
+    return Authenticator(load_keys(settings.api_keys_file, env_value))
+
+
+def log_store_error(store: str, error: GatewayError) -> None:
+    log.warning("the %s store is unavailable; the answer was served anyway (%s)", store, error.code)
+
+
+def health_checks(
+    models: tuple[ModelInfo, ...], redis: Redis | None, tools: LoadedTools
+) -> tuple[HealthCheck, ...]:
+    async def providers_check() -> dict:
+        if not models:
+            raise LookupError("no model can be served")
+        return {"models": len(models)}
+
+    async def tools_check() -> dict:
+        states = {name: breaker.state.value for name, breaker in tools.breakers.items()}
+        if states and all(state == "open" for state in states.values()):
+            raise ConnectionError("every tool backend's circuit is open")
+        return {"circuits": states}
+
+    return (
+        HealthCheck("providers", providers_check, critical=True),
+        # Chat keeps working without Redis (sessions answer 503): degraded, not down.
+        HealthCheck("redis", lambda: redis_check(redis), critical=False),
+        HealthCheck("tools", tools_check, critical=False),
+    )
