@@ -1,0 +1,243 @@
+"""ServeChat and ChatStream with in-memory adapters, the scripted provider and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway_core.domain.api_keys import ApiKey, hash_secret
+from gateway_core.domain.cache_keys import CacheUse
+from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.messages import Message
+from gateway_core.domain.pricing import Price, PriceTable
+from gateway_core.domain.routing import ModelRoute, RoutingTable, Target
+from gateway_core.domain.tool_registry import ToolRegistry
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import (
+    BudgetExceededError,
+    PermissionDeniedError,
+    RateLimitExceededError,
+    SessionNotFoundError,
+    UpstreamOverloadedError,
+)
+from gateway_core.memory import (
+    InMemoryRateLimitStore,
+    InMemoryResponseCache,
+    InMemorySessionStore,
+    InMemoryUsageStore,
+)
+from gateway_core.testing import FakeClock, Reply, ScriptedProvider
+from gateway_core.use_cases.complete_chat import CompleteChat
+from gateway_core.use_cases.execute_tool import ExecuteTool
+from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
+from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ServeChat
+from gateway_core.use_cases.serve_chat_stream import ChatStream
+from gateway_core.use_cases.sessions import SessionService
+from gateway_core.use_cases.tool_loop import ToolLoop
+from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
+
+PRICE = Price.per_million(2, 10, 1)  # $2 in, $10 out, $1 cached, per million tokens
+USAGE = Usage(prompt_tokens=1000, completion_tokens=500)
+COST = 0.002 + 0.005
+
+
+class _NoValidation:
+    def validate(self, *_: object) -> None:
+        return None
+
+
+class World:
+    """One gateway's worth of in-memory parts around a scripted provider."""
+
+    def __init__(self, *, requests_per_minute: int | None = None) -> None:
+        self.clock = FakeClock(datetime(2026, 11, 26, 12, tzinfo=UTC).timestamp())
+        self.provider = ScriptedProvider("scripted", default=Reply(text="fine", usage=USAGE))
+        routes = RoutingTable(models={"m": ModelRoute(Target("scripted", "m-1"))})
+        self.chat = CompleteChat(routes, {"scripted": self.provider})
+        tools = ExecuteTool(ToolRegistry(), {}, _NoValidation())
+        self.usage_store = InMemoryUsageStore(self.clock)
+        self.sessions = SessionService(InMemorySessionStore(self.clock), self.clock)
+        self.cache = InMemoryResponseCache(self.clock)
+        limits = RateLimits(requests_per_minute=requests_per_minute)
+        self.serve = ServeChat(
+            chat=self.chat,
+            tools=ToolLoop(self.chat, tools),
+            sessions=self.sessions,
+            usage=UsageTracker(PriceTable.from_entries([("m-1", PRICE)]), self.usage_store, self.clock),
+            limiter=RateLimiter(InMemoryRateLimitStore(self.clock), defaults=limits),
+            budget=MonthlyBudget(self.usage_store, self.clock),
+            cache=self.cache,
+        )
+
+    async def totals(self) -> list:
+        today = datetime.fromtimestamp(self.clock.now(), UTC).date()
+        return await self.usage_store.totals(None, today, today)
+
+
+def _key(key_id: str = "k1", **limits: object) -> ChatCaller:
+    key = ApiKey(key_id, "test key", hash_secret(f"secret-{key_id}"), **limits)  # type: ignore[arg-type]
+    return ChatCaller(key, f"key:{key_id}")
+
+
+ANONYMOUS = ChatCaller(None, "ip:test")
+
+
+def _request(text: str = "hello", temperature: float | None = 0.0, **fields: object) -> ChatRequest:
+    return ChatRequest(model="m", messages=(Message.user(text),), temperature=temperature, **fields)  # type: ignore[arg-type]
+
+
+async def test_a_turn_is_answered_priced_and_recorded() -> None:
+    world = World()
+    outcome = await world.serve.complete(_request(), _key(), ChatOptions())
+    assert outcome.response is not None and outcome.response.choices[0].message.text == "fine"
+    assert outcome.cost_usd == pytest.approx(COST, abs=1e-12)
+    [total] = await world.totals()
+    assert (total.key_id, total.model, total.requests) == ("k1", "m-1", 1)
+    assert total.cost_usd == pytest.approx(COST, abs=1e-12)
+
+
+async def test_deterministic_requests_are_cached_per_tenant_and_hits_cost_nothing() -> None:
+    world = World()
+    first = await world.serve.complete(_request(), _key("a"), ChatOptions())
+    second = await world.serve.complete(_request(), _key("a"), ChatOptions())
+    other_tenant = await world.serve.complete(_request(), _key("b"), ChatOptions())
+    assert (first.cache, second.cache, other_tenant.cache) == ("MISS", "HIT", "MISS")
+    assert second.cost_usd == 0.0
+    assert len(world.provider.requests) == 2
+    assert second.response is not None and second.response.id != first.response.id  # type: ignore[union-attr]
+
+
+async def test_cache_opt_out_and_sampling_requests_reach_the_model() -> None:
+    world = World()
+    await world.serve.complete(_request(), _key(), ChatOptions())
+    no_read = await world.serve.complete(_request(), _key(), ChatOptions(cache=CacheUse(read=False)))
+    sampled = await world.serve.complete(_request(temperature=0.7), _key(), ChatOptions())
+    assert (no_read.cache, sampled.cache) == ("MISS", None)
+    assert len(world.provider.requests) == 3
+
+
+async def test_failures_are_not_cached() -> None:
+    world = World()
+    world.provider.script(Reply(error=UpstreamOverloadedError("busy")))
+    with pytest.raises(UpstreamOverloadedError):
+        await world.serve.complete(_request(), _key(), ChatOptions())
+    retry = await world.serve.complete(_request(), _key(), ChatOptions())
+    assert retry.cache == "MISS"
+
+
+async def test_a_key_may_only_use_its_models() -> None:
+    world = World()
+    with pytest.raises(PermissionDeniedError):
+        await world.serve.complete(_request(), _key(allowed_models=("other-*",)), ChatOptions())
+    assert world.provider.requests == []
+
+
+async def test_rate_limit_admits_the_burst_then_refuses_with_headers() -> None:
+    world = World(requests_per_minute=2)
+    for _ in range(2):
+        outcome = await world.serve.complete(_request(temperature=None), ANONYMOUS, ChatOptions())
+    assert outcome.rate_limit_headers["x-ratelimit-limit-requests"] == "2"
+    with pytest.raises(RateLimitExceededError) as refused:
+        await world.serve.complete(_request(temperature=None), ANONYMOUS, ChatOptions())
+    assert refused.value.retry_after and refused.value.retry_after > 0
+    world.clock.advance(refused.value.retry_after)
+    await world.serve.complete(_request(temperature=None), ANONYMOUS, ChatOptions())
+
+
+async def test_a_spent_budget_stops_the_key_before_the_model() -> None:
+    world = World()
+    caller = _key(monthly_budget_usd=COST)
+    await world.serve.complete(_request(temperature=None), caller, ChatOptions())
+    with pytest.raises(BudgetExceededError):
+        await world.serve.complete(_request(temperature=None), caller, ChatOptions())
+    assert len(world.provider.requests) == 1
+
+
+async def test_a_session_turn_sends_the_history_and_records_the_exchange() -> None:
+    world = World()
+    session = await world.sessions.create(owner="k1")
+    options = ChatOptions(session_id=session.id)
+    system = Message.system("be brief")
+    await world.serve.complete(
+        ChatRequest(model="m", messages=(system, Message.user("one"))), _key(), options
+    )
+    await world.serve.complete(_request("two", temperature=None), _key(), options)
+    assert world.provider.requests[1].messages == (
+        system, Message.user("one"), Message.assistant("fine"), Message.user("two"),
+    )  # fmt: skip
+    stored = (await world.sessions.get(session.id, "k1")).messages
+    assert [m.text for m in stored] == ["be brief", "one", "fine", "two", "fine"]
+
+
+async def test_a_failed_turn_appends_nothing_and_other_owners_see_nothing() -> None:
+    world = World()
+    session = await world.sessions.create(owner="k1")
+    world.provider.script(Reply(error=UpstreamOverloadedError("busy")))
+    with pytest.raises(UpstreamOverloadedError):
+        await world.serve.complete(_request(temperature=None), _key(), ChatOptions(session_id=session.id))
+    assert (await world.sessions.get(session.id, "k1")).messages == ()
+    with pytest.raises(SessionNotFoundError):
+        await world.serve.complete(_request(), _key("k2"), ChatOptions(session_id=session.id))
+
+
+async def _drain(stream: ChatStream) -> list:
+    await stream.open()
+    return [chunk async for chunk in stream]
+
+
+async def test_a_stream_ends_with_one_chunk_carrying_finish_and_usage() -> None:
+    world = World()
+    world.provider.script(Reply(text="one two three", usage=USAGE))
+    chunks = await _drain(ChatStream(world.serve, _request(temperature=None), _key(), ChatOptions()))
+    assert "".join(c.content or "" for c in chunks) == "one two three"
+    final = chunks[-1]
+    assert (final.finish_reason, final.usage) == ("stop", USAGE)
+    assert all(c.finish_reason is None and c.usage is None for c in chunks[:-1])
+    assert chunks[0].provider == "scripted"
+
+
+async def test_a_streamed_session_turn_is_saved_when_complete() -> None:
+    world = World()
+    session = await world.sessions.create(owner=None)
+    stream = ChatStream(world.serve, _request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
+    await _drain(stream)
+    assert stream.outcome.cost_usd == pytest.approx(COST, abs=1e-12)
+    assert [m.text for m in (await world.sessions.get(session.id, None)).messages] == ["hi", "fine"]
+
+
+async def test_an_abandoned_stream_is_billed_for_its_text_and_not_saved() -> None:
+    world = World()
+    session = await world.sessions.create(owner=None)
+    world.provider.script(Reply(text="word " * 40, usage=None))
+    stream = ChatStream(world.serve, _request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
+    await stream.open()
+    seen = 0
+    async for _ in stream:
+        seen += 1
+        if seen == 5:
+            break
+    await stream.aclose()
+    for _ in range(20):  # the clean-up runs in a task of its own
+        await asyncio.sleep(0)
+    assert stream.outcome.aborted
+    [total] = await world.totals()
+    assert total.completion_tokens > 0
+    assert (await world.sessions.get(session.id, None)).messages == ()
+    # The session's lock was given back: the next turn goes through at once.
+    await asyncio.wait_for(
+        world.serve.complete(_request("again", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id)),
+        timeout=1,
+    )
+
+
+async def test_a_cached_answer_is_replayed_as_a_stream() -> None:
+    world = World()
+    await world.serve.complete(_request(), _key(), ChatOptions())
+    stream = ChatStream(world.serve, _request(stream=True), _key(), ChatOptions())
+    chunks = await _drain(stream)
+    assert stream.outcome.cache == "HIT" and stream.outcome.cost_usd == 0.0
+    assert "".join(c.content or "" for c in chunks) == "fine"
+    assert chunks[-1].finish_reason == "stop"
+    assert len(world.provider.requests) == 1
