@@ -7,11 +7,11 @@ and then the turn is accounted: usage and cost recorded, the session committed, 
 cached, the token reservation reconciled with the real usage.
 
 Sessions: the stored history goes before the request's messages. When the request brings its
-own system message(s) and the history already has some, the request's replace the stored ones
-for this call only; the stored conversation keeps its first system prompt. A turn commits the
-request's new messages (system messages only on a session's first turn) and everything the
-answer added: the assistant's tool calls, the tool results of the gateway's tool loop, the
-final assistant message.
+own system message(s), the stored leading ones are left out and the request's leading ones go
+first, before the history, for this call only; the stored conversation keeps its first system
+prompt. A turn commits the request's new messages (system messages only on a session's first
+turn) and everything the answer added: the assistant's tool calls, the tool results of the
+gateway's tool loop, the final assistant message.
 
 Cache: only for requests the policy allows (by default temperature 0, one choice), keyed by
 everything that changes the answer plus the caller's key id (see ``domain.cache_keys``).
@@ -258,9 +258,13 @@ def with_history(request: ChatRequest, turn: SessionTurn | None) -> ChatRequest:
     if turn is None or not turn.history:
         return request
     history = turn.history
-    if any(m.role in _SYSTEM_ROLES for m in request.messages):
-        history = _without_leading_system(history)
-    return replace(request, messages=(*history, *request.messages))
+    if not any(m.role in _SYSTEM_ROLES for m in request.messages):
+        return replace(request, messages=(*history, *request.messages))
+    # The request's own system prompt takes the stored one's place: at the head, where the
+    # vendors expect it, not after the history.
+    rest = _without_leading_system(request.messages)
+    head = request.messages[: len(request.messages) - len(rest)]
+    return replace(request, messages=(*head, *_without_leading_system(history), *rest))
 
 
 def new_messages(

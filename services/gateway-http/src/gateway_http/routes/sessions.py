@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Request, delete, get, post
 
-from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_core.use_cases.sessions import SessionService
 from gateway_http.media import require_json
 from gateway_http.schemas.sessions import decode_create_session, session_body
 
@@ -26,4 +26,3 @@ async def read_session(session_id: str, sessions: SessionService, caller: ChatCa
 @delete("/v1/sessions/{session_id:str}", status_code=204)
 async def delete_session(session_id: str, sessions: SessionService, caller: ChatCaller) -> None:
     await sessions.delete(session_id, caller.owner)
-    return None

@@ -28,9 +28,20 @@ def decode_create_session(raw: bytes) -> CreateSessionBody:
     try:
         return _decoder.decode(raw)
     except msgspec.ValidationError as error:
-        raise InvalidRequestError(str(error)) from None
+        raise InvalidRequestError(str(error), param=_error_path(str(error))) from None
     except msgspec.DecodeError as error:
-        raise InvalidRequestError(f"The request body is not valid JSON: {error}", code="invalid_json") from None
+        raise InvalidRequestError(
+            f"The request body is not valid JSON: {error}", code="invalid_json"
+        ) from None
+
+
+def _error_path(message: str) -> str | None:
+    """msgspec ends messages with `- at `$.ttl_seconds``; return ``ttl_seconds``."""
+    marker = "- at `$."
+    start = message.rfind(marker)
+    if start == -1:
+        return None
+    return message[start + len(marker) :].rstrip("`") or None
 
 
 def iso(timestamp: float) -> str:
