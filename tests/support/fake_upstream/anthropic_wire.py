@@ -58,6 +58,9 @@ class ErrorMidStream(Turn):
 
 
 def install(upstream: FakeUpstream) -> None:
+    # Building the SDK's request validator takes a second or two: do it before any request,
+    # so the first one does not run into a gateway's short upstream timeout.
+    _request_adapter()
     upstream.route("/v1/messages", render)
 
 
