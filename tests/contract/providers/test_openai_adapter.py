@@ -1,11 +1,14 @@
-"""OpenAIChatProvider against the fake upstream's OpenAI dialect, over real sockets."""
+"""OpenAIChatProvider against the fake upstream's OpenAI dialect, over real sockets.
+
+Only what is OpenAI's own: the wire, headers, odd streams, the SDK's types. What every
+ChatProvider must do (replies, tool calls, streams, finish reasons, usage, faults) is checked
+for all adapters in test_chat_provider_contract.py.
+"""
 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -23,11 +26,8 @@ from gateway_core.errors import (
     UpstreamAuthError,
     UpstreamBadRequestError,
     UpstreamConnectionError,
-    UpstreamOverloadedError,
-    UpstreamRateLimitError,
     UpstreamResponseError,
     UpstreamServerError,
-    UpstreamTimeoutError,
 )
 from openai.types.chat import ChatCompletion
 from openai.types.chat.completion_create_params import (
@@ -59,7 +59,6 @@ def provider(fake_upstream: FakeUpstream, session: aiohttp.ClientSession) -> Ope
         base_url=f"{fake_upstream.url}/v1",
         api_key=API_KEY,
         session=session,
-        timeout=0.5,
     )
 
 
@@ -71,59 +70,15 @@ async def collect(provider: OpenAIChatProvider, request: ChatRequest) -> list[Ch
     return [chunk async for chunk in provider.stream(request)]
 
 
-@dataclass
-class Reassembled:
-    text: str | None
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: str | None
-    native_finish_reason: str | None
-    usage: Usage | None
-
-
-def reassemble(chunks: list[ChatChunk]) -> Reassembled:
-    calls: dict[int, dict[str, str]] = {}
-    for chunk in chunks:
-        for delta in chunk.tool_calls:
-            call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
-            call["id"] = delta.id or call["id"]
-            call["name"] = delta.name or call["name"]
-            call["arguments"] += delta.arguments
-    finals = [chunk for chunk in chunks if chunk.finish_reason is not None]
-    usages = [chunk.usage for chunk in chunks if chunk.usage is not None]
-    assert len(finals) == 1 and len(usages) <= 1
-    return Reassembled(
-        text="".join(chunk.content or "" for chunk in chunks) or None,
-        tool_calls=tuple(ToolCall(**calls[index]) for index in sorted(calls)),
-        finish_reason=finals[0].finish_reason,
-        native_finish_reason=finals[0].native_finish_reason,
-        usage=usages[0] if usages else None,
-    )
-
-
-def as_reassembled(provider_response: Any) -> Reassembled:
-    (choice,) = provider_response.choices
-    return Reassembled(
-        text=choice.message.content,
-        tool_calls=choice.message.tool_calls,
-        finish_reason=choice.finish_reason,
-        native_finish_reason=choice.native_finish_reason,
-        usage=provider_response.usage,
-    )
-
-
 # --- complete ------------------------------------------------------------------------------
 
 
-async def test_a_plain_reply(provider: OpenAIChatProvider, fake_upstream: FakeUpstream) -> None:
-    fake_upstream.script(Turn(text="Rayleigh scattering.", prompt_tokens=26, completion_tokens=4))
-
+async def test_a_plain_request_on_the_wire(
+    provider: OpenAIChatProvider, fake_upstream: FakeUpstream
+) -> None:
     response = await provider.complete(ask())
 
-    assert response.choices[0].message == Message.assistant("Rayleigh scattering.")
-    assert response.choices[0].finish_reason == "stop"
-    assert response.usage == Usage(prompt_tokens=26, completion_tokens=4)
-    assert (response.model, response.provider) == ("gpt-4o", "openai")
-    assert response.id.startswith("chatcmpl-") and response.created > 0
+    assert response.id.startswith("chatcmpl-")  # OpenAI's own id, passed on
     [recorded] = fake_upstream.requests
     assert recorded.path == "/v1/chat/completions"
     assert recorded.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -132,18 +87,6 @@ async def test_a_plain_reply(provider: OpenAIChatProvider, fake_upstream: FakeUp
         "model": "gpt-4o",
         "messages": [{"role": "user", "content": "Why is the sky blue?"}],
     }
-
-
-async def test_the_answering_model_is_reported(
-    provider: OpenAIChatProvider, fake_upstream: FakeUpstream
-) -> None:
-    fake_upstream.script(Turn(model="gpt-4o-2024-08-06"), Turn(model="gpt-4o-2024-08-06"))
-
-    response = await provider.complete(ask())
-    chunks = await collect(provider, ask())
-
-    assert response.model == "gpt-4o-2024-08-06"
-    assert {chunk.model for chunk in chunks} == {"gpt-4o-2024-08-06"}
 
 
 async def test_no_key_no_authorization_and_extra_headers_sent(
@@ -219,7 +162,7 @@ async def test_multi_turn_with_a_system_prompt_and_options(
     }
 
 
-async def test_a_tool_call_round_trip(
+async def test_a_tool_call_round_trip_on_the_wire(
     provider: OpenAIChatProvider, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.script(
@@ -237,9 +180,6 @@ async def test_a_tool_call_round_trip(
     history = (question, first.choices[0].message, Message.tool_result(call.id, '{"temp_c": 21}'))
     second = await provider.complete(ChatRequest(model="gpt-4o", messages=history, **tools))
 
-    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Paris"})
-    assert first.choices[0].finish_reason == "tool_calls"
-    assert first.choices[0].message.content is None
     assert second.choices[0].message.text == "Sunny."
     body = fake_upstream.requests[1].body
     assert body["tools"] == [
@@ -270,56 +210,17 @@ async def test_a_tool_call_round_trip(
     ]
 
 
-@pytest.mark.parametrize("finish", ["length", "content_filter", "something_new"])
-async def test_finish_reasons_are_kept_as_sent(
-    provider: OpenAIChatProvider, fake_upstream: FakeUpstream, finish: str
-) -> None:
-    fake_upstream.script(Turn(finish=finish), Turn(finish=finish))
-
-    choice = (await provider.complete(ask())).choices[0]
-    streamed = reassemble(await collect(provider, ask()))
-
-    assert (choice.finish_reason, choice.native_finish_reason) == (finish, finish)
-    assert (streamed.finish_reason, streamed.native_finish_reason) == (finish, finish)
-
-
 # --- stream --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "turn",
-    [
-        Turn(text="Rayleigh scattering makes the sky look blue.", cached_tokens=0),
-        Turn(
-            text=None,
-            tool_calls=(
-                ("get_weather", {"city": "Paris", "units": "metric"}),
-                ("get_time", {"zone": "Europe/Paris"}),
-            ),
-        ),
-        Turn(
-            text="Let me check.",
-            tool_calls=(("get_weather", {"city": "Oslo"}),),
-            prompt_tokens=2048,
-            completion_tokens=30,
-            cached_tokens=1920,
-        ),
-    ],
-    ids=["text", "tool-calls", "text-and-tool-call-with-cache"],
-)
-async def test_a_stream_reassembles_to_the_completed_answer(
-    provider: OpenAIChatProvider, fake_upstream: FakeUpstream, turn: Turn
+async def test_every_chunk_names_the_answering_model(
+    provider: OpenAIChatProvider, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.script(turn, turn)
+    fake_upstream.script(Turn(model="gpt-4o-2024-08-06"))
 
-    completed = as_reassembled(await provider.complete(ask(tools=(WEATHER,))))
-    chunks = await collect(provider, ask(tools=(WEATHER,)))
+    chunks = await collect(provider, ask())
 
-    assert reassemble(chunks) == completed
-    assert completed.usage == Usage(turn.prompt_tokens, turn.completion_tokens, turn.cached_tokens)
-    assert chunks[0].role == "assistant"
-    assert len([chunk for chunk in chunks if chunk.content or chunk.tool_calls]) > 3
-    assert chunks[-1].usage is not None and chunks[-1].finish_reason is None
+    assert {chunk.model for chunk in chunks} == {"gpt-4o-2024-08-06"}
 
 
 async def test_tool_call_fragments_arrive_as_sent(
@@ -352,53 +253,17 @@ async def test_a_stream_asks_for_usage(
 
 # --- faults --------------------------------------------------------------------------------
 
-FAULTS = [
-    (Fault.RATE_LIMITED, UpstreamRateLimitError),
-    (Fault.SERVER_ERROR, UpstreamServerError),
-    (Fault.OVERLOADED, UpstreamOverloadedError),
-    (Fault.UNAUTHORIZED, UpstreamAuthError),
-    (Fault.BAD_REQUEST, UpstreamBadRequestError),
-    (Fault.HANG, UpstreamTimeoutError),
-    (Fault.DROP_MID_STREAM, UpstreamConnectionError),
-    (Fault.MALFORMED_JSON, UpstreamResponseError),
-]
 
-
-def test_every_fault_is_covered() -> None:
-    assert {fault for fault, _ in FAULTS} == set(Fault)
-
-
-@pytest.mark.parametrize(("fault", "expected"), FAULTS, ids=[f.name for f, _ in FAULTS])
-@pytest.mark.parametrize("mode", ["complete", "stream"])
-async def test_faults_become_provider_errors(
-    provider: OpenAIChatProvider,
-    fake_upstream: FakeUpstream,
-    fault: Fault,
-    expected: type[ProviderError],
-    mode: str,
+@pytest.mark.parametrize("streamed", [False, True], ids=["complete", "stream"])
+async def test_a_key_quoted_by_the_upstream_stays_out_of_the_error(
+    provider: OpenAIChatProvider, fake_upstream: FakeUpstream, streamed: bool
 ) -> None:
-    fake_upstream.script(Turn(fault=fault))
+    fake_upstream.script(Turn(fault=Fault.UNAUTHORIZED))  # OpenAI's 401 quotes part of the key
 
-    with pytest.raises(expected) as raised:
-        if mode == "complete":
-            await provider.complete(ask())
-        else:
-            await collect(provider, ask())
+    with pytest.raises(UpstreamAuthError) as raised:
+        await (collect(provider, ask()) if streamed else provider.complete(ask()))
 
-    error = raised.value
-    assert type(error) is expected and error.provider == "openai"
-    assert API_KEY not in str(error) and "sk-fake" not in str(error)
-
-
-async def test_a_rate_limit_keeps_retry_after(
-    provider: OpenAIChatProvider, fake_upstream: FakeUpstream
-) -> None:
-    fake_upstream.script(Turn(fault=Fault.RATE_LIMITED))
-
-    with pytest.raises(UpstreamRateLimitError) as raised:
-        await provider.complete(ask())
-
-    assert (raised.value.status, raised.value.retry_after) == (429, 7.0)
+    assert "sk-fake" not in f"{raised.value} {raised.value!r}"
 
 
 async def test_a_rejected_request_says_why(
@@ -411,31 +276,6 @@ async def test_a_rejected_request_says_why(
 
     assert "maximum context length" in raised.value.message
     assert (raised.value.code, raised.value.param) == ("context_length_exceeded", "messages")
-
-
-async def test_a_stream_keeps_the_chunks_before_the_drop(
-    provider: OpenAIChatProvider, fake_upstream: FakeUpstream
-) -> None:
-    fake_upstream.script(Turn(text="one two three four", fault=Fault.DROP_MID_STREAM))
-    received: list[ChatChunk] = []
-
-    with pytest.raises(UpstreamConnectionError):
-        async for chunk in provider.stream(ask()):
-            received.append(chunk)
-
-    assert received and received[0].role == "assistant"
-
-
-async def test_nothing_listening_is_a_connection_error(session: aiohttp.ClientSession) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    nowhere = OpenAIChatProvider(
-        name="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=API_KEY, session=session
-    )
-
-    with pytest.raises(UpstreamConnectionError):
-        await nowhere.complete(ask())
 
 
 # --- streams the fake upstream cannot produce: a tiny server of canned bodies --------------
