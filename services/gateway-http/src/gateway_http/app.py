@@ -16,8 +16,10 @@ from gateway_http.caller import resolve_caller
 from gateway_http.container import Container
 from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
+from gateway_http.observability import install_observability
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.health import health, ready
+from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
@@ -36,6 +38,7 @@ ROUTES = [
     list_tools,
     execute_tool_route,
     read_usage,
+    prometheus_metrics,
 ]
 
 
@@ -58,6 +61,8 @@ async def _build_eagerly(container: Container) -> None:
     for provider in (container.serve_chat, container.execute_tool, container.authenticator,
                      container.served_models, container.health_checks):  # fmt: skip
         await _resolve(provider)
+    tools = await _resolve(container.loaded_tools)
+    (await _resolve(container.metrics)).watch_circuit_breakers(tools.breakers)
     if not container.settings().auth_enabled:
         log.warning(
             "authentication is off (LLM_GATEWAY_AUTH_ENABLED=false): every caller is anonymous; "
@@ -82,7 +87,7 @@ def create_app(container: Container | None = None) -> Litestar:
                 await closed
 
     settings = container.settings()
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTES,
         dependencies={
             "serve_chat": _provide(container.serve_chat),
@@ -92,6 +97,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "authenticator": _provide(container.authenticator),
             "served_models": _provide(container.served_models),
             "health_checks": _provide(container.health_checks),
+            "gateway_metrics": _provide(container.metrics),
             "caller": Provide(resolve_caller),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -102,3 +108,5 @@ def create_app(container: Container | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    install_observability(app, container.metrics(), log_prompts=settings.log_prompts)
+    return app

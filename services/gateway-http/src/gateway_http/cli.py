@@ -1,4 +1,4 @@
-"""``llm-gateway``: run the service (``serve``)."""
+"""``llm-gateway``: run the service (``serve``); create a client API key (``keys create``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from gateway_adapters.auth.key_file import KeyFileError, append_key, create_key
+from gateway_http.observability.logs import configure_logging, logging_config
+from gateway_http.observability.metrics import prepare_multiprocess_dir
 from gateway_http.settings import Settings
 
 log = logging.getLogger("gateway_http")
@@ -20,13 +24,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "LLM_GATEWAY_REDIS_URL is not set: sessions, rate limits, cache and usage live in "
             "this process's memory (the embedded default; not shared between workers or replicas)."
         )
+    workers = None if args.reload else (args.workers or settings.workers)
+    # Before any worker starts: several workers share their metrics through this directory.
+    prepare_multiprocess_dir(workers or 1)
     uvicorn.run(
         "gateway_http.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=None if args.reload else (args.workers or settings.workers),
+        workers=workers,
         reload=args.reload,
+        log_config=logging_config(settings.log_level),
         loop="auto",
         http="auto",
         log_level=settings.log_level,
@@ -37,6 +45,51 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _create_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the new secret once (stdout, alone, for scripts); store only its hash."""
+    path: Path | None = args.file or settings.api_keys_file
+    if path is None:
+        print("llm-gateway keys create: give --file or set LLM_GATEWAY_API_KEYS_FILE",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        secret, key = create_key(
+            args.name,
+            key_id=args.id,
+            requests_per_minute=args.requests_per_minute,
+            tokens_per_minute=args.tokens_per_minute,
+            allowed_models=args.allowed_model or (),
+            monthly_budget_usd=args.monthly_budget_usd,
+            admin=args.admin,
+        )
+        append_key(path, key)
+    except KeyFileError as error:  # its message names the entry and field, never a secret
+        print(f"llm-gateway keys create: {error}", file=sys.stderr)
+        return 1
+    print(secret)
+    print(
+        f"Created key '{key.id}' in {path} (only its SHA-256 is stored). "
+        "Copy the secret above now: it is not shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _add_keys_parser(commands: argparse._SubParsersAction) -> None:
+    keys = commands.add_parser("keys", help="manage client API keys")
+    create = keys.add_subparsers(dest="keys_command", required=True).add_parser(
+        "create", help="create a key: prints the secret once, stores only its hash"
+    )
+    create.add_argument("--name", required=True, help="who the key is for")
+    create.add_argument("--id", help="the key id in logs, metrics and usage (default: random)")
+    create.add_argument("--file", type=Path, help="keys file (default LLM_GATEWAY_API_KEYS_FILE)")
+    create.add_argument("--requests-per-minute", type=int)
+    create.add_argument("--tokens-per-minute", type=int)
+    create.add_argument("--allowed-model", action="append", help="repeat; globs allowed (gpt-4o*)")
+    create.add_argument("--monthly-budget-usd", type=float)
+    create.add_argument("--admin", action="store_true", help="may read every key's usage")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,15 +98,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (LLM_GATEWAY_PORT, default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (LLM_GATEWAY_WORKERS)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+    _add_keys_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(args, settings)
+    if args.command == "keys":
+        return _create_key(args, settings)
     return 2
 
 

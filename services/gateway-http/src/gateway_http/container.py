@@ -16,6 +16,7 @@ from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
+from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
@@ -54,6 +55,9 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(unconfigured_providers, resolved_providers),
     )
     served_models = providers.Singleton(served_models, gateway_config, resolved_providers)
+    metrics = providers.Singleton(
+        GatewayMetrics, known_models=providers.Callable(model_names, served_models)
+    )
 
     # Shared state: Redis when configured, else in memory.
     session_store = providers.Singleton(session_store, redis, clock)
@@ -72,7 +76,9 @@ class Container(containers.DeclarativeContainer):
         clock,
     )
     budget = providers.Singleton(MonthlyBudget, usage_store, clock)
-    limiter = providers.Singleton(wiring.rate_limiter, rate_limit_store, settings)
+    limiter = providers.Singleton(
+        wiring.rate_limiter, rate_limit_store, settings, metrics.provided.count_rate_limit_fallback
+    )
     loaded_tools = providers.Singleton(wiring.load_tools, settings, upstream_clients, clock)
     execute_tool = providers.Singleton(
         ExecuteTool,

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from gateway_core import errors as core
+from gateway_http.request_record import record_of
 
 log = logging.getLogger("gateway_http.errors")
 
@@ -83,6 +84,9 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 def handle_gateway_error(request: Request, error: core.GatewayError) -> Response:
     status, body, headers = gateway_error_payload(error)
+    record = record_of(request.scope)
+    record.error_code = error.code
+    record.rate_limited = isinstance(error, core.RateLimitExceededError)
     if status >= 500:
         log.warning(
             "request failed: %s (%s)", type(error).__name__, error.code, exc_info=error.__cause__
@@ -92,6 +96,9 @@ def handle_gateway_error(request: Request, error: core.GatewayError) -> Response
 
 def handle_http_exception(request: Request, error: HTTPException) -> Response:
     status = error.status_code
+    if status >= 500:
+        # Litestar's own 500s (a dependency it cannot validate, say) are bugs: keep the cause.
+        log.error("request failed on %s %s", request.method, request.url.path, exc_info=error)
     type_, code = _HTTP_CODES.get(status, ("internal_error", "internal_error"))
     message = error.detail if status < 500 else "The gateway failed to handle this request."
     if status == 404 and message == "Not Found":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -33,11 +34,14 @@ def session_config(settings: Settings) -> SessionConfig:
     )
 
 
-def rate_limiter(store: RateLimitStore, settings: Settings) -> RateLimiter:
+def rate_limiter(
+    store: RateLimitStore, settings: Settings, on_fallback: Callable[[], None]
+) -> RateLimiter:
     defaults = RateLimits(
         settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute
     )
-    return RateLimiter(store, defaults=defaults, policy=settings.rate_limit_store_down)
+    policy = settings.rate_limit_store_down
+    return RateLimiter(store, defaults=defaults, policy=policy, on_fallback=on_fallback)
 
 
 def load_tools(settings: Settings, clients: UpstreamClients, clock: Clock) -> LoadedTools:

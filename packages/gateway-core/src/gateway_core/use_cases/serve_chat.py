@@ -22,6 +22,7 @@ for and reaches the client; ``on_store_error`` counts the loss).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -90,6 +91,8 @@ class ChatOutcome:
     tool_rounds: int = 0
     notice: str | None = None
     aborted: bool = False
+    upstream_seconds: float | None = None
+    """Time spent waiting on the model (all rounds, fallbacks and tools included)."""
 
 
 def _ignore(_store: str, _error: GatewayError) -> None:
@@ -225,7 +228,9 @@ class ServeChat:
                 response = await self.cached(key, options, outcome)
                 exchange: tuple[Message, ...]
                 if response is None:
+                    started = time.perf_counter()
                     response, exchange = await self._answer(full, options, outcome)
+                    outcome.upstream_seconds = time.perf_counter() - started
                     await self.store(key, options, response)
                 else:
                     exchange = (response.choices[0].message,)

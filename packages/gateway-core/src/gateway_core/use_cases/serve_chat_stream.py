@@ -16,6 +16,7 @@ the request's task may be cancelled and could not wait for Redis any more.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -90,6 +91,7 @@ class ChatStream:
         key = serve.cache_key_for(progress.request, self._caller, options)
         hit = await serve.cached(key, options, outcome)
         chunks = replay(hit) if hit is not None else self._model_stream(progress.request)
+        started = time.perf_counter()
         try:
             async for chunk in chunks:
                 visible = progress.add(chunk)
@@ -97,6 +99,8 @@ class ChatStream:
                     yield visible
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
+            if hit is None:
+                outcome.upstream_seconds = time.perf_counter() - started
         response, exchange = progress.finish(self._tool_exchange(chunks))
         outcome.response = response
         progress.accounted = True

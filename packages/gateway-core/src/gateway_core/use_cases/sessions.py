@@ -112,7 +112,8 @@ class SessionService:
         metadata: Mapping[str, Any] | None = None,
     ) -> Session:
         ttl = self._valid_ttl(ttl_seconds)
-        now = self._clock.now()
+        # Whole milliseconds: what every store keeps, so the answer to create equals a read.
+        now = round(self._clock.now(), 3)
         session = Session(
             id=_ID_PREFIX + secrets.token_hex(16),
             owner=owner,

@@ -39,6 +39,8 @@ async def chat_completions(
     options = _options(request, body)
     record = record_of(request.scope)
     record.model, record.stream = chat_request.model, body.stream
+    record.prompt = chat_request.messages
+    record.correlation = _correlation(request)
     if not body.stream:
         outcome = await serve_chat.complete(chat_request, caller, options)
         _note(record, outcome)
@@ -52,6 +54,21 @@ async def chat_completions(
     events = _sse(stream, encoder, body.include_usage, record)
     headers = {**_SSE_HEADERS, **_headers(stream.outcome, final=False)}
     return Stream(events, media_type="text/event-stream", headers=headers)
+
+
+_CORRELATION_HEADERS = ("x-session-id", "x-tenant-id", "x-agent-id", "x-cms-mode")
+_MAX_CORRELATION_CHARS = 128
+
+
+def _correlation(request: Request) -> dict[str, str] | None:
+    """Consumers' own ids, tolerated and logged; they never select a session."""
+    headers = request.headers
+    found = {
+        name: value[:_MAX_CORRELATION_CHARS]
+        for name in _CORRELATION_HEADERS
+        if (value := headers.get(name)) is not None
+    }
+    return found or None
 
 
 def _options(request: Request, body: ChatCompletionBody) -> ChatOptions:
@@ -76,6 +93,7 @@ def _note(record: RequestRecord, outcome: ChatOutcome) -> None:
     response = outcome.response
     if response is not None:
         record.provider = response.provider or None
+        record.completion = response.choices[0].message if response.choices else None
         record.prompt_tokens = response.usage.prompt_tokens
         record.completion_tokens = response.usage.completion_tokens
         record.cached_tokens = response.usage.cached_tokens
@@ -83,6 +101,8 @@ def _note(record: RequestRecord, outcome: ChatOutcome) -> None:
     record.cache = outcome.cache
     record.tool_rounds = outcome.tool_rounds
     record.aborted = outcome.aborted
+    record.upstream_seconds = outcome.upstream_seconds
+    record.tool_runs = [{"name": run.name, "success": run.success} for run in outcome.tool_runs]
 
 
 async def _sse(

@@ -45,8 +45,10 @@ def _error_path(message: str) -> str | None:
 
 
 def iso(timestamp: float) -> str:
-    """ISO-8601 UTC with a ``Z``, to the millisecond."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
+    """ISO-8601 UTC with a ``Z``, to the millisecond (rounded, as the stores keep it)."""
+    milliseconds = round(timestamp * 1000)
+    moment = datetime.fromtimestamp(milliseconds // 1000, UTC)
+    moment = moment.replace(microsecond=(milliseconds % 1000) * 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -1,0 +1,237 @@
+"""The gateway's Prometheus metrics, with bounded labels, shared by every uvicorn worker.
+
+Labels never hold a key, a request id or a raw path: routes are templates (``unmatched`` when
+no route matched), methods outside the standard few are ``other``, model names are the
+configured ones (``unknown`` for a failed request naming another model; ``other`` once
+``MAX_EXTRA_MODELS`` names routed by prefix or pattern have been seen), upstream error kinds
+are the codes of the ``ProviderError`` classes.
+
+Several workers: prometheus_client picks its storage when it is imported, from the
+``PROMETHEUS_MULTIPROC_DIR`` environment variable. ``prepare_multiprocess_dir(workers)`` sets
+it in the parent process before uvicorn spawns the workers; each worker then writes its
+samples to files there and ``render()`` sums every worker's files, so any worker's
+``/metrics`` answers for all of them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from gateway_adapters.tools.circuit_breaker import CircuitState
+from gateway_core.domain.models import ModelInfo
+from gateway_core.errors import ProviderError
+from gateway_http.observability.outcome import RequestOutcome
+from gateway_http.request_record import RequestRecord
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+UNKNOWN = "unknown"
+OTHER = "other"
+MAX_EXTRA_MODELS = 64
+
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
+"""From a cache hit (milliseconds) to a long tool-calling stream (minutes)."""
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CACHE_RESULTS = {"HIT": "hit", "MISS": "miss"}
+_BREAKER_LEVELS = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
+_BREAKER_REFRESH_SECONDS = 1.0
+
+
+def _provider_error_codes() -> frozenset[str]:
+    codes, pending = set(), [ProviderError]
+    while pending:
+        cls = pending.pop()
+        codes.add(cls.code)
+        pending.extend(cls.__subclasses__())
+    return frozenset(codes)
+
+
+UPSTREAM_ERROR_CODES = _provider_error_codes()
+
+
+class HasCircuitState(Protocol):
+    """What a circuit breaker exposes (``gateway_adapters.tools.CircuitBreaker`` does)."""
+
+    @property
+    def state(self) -> CircuitState: ...
+
+
+def model_names(models: Iterable[ModelInfo]) -> frozenset[str]:
+    """The configured model names (and aliases): the model labels always allowed."""
+    return frozenset(model.id for model in models)
+
+
+class ModelLabels:
+    """Bounds the model label: clients may send any model name."""
+
+    def __init__(self, known: Iterable[str], max_extra: int = MAX_EXTRA_MODELS) -> None:
+        self._known = frozenset(known)
+        self._extra: set[str] = set()
+        self._max_extra = max_extra
+
+    def label(self, model: str | None, *, served: bool) -> str:
+        """``served``: the request succeeded, so a prefix or pattern route resolved the name."""
+        if model is None:
+            return UNKNOWN
+        if model in self._known or model in self._extra:
+            return model
+        if not served:
+            return UNKNOWN
+        if len(self._extra) >= self._max_extra:
+            return OTHER
+        self._extra.add(model)
+        return model
+
+
+def method_label(method: str) -> str:
+    return method if method in _METHODS else OTHER
+
+
+class GatewayMetrics:
+    """Every metric of one gateway process, in its own registry (nothing at import time)."""
+
+    def __init__(
+        self, known_models: Iterable[str] = (), registry: CollectorRegistry | None = None
+    ) -> None:
+        self.registry = registry or CollectorRegistry()
+        self._models = ModelLabels(known_models)
+        self._breakers: Mapping[str, HasCircuitState] = {}
+        self._breakers_refreshed_at = float("-inf")
+        # Read like prometheus_client read it at import: the two must agree on the storage.
+        self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV) or None
+        self._define(self.registry)
+
+    def _define(self, registry: CollectorRegistry) -> None:
+        def counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(f"llm_gateway_{name}", documentation, labels, registry=registry)
+
+        def histogram(name: str, documentation: str, label: str) -> Histogram:
+            return Histogram(
+                f"llm_gateway_{name}", documentation, [label], buckets=LATENCY_BUCKETS,
+                registry=registry,
+            )  # fmt: skip
+
+        self._requests = counter("requests", "HTTP requests.", ("route", "method", "status"))
+        self._duration = histogram(
+            "request_duration_seconds", "Request latency, arrival to last byte.", "route"
+        )
+        self._upstream = histogram(
+            "upstream_duration_seconds", "Time spent waiting on model providers.", "provider"
+        )
+        self._tokens = counter("tokens", "Tokens by model and kind.", ("model", "kind"))
+        self._cost = counter("cost_usd", "Cost in USD.", ("model",))
+        self._cache = counter("cache_requests", "Response cache lookups.", ("result",))
+        self._rejections = counter("rate_limit_rejections", "Requests refused with 429.")
+        self._fallbacks = counter(
+            "rate_limit_fallbacks", "Rate-limit decisions by the per-process fallback (no Redis)."
+        )
+        self._upstream_errors = counter(
+            "upstream_errors", "Requests failed by a provider error.", ("provider", "kind")
+        )
+        self._stream_aborts = counter("stream_aborts", "Responses cut before their end.")
+        # livemax: the worst state any live worker sees (each worker has its own breakers).
+        self._breaker_state = Gauge(
+            "llm_gateway_circuit_breaker_state",
+            "Tool circuit breakers: 0 closed, 1 half-open, 2 open.",
+            ["backend"], multiprocess_mode="livemax", registry=registry,
+        )  # fmt: skip
+
+    def observe(self, outcome: RequestOutcome, record: RequestRecord) -> None:
+        """Count one finished request."""
+        route = outcome.route
+        self._requests.labels(route, method_label(outcome.method), str(outcome.status)).inc()
+        self._duration.labels(route).observe(outcome.latency_seconds)
+        model = self._models.label(record.model, served=outcome.status < 400)
+        self._count_usage(model, record)
+        self._count_upstream(record)
+        cache = _CACHE_RESULTS.get(record.cache or "")
+        if cache is not None:
+            self._cache.labels(cache).inc()
+        if record.rate_limited:
+            self._rejections.inc()
+        if outcome.aborted or record.aborted:
+            self._stream_aborts.inc()
+        if time.monotonic() - self._breakers_refreshed_at >= _BREAKER_REFRESH_SECONDS:
+            self.refresh_circuit_breakers()
+
+    def _count_usage(self, model: str, record: RequestRecord) -> None:
+        for kind, count in (
+            ("prompt", record.prompt_tokens),
+            ("completion", record.completion_tokens),
+            ("cached", record.cached_tokens),
+        ):
+            if count > 0:
+                self._tokens.labels(model, kind).inc(count)
+        if record.cost_usd > 0:
+            self._cost.labels(model).inc(record.cost_usd)
+
+    def _count_upstream(self, record: RequestRecord) -> None:
+        # Provider names come from configuration only (routes map to configured providers).
+        provider = record.provider or UNKNOWN
+        if record.upstream_seconds is not None and record.provider is not None:
+            self._upstream.labels(provider).observe(record.upstream_seconds)
+        if record.error_code in UPSTREAM_ERROR_CODES:
+            self._upstream_errors.labels(provider, record.error_code).inc()
+
+    def count_rate_limit_fallback(self) -> None:
+        """Pass as the rate limiter's ``on_fallback``."""
+        self._fallbacks.inc()
+
+    def watch_circuit_breakers(self, breakers: Mapping[str, HasCircuitState]) -> None:
+        """Report these breakers (by backend name) from now on."""
+        self._breakers = dict(breakers)
+        self.refresh_circuit_breakers()
+
+    def refresh_circuit_breakers(self) -> None:
+        # States move with time (open -> half-open), so they are read, not pushed: on every
+        # scrape, and at most once a second after a request (for the other workers' files).
+        self._breakers_refreshed_at = time.monotonic()
+        for backend, breaker in self._breakers.items():
+            self._breaker_state.labels(backend).set(_BREAKER_LEVELS[breaker.state])
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition, summed over every worker in multiprocess mode."""
+        self.refresh_circuit_breakers()
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self._multiprocess_dir)
+        return generate_latest(registry)
+
+    def close(self) -> None:
+        """At worker shutdown: drop this worker's live gauges (its counters stay counted)."""
+        if self._multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), self._multiprocess_dir)
+
+
+def prepare_multiprocess_dir(workers: int) -> None:
+    """Call in the CLI before ``uvicorn.run``, so the workers it spawns inherit the setting.
+
+    With ``workers > 1`` and no ``PROMETHEUS_MULTIPROC_DIR``, makes a fresh temporary directory
+    (removed when this process exits) and sets the variable. A directory the operator set is
+    emptied of the previous run's files: stale files would add old counts to the new ones.
+    """
+    configured = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return
+    if workers > 1:
+        created = tempfile.mkdtemp(prefix="llm-gateway-metrics-")
+        atexit.register(shutil.rmtree, created, ignore_errors=True)
+        os.environ[MULTIPROCESS_DIR_ENV] = created

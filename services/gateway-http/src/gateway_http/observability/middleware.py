@@ -1,0 +1,172 @@
+"""One JSON log line and the metrics for every HTTP response, 404s from the router included.
+
+``install_observability(app, metrics, log_prompts=...)`` wraps the built app's
+``asgi_handler``: Litestar's app-level middleware runs only once a route has matched, while
+``asgi_handler`` (router + exception handling) is what ``Litestar.__call__`` hands every
+request to. The wrapper notes the time on arrival, the status from ``http.response.start`` and
+the time of the last body message; when the app returns (finished, failed, or cancelled by a
+client going away) it reads the route's ``RequestRecord`` and reports once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from time import perf_counter
+from typing import Any
+
+from litestar import Litestar
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway_http.middleware import request_id
+from gateway_http.observability.logs import FIELDS_ATTRIBUTE, REQUEST_LOGGER
+from gateway_http.observability.metrics import GatewayMetrics
+from gateway_http.observability.outcome import (
+    STATUS_CLIENT_GONE,
+    STATUS_FAILED,
+    UNMATCHED_ROUTE,
+    RequestOutcome,
+)
+from gateway_http.request_record import RequestRecord, record_of
+
+MAX_LOGGED_PATH = 256
+
+log = logging.getLogger(__name__)
+
+
+def request_fields(
+    request_id: str, outcome: RequestOutcome, record: RequestRecord, *, log_prompts: bool
+) -> dict[str, Any]:
+    """The request's log line (without the timestamp, level and logger the handler adds)."""
+    latency_ms = round(outcome.latency_seconds * 1000, 3)
+    upstream_ms = None
+    overhead_ms = None
+    if record.upstream_seconds is not None:
+        upstream_ms = round(record.upstream_seconds * 1000, 3)
+        overhead_ms = round(max(latency_ms - upstream_ms, 0.0), 3)
+    fields: dict[str, Any] = {
+        "message": "request",
+        "request_id": request_id,
+        "method": outcome.method,
+        "route": outcome.route,
+        "status": outcome.status,
+        "latency_ms": latency_ms,
+        "upstream_ms": upstream_ms,
+        "gateway_overhead_ms": overhead_ms,
+        "key_id": record.key_id,
+        "model": record.model,
+        "provider": record.provider,
+        "stream": record.stream,
+        "prompt_tokens": record.prompt_tokens,
+        "completion_tokens": record.completion_tokens,
+        "cached_tokens": record.cached_tokens,
+        "cost_usd": record.cost_usd,
+        "cache": record.cache,
+        "tool_rounds": record.tool_rounds,
+        "error_code": record.error_code,
+        "rate_limited": record.rate_limited,
+        "aborted": outcome.aborted or record.aborted,
+    }
+    if outcome.path is not None:
+        fields["path"] = outcome.path
+    if record.tool_runs:
+        fields["tool_runs"] = record.tool_runs
+    if record.correlation:
+        fields["correlation"] = record.correlation
+    if log_prompts:
+        fields["prompt"] = record.prompt
+        fields["completion"] = record.completion
+    return fields
+
+
+def route_of(scope: Scope, record: RequestRecord) -> str:
+    # Litestar sets path_template once a route matched; the router's own 404/405 never do.
+    template: str | None = scope.get("path_template")  # type: ignore[assignment]
+    return record.route or template or UNMATCHED_ROUTE
+
+
+class _Exchange:
+    """What the response messages showed so far (mutable, one per request)."""
+
+    __slots__ = ("started", "status", "finished")
+
+    def __init__(self) -> None:
+        self.started = perf_counter()
+        self.status: int | None = None
+        self.finished: float | None = None
+
+    def see(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.finished = perf_counter()
+
+    def outcome(self, scope: Scope, record: RequestRecord, ending: int | None) -> RequestOutcome:
+        """``ending``: the status to report when no response started (failed or cancelled)."""
+        route = route_of(scope, record)
+        path = scope["path"][:MAX_LOGGED_PATH] if route == UNMATCHED_ROUTE else None
+        aborted = self.status is not None and self.finished is None
+        status = self.status or ending or STATUS_CLIENT_GONE
+        latency = (self.finished or perf_counter()) - self.started
+        return RequestOutcome(scope["method"], route, status, latency, aborted, path)
+
+
+class RequestObserver:
+    """Turns a finished request into a log line and metric updates; never raises."""
+
+    def __init__(self, metrics: GatewayMetrics, *, log_prompts: bool = False) -> None:
+        self._metrics = metrics
+        self._log_prompts = log_prompts
+        self._request_log = logging.getLogger(REQUEST_LOGGER)
+
+    def observe(self, scope: Scope, exchange: _Exchange, ending: int | None) -> None:
+        try:
+            record = record_of(scope)
+            outcome = exchange.outcome(scope, record, ending)
+            # Metrics first: once a request's line is visible, /metrics counts it.
+            self._metrics.observe(outcome, record)
+            if self._request_log.isEnabledFor(logging.INFO):
+                fields = request_fields(
+                    request_id(scope), outcome, record, log_prompts=self._log_prompts
+                )
+                self._request_log.info("request", extra={FIELDS_ATTRIBUTE: fields})
+        except Exception:
+            # A bug here must not turn a served request into a failed one.
+            log.exception("could not log or count a request")
+
+
+class ObservedRequests:
+    """Pure ASGI wrapper; HTTP only (lifespan and websockets pass through)."""
+
+    def __init__(self, app: ASGIApp, observer: RequestObserver) -> None:
+        self._app = app
+        self._observer = observer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        exchange = _Exchange()
+
+        async def observed_send(message: Message) -> None:
+            exchange.see(message)
+            await send(message)
+
+        ending = None
+        try:
+            await self._app(scope, receive, observed_send)
+        except asyncio.CancelledError:
+            ending = STATUS_CLIENT_GONE
+            raise
+        except BaseException:
+            ending = STATUS_FAILED
+            raise
+        finally:
+            self._observer.observe(scope, exchange, ending)
+
+
+def install_observability(app: Litestar, metrics: GatewayMetrics, *, log_prompts: bool) -> None:
+    """Call on the built app, last: it wraps whatever ``asgi_handler`` the app has by then."""
+    observer = RequestObserver(metrics, log_prompts=log_prompts)
+    app.asgi_handler = ObservedRequests(app.asgi_handler, observer)
+    app.on_shutdown.append(metrics.close)
