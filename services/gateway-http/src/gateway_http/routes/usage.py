@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import get
 from litestar.params import Dependency
 
+from gateway_core.domain.pricing import from_picodollars, to_picodollars
 from gateway_core.errors import InvalidRequestError, PermissionDeniedError
-from gateway_core.ports.usage import UsageQuery
+from gateway_core.ports.usage import UsageQuery, UsageTotal
 from gateway_core.use_cases.serve_chat import ChatCaller
 
 _MAX_DAYS = 366
+_COUNTERS = ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "cached_tokens",
+             "total_tokens")  # fmt: skip
 
 
 @get("/v1/usage")
@@ -30,32 +34,39 @@ async def read_usage(
     first, last = _day(start, "start", today.replace(day=1)), _day(end, "end", today)
     if last < first or last - first > timedelta(days=_MAX_DAYS):
         raise InvalidRequestError(f"Give a range of 0 to {_MAX_DAYS} days.", param="end")
+    rows = await usage_store.totals(_whose(caller, key_id), first, last)
+    return {
+        "object": "list",
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "data": [_row(row) for row in rows],
+        "totals": _totals(rows),
+    }
+
+
+def _whose(caller: ChatCaller, key_id: str | None) -> str | None:
+    """The key id to report on; ``None`` means every key (admins only)."""
     sees_all = caller.key is None or caller.key.admin
     if key_id is not None and not sees_all and key_id != caller.key_id:
-        raise PermissionDeniedError("Only an admin key may read another key's usage.", param="key_id")
-    scope = key_id if key_id is not None else (None if sees_all else caller.key_id)
-    rows = await usage_store.totals(scope, first, last)
-    data = [
-        {
-            "key_id": row.key_id,
-            "model": row.model,
-            "day": row.day.isoformat(),
-            "requests": row.requests,
-            "cache_hits": row.cache_hits,
-            "prompt_tokens": row.prompt_tokens,
-            "completion_tokens": row.completion_tokens,
-            "cached_tokens": row.cached_tokens,
-            "total_tokens": row.total_tokens,
-            "cost_usd": row.cost_usd,
-        }
-        for row in rows
-    ]
-    totals = {
-        name: sum(item[name] for item in data)
-        for name in ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "total_tokens")
-    }
-    totals["cost_usd"] = round(sum(item["cost_usd"] for item in data), 10)
-    return {"object": "list", "start": first.isoformat(), "end": last.isoformat(), "data": data, "totals": totals}
+        raise PermissionDeniedError(
+            "Only an admin key may read another key's usage.", param="key_id"
+        )
+    if key_id is not None:
+        return key_id
+    return None if sees_all else caller.key_id
+
+
+def _row(row: UsageTotal) -> dict[str, Any]:
+    counters = {name: getattr(row, name) for name in _COUNTERS}
+    return {"key_id": row.key_id, "model": row.model, "day": row.day.isoformat(), **counters,
+            "cost_usd": row.cost_usd}  # fmt: skip
+
+
+def _totals(rows: Sequence[UsageTotal]) -> dict[str, Any]:
+    totals: dict[str, Any] = {name: sum(getattr(row, name) for row in rows) for name in _COUNTERS}
+    # Added as integer picodollars, like the stores do: float sums would drift.
+    totals["cost_usd"] = from_picodollars(sum(to_picodollars(row.cost_usd) for row in rows))
+    return totals
 
 
 def _day(value: str | None, name: str, default: date) -> date:
