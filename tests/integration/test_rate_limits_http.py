@@ -34,7 +34,7 @@ from tests.integration.gateway_controls import (
     redis_db,
     user_message,
 )
-from tests.support.fake_upstream import FakeUpstream, Turn
+from tests.support.fake_upstream import Fault, FakeUpstream, Turn
 from tests.support.gateway import GatewayProcess
 
 REDIS_DB = 10
@@ -219,6 +219,18 @@ def test_every_answer_carries_the_ratelimit_headers(
     _assert_limit_headers(no_token_limit, tokens=False)
     assert "x-ratelimit-limit-tokens" not in no_token_limit.headers
     assert plain.headers["x-ratelimit-limit-tokens"] == "100000"
+
+
+def test_an_error_after_admission_still_carries_the_ratelimit_headers(
+    shared_gateways: tuple[GatewayProcess, GatewayProcess], keys: Keys, fake_upstream: FakeUpstream
+) -> None:
+    url = shared_gateways[0].url + CHAT
+    for stream in (False, True):
+        fake_upstream.script(Turn(fault=Fault.SERVER_ERROR))
+        body = _body(model=PRICED_MODEL, stream=stream)
+        failed = httpx.post(url, headers=keys.headers.bearer, json=body)
+        assert failed.status_code == 502, failed.text
+        _assert_limit_headers(failed, tokens=True)
 
 
 def test_tokens_are_reserved_at_admission_and_reconciled_with_real_usage(

@@ -85,6 +85,8 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def handle_gateway_error(request: Request, error: core.GatewayError) -> Response:
     status, body, headers = gateway_error_payload(error)
     record = record_of(request.scope)
+    if record.headers:
+        headers = {**record.headers, **headers}
     record.error_code = error.code
     record.rate_limited = isinstance(error, core.RateLimitExceededError)
     if status >= 500:

@@ -37,6 +37,8 @@ class RequestRecord:
     rate_limited: bool = False
     aborted: bool = False
     """The client went away before a stream ended."""
+    headers: dict[str, str] | None = None
+    """Headers an error response must still carry (the rate-limit state after admission)."""
     correlation: dict[str, str] | None = None
     """Consumers' own correlation headers (x-session-id, X-Tenant-ID, ...): logged, never used."""
     prompt: Any = None

@@ -216,9 +216,15 @@ class ServeChat:
     # -- the non-streaming turn -------------------------------------------------------------
 
     async def complete(
-        self, request: ChatRequest, caller: ChatCaller, options: ChatOptions
+        self,
+        request: ChatRequest,
+        caller: ChatCaller,
+        options: ChatOptions,
+        outcome: ChatOutcome | None = None,
     ) -> ChatOutcome:
-        outcome = ChatOutcome()
+        """``outcome`` may be handed in, so that a caller still reads it (the rate-limit
+        headers, say) when the turn fails after admission."""
+        outcome = outcome if outcome is not None else ChatOutcome()
         admission = await self.admit(request, caller, outcome)
         answered = False
         try:

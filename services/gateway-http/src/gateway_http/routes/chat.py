@@ -42,14 +42,21 @@ async def chat_completions(
     record.prompt = chat_request.messages
     record.correlation = _correlation(request)
     if not body.stream:
-        outcome = await serve_chat.complete(chat_request, caller, options)
+        outcome = ChatOutcome()
+        try:
+            await serve_chat.complete(chat_request, caller, options, outcome)
+        finally:
+            record.headers = dict(outcome.rate_limit_headers)
         _note(record, outcome)
         content = encode_completion(outcome.response, outcome_extension(outcome))  # type: ignore[arg-type]
         return Response(content=content, media_type="application/json", headers=_headers(outcome))
     stream = ChatStream(serve_chat, chat_request, caller, options)
     # Everything that can still fail with a status (limits, session, routing, the upstream's
     # first answer) happens before the 200 goes out.
-    await stream.open()
+    try:
+        await stream.open()
+    finally:
+        record.headers = dict(stream.outcome.rate_limit_headers)
     encoder = ChunkEncoder(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), chat_request.model)
     events = _sse(stream, encoder, body.include_usage, record)
     headers = {**_SSE_HEADERS, **_headers(stream.outcome, final=False)}
