@@ -112,3 +112,16 @@ async def test_stream_tool_calls_carry_index_id_and_arguments() -> None:
     assert [d.id for d in deltas if d.id] == ["call_0", "call_1"]
     assert "".join(d.arguments for d in deltas if d.index == 1) == '{"q": "y"}'
     assert [c.finish_reason for c in chunks if c.finish_reason] == ["tool_calls"]
+
+
+async def test_every_failed_upstream_call_is_reported_even_when_a_fallback_rescues_it() -> None:
+    seen: list[str] = []
+    primary = ScriptedProvider("primary", [Reply(error=UpstreamOverloadedError("busy", provider="primary"))])
+    secondary = ScriptedProvider("secondary", [Reply(text="rescued")])
+    use_case = CompleteChat(
+        ROUTES, {"primary": primary, "secondary": secondary},
+        on_provider_error=lambda error: seen.append(error.provider),
+    )  # fmt: skip
+    response = await use_case.complete(_request())
+    assert response.choices[0].message.text == "rescued"
+    assert seen == ["primary"]

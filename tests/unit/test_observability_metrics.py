@@ -67,12 +67,16 @@ def test_rejections_upstream_errors_aborts_and_fallbacks_are_counted() -> None:
     metrics.observe(_served(429), RequestRecord(model="gpt-4o", rate_limited=True))
     timeout = RequestRecord(model="gpt-4o", provider="openai", error_code=UpstreamTimeoutError.code)
     metrics.observe(_served(504), timeout)
+    # Every failed upstream call is counted where it fails, with its provider and code.
+    metrics.count_provider_error(UpstreamTimeoutError("slow", provider="openai"))
+    metrics.count_provider_error(UpstreamTimeoutError("vendor code", provider="openai", code="x1"))
     metrics.observe(_served(404), RequestRecord(model="nope", error_code=ModelNotFoundError.code))
     metrics.observe(_served(aborted=True), RequestRecord(model="gpt-4o", stream=True))
     metrics.count_rate_limit_fallback()
     assert _value(metrics, "llm_gateway_rate_limit_rejections_total") == 1
     errors = "llm_gateway_upstream_errors_total"
     assert _value(metrics, errors, provider="openai", kind="upstream_timeout") == 1
+    assert _value(metrics, errors, provider="openai", kind="other") == 1
     assert not [labels for _, labels in _samples(metrics) if ("kind", "model_not_found") in labels]
     assert _value(metrics, "llm_gateway_stream_aborts_total") == 1
     assert _value(metrics, "llm_gateway_rate_limit_fallbacks_total") == 1

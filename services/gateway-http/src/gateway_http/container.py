@@ -48,15 +48,16 @@ class Container(containers.DeclarativeContainer):
     gateway_config = providers.Singleton(load_gateway_config, settings.provided.providers_config)
     resolved_providers = providers.Singleton(resolve_providers, gateway_config, environ)
     chat_providers = providers.Singleton(build_chat_providers, resolved_providers, upstream_clients)
+    served_models = providers.Singleton(served_models, gateway_config, resolved_providers)
+    metrics = providers.Singleton(
+        GatewayMetrics, known_models=providers.Callable(model_names, served_models)
+    )
     complete_chat = providers.Singleton(
         CompleteChat,
         providers.Singleton(routing_table, gateway_config),
         chat_providers,
         providers.Singleton(unconfigured_providers, resolved_providers),
-    )
-    served_models = providers.Singleton(served_models, gateway_config, resolved_providers)
-    metrics = providers.Singleton(
-        GatewayMetrics, known_models=providers.Callable(model_names, served_models)
+        on_provider_error=metrics.provided.count_provider_error,
     )
 
     # Shared state: Redis when configured, else in memory.

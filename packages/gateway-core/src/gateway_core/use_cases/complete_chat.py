@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
@@ -16,6 +16,8 @@ class CompleteChat:
 
     ``unconfigured`` maps provider names that exist in configuration but cannot serve (no API
     key) to the setting that would enable them, so the client gets a clear 503, not a 500.
+    ``on_provider_error`` sees every failed upstream call, the ones a fallback rescued too
+    (for metrics).
     """
 
     def __init__(
@@ -23,10 +25,12 @@ class CompleteChat:
         routing: RoutingTable,
         providers: Mapping[str, ChatProvider],
         unconfigured: Mapping[str, str] | None = None,
+        on_provider_error: Callable[[ProviderError], None] | None = None,
     ) -> None:
         self._routing = routing
         self._providers = providers
         self._unconfigured = unconfigured or {}
+        self._on_provider_error = on_provider_error or (lambda error: None)
 
     def targets(self, model: str) -> tuple[Target, ...]:
         return self._routing.resolve(model)
@@ -50,6 +54,8 @@ class CompleteChat:
                 provider = self._provider(target)
                 return await provider.complete(replace(request, model=target.model))
             except (ProviderError, ProviderNotConfiguredError) as error:
+                if isinstance(error, ProviderError):
+                    self._on_provider_error(error)
                 if position == last or not error.retryable:
                     raise
         raise AssertionError("unreachable: the loop returns or raises")
@@ -69,6 +75,8 @@ class CompleteChat:
             except StopAsyncIteration:
                 return
             except (ProviderError, ProviderNotConfiguredError) as error:
+                if isinstance(error, ProviderError):
+                    self._on_provider_error(error)
                 if position == last or not error.retryable:
                     raise
                 continue
@@ -79,6 +87,9 @@ class CompleteChat:
                 yield first
                 async for chunk in chunks:
                     yield chunk
+            except ProviderError as error:
+                self._on_provider_error(error)
+                raise
             finally:
                 # Close the upstream stream promptly when the client goes away.
                 await chunks.aclose()  # type: ignore[attr-defined]

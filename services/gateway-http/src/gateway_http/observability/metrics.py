@@ -183,8 +183,12 @@ class GatewayMetrics:
         provider = record.provider or UNKNOWN
         if record.upstream_seconds is not None and record.provider is not None:
             self._upstream.labels(provider).observe(record.upstream_seconds)
-        if record.error_code in UPSTREAM_ERROR_CODES:
-            self._upstream_errors.labels(provider, record.error_code).inc()
+
+    def count_provider_error(self, error: ProviderError) -> None:
+        """Pass as ``CompleteChat``'s ``on_provider_error``: every failed upstream call, by the
+        configured provider's name and the error's code (both bounded sets)."""
+        kind = error.code if error.code in UPSTREAM_ERROR_CODES else "other"
+        self._upstream_errors.labels(error.provider or UNKNOWN, kind).inc()
 
     def count_rate_limit_fallback(self) -> None:
         """Pass as the rate limiter's ``on_fallback``."""
