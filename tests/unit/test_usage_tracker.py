@@ -24,7 +24,8 @@ def _clock_at(*when: int) -> FakeClock:
 
 def _setup(clock: FakeClock) -> tuple[UsageTracker, MonthlyBudget, InMemoryUsageStore]:
     store = InMemoryUsageStore(clock)
-    return UsageTracker(PRICES, store, clock), MonthlyBudget(store, clock), store
+    # refresh_seconds=0: every check reads the store, as these tests spend behind its back.
+    return UsageTracker(PRICES, store, clock), MonthlyBudget(store, clock, 0), store
 
 
 async def _spend(
@@ -123,3 +124,19 @@ async def test_a_zero_budget_refuses_everything() -> None:
     _, budget, _ = _setup(_clock_at(2026, 6, 1))
     with pytest.raises(BudgetExceededError):
         await budget.ensure_within_budget("k1", 0.0)
+
+
+async def test_the_budget_reads_the_store_once_per_refresh_and_counts_local_spend() -> None:
+    clock = _clock_at(2026, 5, 15)
+    store = InMemoryUsageStore(clock)
+    tracker, budget = UsageTracker(PRICES, store, clock), MonthlyBudget(store, clock, 5.0)
+    await budget.ensure_within_budget("k1", 1.0)
+    event = await tracker.record(key_id="k1", model="model-a", provider="p", usage=SIXTY_CENTS)
+    budget.note("k1", event.cost_usd)  # what ServeChat does after each answer
+    await budget.ensure_within_budget("k1", 1.0)
+    await _spend(tracker, "k1", 1)  # another replica's spending: not seen yet...
+    budget.note("k1", 0.0)
+    assert await budget.spent_this_month("k1") == pytest.approx(0.6)
+    clock.advance(5)  # ...until the next read
+    with pytest.raises(BudgetExceededError):
+        await budget.ensure_within_budget("k1", 1.0)

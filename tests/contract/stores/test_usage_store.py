@@ -6,11 +6,13 @@ day of its timestamp.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
+from gateway_adapters.stores.buffered_usage import BufferedUsageStore
 from gateway_adapters.stores.redis import RedisUsageStore
 from gateway_core.domain.usage import Usage, UsageEvent
 from gateway_core.errors import StoreUnavailableError
@@ -42,12 +44,16 @@ async def key_prefix(redis_client: Redis) -> AsyncIterator[str]:
         await redis_client.delete(*keys)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "buffered-redis"])
 def store(request: pytest.FixtureRequest) -> UsageStore:
     if request.param == "memory":
         return InMemoryUsageStore(FakeClock(start=_at(2026, 3, 15)))
     client = request.getfixturevalue("redis_client")
-    return RedisUsageStore(client, key_prefix=request.getfixturevalue("key_prefix"))
+    redis_store = RedisUsageStore(client, key_prefix=request.getfixturevalue("key_prefix"))
+    if request.param == "redis":
+        return redis_store
+    # Reads flush first, so the contract holds however long the writes wait.
+    return BufferedUsageStore(redis_store, flush_seconds=60)
 
 
 def _at(*when: int) -> float:
@@ -181,5 +187,32 @@ async def test_redis_down_is_store_unavailable() -> None:
             await store.record(_event())
         with pytest.raises(StoreUnavailableError):
             await store.totals(None, *MARCH)
+    finally:
+        await dead.aclose()
+
+
+async def test_buffered_events_are_summed_and_written_in_one_batch(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    redis_store = RedisUsageStore(redis_client, key_prefix=key_prefix)
+    buffered = BufferedUsageStore(redis_store, flush_seconds=0.05)
+    for _ in range(30):
+        await buffered.record(_event())
+    assert await redis_store.totals(None, *MARCH) == [], "nothing is written on the request path"
+    await asyncio.sleep(0.3)
+    [total] = await redis_store.totals(None, *MARCH)
+    assert (total.requests, total.prompt_tokens) == (30, 30 * TYPICAL.prompt_tokens)
+    await buffered.aclose()
+
+
+async def test_buffered_counts_survive_a_store_outage() -> None:
+    dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    buffered = BufferedUsageStore(RedisUsageStore(dead), flush_seconds=60)
+    try:
+        await buffered.record(_event())  # the request path never sees the outage
+        with pytest.raises(StoreUnavailableError):
+            await buffered.flush()
+        with pytest.raises(StoreUnavailableError):
+            await buffered.flush()  # still pending: kept, tried again
     finally:
         await dead.aclose()

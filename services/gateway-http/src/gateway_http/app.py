@@ -58,7 +58,7 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
 
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
-    for provider in (container.serve_chat, container.execute_tool, container.authenticator,
+    for provider in (container.chat_api, container.execute_tool, container.callers,
                      container.served_models, container.health_checks):  # fmt: skip
         await _resolve(provider)
     tools = await _resolve(container.loaded_tools)
@@ -90,11 +90,11 @@ def create_app(container: Container | None = None) -> Litestar:
     app = Litestar(
         route_handlers=ROUTES,
         dependencies={
-            "serve_chat": _provide(container.serve_chat),
+            "chat_api": _provide(container.chat_api),
             "sessions": _provide(container.sessions),
             "execute_tool": _provide(container.execute_tool),
             "usage_store": _provide(container.usage_store),
-            "authenticator": _provide(container.authenticator),
+            "callers": _provide(container.callers),
             "served_models": _provide(container.served_models),
             "health_checks": _provide(container.health_checks),
             "gateway_metrics": _provide(container.metrics),

@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 from litestar import Request
 
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.rate_limit import identity_for_address, identity_for_key
-from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_core.use_cases.serve_chat import ChatCaller, ServeChat
 from gateway_http.request_record import record_of
 
+# Hashing a client address on every request is work a small cache saves.
+_address_identity = lru_cache(maxsize=4096)(identity_for_address)
 
-async def resolve_caller(request: Request, authenticator: Authenticator | None) -> ChatCaller:
-    """A Litestar dependency: 401 (OpenAI-shaped) for a missing, unknown or malformed key."""
-    if authenticator is None:
-        address = request.client.host if request.client else "unknown"
-        return ChatCaller(None, identity_for_address(address))
-    headers = request.headers
-    key = authenticator.authenticate(headers.get("authorization"), headers.get("x-api-key"))
-    record_of(request.scope).key_id = key.id
-    return ChatCaller(key, identity_for_key(key.id))
+
+class Callers:
+    """Tells who sent a request; 401 (OpenAI-shaped) for a missing, unknown or malformed key."""
+
+    def __init__(self, authenticator: Authenticator | None) -> None:
+        self._authenticator = authenticator
+
+    def of(self, request: Request) -> ChatCaller:
+        if self._authenticator is None:
+            address = request.client.host if request.client else "unknown"
+            return ChatCaller(None, _address_identity(address))
+        headers = request.headers
+        key = self._authenticator.authenticate(
+            headers.get("authorization"), headers.get("x-api-key")
+        )
+        record_of(request.scope).key_id = key.id
+        return ChatCaller(key, identity_for_key(key.id))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatApi:
+    """Everything the chat route needs, as one dependency: Litestar resolves several
+    dependencies of one route concurrently in a task group, which cost the hot path about a
+    tenth of its CPU."""
+
+    serve: ServeChat
+    callers: Callers
+
+
+async def resolve_caller(request: Request, callers: Callers) -> ChatCaller:
+    """The ``caller`` dependency of the other routes."""
+    return callers.of(request)

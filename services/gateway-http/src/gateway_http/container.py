@@ -16,6 +16,7 @@ from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
+from gateway_http.caller import Callers, ChatApi
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.provider_config import (
     load_gateway_config,
@@ -30,7 +31,7 @@ from gateway_http.stores import (
     rate_limit_store,
     response_cache,
     session_store,
-    usage_store,
+    open_usage_store,
 )
 from gateway_http.upstream_clients import open_upstream_clients
 
@@ -64,7 +65,7 @@ class Container(containers.DeclarativeContainer):
     session_store = providers.Singleton(session_store, redis, clock)
     rate_limit_store = providers.Singleton(rate_limit_store, redis, clock)
     response_cache = providers.Singleton(response_cache, redis, clock, settings)
-    usage_store = providers.Singleton(usage_store, redis, clock)
+    usage_store = providers.Resource(open_usage_store, redis, clock)
 
     # Use cases.
     sessions = providers.Singleton(
@@ -113,4 +114,6 @@ class Container(containers.DeclarativeContainer):
         on_store_error=wiring.log_store_error,
     )
     authenticator = providers.Singleton(wiring.authenticator, settings)
+    callers = providers.Singleton(Callers, authenticator)
+    chat_api = providers.Singleton(ChatApi, serve_chat, callers)
     health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)

@@ -7,9 +7,10 @@ unknown routes before any middleware runs, and those responses need the id too.
 from __future__ import annotations
 
 import re
-import uuid
 
 from litestar.types import Message, Scope
+
+from gateway_http.ids import new_id
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 _STATE_KEY = "request_id"
@@ -26,7 +27,7 @@ def request_id(scope: Scope) -> str:
         if name == b"x-request-id" and _VALID_REQUEST_ID.match(value):
             chosen = value.decode()
             break
-    state[_STATE_KEY] = chosen = chosen or uuid.uuid4().hex
+    state[_STATE_KEY] = chosen = chosen or new_id()
     return chosen
 
 

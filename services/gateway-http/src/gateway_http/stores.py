@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from gateway_adapters.stores.buffered_usage import BufferedUsageStore
 from gateway_adapters.stores.redis.cache import RedisResponseCache
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
 from gateway_adapters.stores.redis.sessions import RedisSessionStore
@@ -60,8 +61,17 @@ def response_cache(redis: Redis | None, clock: Clock, settings: Settings) -> Res
     return RedisResponseCache(redis)
 
 
-def usage_store(redis: Redis | None, clock: Clock) -> UsageStore:
-    return InMemoryUsageStore(clock) if redis is None else RedisUsageStore(redis)
+async def open_usage_store(redis: Redis | None, clock: Clock) -> AsyncIterator[UsageStore]:
+    """On Redis, usage is summed in memory and written in batches (see ``BufferedUsageStore``);
+    what is pending is written when the service stops."""
+    if redis is None:
+        yield InMemoryUsageStore(clock)
+        return
+    store = BufferedUsageStore(RedisUsageStore(redis))
+    try:
+        yield store
+    finally:
+        await store.aclose()
 
 
 async def redis_check(redis: Redis | None) -> dict:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol
 
+from gateway_core.domain.pricing import from_picodollars, to_picodollars
 from gateway_core.domain.usage import UsageEvent
 
 
@@ -29,6 +30,34 @@ class UsageTotal:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def of(cls, event: UsageEvent) -> UsageTotal:
+        """One event as a total (a cache hit: one request, one hit, nothing else)."""
+        usage = event.upstream_usage
+        return cls(
+            key_id=event.key_id,
+            model=event.model,
+            day=event.day,
+            requests=1,
+            cache_hits=int(event.cached),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=event.cost_usd,
+        )
+
+    def __add__(self, other: UsageTotal) -> UsageTotal:
+        """Two totals of one key, model and day; cost summed exactly (in picodollars)."""
+        return replace(
+            self,
+            requests=self.requests + other.requests,
+            cache_hits=self.cache_hits + other.cache_hits,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cost_usd=from_picodollars(to_picodollars(self.cost_usd) + to_picodollars(other.cost_usd)),
+        )
 
 
 class UsageSink(Protocol):

@@ -204,6 +204,8 @@ class ServeChat:
         except StoreUnavailableError as error:
             self.on_store_error("usage", error)
             outcome.cost_usd = 0.0 if hit else self.usage.quote(response.model, response.usage).cost_usd
+        if self.budget is not None and outcome.cost_usd:
+            self.budget.note(caller.key_id, outcome.cost_usd)
         if admission is not None and self.limiter is not None:
             spent = 0 if hit else response.usage.total_tokens
             await self.limiter.reconcile(admission, spent)

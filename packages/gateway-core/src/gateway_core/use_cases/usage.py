@@ -74,17 +74,41 @@ class UsageTracker:
 
 
 class MonthlyBudget:
-    """Refuses a key that has spent its monthly budget (see the module docstring: 402)."""
+    """Refuses a key that has spent its monthly budget (see the module docstring: 402).
 
-    def __init__(self, usage: UsageQuery, clock: Clock) -> None:
+    Reading a month of totals on every request would cost a store round trip each time, so a
+    key's spend is read at most every ``refresh_seconds`` and, in between, kept up to date with
+    what this process spends (``note``). Other replicas' spending shows up within
+    ``refresh_seconds``: on top of in-flight requests, that is how far a key can overshoot.
+    """
+
+    def __init__(self, usage: UsageQuery, clock: Clock, refresh_seconds: float = 1.0) -> None:
         self._usage = usage
         self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._known: dict[str, tuple[date, float, int]] = {}
+        """key id -> (the month's first day, read at (monotonic), spent in picodollars)."""
 
     async def spent_this_month(self, key_id: str) -> float:
         """The key's recorded cost since the start of the current UTC month, in USD."""
-        today = self._today()
-        totals = await self._usage.totals(key_id, today.replace(day=1), today)
-        return from_picodollars(sum(to_picodollars(total.cost_usd) for total in totals))
+        return from_picodollars(await self._spent(key_id))
+
+    async def _spent(self, key_id: str) -> int:
+        month = self._today().replace(day=1)
+        known = self._known.get(key_id)
+        now = self._clock.monotonic()
+        if known is not None and known[0] == month and now - known[1] < self._refresh_seconds:
+            return known[2]
+        totals = await self._usage.totals(key_id, month, self._today())
+        spent = sum(to_picodollars(total.cost_usd) for total in totals)
+        self._known[key_id] = (month, now, spent)
+        return spent
+
+    def note(self, key_id: str, cost_usd: float) -> None:
+        """This process just spent ``cost_usd`` for the key (already sent to the usage sink)."""
+        known = self._known.get(key_id)
+        if known is not None:
+            self._known[key_id] = (known[0], known[1], known[2] + to_picodollars(cost_usd))
 
     async def ensure_within_budget(self, key_id: str, monthly_budget_usd: float | None) -> None:
         """Raise ``BudgetExceededError`` when the key has spent its budget (``None``: no budget).
@@ -93,9 +117,10 @@ class MonthlyBudget:
         """
         if monthly_budget_usd is None:
             return
-        spent = await self.spent_this_month(key_id)
-        if to_picodollars(spent) < to_picodollars(monthly_budget_usd):
+        spent_picodollars = await self._spent(key_id)
+        if spent_picodollars < to_picodollars(monthly_budget_usd):
             return
+        spent = from_picodollars(spent_picodollars)
         resets_at = _next_month(self._today())
         raise BudgetExceededError(
             f"This API key has used its monthly budget of ${monthly_budget_usd:.2f} "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 from litestar import Request, Response, post
@@ -12,9 +11,11 @@ from litestar.response import Stream
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.errors import GatewayError
-from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ChatOutcome, ServeChat
+from gateway_core.use_cases.serve_chat import ChatOptions, ChatOutcome
 from gateway_core.use_cases.serve_chat_stream import ChatStream
+from gateway_http.caller import ChatApi
 from gateway_http.errors import error_body, gateway_error_payload
+from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.schemas.chat import ChatCompletionBody, decode_chat_body, to_domain
@@ -30,9 +31,9 @@ _BODY_CACHE = {
 
 
 @post("/v1/chat/completions", status_code=200)
-async def chat_completions(
-    request: Request, serve_chat: ServeChat, caller: ChatCaller
-) -> Response | Stream:
+async def chat_completions(request: Request, chat_api: ChatApi) -> Response | Stream:
+    serve_chat = chat_api.serve
+    caller = chat_api.callers.of(request)
     require_json(request)
     body = decode_chat_body(await request.body())
     chat_request = to_domain(body)
@@ -57,7 +58,7 @@ async def chat_completions(
         await stream.open()
     finally:
         record.headers = dict(stream.outcome.rate_limit_headers)
-    encoder = ChunkEncoder(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), chat_request.model)
+    encoder = ChunkEncoder(f"chatcmpl-{new_id()}", int(time.time()), chat_request.model)
     events = _sse(stream, encoder, body.include_usage, record)
     headers = {**_SSE_HEADERS, **_headers(stream.outcome, final=False)}
     return Stream(events, media_type="text/event-stream", headers=headers)

@@ -19,7 +19,7 @@ On Redis Cluster the ``keys`` index lives in another slot than a key's counters,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from gateway_core.domain.pricing import from_picodollars, to_picodollars
@@ -54,19 +54,24 @@ class RedisUsageStore:
         return f"{self._prefix}:{{{key_id}}}:days"
 
     async def record(self, event: UsageEvent) -> None:
-        day = event.day
-        day_name, days_name = self._day_name(event.key_id, day), self._days_name(event.key_id)
+        await self.add_totals((UsageTotal.of(event),))
+
+    async def add_totals(self, totals: Iterable[UsageTotal]) -> None:
+        """Add whole totals (for ``BufferedUsageStore``) in one ``MULTI``."""
         ttl = self._retention_days * _SECONDS_PER_DAY
         pipe = self._client.pipeline(transaction=True)
-        for counter, amount in _increments(event).items():
-            if amount:
-                pipe.hincrby(day_name, f"{counter}:{event.model}", amount)
-        pipe.expire(day_name, ttl)
-        pipe.zadd(days_name, {day.isoformat(): day.toordinal()})
-        # Forget index entries whose day hash has expired: still no read on this path.
-        pipe.zremrangebyscore(days_name, "-inf", f"({day.toordinal() - self._retention_days}")
-        pipe.expire(days_name, ttl)
-        pipe.sadd(f"{self._prefix}:keys", event.key_id)
+        for total in totals:
+            day_name, days_name = self._day_name(total.key_id, total.day), self._days_name(total.key_id)
+            for counter, amount in _increments(total).items():
+                if amount:
+                    pipe.hincrby(day_name, f"{counter}:{total.model}", amount)
+            pipe.expire(day_name, ttl)
+            pipe.zadd(days_name, {total.day.isoformat(): total.day.toordinal()})
+            # Forget index entries whose day hash has expired: still no read on this path.
+            oldest = total.day.toordinal() - self._retention_days
+            pipe.zremrangebyscore(days_name, "-inf", f"({oldest}")
+            pipe.expire(days_name, ttl)
+            pipe.sadd(f"{self._prefix}:keys", total.key_id)
         with translated_redis_errors(_STORE):
             await pipe.execute()
 
@@ -106,15 +111,14 @@ class RedisUsageStore:
         return list(await pipe.execute())
 
 
-def _increments(event: UsageEvent) -> dict[str, int]:
-    usage = event.upstream_usage
+def _increments(total: UsageTotal) -> dict[str, int]:
     return {
-        "requests": 1,
-        "cache_hits": int(event.cached),
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "cost_picodollars": to_picodollars(event.cost_usd),
+        "requests": total.requests,
+        "cache_hits": total.cache_hits,
+        "prompt_tokens": total.prompt_tokens,
+        "completion_tokens": total.completion_tokens,
+        "cached_tokens": total.cached_tokens,
+        "cost_picodollars": to_picodollars(total.cost_usd),
     }
 
 

@@ -1,0 +1,106 @@
+"""Derived figures (added latency, ratios), the printed table, and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+_COLUMNS = (
+    ("scenario", 23), ("req/s", 8), ("p50", 6), ("p90", 6), ("p99", 6), ("@rate p50", 9),
+    ("p99", 6), ("1st byte", 8), ("+p50", 6), ("+p99", 6), ("+1st", 6), ("CPU s/1k", 8),
+    ("req/CPU-s", 9), ("busy", 4), ("RSS MB", 6),
+)
+
+
+def add_derived(results: list[dict]) -> None:
+    """Added latency (gateway minus its direct baseline, same paced rate) and throughput ratio.
+
+    The added p99 is the difference of the two p99s, not the p99 of per-request differences
+    (requests are not paired).
+    """
+    by_name = {r["name"]: r for r in results}
+    for result in results:
+        base = by_name.get(result.get("baseline") or "")
+        if result["status"] != "ok" or base is None or base["status"] != "ok":
+            continue
+        mine, theirs = result["paced"], base["paced"]
+        result["added_ms"] = {
+            "p50": mine["latency_ms"]["p50"] - theirs["latency_ms"]["p50"],
+            "p99": mine["latency_ms"]["p99"] - theirs["latency_ms"]["p99"],
+            "first_byte_p50": mine["first_byte_ms"]["p50"] - theirs["first_byte_ms"]["p50"],
+        }
+        result["throughput_vs_direct"] = (
+            result["throughput"]["requests_per_s"] / base["throughput"]["requests_per_s"]
+        )
+
+
+def _cells(result: dict) -> list[str]:
+    if result["status"] != "ok":
+        return [result["name"], result["status"].upper()]
+    load, paced = result["throughput"], result["paced"]
+    added = result.get("added_ms", {})
+    cells = [
+        result["name"], f"{load['requests_per_s']:.0f}",
+        *(f"{load['latency_ms'][q]:.2f}" for q in ("p50", "p90", "p99")),
+        f"{paced['latency_ms']['p50']:.2f}", f"{paced['latency_ms']['p99']:.2f}",
+        f"{paced['first_byte_ms']['p50']:.2f}" if result["stream"] else "-",
+        *(f"{added[k]:+.2f}" if k in added else "-" for k in ("p50", "p99")),
+        f"{added['first_byte_p50']:+.2f}" if added and result["stream"] else "-",
+        *_cpu_cells(result),
+    ]
+    return cells
+
+
+def _cpu_cells(result: dict) -> list[str]:
+    if "cpu_s_per_1k_requests" not in result:
+        return ["-"] * 4
+    return [
+        f"{result['cpu_s_per_1k_requests']:.2f}", f"{result['requests_per_cpu_s'] or 0:.0f}",
+        f"{result['cores_busy']:.2f}", f"{result['peak_rss_mb']['max_process']:.0f}",
+    ]
+
+
+def table(results: list[dict], rate: float) -> str:
+    lines = [
+        f"latency in ms; p50/p90/p99 under wrk load; '@rate' = paced at {rate:g} req/s; "
+        "'+' = added vs the direct baseline at the same rate;\nreq/CPU-s = requests per CPU "
+        "second of the gateway; busy = cores the gateway used under load; RSS = peak of the "
+        "largest process",
+        "  ".join(name.rjust(width) for name, width in _COLUMNS),
+    ]
+    for result in results:
+        # A row that was not measured has only its name and status.
+        cells = zip(_cells(result), _COLUMNS, strict=False)
+        lines.append("  ".join(cell.rjust(width) for cell, (_, width) in cells))
+    notes = [f"  {r['name']}: {r['status']}: {r['reason']}" for r in results if r.get("reason")]
+    return "\n".join(lines + notes)
+
+
+def machine() -> dict:
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu_model, "cores": os.cpu_count(), "kernel": platform.release(),
+        "python": platform.python_version(), "commit": _git_commit(),
+        "load_average_1m_at_start": os.getloadavg()[0],
+    }
+
+
+def _git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False, cwd=Path(__file__).resolve().parent)
+    return done.stdout.strip()
+
+
+def write_json(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
