@@ -107,7 +107,9 @@ def test_an_unknown_model_costs_nothing_and_is_flagged_unpriced() -> None:
         ("claude-opus-4.5", Usage(1_000, 1_000), 0.03),
         ("gpt-4o-2024-08-06", Usage(1_000, 0), 0.0025),
         ("qwen3.5-9b", Usage(1_000, 1_000), 0.0),
-        ("ollama/llama3.2", Usage(1_000, 1_000), 0.0),
+        # Names are the model ids providers report, after routing: no "ollama/" prefix.
+        ("llama3.2", Usage(1_000, 1_000), 0.0),
+        ("deepseek-chat", Usage(1_000_000, 1_000_000), 0.7),
     ],
 )
 def test_the_shipped_pricing_file_prices_the_consumers_models(
