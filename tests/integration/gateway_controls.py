@@ -9,8 +9,6 @@ only ever sees their SHA-256.
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,10 +16,9 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import redis
-
 from gateway_adapters.auth.key_file import create_key, key_to_entry
+
 from tests.support.fake_upstream.anthropic_wire import request_body_problem
-from tests.support.gateway import free_port
 
 CHAT = "/v1/chat/completions"
 USAGE = "/v1/usage"
@@ -113,37 +110,3 @@ def expected_cost(model: str, prompt: int, completion: int, cached: int = 0) -> 
 
 def user_message(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
-
-
-class RedisServer:
-    """A redis-server of the test's own on a free port, to stop and start at will."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._directory = directory
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisServer:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--daemonize", "no",
-                   "--dir", str(self._directory)]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with redis.Redis(port=self.port, socket_timeout=0.5) as client:
-                    client.ping()
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        self._process.wait(timeout=10)
-        self._process = None

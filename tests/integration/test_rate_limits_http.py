@@ -27,7 +27,6 @@ from tests.integration.gateway_controls import (
     LOCAL_MODEL,
     PRICED_MODEL,
     ClientKey,
-    RedisServer,
     client_key,
     keys_env,
     providers_file,
@@ -36,6 +35,7 @@ from tests.integration.gateway_controls import (
 )
 from tests.support.fake_upstream import Fault, FakeUpstream, Turn
 from tests.support.gateway import GatewayProcess
+from tests.support.redis_server import RedisServer
 
 REDIS_DB = 10
 DEFAULT_LIMIT = 50

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -61,10 +62,16 @@ def test_consumer_flow_create_chat_read_delete(http: httpx.Client) -> None:
     created_at, first_expiry = utc(created["created_at"]), utc(created["expires_at"])
     assert (first_expiry - created_at).total_seconds() == pytest.approx(600, abs=0.01)
 
-    for n in range(1, 4):
-        assert reply_of(chat(http, session_id, f"question {n}")) == f"question {n}"
+    assert created["usage"] == {
+        "turns": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
+        "cached_tokens": 0, "cost_usd": 0.0,
+    }  # fmt: skip
+    answers = [chat(http, session_id, f"question {n}") for n in range(1, 4)]
+    assert [reply_of(answer) for answer in answers] == [f"question {n}" for n in range(1, 4)]
 
     state = read_session(http, session_id)
+    assert state["usage"]["turns"] == 3 and state["usage"]["total_tokens"] > 0
+    assert_totals_of(state["usage"], answers)
     assert state["id"] == session_id and state["context"] == context
     assert turns(state["messages"]) == [
         (role, f"question {n}") for n in range(1, 4) for role in ("user", "assistant")
@@ -77,6 +84,14 @@ def test_consumer_flow_create_chat_read_delete(http: httpx.Client) -> None:
     openai_error(http.get(f"{SESSIONS}/{session_id}"), 404, "session_not_found")
     openai_error(chat(http, session_id, "still there?"), 404, "session_not_found")
     openai_error(http.delete(f"{SESSIONS}/{session_id}"), 404, "session_not_found")
+
+
+def assert_totals_of(usage: dict, answers: list[httpx.Response]) -> None:
+    """A session's ``usage`` is the sum of what its turns' answers reported and were charged."""
+    for field in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        assert usage[field] == sum(answer.json()["usage"][field] for answer in answers), field
+    charged = sum(Decimal(answer.headers["x-gateway-cost-usd"]) for answer in answers)
+    assert usage["cost_usd"] == float(charged)
 
 
 def test_session_ids_are_unique_and_unguessable(http: httpx.Client) -> None:

@@ -7,14 +7,11 @@ working, readiness must say ``degraded``, and everything must recover without a 
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from tests.integration.session_calls import (
     SESSIONS,
@@ -24,44 +21,8 @@ from tests.integration.session_calls import (
     read_session,
     reply_of,
 )
-from tests.support.gateway import GatewayProcess, free_port
-
-STARTUP_SECONDS = 10.0
-
-
-class RedisServer:
-    """A throwaway ``redis-server`` without persistence, restartable on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._directory = directory
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, cwd=self._directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
+from tests.support.gateway import GatewayProcess
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
 from gateway_core.domain.pricing import Price, PriceTable
 from gateway_core.domain.routing import ModelRoute, RoutingTable, Target
+from gateway_core.domain.sessions import SessionUsage
 from gateway_core.domain.tool_registry import ToolRegistry
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import (
@@ -171,13 +172,46 @@ async def test_a_session_turn_sends_the_history_and_records_the_exchange() -> No
     assert [m.text for m in stored] == ["be brief", "one", "fine", "two", "fine"]
 
 
+async def test_a_sessions_totals_are_the_sum_of_its_turns_with_the_cost_exact() -> None:
+    world = World()
+    session = await world.sessions.create(owner="k1")
+    options = ChatOptions(session_id=session.id)
+    # $0.08 for the uncached prompt + $0.02 for the cached part = $0.1; then 20k out = $0.2.
+    first = Usage(prompt_tokens=60_000, completion_tokens=0, cached_tokens=20_000)
+    second = Usage(prompt_tokens=0, completion_tokens=20_000)
+    world.provider.script(Reply(text="one", usage=first), Reply(text="two", usage=second))
+
+    answered = await world.serve.complete(_request("a", temperature=None), _key(), options)
+    streamed = ChatStream(world.serve, _request("b", temperature=None), _key(), options)
+    await _drain(streamed)
+
+    assert (answered.cost_usd, streamed.outcome.cost_usd) == (0.1, 0.2)
+    totals = (await world.sessions.get(session.id, "k1")).usage
+    # Not 0.30000000000000004, the float sum: the store adds exact picodollars.
+    assert totals == SessionUsage(
+        turns=2, prompt_tokens=60_000, completion_tokens=20_000, cached_tokens=20_000, cost_usd=0.3
+    )
+    assert totals.total_tokens == (first + second).total_tokens
+
+
+async def test_a_cache_hit_adds_its_tokens_to_the_session_but_no_cost() -> None:
+    world = World()
+    await world.serve.complete(_request("hi"), _key(), ChatOptions())
+    session = await world.sessions.create(owner="k1")
+    outcome = await world.serve.complete(_request("hi"), _key(), ChatOptions(session_id=session.id))
+    assert outcome.cache == "HIT"
+    totals = (await world.sessions.get(session.id, "k1")).usage
+    assert totals == SessionUsage(turns=1, prompt_tokens=1000, completion_tokens=500)
+
+
 async def test_a_failed_turn_appends_nothing_and_other_owners_see_nothing() -> None:
     world = World()
     session = await world.sessions.create(owner="k1")
     world.provider.script(Reply(error=UpstreamOverloadedError("busy")))
     with pytest.raises(UpstreamOverloadedError):
         await world.serve.complete(_request(temperature=None), _key(), ChatOptions(session_id=session.id))
-    assert (await world.sessions.get(session.id, "k1")).messages == ()
+    unchanged = await world.sessions.get(session.id, "k1")
+    assert (unchanged.messages, unchanged.usage) == ((), SessionUsage())
     with pytest.raises(SessionNotFoundError):
         await world.serve.complete(_request(), _key("k2"), ChatOptions(session_id=session.id))
 
@@ -224,7 +258,8 @@ async def test_an_abandoned_stream_is_billed_for_its_text_and_not_saved() -> Non
     assert stream.outcome.aborted
     [total] = await world.totals()
     assert total.completion_tokens > 0
-    assert (await world.sessions.get(session.id, None)).messages == ()
+    unsaved = await world.sessions.get(session.id, None)
+    assert (unsaved.messages, unsaved.usage) == ((), SessionUsage()), "billed to the key only"
     # The session's lock was given back: the next turn goes through at once.
     await asyncio.wait_for(
         world.serve.complete(_request("again", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id)),

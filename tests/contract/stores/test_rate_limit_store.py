@@ -9,7 +9,6 @@ milliseconds that really pass between two Redis calls.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -39,22 +38,6 @@ class Subject:
     replicas: tuple[RateLimitStore, RateLimitStore]
     """Two stores sharing state: two Redis clients (two gateway replicas), or one memory store
     twice (a process-local store has nothing else to share with)."""
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def key_prefix(redis_client: Redis) -> AsyncIterator[str]:
-    prefix = f"llmgw-test-{secrets.token_hex(6)}"
-    yield prefix
-    keys = [key async for key in redis_client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await redis_client.delete(*keys)
 
 
 @pytest.fixture

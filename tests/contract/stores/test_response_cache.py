@@ -7,8 +7,7 @@ clock for the one and sleeps (briefly: TTLs here are fractions of a second) for 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -31,23 +30,6 @@ TTL = 0.3
 class Harness:
     cache: ResponseCache
     elapse: Callable[[float], Awaitable[None]]
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def key_prefix(redis_client: Redis) -> AsyncIterator[str]:
-    """A prefix no other test run uses; every key under it is deleted afterwards."""
-    prefix = f"llmgw-test-{secrets.token_hex(6)}"
-    yield prefix
-    keys = [key async for key in redis_client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await redis_client.delete(*keys)
 
 
 @pytest.fixture(params=["memory", "redis"])

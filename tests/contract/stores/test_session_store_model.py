@@ -1,7 +1,8 @@
 """A hypothesis state machine: every ``SessionStore`` behaves like a plain dict of sessions.
 
-Rules create, append (with trims and stale revisions), get, delete and let time pass on the
-injected clock; after each step the store must answer exactly what the model predicts. Each
+Rules create, append (with trims, stale revisions, and each turn's usage and cost), get, delete
+and let time pass on the injected clock; after each step the store must answer exactly what the
+model predicts. The model adds costs as ``Decimal``s, independently of the stores' picodollars. Each
 run drives the async store on its own event loop, since hypothesis's rules are synchronous.
 """
 
@@ -11,12 +12,14 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 from gateway_adapters.stores.redis import RedisSessionStore
 from gateway_core.domain.messages import Message, ToolCall
-from gateway_core.domain.sessions import HistoryLimits, Session, plan_trim
+from gateway_core.domain.sessions import HistoryLimits, Session, SessionUsage, plan_trim
+from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError
 from gateway_core.memory import InMemorySessionStore
 from gateway_core.ports.sessions import SessionStore
@@ -36,6 +39,10 @@ MESSAGES = st.one_of(
     st.just(Message.assistant(None, (ToolCall("c1", "search", '{"q": 1}'),))),
     TEXT.map(lambda text: Message.tool_result("c1", text)),
 )
+TOKENS = st.integers(0, 10**6)
+USAGES = st.builds(Usage, TOKENS, TOKENS, TOKENS)
+COSTS = st.integers(0, 10**12).map(lambda units: float(Decimal(units).scaleb(-10)))
+"""Up to $100 with ten decimal places, as ``pricing.cost_usd`` rounds a call's cost."""
 Opener = Callable[[FakeClock], Awaitable[tuple[SessionStore, Callable[[], Awaitable[None]]]]]
 
 
@@ -88,17 +95,21 @@ class SessionStoreModel(RuleBasedStateMachine):
         messages=st.lists(MESSAGES, max_size=4),
         max_messages=st.integers(1, 6),
         stale=st.booleans(),
+        usage=USAGES,
+        cost=COSTS,
     )
     def append(
         self, session_id: str, owner: str | None, messages: list[Message], max_messages: int,
-        stale: bool,
+        stale: bool, usage: Usage, cost: float,
     ) -> None:
         expected = self.visible(session_id, owner)
         known = expected or self.model.get(session_id)
         revision = (known.revision if known else 0) + (1 if stale else 0)
         combined = (*(known.messages if known else ()), *messages)
         trim = plan_trim(combined, HistoryLimits(max_messages=max_messages))
-        append = self.store.append(session_id, owner, messages, revision=revision, trim=trim)
+        append = self.store.append(
+            session_id, owner, messages, revision=revision, trim=trim, usage=usage, cost_usd=cost
+        )
         if expected is None:
             with pytest.raises(SessionNotFoundError):
                 self.run(append)
@@ -112,6 +123,7 @@ class SessionStoreModel(RuleBasedStateMachine):
                 messages=trim.apply(combined),
                 revision=revision + 1,
                 expires_at=self.clock.now() + expected.ttl_seconds,
+                usage=_plus(expected.usage, usage, cost),
             )
             assert saved == self.model[session_id]
 
@@ -129,6 +141,16 @@ class SessionStoreModel(RuleBasedStateMachine):
     @rule(seconds=st.integers(1, 400))
     def let_time_pass(self, seconds: int) -> None:
         self.clock.advance(seconds)
+
+
+def _plus(totals: SessionUsage, usage: Usage, cost: float) -> SessionUsage:
+    return SessionUsage(
+        turns=totals.turns + 1,
+        prompt_tokens=totals.prompt_tokens + usage.prompt_tokens,
+        completion_tokens=totals.completion_tokens + usage.completion_tokens,
+        cached_tokens=totals.cached_tokens + usage.cached_tokens,
+        cost_usd=float(Decimal(repr(totals.cost_usd)) + Decimal(repr(cost))),
+    )
 
 
 async def _memory(clock: FakeClock) -> tuple[SessionStore, Callable[[], Awaitable[None]]]:

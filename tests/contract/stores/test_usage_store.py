@@ -7,8 +7,6 @@ day of its timestamp.
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -25,23 +23,6 @@ from redis.backoff import NoBackoff
 
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 TYPICAL = Usage(prompt_tokens=100, completion_tokens=50, cached_tokens=20)
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def key_prefix(redis_client: Redis) -> AsyncIterator[str]:
-    """A prefix no other test run uses; every key under it is deleted afterwards."""
-    prefix = f"llmgw-test-{secrets.token_hex(6)}"
-    yield prefix
-    keys = [key async for key in redis_client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await redis_client.delete(*keys)
 
 
 @pytest.fixture(params=["memory", "redis", "buffered-redis"])

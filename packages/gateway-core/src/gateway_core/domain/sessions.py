@@ -13,6 +13,12 @@ Trimming policy (``plan_trim`` / ``trim_history``):
   message is left without the call it answers.
 - When nothing fits, the whole body goes and the head stays, even if the head alone is over
   the limits: the system prompt defines the session.
+
+Totals (``SessionUsage``) count the session's committed turns, added in the same atomic step
+as each turn's messages: tokens as the answer reported them, cost as the turn was charged (0
+for an answer from the gateway's response cache, whose tokens the client still received). A
+turn that never commits (a failure, an aborted stream) is billed to its key but adds nothing
+here. Costs add up as integer picodollars, so the total is as exact as each turn's cost.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_core.domain.messages import ImagePart, Message
+from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.usage import Usage
 
 _HEAD_ROLES = frozenset({"system", "developer"})
 _CHARS_PER_TOKEN = 4
@@ -29,6 +37,32 @@ _TOKENS_PER_MESSAGE = 4
 """Role markers and separators cost a few tokens per message in every vendor's format."""
 _TOKENS_PER_IMAGE = 765
 """OpenAI's price of one 1024x1024 image at high detail: a fair guess without decoding it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUsage:
+    """What a session's committed turns used and cost, all turns together."""
+
+    turns: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def plus_turn(self, usage: Usage, cost_usd: float) -> SessionUsage:
+        """These totals with one more turn that used ``usage`` and cost ``cost_usd``."""
+        cost = to_picodollars(self.cost_usd) + to_picodollars(cost_usd)
+        return SessionUsage(
+            turns=self.turns + 1,
+            prompt_tokens=self.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self.completion_tokens + usage.completion_tokens,
+            cached_tokens=self.cached_tokens + usage.cached_tokens,
+            cost_usd=from_picodollars(cost),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +82,8 @@ class Session:
     context: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
     revision: int = 0
+    usage: SessionUsage = field(default_factory=SessionUsage)
+    """Totals of the committed turns; see the module docstring."""
 
     def is_expired(self, now: float) -> bool:
         return now >= self.expires_at

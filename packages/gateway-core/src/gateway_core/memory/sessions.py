@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from gateway_core.domain.messages import Message
 from gateway_core.domain.sessions import Session, Trim
+from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError
 from gateway_core.ports.clock import Clock
 
@@ -55,6 +56,8 @@ class InMemorySessionStore:
         *,
         revision: int,
         trim: Trim,
+        usage: Usage = Usage(),
+        cost_usd: float = 0.0,
     ) -> Session:
         session = self._visible(session_id, owner)
         if session is None:
@@ -66,6 +69,7 @@ class InMemorySessionStore:
             messages=trim.apply((*session.messages, *messages)),
             revision=revision + 1,
             expires_at=self._clock.now() + session.ttl_seconds,
+            usage=session.usage.plus_turn(usage, cost_usd),
         )
         self._sessions[session_id] = updated
         return updated

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from gateway_core.domain.messages import Message
 from gateway_core.domain.sessions import Session, Trim
+from gateway_core.domain.usage import Usage
 
 
 class SessionStore(Protocol):
@@ -32,9 +33,13 @@ class SessionStore(Protocol):
         *,
         revision: int,
         trim: Trim,
+        usage: Usage = Usage(),
+        cost_usd: float = 0.0,
     ) -> Session:
         """In one atomic step: append ``messages``, apply ``trim`` to the whole resulting list,
-        add one to the revision and slide the expiry to now + the session's ``ttl_seconds``.
+        add one to the revision, add the turn's ``usage`` and ``cost_usd`` to the session's
+        totals (``Session.usage``, one more turn) and slide the expiry to now + the session's
+        ``ttl_seconds``.
 
         Raises ``SessionNotFoundError`` when the session is unknown, expired or another
         owner's, and ``SessionBusyError`` when its revision is no longer ``revision`` (another

@@ -11,7 +11,9 @@ own system message(s), the stored leading ones are left out and the request's le
 first, before the history, for this call only; the stored conversation keeps its first system
 prompt. A turn commits the request's new messages (system messages only on a session's first
 turn) and everything the answer added: the assistant's tool calls, the tool results of the
-gateway's tool loop, the final assistant message.
+gateway's tool loop, the final assistant message; and adds the turn's tokens (all rounds, as
+the response reports them, a cache hit's too) and its cost as charged (0 for a cache hit) to
+the session's totals.
 
 Cache: only for requests the policy allows (by default temperature 0, one choice), keyed by
 everything that changes the answer plus the caller's key id (see ``domain.cache_keys``).
@@ -36,6 +38,7 @@ from gateway_core.domain.tool_registry import ToolRun
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, PermissionDeniedError, StoreUnavailableError
 from gateway_core.ports.cache import ResponseCache
+from gateway_core.use_cases.background import run_in_background
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.rate_limit import Admission, RateLimiter, estimate_tokens
 from gateway_core.use_cases.sessions import SessionService, SessionTurn
@@ -208,7 +211,9 @@ class ServeChat:
             self.budget.note(caller.key_id, outcome.cost_usd)
         if admission is not None and self.limiter is not None:
             spent = 0 if hit else response.usage.total_tokens
-            await self.limiter.reconcile(admission, spent)
+            # A store round trip the answer need not wait for (reconcile never raises); it
+            # reaches Redis before the client can send its next request.
+            run_in_background(self.limiter.reconcile(admission, spent))
 
     async def release(self, admission: Admission | None) -> None:
         """A turn that produced nothing gives its token reservation back."""
@@ -246,7 +251,11 @@ class ServeChat:
                 outcome.response = response
                 await self.account(caller, admission, response, outcome)
                 if turn is not None:
-                    await turn.commit(new_messages(request, turn, exchange))
+                    await turn.commit(
+                        new_messages(request, turn, exchange),
+                        usage=response.usage,
+                        cost_usd=outcome.cost_usd,
+                    )
         finally:
             if not answered:
                 await self.release(admission)

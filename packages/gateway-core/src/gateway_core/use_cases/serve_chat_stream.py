@@ -15,7 +15,6 @@ the request's task may be cancelled and could not wait for Redis any more.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
@@ -23,6 +22,7 @@ from dataclasses import replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta
 from gateway_core.domain.usage import Usage
+from gateway_core.use_cases.background import run_in_background
 from gateway_core.use_cases.rate_limit import Admission
 from gateway_core.use_cases.serve_chat import (
     ChatCaller,
@@ -35,10 +35,6 @@ from gateway_core.use_cases.serve_chat import (
 )
 from gateway_core.use_cases.sessions import SessionTurn
 from gateway_core.use_cases.tool_loop_stream import RoundAssembly
-
-_background: set[asyncio.Task[None]] = set()
-"""Clean-ups of abandoned streams: referenced until done, so they are not collected."""
-
 
 class ChatStream:
     def __init__(
@@ -80,7 +76,7 @@ class ChatStream:
                 yield chunk
         except BaseException:
             outcome.aborted = True
-            _in_background(self._abandon(session, progress, admission))
+            run_in_background(self._abandon(session, progress, admission))
             raise
         await session.__aexit__(None, None, None)
 
@@ -106,7 +102,11 @@ class ChatStream:
         progress.accounted = True
         await serve.account(self._caller, admission, response, outcome)
         if turn is not None:
-            await turn.commit(new_messages(self.request, turn, exchange))
+            await turn.commit(
+                new_messages(self.request, turn, exchange),
+                usage=response.usage,
+                cost_usd=outcome.cost_usd,
+            )
         if hit is None and not outcome.tool_runs:
             await serve.store(key, options, response)
         yield progress.final_chunk()
@@ -208,9 +208,3 @@ async def replay(response: ChatResponse) -> AsyncIterator[ChatChunk]:
         finish_reason=choice.finish_reason, native_finish_reason=choice.native_finish_reason
     )
     yield ChatChunk(usage=response.usage)
-
-
-def _in_background(coroutine: object) -> None:
-    task = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]
-    _background.add(task)
-    task.add_done_callback(_background.discard)

@@ -5,7 +5,8 @@ lock (shared by every gateway process through the store) and only fails with ``s
 (409) when that wait outlasts ``SessionConfig.lock_timeout_seconds``. Inside the lock a turn
 reads the history, the caller runs the model, and ``commit`` appends the turn's new messages in
 one atomic store operation that also trims the history (see ``gateway_core.domain.sessions``)
-and slides the expiry: ``expires_at`` becomes now + ``ttl_seconds`` on every successful turn.
+and slides the expiry: ``expires_at`` becomes now + ``ttl_seconds`` on every successful turn;
+the same operation adds the turn's tokens and cost to the session's totals.
 A turn that ends without ``commit`` (a failure, an aborted stream) leaves the session as it
 was. The append is also checked against the revision the turn read, so even a turn that
 outlived its lock's lease cannot interleave with the next one: it gets ``session_busy``.
@@ -25,6 +26,7 @@ from typing import Any
 
 from gateway_core.domain.messages import Message
 from gateway_core.domain.sessions import HistoryLimits, Session, plan_trim
+from gateway_core.domain.usage import Usage
 from gateway_core.errors import InvalidRequestError, SessionNotFoundError
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.sessions import SessionStore
@@ -75,8 +77,11 @@ class SessionTurn:
         """The stored messages as the turn began, to put before the request's messages."""
         return self._history
 
-    async def commit(self, new_messages: Sequence[Message]) -> Session:
-        """Save the turn; at most once, and only inside the ``turn`` block."""
+    async def commit(
+        self, new_messages: Sequence[Message], *, usage: Usage = Usage(), cost_usd: float = 0.0
+    ) -> Session:
+        """Save the turn; at most once, and only inside the ``turn`` block. ``usage`` and
+        ``cost_usd`` (what the turn used and was charged) go to the session's totals."""
         if not self._open:
             raise RuntimeError("This turn is already committed or finished.")
         self._open = False
@@ -87,6 +92,8 @@ class SessionTurn:
             new_messages,
             revision=self._session.revision,
             trim=trim,
+            usage=usage,
+            cost_usd=cost_usd,
         )
         return self._session
 

@@ -14,7 +14,8 @@ from msgspec import Meta, Struct
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
-from gateway_core.errors import ForbiddenParameterError, InvalidRequestError
+from gateway_core.errors import ForbiddenParameterError
+from gateway_http.schemas.json_body import decode_body
 
 _FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 
@@ -152,29 +153,13 @@ _decoder = msgspec.json.Decoder(ChatCompletionBody)
 
 def decode_chat_body(raw: bytes) -> ChatCompletionBody:
     """Parse and validate; raises ``InvalidRequestError`` naming the offending field."""
-    try:
-        body = _decoder.decode(raw)
-    except msgspec.ValidationError as error:
-        raise InvalidRequestError(str(error), param=_error_path(str(error))) from None
-    except msgspec.DecodeError as error:
-        raise InvalidRequestError(
-            f"The request body is not valid JSON: {error}", code="invalid_json"
-        ) from None
+    body = decode_body(_decoder, raw)
     for name in _FORBIDDEN_FIELDS:
         if getattr(body, name) is not None:
             raise ForbiddenParameterError(
                 f"'{name}' is not accepted: the gateway chooses the upstream.", param=name
             )
     return body
-
-
-def _error_path(message: str) -> str | None:
-    """msgspec ends messages with `- at `$.messages[0].role``; return ``messages[0].role``."""
-    marker = "- at `$."
-    start = message.rfind(marker)
-    if start == -1:
-        return None
-    return message[start + len(marker) :].rstrip("`") or None
 
 
 def to_domain(body: ChatCompletionBody) -> ChatRequest:

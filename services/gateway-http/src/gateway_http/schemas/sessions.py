@@ -9,8 +9,8 @@ import msgspec
 from msgspec import Struct
 
 from gateway_adapters.stores.codec import message_to_dict
-from gateway_core.domain.sessions import Session
-from gateway_core.errors import InvalidRequestError
+from gateway_core.domain.sessions import Session, SessionUsage
+from gateway_http.schemas.json_body import decode_body
 
 
 class CreateSessionBody(Struct, kw_only=True):
@@ -25,23 +25,7 @@ _decoder = msgspec.json.Decoder(CreateSessionBody)
 def decode_create_session(raw: bytes) -> CreateSessionBody:
     if not raw.strip():
         return CreateSessionBody()
-    try:
-        return _decoder.decode(raw)
-    except msgspec.ValidationError as error:
-        raise InvalidRequestError(str(error), param=_error_path(str(error))) from None
-    except msgspec.DecodeError as error:
-        raise InvalidRequestError(
-            f"The request body is not valid JSON: {error}", code="invalid_json"
-        ) from None
-
-
-def _error_path(message: str) -> str | None:
-    """msgspec ends messages with `- at `$.ttl_seconds``; return ``ttl_seconds``."""
-    marker = "- at `$."
-    start = message.rfind(marker)
-    if start == -1:
-        return None
-    return message[start + len(marker) :].rstrip("`") or None
+    return decode_body(_decoder, raw)
 
 
 def iso(timestamp: float) -> str:
@@ -63,4 +47,16 @@ def session_body(session: Session) -> dict[str, Any]:
         "created_at": iso(session.created_at),
         "expires_at": iso(session.expires_at),
         "ttl_seconds": session.ttl_seconds,
+        "usage": usage_body(session.usage),
+    }
+
+
+def usage_body(usage: SessionUsage) -> dict[str, Any]:
+    return {
+        "turns": usage.turns,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cost_usd": usage.cost_usd,
     }

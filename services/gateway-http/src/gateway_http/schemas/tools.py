@@ -9,6 +9,7 @@ from msgspec import Struct
 
 from gateway_core.domain.tool_registry import ToolResult
 from gateway_core.errors import InvalidRequestError
+from gateway_http.schemas.json_body import decode_body
 
 
 class ExecuteToolBody(Struct, kw_only=True):
@@ -29,22 +30,7 @@ _decoder = msgspec.json.Decoder(ExecuteToolBody)
 
 
 def decode_execute_tool(raw: bytes) -> ExecuteToolBody:
-    try:
-        return _decoder.decode(raw)
-    except msgspec.ValidationError as error:
-        raise InvalidRequestError(str(error), param=_error_path(str(error))) from None
-    except msgspec.DecodeError as error:
-        message = f"The request body is not valid JSON: {error}"
-        raise InvalidRequestError(message, code="invalid_json") from None
-
-
-def _error_path(message: str) -> str | None:
-    """msgspec ends messages with `- at `$.arguments``; return ``arguments``."""
-    marker = "- at `$."
-    start = message.rfind(marker)
-    if start == -1:
-        return None
-    return message[start + len(marker) :].rstrip("`") or None
+    return decode_body(_decoder, raw)
 
 
 def tool_result_body(result: ToolResult) -> dict[str, Any]:

@@ -6,6 +6,8 @@ work on a cluster. Redis deletes both keys ``ttl_seconds`` after the last write 
 real time); reads and scripts also compare ``expires_at`` with the injected clock, so a session
 is gone at the same moment by both stores' contract. Appends are one Lua script (check owner,
 expiry and revision; RPUSH; trim; HINCRBY; PEXPIRE): never a read-modify-write of a blob.
+The session's totals are integer fields of the meta hash (the cost in picodollars, so sums
+stay exact), added by the same script.
 The turn lock is SET NX PX with a random token, released by a compare-and-delete script.
 """
 
@@ -20,7 +22,9 @@ from typing import Any
 
 import msgspec
 from gateway_core.domain.messages import Message
-from gateway_core.domain.sessions import Session, Trim
+from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.sessions import Session, SessionUsage, Trim
+from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
 from gateway_core.ports.clock import Clock
 from redis.asyncio import Redis
@@ -32,14 +36,16 @@ _STORE = "session"
 _POLL_SECONDS = (0.005, 0.025)
 """A waiter for a busy lock polls at a random interval in this range, so waiters spread out."""
 
-# KEYS: meta, messages. ARGV: owner, revision, now_ms, keep, drop, message...
+# KEYS: meta, messages. ARGV: owner, revision, now_ms, keep, drop, then the turn's
+# prompt_tokens, completion_tokens, cached_tokens and cost_picodollars, then message...
+# Increments stay strings: HINCRBY parses them as 64-bit integers, Lua numbers are doubles.
 _APPEND = """
 local meta = redis.call('HMGET', KEYS[1], 'owner', 'revision', 'expires_at_ms', 'ttl_seconds')
 if not meta[1] or meta[1] ~= ARGV[1] or tonumber(meta[3]) <= tonumber(ARGV[3]) then
   return {'not_found'}
 end
 if meta[2] ~= ARGV[2] then return {'busy'} end
-for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+for i = 10, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
 local keep, drop = tonumber(ARGV[4]), tonumber(ARGV[5])
 if drop > 0 then
   local head = {}
@@ -50,6 +56,11 @@ end
 local ttl_ms = tonumber(meta[4]) * 1000
 redis.call('HSET', KEYS[1], 'expires_at_ms', string.format('%d', tonumber(ARGV[3]) + ttl_ms))
 redis.call('HINCRBY', KEYS[1], 'revision', 1)
+redis.call('HINCRBY', KEYS[1], 'turns', 1)
+redis.call('HINCRBY', KEYS[1], 'prompt_tokens', ARGV[6])
+redis.call('HINCRBY', KEYS[1], 'completion_tokens', ARGV[7])
+redis.call('HINCRBY', KEYS[1], 'cached_tokens', ARGV[8])
+redis.call('HINCRBY', KEYS[1], 'cost_picodollars', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)
 return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
@@ -116,8 +127,11 @@ class RedisSessionStore:
         *,
         revision: int,
         trim: Trim,
+        usage: Usage = Usage(),
+        cost_usd: float = 0.0,
     ) -> Session:
         args = [_owner_field(owner), revision, self._now_ms(), trim.keep, trim.drop]
+        args.extend(_usage_increments(usage, cost_usd))
         args.extend(encode_message(m) for m in messages)
         with translated_redis_errors(_STORE):
             reply = await self._append(keys=list(self._keys(session_id)), args=args)
@@ -195,7 +209,31 @@ def _meta_fields(session: Session) -> dict[str, str | int]:
         "revision": session.revision,
         "context": msgspec.json.encode(session.context).decode(),
         "metadata": msgspec.json.encode(session.metadata).decode(),
+        "turns": session.usage.turns,
+        "prompt_tokens": session.usage.prompt_tokens,
+        "completion_tokens": session.usage.completion_tokens,
+        "cached_tokens": session.usage.cached_tokens,
+        "cost_picodollars": to_picodollars(session.usage.cost_usd),
     }
+
+
+def _usage_increments(usage: Usage, cost_usd: float) -> list[int]:
+    tokens = [usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens]
+    return [*tokens, to_picodollars(cost_usd)]
+
+
+def _usage(meta: Mapping[str, str]) -> SessionUsage:
+    # Sessions saved before totals existed have none of these fields: they count from zero.
+    def count(name: str) -> int:
+        return int(meta.get(name, 0))
+
+    return SessionUsage(
+        turns=count("turns"),
+        prompt_tokens=count("prompt_tokens"),
+        completion_tokens=count("completion_tokens"),
+        cached_tokens=count("cached_tokens"),
+        cost_usd=from_picodollars(count("cost_picodollars")),
+    )
 
 
 def _session(session_id: str, fields: Mapping[Any, Any], raw_messages: Sequence[Any]) -> Session:
@@ -210,6 +248,7 @@ def _session(session_id: str, fields: Mapping[Any, Any], raw_messages: Sequence[
         context=msgspec.json.decode(meta["context"]),
         metadata=msgspec.json.decode(meta["metadata"]),
         revision=int(meta["revision"]),
+        usage=_usage(meta),
     )
 
 
