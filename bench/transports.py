@@ -16,7 +16,6 @@ docs/ARCHITECTURE.md quotes the figures.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import socket

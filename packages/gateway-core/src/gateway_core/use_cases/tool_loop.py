@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from gateway_core.clock import SystemClock
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message, ToolCall
 from gateway_core.domain.tool_registry import ToolResult, ToolRun
 from gateway_core.domain.usage import Usage
