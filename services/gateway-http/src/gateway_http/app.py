@@ -21,6 +21,7 @@ from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models
+from gateway_http.routes.responses import create_response
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
@@ -29,6 +30,7 @@ log = logging.getLogger("gateway_http")
 
 ROUTES = [
     chat_completions,
+    create_response,
     list_models,
     health,
     ready,
