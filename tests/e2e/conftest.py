@@ -42,6 +42,7 @@ def providers_config(upstream_url: str) -> dict:
                 "fallbacks": ["gpt-4o"],
             },
             "needs-key": {"provider": "unkeyed"},
+            "text-embedding-3-small": {"provider": "fake-openai"},
         },
         "prefixes": {"ollama/": "fake-ollama"},
         "aliases": {"claude": "claude-sonnet-4-5-20250929"},

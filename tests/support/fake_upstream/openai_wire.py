@@ -72,8 +72,32 @@ _ERRORS: dict[Fault, tuple[int, dict[str, Any]]] = {
 }
 
 
+EMBEDDINGS_PATH = "/v1/embeddings"
+EMBEDDING_DIMENSIONS = 4
+
+
 def install(upstream: FakeUpstream) -> None:
     upstream.route(PATH, render)
+    upstream.route(EMBEDDINGS_PATH, render_embeddings)
+
+
+async def render_embeddings(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """OpenAI's embeddings list: one vector per input, ``prompt_tokens`` from the turn."""
+    if turn.fault in _ERRORS:
+        status, error = _ERRORS[turn.fault]  # type: ignore[index]
+        return web.json_response({"error": error}, status=status)
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = [
+        {"object": "embedding", "index": index,
+         "embedding": [float(len(text) + position) for position in range(EMBEDDING_DIMENSIONS)]}
+        for index, text in enumerate(inputs)
+    ]  # fmt: skip
+    usage = {"prompt_tokens": turn.prompt_tokens, "total_tokens": turn.prompt_tokens}
+    return web.json_response(
+        {"object": "list", "data": data, "model": turn.model or body["model"], "usage": usage}
+    )
 
 
 async def render(

@@ -18,6 +18,7 @@ from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.routes.chat import chat_completions
+from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models
@@ -31,6 +32,7 @@ log = logging.getLogger("gateway_http")
 ROUTES = [
     chat_completions,
     create_response,
+    create_embeddings,
     list_models,
     health,
     ready,
@@ -61,6 +63,7 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
     for provider in (container.chat_api, container.execute_tool, container.callers,
+                     container.embeddings,
                      container.served_models, container.health_checks):  # fmt: skip
         await _resolve(provider)
     tools = await _resolve(container.loaded_tools)
@@ -95,6 +98,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "chat_api": _provide(container.chat_api),
             "sessions": _provide(container.sessions),
             "execute_tool": _provide(container.execute_tool),
+            "embeddings": _provide(container.embeddings),
             "usage_store": _provide(container.usage_store),
             "callers": _provide(container.callers),
             "served_models": _provide(container.served_models),

@@ -10,6 +10,7 @@ from gateway_adapters.pricing_file import load_price_table
 from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_core.clock import SystemClock
 from gateway_core.use_cases.complete_chat import CompleteChat
+from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
@@ -24,7 +25,12 @@ from gateway_http.provider_config import (
     routing_table,
     served_models,
 )
-from gateway_http.provider_factory import build_chat_providers, unconfigured_providers
+from gateway_http.provider_factory import (
+    build_chat_providers,
+    build_embedding_providers,
+    unconfigured_providers,
+    usable_providers,
+)
 from gateway_http.settings import Settings
 from gateway_http.stores import (
     open_redis,
@@ -53,9 +59,10 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(
         GatewayMetrics, known_models=providers.Callable(model_names, served_models)
     )
+    routing = providers.Singleton(routing_table, gateway_config)
     complete_chat = providers.Singleton(
         CompleteChat,
-        providers.Singleton(routing_table, gateway_config),
+        routing,
         chat_providers,
         providers.Singleton(unconfigured_providers, resolved_providers),
         on_provider_error=metrics.provided.count_provider_error,
@@ -112,6 +119,15 @@ class Container(containers.DeclarativeContainer):
             only_deterministic=settings.provided.cache_only_deterministic,
         ),
         on_store_error=wiring.log_store_error,
+    )
+    embeddings = providers.Singleton(
+        CreateEmbeddings,
+        routing,
+        providers.Singleton(build_embedding_providers, resolved_providers, chat_providers),
+        providers.Callable(usable_providers, resolved_providers),
+        providers.Singleton(unconfigured_providers, resolved_providers),
+        usage=usage_tracker,
+        limiter=limiter,
     )
     authenticator = providers.Singleton(wiring.authenticator, settings)
     callers = providers.Singleton(Callers, authenticator)

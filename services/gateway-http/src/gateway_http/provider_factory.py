@@ -12,9 +12,10 @@ import aiohttp
 import httpx
 
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
-from gateway_adapters.providers.echo import EchoChatProvider
+from gateway_adapters.providers.echo import EchoChatProvider, EchoEmbeddingProvider
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
+from gateway_core.ports.embeddings import EmbeddingProvider
 from gateway_core.ports.providers import ChatProvider
 from gateway_http.provider_config import ResolvedProvider
 
@@ -86,6 +87,26 @@ def build_chat_providers(
         for name, provider in providers.items()
         if provider.usable
     }
+
+
+def build_embedding_providers(
+    providers: Mapping[str, ResolvedProvider], chat_providers: Mapping[str, ChatProvider]
+) -> dict[str, EmbeddingProvider]:
+    """The usable providers that embed: OpenAI-compatible ones (the chat adapter serves
+    ``/embeddings`` too) and the echo test provider."""
+    built: dict[str, EmbeddingProvider] = {}
+    for name, provider in providers.items():
+        if not provider.usable:
+            continue
+        if provider.config.type == "openai":
+            built[name] = chat_providers[name]  # type: ignore[assignment]
+        elif provider.config.type == "echo":
+            built[name] = EchoEmbeddingProvider(name)
+    return built
+
+
+def usable_providers(providers: Mapping[str, ResolvedProvider]) -> tuple[str, ...]:
+    return tuple(name for name, provider in providers.items() if provider.usable)
 
 
 def unconfigured_providers(providers: Mapping[str, ResolvedProvider]) -> dict[str, str]:

@@ -1,3 +1,3 @@
-from gateway_adapters.providers.echo.adapter import EchoChatProvider
+from gateway_adapters.providers.echo.adapter import EchoChatProvider, EchoEmbeddingProvider
 
-__all__ = ["EchoChatProvider"]
+__all__ = ["EchoChatProvider", "EchoEmbeddingProvider"]

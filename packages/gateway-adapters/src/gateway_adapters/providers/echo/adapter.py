@@ -3,11 +3,14 @@ message. It needs no key and no network, and ``/v1/models`` labels it as such.""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
 
@@ -54,3 +57,30 @@ class EchoChatProvider:
             yield ChatChunk(content=word if position == 0 else " " + word)
         yield ChatChunk(finish_reason=finish_reason)
         yield ChatChunk(usage=usage)
+
+
+_TEST_DIMENSIONS = 8
+
+
+def _test_vector(text: str, dimensions: int) -> tuple[float, ...]:
+    """A deterministic unit-length vector from the text's hash: a stand-in, not a meaning."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    raw = [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(dimensions)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return tuple(x / norm for x in raw)
+
+
+class EchoEmbeddingProvider:
+    """Embeddings for trying the gateway out: the same text always gets the same vector."""
+
+    def __init__(self, name: str = "echo") -> None:
+        self.name = name
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        dimensions = request.dimensions or _TEST_DIMENSIONS
+        return EmbeddingResponse(
+            model=request.model,
+            vectors=tuple(_test_vector(text, dimensions) for text in request.inputs),
+            usage=Usage(prompt_tokens=sum(_tokens(text) for text in request.inputs)),
+            provider=self.name,
+        )

@@ -14,10 +14,15 @@ from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.errors import UpstreamConnectionError
 
 from gateway_adapters.providers.http_errors import transport_error
 from gateway_adapters.providers.openai.errors import http_error
+from gateway_adapters.providers.openai.embeddings import (
+    decode_embeddings,
+    to_embeddings_payload,
+)
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,
     decode_response,
@@ -52,6 +57,7 @@ class OpenAIChatProvider:
     ) -> None:
         self.name = name
         self._url = base_url.rstrip("/") + "/chat/completions"
+        self._embeddings_url = base_url.rstrip("/") + "/embeddings"
         self._session = session
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
@@ -87,13 +93,26 @@ class OpenAIChatProvider:
         except _TRANSPORT_FAILURES as exc:
             raise transport_error(exc, self.name) from exc
 
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """``POST {base_url}/embeddings`` (float vectors)."""
+        body = encode_payload(to_embeddings_payload(request))
+        try:
+            async with self._post(body, self._complete_timeout, self._embeddings_url) as response:
+                raw = await response.read()
+                if response.status >= 300:
+                    raise http_error(response.status, raw, response.headers, self.name)
+        except _TRANSPORT_FAILURES as exc:
+            raise transport_error(exc, self.name) from exc
+        return decode_embeddings(raw, self.name, request.model)
+
     def _post(
-        self, body: bytes, timeout: aiohttp.ClientTimeout
+        self, body: bytes, timeout: aiohttp.ClientTimeout, url: str | None = None
     ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
         # No redirects: following one would resend the key to wherever it points.
         return self._session.post(
-            self._url, data=body, headers=self._headers, timeout=timeout, allow_redirects=False
-        )
+            url or self._url, data=body, headers=self._headers, timeout=timeout,
+            allow_redirects=False,
+        )  # fmt: skip
 
     async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
         """Chunks as their events complete; only ``[DONE]`` ends a stream cleanly."""

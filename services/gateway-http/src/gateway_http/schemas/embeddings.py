@@ -1,0 +1,61 @@
+"""``POST /v1/embeddings`` in OpenAI's shapes (float vectors)."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_http.schemas.json_body import decode_body
+
+_MAX_INPUTS = 2048
+
+
+class EmbeddingsBody(Struct, kw_only=True):
+    model: Annotated[str, Meta(min_length=1)]
+    input: (
+        Annotated[str, Meta(min_length=1)]
+        | Annotated[list[Annotated[str, Meta(min_length=1)]], Meta(min_length=1, max_length=_MAX_INPUTS)]
+    )
+    encoding_format: Literal["float", "base64"] = "float"
+    """``base64``: little-endian float32 bytes, base64-encoded (the openai SDKs' default)."""
+    dimensions: Annotated[int, Meta(ge=1)] | None = None
+    user: str | None = None
+
+
+_decoder = msgspec.json.Decoder(EmbeddingsBody)
+
+
+def decode_embeddings_body(raw: bytes) -> tuple[EmbeddingRequest, bool]:
+    """The request, and whether the client wants base64 vectors."""
+    body = decode_body(_decoder, raw)
+    inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
+    request = EmbeddingRequest(body.model, inputs, body.dimensions, body.user)
+    return request, body.encoding_format == "base64"
+
+
+def _base64(vector: tuple[float, ...]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def embeddings_body(
+    response: EmbeddingResponse, cost_usd: float, as_base64: bool = False
+) -> dict[str, Any]:
+    encode = _base64 if as_base64 else list
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": index, "embedding": encode(vector)}
+            for index, vector in enumerate(response.vectors)
+        ],
+        "model": response.model,
+        "usage": {
+            "prompt_tokens": response.usage.prompt_tokens,
+            "total_tokens": response.usage.total_tokens,
+        },
+        "x_gateway": {"provider": response.provider, "cost_usd": cost_usd},
+    }
