@@ -9,15 +9,19 @@ milliseconds that really pass between two Redis calls.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
+from gateway_core.clock import SystemClock
 from gateway_core.errors import StoreUnavailableError
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitStore
 from gateway_core.testing import FakeClock
+from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -47,7 +51,7 @@ async def second_redis_client(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "leased-redis"])
 def subject(request: pytest.FixtureRequest) -> Subject:
     if request.param == "memory":
         clock = FakeClock()
@@ -60,6 +64,11 @@ def subject(request: pytest.FixtureRequest) -> Subject:
     prefix = request.getfixturevalue("key_prefix")
     first = RedisRateLimitStore(request.getfixturevalue("redis_client"), key_prefix=prefix)
     second = RedisRateLimitStore(request.getfixturevalue("second_redis_client"), key_prefix=prefix)
+    if request.param == "leased-redis":
+        # Leases ride on the real store with the production fraction: every decision here is
+        # near enough to a limit (5 or 100 per second) that they must not change a thing.
+        clock = SystemClock()
+        first, second = LeasedRateLimitStore(first, clock), LeasedRateLimitStore(second, clock)
     return Subject(first, asyncio.sleep, (first, second))
 
 
@@ -179,3 +188,27 @@ async def test_a_dead_redis_is_store_unavailable() -> None:
             await store.adjust("key:a", tokens(1))
     finally:
         await dead.aclose()
+
+
+async def test_leases_on_redis_save_round_trips_and_never_pass_the_limit(
+    redis_client: Redis, second_redis_client: Redis, key_prefix: str
+) -> None:
+    """Two replicas with leases, one client at 2,000/min asking 2,400 times: far from the
+    limit most admissions are local; near it every one asks Redis; never more than 2,000 pass
+    (plus what refills meanwhile), and at most one lease per replica (1%: 20) is left unspent."""
+    clock = SystemClock()
+    replicas = [
+        LeasedRateLimitStore(RedisRateLimitStore(client, key_prefix=key_prefix), clock)
+        for client in (redis_client, second_redis_client)
+    ]
+    per_minute = Charge("requests", limit=2_000, period=60.0)
+
+    async def client_of(replica: LeasedRateLimitStore) -> int:
+        return sum([(await replica.acquire("key:busy", [per_minute])).allowed for _ in range(1_200)])
+
+    started = time.monotonic()
+    admitted = sum(await asyncio.gather(*(client_of(replica) for replica in replicas)))
+    refilled = math.ceil((time.monotonic() - started) * 2_000 / 60)  # 33 a second
+    assert 2_000 - 2 * 20 <= admitted <= 2_000 + refilled
+    local = sum(replica.local_admissions for replica in replicas)
+    assert local >= 900  # the upper half of the bucket, less the first exact acquisitions

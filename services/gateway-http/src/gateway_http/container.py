@@ -70,7 +70,7 @@ class Container(containers.DeclarativeContainer):
 
     # Shared state: Redis when configured, else in memory.
     session_store = providers.Singleton(session_store, redis, clock)
-    rate_limit_store = providers.Singleton(rate_limit_store, redis, clock)
+    rate_limit_store = providers.Singleton(rate_limit_store, redis, clock, settings)
     response_cache = providers.Singleton(response_cache, redis, clock, settings)
     usage_store = providers.Resource(open_usage_store, redis, clock)
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     """Defaults for every client (a key's own limits win); unset: unlimited."""
     rate_limit_store_down: Literal["fail_open", "fail_closed"] = "fail_open"
     """When Redis is down: admit through a per-process limiter, or answer 503."""
+    rate_limit_lease_fraction: float = Field(default=0.01, ge=0, le=0.1)
+    """Far from its limits, a client is admitted from a local lease of this share of each limit,
+    without a Redis round trip per request (never beyond the limits); 0: every request asks."""
 
     cache_enabled: bool = True
     cache_ttl_seconds: float = Field(default=300.0, gt=0)

@@ -24,6 +24,7 @@ from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import RateLimitStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.ports.usage import UsageStore
+from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 from gateway_http.settings import Settings
 
 
@@ -51,8 +52,13 @@ def session_store(redis: Redis | None, clock: Clock) -> SessionStore:
     return InMemorySessionStore(clock) if redis is None else RedisSessionStore(redis, clock)
 
 
-def rate_limit_store(redis: Redis | None, clock: Clock) -> RateLimitStore:
-    return InMemoryRateLimitStore(clock) if redis is None else RedisRateLimitStore(redis)
+def rate_limit_store(redis: Redis | None, clock: Clock, settings: Settings) -> RateLimitStore:
+    """On Redis, behind leases (see ``LeasedRateLimitStore``): no round trip per request while
+    a client is far from its limits. In memory a decision costs nothing, so no leases."""
+    if redis is None:
+        return InMemoryRateLimitStore(clock)
+    fraction = settings.rate_limit_lease_fraction
+    return LeasedRateLimitStore(RedisRateLimitStore(redis), clock, fraction)
 
 
 def response_cache(redis: Redis | None, clock: Clock, settings: Settings) -> ResponseCache:

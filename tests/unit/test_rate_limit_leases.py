@@ -1,0 +1,176 @@
+"""``LeasedRateLimitStore``: local admissions from leases, never more than the limits allow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from gateway_core.memory.rate_limits import InMemoryRateLimitStore
+from gateway_core.ports.rate_limits import Charge, RateLimitDecision
+from gateway_core.testing import FakeClock
+from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+IDENTITY = "key:lease-test"
+
+
+class CountingStore:
+    """The shared store, counting round trips and the units it debited."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.inner = InMemoryRateLimitStore(clock)
+        self.round_trips = 0
+        self.debited = 0
+        self.refusals = 0
+
+    async def acquire(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
+        self.round_trips += 1
+        decision = await self.inner.acquire(identity, charges)
+        if decision.allowed:
+            self.debited += charges[0].cost
+        else:
+            self.refusals += 1
+        return decision
+
+    async def adjust(self, identity: str, charge: Charge) -> None:
+        await self.inner.adjust(identity, charge)
+
+
+def requests(limit: int, cost: int = 1) -> list[Charge]:
+    return [Charge("requests", limit, 60.0, cost)]
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_a_limit_under_100_per_period_never_leases_every_admission_asks_the_store() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+
+    async def scenario() -> list[bool]:
+        return [(await leased.acquire(IDENTITY, requests(50))).allowed for _ in range(60)]
+
+    admitted = run(scenario())
+    assert admitted == [True] * 50 + [False] * 10
+    assert shared.round_trips == 60 and leased.local_admissions == 0
+
+
+def test_far_from_the_limit_admissions_come_from_a_lease_with_exact_remaining_counts() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+
+    async def scenario() -> list[RateLimitDecision]:
+        return [await leased.acquire(IDENTITY, requests(10_000)) for _ in range(101)]
+
+    decisions = run(scenario())
+    assert all(decision.allowed for decision in decisions)
+    # The first is exact (nothing seen yet); the second takes itself plus a lease of 100 units
+    # (1% of 10,000), which admits the next 99 and leaves one; none needs the store.
+    assert shared.round_trips == 2 and leased.local_admissions == 99
+    assert [d.buckets[0].remaining for d in decisions] == [10_000 - n for n in range(1, 102)]
+    assert shared.debited == 102  # 101 admitted + 1 leased unit not yet spent
+
+
+def test_a_lease_expires_after_its_share_of_the_period_and_the_store_is_asked_again() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+
+    async def scenario() -> None:
+        await leased.acquire(IDENTITY, requests(10_000))
+        await leased.acquire(IDENTITY, requests(10_000))  # takes the lease (life: 0.6 s)
+        clock.advance(0.5)
+        await leased.acquire(IDENTITY, requests(10_000))
+        assert shared.round_trips == 2
+        clock.advance(0.2)
+        await leased.acquire(IDENTITY, requests(10_000))
+        assert shared.round_trips == 3
+
+    run(scenario())
+
+
+def test_near_the_limit_every_admission_is_a_store_round_trip() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+
+    async def scenario() -> None:
+        # Another replica spent 60% of the allowance: below half full, no more leases.
+        for _ in range(6):
+            await shared.inner.acquire(IDENTITY, requests(1_000, cost=100))
+        before = shared.round_trips
+        for _ in range(20):
+            assert (await leased.acquire(IDENTITY, requests(1_000))).allowed
+        assert shared.round_trips - before == 20 and leased.local_admissions == 0
+
+    run(scenario())
+
+
+def test_changed_limits_drop_the_lease() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+
+    async def scenario() -> None:
+        await leased.acquire(IDENTITY, requests(10_000))
+        await leased.acquire(IDENTITY, requests(10_000))
+        trips = shared.round_trips
+        await leased.acquire(IDENTITY, requests(20_000))  # the key's limit was raised
+        assert shared.round_trips == trips + 1
+
+    run(scenario())
+
+
+def test_fraction_zero_turns_leasing_off() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.0)
+
+    async def scenario() -> None:
+        for _ in range(30):
+            await leased.acquire(IDENTITY, requests(100_000))
+
+    run(scenario())
+    assert shared.round_trips == 30 and leased.local_admissions == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=5_000),
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2),  # which replica asks
+            st.integers(min_value=1, max_value=40),  # its cost
+            st.integers(min_value=0, max_value=900),  # ms before it asks
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+)
+def test_replicas_with_leases_never_admit_more_than_the_shared_store_debited(
+    limit: int, steps: list[tuple[int, int, int]]
+) -> None:
+    """Three replicas, one shared bucket: whatever the order, costs and timing, every unit a
+    replica admits was debited in the store first, and every refusal is the store's own."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    replicas = [LeasedRateLimitStore(shared, clock, fraction=0.05) for _ in range(3)]
+
+    async def scenario() -> None:
+        admitted = 0
+        for replica, cost, wait_ms in steps:
+            clock.advance(wait_ms / 1000)
+            refusals = shared.refusals
+            decision = await replicas[replica].acquire(IDENTITY, requests(limit, min(cost, limit)))
+            if decision.allowed:
+                admitted += min(cost, limit)
+            else:
+                assert shared.refusals > refusals  # the store refused, not the lease
+                assert decision.retry_after > 0
+            assert admitted <= shared.debited
+
+    run(scenario())
