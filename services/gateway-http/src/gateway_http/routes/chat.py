@@ -6,13 +6,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from litestar import Request, Response, post
-from litestar.response import Stream
-
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.errors import GatewayError
 from gateway_core.use_cases.serve_chat import ChatOptions, ChatOutcome
 from gateway_core.use_cases.serve_chat_stream import ChatStream
+from litestar import Request, Response, post
+
 from gateway_http.caller import ChatApi
 from gateway_http.errors import error_body, gateway_error_payload
 from gateway_http.ids import new_id
@@ -20,6 +19,7 @@ from gateway_http.media import require_json
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.schemas.chat import ChatCompletionBody, decode_chat_body, to_domain
 from gateway_http.schemas.completions import ChunkEncoder, encode_completion, outcome_extension
+from gateway_http.sse import EventStream
 
 log = logging.getLogger("gateway_http.chat")
 
@@ -31,7 +31,7 @@ _BODY_CACHE = {
 
 
 @post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: Request, chat_api: ChatApi) -> Response | Stream:
+async def chat_completions(request: Request, chat_api: ChatApi) -> Response | EventStream:
     serve_chat = chat_api.serve
     caller = chat_api.callers.of(request)
     require_json(request)
@@ -61,7 +61,7 @@ async def chat_completions(request: Request, chat_api: ChatApi) -> Response | St
     encoder = ChunkEncoder(f"chatcmpl-{new_id()}", int(time.time()), chat_request.model)
     events = _sse(stream, encoder, body.include_usage, record)
     headers = {**_SSE_HEADERS, **_headers(stream.outcome, final=False)}
-    return Stream(events, media_type="text/event-stream", headers=headers)
+    return EventStream(events, headers=headers)
 
 
 _CORRELATION_HEADERS = ("x-session-id", "x-tenant-id", "x-agent-id", "x-cms-mode")
