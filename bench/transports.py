@@ -7,18 +7,23 @@ prints the process CPU time per call (user + system, so event-loop and parsing w
 - the ``openai`` SDK's ``chat.completions.create`` (typed request and response models),
 - the same SDK's low-level ``post`` (no response model),
 - a pooled ``httpx.AsyncClient`` (what the SDK uses underneath),
-- a pooled ``aiohttp.ClientSession`` with msgspec decoding (what the adapters use).
+- a pooled ``aiohttp.ClientSession`` with msgspec decoding (what the adapters used first),
+- ``gateway_adapters.http1.Http1Client`` with msgspec decoding (what the adapters use).
 
-Sequential calls on an otherwise idle client isolate the per-call cost of the client itself;
+Sequential calls on an otherwise idle client isolate the per-call cost of the client itself.
+Then each client makes 300 calls paced 10 ms apart, and the median wall time of one call is
+printed: at low load the latency of a call, wake-ups included, rather than its CPU.
 docs/ARCHITECTURE.md quotes the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -29,6 +34,8 @@ import httpx
 import msgspec
 import openai
 import uvloop
+
+from gateway_adapters.http1 import Http1Client, Target, Timeouts
 
 from bench.processes import free_port
 
@@ -54,7 +61,16 @@ async def _measure(name: str, call: Callable[[], Awaitable[object]], calls: int)
     for _ in range(calls):
         await call()
     cpu, wall = _cpu() - cpu, time.perf_counter() - wall
-    print(f"{name:<36} {cpu / calls * 1000:6.3f} ms CPU/call   {calls / wall:7.0f} calls/s")
+    paced = []
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        await call()
+        paced.append(time.perf_counter() - started)
+    print(
+        f"{name:<36} {cpu / calls * 1000:6.3f} ms CPU/call   {calls / wall:7.0f} calls/s"
+        f"   paced: {statistics.median(paced) * 1000:6.3f} ms/call"
+    )
 
 
 async def _run(base_url: str, calls: int) -> None:
@@ -64,6 +80,7 @@ async def _run(base_url: str, calls: int) -> None:
     session = aiohttp.ClientSession()
     url = f"{base_url}/chat/completions"
     headers = {"content-type": "application/json", "authorization": "Bearer bench"}
+    http1, target, timeouts = Http1Client(), Target(url, headers), Timeouts(total=10)
 
     async def through_sdk() -> object:
         return await sdk.chat.completions.create(**BODY)  # type: ignore[arg-type]
@@ -79,12 +96,18 @@ async def _run(base_url: str, calls: int) -> None:
         async with session.post(url, data=ENCODED, headers=headers) as response:
             return msgspec.json.decode(await response.read())
 
+    async def through_http1() -> object:
+        async with http1.post(target, ENCODED, timeouts) as response:
+            return msgspec.json.decode(await response.read())
+
     try:
         await _measure("openai SDK chat.completions.create", through_sdk, calls)
         await _measure("openai SDK post (no response model)", through_sdk_post, calls)
         await _measure("httpx.AsyncClient (pooled)", through_httpx, calls)
         await _measure("aiohttp.ClientSession (pooled)", through_aiohttp, calls)
+        await _measure("gateway_adapters.http1 (pooled)", through_http1, calls)
     finally:
+        await http1.close()
         await session.close()
         await plain.aclose()
         await sdk.close()

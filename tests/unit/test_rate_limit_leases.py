@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision
@@ -172,5 +173,39 @@ def test_replicas_with_leases_never_admit_more_than_the_shared_store_debited(
                 assert shared.refusals > refusals  # the store refused, not the lease
                 assert decision.retry_after > 0
             assert admitted <= shared.debited
+
+    run(scenario())
+
+
+def test_adjustments_settle_against_a_live_lease_and_only_the_rest_reaches_the_store() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+    tokens = Charge("tokens", 100_000, 60.0, 600)  # a lease is 1,000 tokens
+
+    async def remaining() -> int:
+        probe = await shared.inner.acquire(IDENTITY, [Charge("tokens", 100_000, 60.0, 0)])
+        return probe.buckets[0].remaining
+
+    async def scenario() -> None:
+        await leased.acquire(IDENTITY, [tokens])
+        await leased.acquire(IDENTITY, [tokens])  # 600 + a 1,000-token lease
+        in_store = await remaining()
+        assert in_store == 100_000 - 600 - 600 - 1_000
+        # The request used 50 tokens, not 600; the lease is full (1,000, its size), so the 550
+        # given back go to the store.
+        await leased.adjust(IDENTITY, replace(tokens, cost=-550))
+        assert await remaining() == in_store + 550
+        # One that used 200 more than reserved pays it from the lease: no store change; then
+        # 300 given back refill the lease to its size and the other 100 reach the store.
+        await leased.adjust(IDENTITY, replace(tokens, cost=200))
+        assert await remaining() == in_store + 550
+        await leased.adjust(IDENTITY, replace(tokens, cost=-300))
+        assert await remaining() == in_store + 650
+        # Once the lease expired everything goes to the store.
+        clock.advance(1)
+        before = await remaining()
+        await leased.adjust(IDENTITY, replace(tokens, cost=-100))
+        assert await remaining() == min(100_000, before + 100)
 
     run(scenario())

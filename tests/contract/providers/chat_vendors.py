@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import aiohttp
 import httpx
+from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
@@ -69,24 +69,24 @@ class Vendor:
 
 @asynccontextmanager
 async def _openai(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
-    async with aiohttp.ClientSession() as session:
+    async with Http1Client() as session:
         yield OpenAIChatProvider(
             name="openai",
             base_url=f"{base_url}/v1",
             api_key=OPENAI_KEY,
-            session=session,
+            client=session,
             timeout=timeout,
         )
 
 
 @asynccontextmanager
 async def _anthropic(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
-    async with aiohttp.ClientSession() as session:
+    async with Http1Client() as session:
         yield AnthropicChatProvider(
             name="anthropic",
             base_url=base_url,
             api_key=ANTHROPIC_KEY,
-            session=session,
+            client=session,
             timeout=timeout,
         )
 

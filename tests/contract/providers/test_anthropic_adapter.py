@@ -15,7 +15,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import anthropic
 import pydantic
 import pytest
@@ -26,6 +25,7 @@ from anthropic.types.message_create_params import (
     MessageCreateParamsNonStreaming,
     MessageCreateParamsStreaming,
 )
+from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.anthropic.wire import parse_response
 from gateway_adapters.providers.sse import SSEDecoder
@@ -48,22 +48,22 @@ WEATHER = ToolSpec(
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
+async def session() -> AsyncIterator[Http1Client]:
+    async with Http1Client() as client_session:
         yield client_session
 
 
 def make_provider(
-    upstream: FakeUpstream, session: aiohttp.ClientSession, **settings: Any
+    upstream: FakeUpstream, session: Http1Client, **settings: Any
 ) -> AnthropicChatProvider:
     settings = {"api_key": API_KEY, **settings}
     return AnthropicChatProvider(
-        name="anthropic", base_url=upstream.url, session=session, **settings
+        name="anthropic", base_url=upstream.url, client=session, **settings
     )
 
 
 @pytest.fixture
-def provider(fake_upstream: FakeUpstream, session: aiohttp.ClientSession) -> AnthropicChatProvider:
+def provider(fake_upstream: FakeUpstream, session: Http1Client) -> AnthropicChatProvider:
     return make_provider(fake_upstream, session)
 
 
@@ -90,7 +90,7 @@ async def test_required_headers_are_sent(
 
 
 async def test_extra_headers_and_version_are_configurable(
-    fake_upstream: FakeUpstream, session: aiohttp.ClientSession
+    fake_upstream: FakeUpstream, session: Http1Client
 ) -> None:
     provider = make_provider(
         fake_upstream,
@@ -106,7 +106,7 @@ async def test_extra_headers_and_version_are_configurable(
 
 
 async def test_without_a_key_anthropic_refuses(
-    fake_upstream: FakeUpstream, session: aiohttp.ClientSession
+    fake_upstream: FakeUpstream, session: Http1Client
 ) -> None:
     provider = make_provider(fake_upstream, session, api_key=None)
 
@@ -141,7 +141,7 @@ async def test_multi_turn_with_a_system_prompt(
 
 
 async def test_max_tokens_default_per_model(
-    fake_upstream: FakeUpstream, session: aiohttp.ClientSession
+    fake_upstream: FakeUpstream, session: Http1Client
 ) -> None:
     provider = make_provider(
         fake_upstream, session, default_max_tokens=1000, max_tokens_by_model={MODEL: 64000}
@@ -291,10 +291,11 @@ async def test_the_request_body_is_the_sdks_request_type(
 
 
 async def raw_answer(
-    session: aiohttp.ClientSession, upstream: FakeUpstream, body: dict[str, Any]
+    session: Http1Client, upstream: FakeUpstream, body: dict[str, Any]
 ) -> bytes:
     headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
-    async with session.post(upstream.url + "/v1/messages", json=body, headers=headers) as response:
+    target = Target(upstream.url + "/v1/messages", {**headers, "content-type": "application/json"})
+    async with session.post(target, json.dumps(body).encode(), Timeouts(total=10)) as response:
         assert response.status == 200
         return await response.read()
 
@@ -310,7 +311,7 @@ RAW_BODY = {
 
 
 async def test_the_fakes_answer_is_an_sdk_message_and_we_read_what_the_sdk_reads(
-    fake_upstream: FakeUpstream, session: aiohttp.ClientSession
+    fake_upstream: FakeUpstream, session: Http1Client
 ) -> None:
     fake_upstream.script(TOOL_TURN)
     raw = await raw_answer(session, fake_upstream, RAW_BODY)
@@ -322,7 +323,7 @@ async def test_the_fakes_answer_is_an_sdk_message_and_we_read_what_the_sdk_reads
 
 
 async def test_the_fakes_stream_is_sdk_events_and_we_read_what_the_sdk_reads(
-    fake_upstream: FakeUpstream, session: aiohttp.ClientSession, provider: AnthropicChatProvider
+    fake_upstream: FakeUpstream, session: Http1Client, provider: AnthropicChatProvider
 ) -> None:
     fake_upstream.script(TOOL_TURN, TOOL_TURN)
     raw = await raw_answer(session, fake_upstream, {**RAW_BODY, "stream": True})

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from gateway_core import errors
 from gateway_core.domain.chat import ChatChunk
 from gateway_core.domain.messages import Message
 from gateway_core.domain.tools import ToolSpec
 from gateway_core.domain.usage import Usage
-from gateway_core import errors
 from gateway_core.errors import ProviderError, UpstreamConnectionError
 from gateway_core.ports.providers import ChatProvider
 from gateway_http.errors import status_and_type

@@ -11,10 +11,10 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import pydantic
 import pytest
 from aiohttp import web
+from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_adapters.providers.openai.wire import from_openai_response
 from gateway_core.domain.chat import ChatChunk, ChatRequest
@@ -47,18 +47,18 @@ WEATHER = ToolSpec(
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
+async def session() -> AsyncIterator[Http1Client]:
+    async with Http1Client() as client_session:
         yield client_session
 
 
 @pytest.fixture
-def provider(fake_upstream: FakeUpstream, session: aiohttp.ClientSession) -> OpenAIChatProvider:
+def provider(fake_upstream: FakeUpstream, session: Http1Client) -> OpenAIChatProvider:
     return OpenAIChatProvider(
         name="openai",
         base_url=f"{fake_upstream.url}/v1",
         api_key=API_KEY,
-        session=session,
+        client=session,
     )
 
 
@@ -90,13 +90,13 @@ async def test_a_plain_request_on_the_wire(
 
 
 async def test_no_key_no_authorization_and_extra_headers_sent(
-    fake_upstream: FakeUpstream, session: aiohttp.ClientSession
+    fake_upstream: FakeUpstream, session: Http1Client
 ) -> None:
     local = OpenAIChatProvider(
         name="local",
         base_url=f"{fake_upstream.url}/v1/",
         api_key=None,
-        session=session,
+        client=session,
         headers={"HTTP-Referer": "https://gateway.example"},
     )
 
@@ -323,12 +323,12 @@ async def canned_upstream() -> AsyncIterator[str]:
 )
 async def test_odd_streams(
     canned_upstream: str,
-    session: aiohttp.ClientSession,
+    session: Http1Client,
     prefix: str,
     expected: type[ProviderError],
 ) -> None:
     odd = OpenAIChatProvider(
-        name="odd", base_url=canned_upstream + prefix, api_key=API_KEY, session=session
+        name="odd", base_url=canned_upstream + prefix, api_key=API_KEY, client=session
     )
 
     with pytest.raises(expected):

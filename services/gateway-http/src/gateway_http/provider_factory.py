@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import aiohttp
 import httpx
 
+from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.echo import EchoChatProvider, EchoEmbeddingProvider
 from gateway_adapters.providers.ollama import OllamaChatProvider
@@ -23,9 +23,11 @@ from gateway_http.provider_config import ResolvedProvider
 class UpstreamClients:
     """The pooled HTTP clients every adapter shares (opened and closed by the lifespan)."""
 
-    def __init__(self, session: aiohttp.ClientSession, client: httpx.AsyncClient) -> None:
-        self.session = session
+    def __init__(self, http1: Http1Client, client: httpx.AsyncClient) -> None:
+        self.http1 = http1
+        """OpenAI-compatible and Anthropic providers: the hot path."""
         self.client = client
+        """Ollama (NDJSON) and the tool backends."""
 
 
 def _openai(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
@@ -34,7 +36,7 @@ def _openai(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         name=provider.name,
         base_url=provider.base_url or "",
         api_key=provider.api_key,
-        session=clients.session,
+        client=clients.http1,
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
@@ -47,7 +49,7 @@ def _anthropic(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProv
         name=provider.name,
         base_url=provider.base_url or "",
         api_key=provider.api_key,
-        session=clients.session,
+        client=clients.http1,
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         default_max_tokens=config.default_max_tokens or 4096,

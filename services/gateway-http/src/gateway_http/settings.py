@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     """Larger request bodies are refused with 413."""
 
     upstream_pool_size: int = Field(default=256, ge=1)
-    """Keep-alive connections to upstream providers, per worker."""
+    """Connections to each upstream host (kept alive when idle up to 30 s), per worker."""
 
     redis_timeout_seconds: float = Field(default=1.0, gt=0)
     """Connect and socket timeout for Redis: a dead Redis must fail fast, not hang requests."""

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import httpx
 
+from gateway_adapters.http1 import Http1Client
 from gateway_http.provider_factory import UpstreamClients
 from gateway_http.settings import Settings
 
 
 async def open_upstream_clients(settings: Settings) -> AsyncIterator[UpstreamClients]:
-    connector = aiohttp.TCPConnector(
-        limit=settings.upstream_pool_size, ttl_dns_cache=300, keepalive_timeout=30
-    )
     # Adapters set their own timeouts per call; redirects are never followed to an upstream.
-    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+    http1 = Http1Client(pool_size=settings.upstream_pool_size, idle_timeout=30)
     limits = httpx.Limits(max_connections=settings.upstream_pool_size, keepalive_expiry=30)
     client = httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
     try:
-        yield UpstreamClients(session, client)
+        yield UpstreamClients(http1, client)
     finally:
         await client.aclose()
-        await session.close()
+        await http1.close()

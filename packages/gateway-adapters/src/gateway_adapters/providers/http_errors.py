@@ -1,6 +1,6 @@
 """HTTP failures of any provider, turned into ``gateway_core.errors`` at the adapter boundary.
 
-Shared by every adapter that talks to its vendor over aiohttp. Exceptions are classified by
+Shared by every adapter that talks to its vendor over HTTP (``http1``, or aiohttp). Exceptions are classified by
 walking their MRO through one class-to-error table (the most specific class wins), statuses
 through each vendor's own table; never by reading message text. Messages name the provider
 and the failure's class only: an exception's text can hold a URL, and URLs can hold keys.
@@ -16,6 +16,8 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 import msgspec
+
+from gateway_adapters import http1
 from gateway_core.errors import (
     ProviderError,
     UpstreamBadRequestError,
@@ -28,6 +30,9 @@ from gateway_core.errors import (
 # Order does not matter: the exception's MRO decides, so ServerTimeoutError (a
 # ServerConnectionError *and* a TimeoutError) needs its own row to count as a timeout.
 _TRANSPORT_ERRORS: Mapping[type[BaseException], tuple[type[ProviderError], str]] = {
+    http1.ConnectError: (UpstreamConnectionError, "could not connect"),
+    http1.ConnectionClosed: (UpstreamConnectionError, "closed the connection"),
+    http1.InvalidResponse: (UpstreamResponseError, "sent an invalid response"),
     aiohttp.ServerTimeoutError: (UpstreamTimeoutError, "timed out"),
     asyncio.TimeoutError: (UpstreamTimeoutError, "timed out"),
     aiohttp.ClientConnectorError: (UpstreamConnectionError, "could not connect"),
@@ -41,6 +46,11 @@ _TRANSPORT_ERRORS: Mapping[type[BaseException], tuple[type[ProviderError], str]]
     UnicodeDecodeError: (UpstreamResponseError, "sent a body that is not UTF-8"),
     OSError: (UpstreamConnectionError, "connection failed"),
 }
+
+
+TRANSPORT_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError, UnicodeDecodeError)
+"""What an adapter turns into a ``ProviderError`` with ``transport_error``: failures below HTTP.
+Anything else escaping the client is a bug of ours and must stay visible."""
 
 
 def transport_error(exc: BaseException, provider: str) -> ProviderError:

@@ -17,6 +17,9 @@ The rules, chosen so that leases only ever change timing, never the limits:
   is left then is dropped, not given back, because the bucket refills that much in that time.
   So leases can refuse a client early by at most one lease per process per bucket, and only
   for about a lease's life.
+- Adjustments (a request's token estimate settled against its real usage) go to a live lease
+  of the same limits first: given-back units join it (up to its size), owed units come out of
+  it, and only the rest is a store round trip.
 - Refusals always come from the store (a local miss asks it), so ``retry_after`` stays exact.
   The ``remaining`` of a local admission is the bucket as last seen, plus what it refilled
   since (at most to its limit), plus the lease's units left: exact for one process, an
@@ -95,6 +98,22 @@ class LeasedRateLimitStore:
         return decision
 
     async def adjust(self, identity: str, charge: Charge) -> None:
+        """Settled against a live lease of the same limits when it can be: units given back
+        join the lease (up to its size), units owed come out of it; the rest goes to the store.
+        The reconciliation of a request's token estimate is then no store round trip either."""
+        lease = self._leases.get(identity)
+        shape = (charge.bucket, charge.limit, charge.period_ms)
+        if lease is not None and shape in lease.shape and self._clock.monotonic() < lease.expires_at:
+            index = lease.shape.index(shape)
+            left = lease.left[index]
+            if charge.cost < 0:
+                settled = -min(-charge.cost, max(0, int(charge.limit * self._fraction) - left))
+            else:
+                settled = min(charge.cost, left)
+            lease.left[index] = left - settled
+            charge = replace(charge, cost=charge.cost - settled)
+            if charge.cost == 0:
+                return
         await self._store.adjust(identity, charge)
 
     def _extras(self, lease: _Lease | None, charges: Sequence[Charge], now: float) -> list[int]:

@@ -1,23 +1,21 @@
-"""OpenAI Chat Completions over a pooled aiohttp session.
+"""OpenAI Chat Completions over the pooled HTTP/1.1 client (``gateway_adapters.http1``).
 
 The same class serves every OpenAI-compatible server (vLLM, DeepSeek, OpenRouter, local
 inference servers): they differ by ``base_url``, key and extra headers, which are configuration.
-The openai SDK is not used at run time: a pooled aiohttp request costs about a seventh of the
-SDK's CPU per call, and the SDK's retries would fight the use case's own.
+The openai SDK is not used at run time: a pooled request costs a small fraction of the SDK's
+CPU per call, and the SDK's retries would fight the use case's own.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
 
-import aiohttp
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.errors import UpstreamConnectionError
 
-from gateway_adapters.providers.http_errors import transport_error
+from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
+from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.openai.errors import http_error
 from gateway_adapters.providers.openai.embeddings import (
     decode_embeddings,
@@ -31,8 +29,6 @@ from gateway_adapters.providers.openai.wire import (
 )
 from gateway_adapters.providers.sse import iter_sse
 
-# Failures below HTTP; anything else escaping aiohttp is a bug of ours and must stay visible.
-_TRANSPORT_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError, UnicodeDecodeError)
 _DONE = "[DONE]"
 
 
@@ -50,22 +46,21 @@ class OpenAIChatProvider:
         name: str,
         base_url: str,
         api_key: str | None,
-        session: aiohttp.ClientSession,
+        client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._embeddings_url = base_url.rstrip("/") + "/embeddings"
-        self._session = session
-        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        self._client = client
+        fixed = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._complete_timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_read=timeout
-        )
+            fixed["Authorization"] = f"Bearer {api_key}"
+        self._chat = Target(self._url, fixed)
+        self._embeddings = Target(base_url.rstrip("/") + "/embeddings", fixed)
+        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
+        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
 
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"OpenAIChatProvider(name={self.name!r}, url={self._url!r})"
@@ -73,50 +68,42 @@ class OpenAIChatProvider:
     async def complete(self, request: ChatRequest) -> ChatResponse:
         body = encode_payload(to_openai_payload(request))
         try:
-            async with self._post(body, self._complete_timeout) as response:
+            async with self._client.post(self._chat, body, self._complete_timeout) as response:
                 raw = await response.read()
                 if response.status >= 300:
                     raise http_error(response.status, raw, response.headers, self.name)
-        except _TRANSPORT_FAILURES as exc:
+        except TRANSPORT_FAILURES as exc:
             raise transport_error(exc, self.name) from exc
         return decode_response(raw, self.name)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         body = encode_payload(to_openai_payload(request, stream=True))
         try:
-            async with self._post(body, self._stream_timeout) as response:
+            async with self._client.post(self._chat, body, self._stream_timeout) as response:
                 if response.status >= 300:
                     raw = await response.read()
                     raise http_error(response.status, raw, response.headers, self.name)
                 async for chunk in self._chunks(response):
                     yield chunk
-        except _TRANSPORT_FAILURES as exc:
+        except TRANSPORT_FAILURES as exc:
             raise transport_error(exc, self.name) from exc
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """``POST {base_url}/embeddings`` (float vectors)."""
         body = encode_payload(to_embeddings_payload(request))
         try:
-            async with self._post(body, self._complete_timeout, self._embeddings_url) as response:
+            timeout = self._complete_timeout
+            async with self._client.post(self._embeddings, body, timeout) as response:
                 raw = await response.read()
                 if response.status >= 300:
                     raise http_error(response.status, raw, response.headers, self.name)
-        except _TRANSPORT_FAILURES as exc:
+        except TRANSPORT_FAILURES as exc:
             raise transport_error(exc, self.name) from exc
         return decode_embeddings(raw, self.name, request.model)
 
-    def _post(
-        self, body: bytes, timeout: aiohttp.ClientTimeout, url: str | None = None
-    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
-        # No redirects: following one would resend the key to wherever it points.
-        return self._session.post(
-            url or self._url, data=body, headers=self._headers, timeout=timeout,
-            allow_redirects=False,
-        )  # fmt: skip
-
-    async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self, response: Response) -> AsyncIterator[ChatChunk]:
         """Chunks as their events complete; only ``[DONE]`` ends a stream cleanly."""
-        async for event in iter_sse(response.content.iter_any()):
+        async for event in iter_sse(response.iter_chunks()):
             if event.data == _DONE:
                 return
             if event.data:
