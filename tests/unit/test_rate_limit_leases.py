@@ -27,6 +27,7 @@ class CountingStore:
 
     async def acquire(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
         self.round_trips += 1
+        await asyncio.sleep(0)  # a round trip: other requests run meanwhile
         decision = await self.inner.acquire(identity, charges)
         if decision.allowed:
             self.debited += charges[0].cost
@@ -207,5 +208,27 @@ def test_adjustments_settle_against_a_live_lease_and_only_the_rest_reaches_the_s
         before = await remaining()
         await leased.adjust(IDENTITY, replace(tokens, cost=-100))
         assert await remaining() == min(100_000, before + 100)
+
+    run(scenario())
+
+
+def test_a_burst_that_finds_no_lease_takes_one_lease_not_one_each() -> None:
+    """Thirty-two concurrent requests miss together: one takes the lease, the others ask the
+    store for themselves; the bucket stays above half full, so leasing goes on afterwards."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+
+    async def scenario() -> None:
+        await leased.acquire(IDENTITY, requests(10_000))  # seen: far from the limit
+        burst = await asyncio.gather(
+            *(leased.acquire(IDENTITY, requests(10_000)) for _ in range(32))
+        )
+        assert all(decision.allowed for decision in burst)
+        assert shared.debited == 1 + 32 + 100  # one lease of 1% among them, not 32
+        trips = shared.round_trips
+        for _ in range(50):
+            await leased.acquire(IDENTITY, requests(10_000))
+        assert shared.round_trips == trips  # served from that lease
 
     run(scenario())

@@ -73,6 +73,8 @@ class LeasedRateLimitStore:
         self._clock = clock
         self._fraction = fraction
         self._leases: dict[str, _Lease] = {}
+        self._leasing: set[str] = set()
+        """Clients with a lease-taking round trip in flight."""
         self._round_trips = 0
         self.local_admissions = 0
         """Admissions decided from a lease, without a store round trip (since start)."""
@@ -86,10 +88,16 @@ class LeasedRateLimitStore:
         if lease is not None and now < lease.expires_at and _covers(lease.left, charges):
             self.local_admissions += 1
             return _spend(lease, charges, now)
-        extras = self._extras(lease, charges, now)
-        if any(extras):
+        # One lease in flight per client: concurrent misses (a burst finding the lease spent)
+        # ask the store for themselves only, instead of each taking a lease of its own.
+        extras = self._extras(lease, charges, now) if identity not in self._leasing else None
+        if extras is not None and any(extras):
             with_lease = [replace(c, cost=c.cost + e) for c, e in zip(charges, extras, strict=True)]
-            decision = await self._round_trip(identity, with_lease)
+            self._leasing.add(identity)
+            try:
+                decision = await self._round_trip(identity, with_lease)
+            finally:
+                self._leasing.discard(identity)
             if decision.allowed:
                 self._keep(identity, shape, charges, extras, decision, now)
                 return _without_lease(decision, extras)
