@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -140,3 +141,27 @@ async def test_the_budget_reads_the_store_once_per_refresh_and_counts_local_spen
     clock.advance(5)  # ...until the next read
     with pytest.raises(BudgetExceededError):
         await budget.ensure_within_budget("k1", 1.0)
+
+
+class SlowCountingStore(InMemoryUsageStore):
+    """Reads take a round trip (other requests run meanwhile) and are counted."""
+
+    reads = 0
+
+    async def totals(self, key_id, start, end):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        await asyncio.sleep(0.01)
+        return await super().totals(key_id, start, end)
+
+
+async def test_a_burst_at_refresh_time_reads_the_store_once_not_once_per_request() -> None:
+    """When the refresh falls due under load, one request reads; the others go on with the
+    figure they have instead of queueing a read each (which stalled bursts for 0.5 s)."""
+    clock = _clock_at(2026, 5, 15)
+    store = SlowCountingStore(clock)
+    budget = MonthlyBudget(store, clock, 1.0)
+    await budget.ensure_within_budget("k1", 5.0)
+    assert store.reads == 1
+    clock.advance(2)
+    await asyncio.gather(*(budget.ensure_within_budget("k1", 5.0) for _ in range(32)))
+    assert store.reads == 2

@@ -88,6 +88,8 @@ class MonthlyBudget:
         self._refresh_seconds = refresh_seconds
         self._known: dict[str, tuple[date, float, int]] = {}
         """key id -> (the month's first day, read at (monotonic), spent in picodollars)."""
+        self._refreshing: set[str] = set()
+        """Keys whose spend is being read from the store right now."""
 
     async def spent_this_month(self, key_id: str) -> float:
         """The key's recorded cost since the start of the current UTC month, in USD."""
@@ -97,9 +99,17 @@ class MonthlyBudget:
         month = self._today().replace(day=1)
         known = self._known.get(key_id)
         now = self._clock.monotonic()
-        if known is not None and known[0] == month and now - known[1] < self._refresh_seconds:
+        this_month = known is not None and known[0] == month
+        if known is not None and this_month and now - known[1] < self._refresh_seconds:
             return known[2]
-        totals = await self._usage.totals(key_id, month, self._today())
+        if known is not None and this_month and key_id in self._refreshing:
+            # Another request is reading it: a burst must not queue one read each behind it.
+            return known[2]
+        self._refreshing.add(key_id)
+        try:
+            totals = await self._usage.totals(key_id, month, self._today())
+        finally:
+            self._refreshing.discard(key_id)
         spent = sum(to_picodollars(total.cost_usd) for total in totals)
         self._known[key_id] = (month, now, spent)
         return spent
