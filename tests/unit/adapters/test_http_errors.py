@@ -1,13 +1,13 @@
-"""The HTTP failure helpers every aiohttp-based provider adapter shares."""
+"""The HTTP failure helpers every provider adapter on ``gateway_adapters.http1`` shares."""
 
 from __future__ import annotations
 
 import email.utils
 import time
 
-import aiohttp
 import msgspec
 import pytest
+from gateway_adapters import http1
 from gateway_adapters.providers.http_errors import (
     retry_after_seconds,
     status_error,
@@ -28,12 +28,10 @@ from gateway_core.errors import (
     ("exc", "expected"),
     [
         (TimeoutError(), UpstreamTimeoutError),  # asyncio.TimeoutError since 3.11
-        # A ServerConnectionError too: its own row must win over the connection rows.
-        (aiohttp.SocketTimeoutError(), UpstreamTimeoutError),
-        (aiohttp.ConnectionTimeoutError(), UpstreamTimeoutError),
-        (aiohttp.ServerDisconnectedError(), UpstreamConnectionError),
-        (aiohttp.ClientPayloadError("Response payload is not completed"), UpstreamConnectionError),
-        (aiohttp.ClientOSError(104, "Connection reset by peer"), UpstreamConnectionError),
+        (http1.ConnectError("could not connect"), UpstreamConnectionError),
+        (http1.ConnectionClosed("closed mid-response"), UpstreamConnectionError),
+        (http1.InvalidResponse("not HTTP"), UpstreamResponseError),
+        (ConnectionResetError(104, "Connection reset by peer"), UpstreamConnectionError),
         (ConnectionRefusedError(111, "refused"), UpstreamConnectionError),
         (msgspec.DecodeError("truncated"), UpstreamResponseError),
         (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), UpstreamResponseError),
@@ -48,12 +46,12 @@ def test_transport_errors_by_class(exc: BaseException, expected: type[ProviderEr
 
 
 def test_a_transport_error_never_repeats_the_exception_text() -> None:
-    exc = aiohttp.InvalidURL("https://generativelanguage.example/v1?key=sk-secret-123")
+    exc = http1.ConnectError("https://generativelanguage.example/v1?key=sk-secret-123")
 
     error = transport_error(exc, "gemini")
 
     assert "sk-secret" not in str(error)
-    assert "InvalidURL" in str(error)
+    assert "ConnectError" in str(error)
 
 
 def test_a_provider_error_passes_through_unchanged() -> None:
