@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -84,6 +85,11 @@ def create_app(container: Container | None = None) -> Litestar:
         if initialised is not None:
             await initialised
         await _build_eagerly(container)
+        # What start-up built lives as long as the process: out of the cycle collector's way,
+        # so that a full collection scans what requests left, not the ~100,000 objects of the
+        # modules and the app (each full collection took about 40 ms under load before).
+        gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
         try:
             yield
         finally:
