@@ -120,6 +120,20 @@ async def test_concurrent_requests_over_a_pool_of_one_wait_for_the_connection(
     assert answers == [b'{"ok":true}'] * 4 and server.connections == 1
 
 
+async def test_waiting_for_a_busy_pool_is_bounded_by_the_connect_timeout(server: Server) -> None:
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(0.3)
+        return await server.plain(reader, writer)
+
+    server.answer = slow
+    async with Http1Client(pool_size=1) as client:
+        holder = asyncio.create_task(post(client, server.target(), total=5))
+        await asyncio.sleep(0.05)  # the only connection is busy
+        with pytest.raises(TimeoutError):
+            await post(client, server.target(), connect=0.05)
+        assert await holder == b'{"ok":true}'
+
+
 async def test_a_connection_the_server_closed_while_idle_is_never_reused(
     client: Http1Client, server: Server
 ) -> None:

@@ -303,8 +303,11 @@ class Http1Client:
         slots = self._slots.get(origin)
         if slots is None:
             slots = self._slots[origin] = asyncio.Semaphore(self._pool_size)
-        async with asyncio.timeout(timeout):
-            await slots.acquire()
+        if slots.locked():  # every connection busy: wait, but not for ever
+            async with asyncio.timeout(timeout):
+                await slots.acquire()
+        else:
+            await slots.acquire()  # free now: returns at once, no timer to arm
         try:
             idle = self._idle.get(origin)
             now = time.monotonic()
