@@ -7,7 +7,7 @@ and unknown fields are ignored; an event is dispatched at a blank line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass
 
 
@@ -26,18 +26,24 @@ class SSEDecoder:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        self._buffer += chunk
-        events: list[ServerSentEvent] = []
-        while True:
-            cut = _line_end(self._buffer)
-            if cut is None:
-                return events
-            end, skip = cut
-            line = self._buffer[:end].decode("utf-8")
-            self._buffer = self._buffer[end + skip :]
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+        return list(self.events(chunk))
+
+    def events(self, chunk: bytes) -> Iterator[ServerSentEvent]:
+        """The events ``chunk`` completes, each as soon as its lines are read: when one read
+        brings a whole answer, the first event goes on its way before the rest is parsed.
+        Iterate it to the end before feeding the next chunk (the rest of a line waits here)."""
+        buffer = self._buffer + chunk if self._buffer else chunk
+        start = 0
+        try:
+            while (cut := _line_end(buffer, start)) is not None:
+                end, skip = cut
+                line = buffer[start:end].decode("utf-8")
+                start = end + skip
+                event = self._line(line)
+                if event is not None:
+                    yield event
+        finally:
+            self._buffer = buffer[start:]
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
@@ -58,10 +64,11 @@ class SSEDecoder:
         return None
 
 
-def _line_end(buffer: bytes) -> tuple[int, int] | None:
-    """Where the first line ends and how long its terminator is, or None if incomplete."""
-    lf = buffer.find(b"\n")
-    cr = buffer.find(b"\r")
+def _line_end(buffer: bytes, start: int) -> tuple[int, int] | None:
+    """Where the first line from ``start`` ends and how long its terminator is, or None if
+    it is incomplete."""
+    lf = buffer.find(b"\n", start)
+    cr = buffer.find(b"\r", start)
     if cr == -1 and lf == -1:
         return None
     if cr == -1 or (lf != -1 and lf < cr):
@@ -74,5 +81,5 @@ def _line_end(buffer: bytes) -> tuple[int, int] | None:
 async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
     decoder = SSEDecoder()
     async for chunk in chunks:
-        for event in decoder.feed(chunk):
+        for event in decoder.events(chunk):
             yield event

