@@ -115,7 +115,7 @@ class LeasedRateLimitStore:
             index = lease.shape.index(shape)
             left = lease.left[index]
             if charge.cost < 0:
-                settled = -min(-charge.cost, max(0, int(charge.limit * self._fraction) - left))
+                settled = -min(-charge.cost, max(0, self._size(charge) - left))
             else:
                 settled = min(charge.cost, left)
             lease.left[index] = left - settled
@@ -124,6 +124,10 @@ class LeasedRateLimitStore:
                 return
         await self._store.adjust(identity, charge)
 
+    def _size(self, charge: Charge) -> int:
+        """A full lease of ``charge``'s bucket, in units (0: the limit is too small to lease)."""
+        return int(charge.limit * self._fraction)
+
     def _extras(self, lease: _Lease | None, charges: Sequence[Charge], now: float) -> list[int]:
         """Units to lease per bucket (all zero: none), topping a live lease up to its size."""
         if lease is None or self._fraction == 0:
@@ -131,7 +135,7 @@ class LeasedRateLimitStore:
         live = now < lease.expires_at
         extras = []
         for index, charge in enumerate(charges):
-            size = int(charge.limit * self._fraction)
+            size = self._size(charge)
             extra = max(0, size - (lease.left[index] if live else 0))
             seen = _refilled(lease.seen[index], charge, now - lease.seen_at)
             if size < 1 or seen - charge.cost - extra < charge.limit // 2:
