@@ -1,4 +1,4 @@
-"""``uv run python -m bench run [--quick] [--long] [--scenario NAME ...] [--out FILE]``.
+"""``uv run python -m bench run [--quick] [--long] [--slow] [--no-anchors] [--scenario ...]``.
 
 Runs the mock upstream alone ("direct") and the gateway in each scenario, in one run, prints
 a table and writes the results as JSON (default ``bench/results/<UTC time>.json``). Exits 1
@@ -24,8 +24,12 @@ from bench.probe import ProbeError
 from bench.processes import StartError
 from bench.runner import Options, ScenarioFailed, ScenarioPending, mock_upstream, run_scenario
 from bench.scenarios import BENCH_DIR, BY_NAME, CATALOGUE, select
+from bench.slow_run import run_slow
+from bench.slow_run import table as slow_table
+from bench.slow_streams import SlowLoad
 from bench.wrk import WrkError, ensure_wrk
 
+_SLOW_DEFAULTS = SlowLoad()
 _FAILURES = (ScenarioFailed, StartError, WrkError, ProbeError, OSError, TimeoutError, ValueError)
 
 
@@ -39,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="CI smoke: direct, echo and openai non-stream, 2 s each")
     run.add_argument("--long", action="store_true", help="add the long run (memory over time)")
     run.add_argument("--scenario", action="append", help="run only these (repeat or a,b,c)")
+    run.add_argument("--no-anchors", action="store_true",
+                     help="leave out Portkey and LiteLLM (they are installed on first use)")
+    run.add_argument("--slow", action="store_true",
+                     help="add the slow-streams scenario (thousands of paced streams open)")
+    run.add_argument("--slow-only", action="store_true", help="run only the slow streams")
+    run.add_argument("--slow-streams", type=int, default=_SLOW_DEFAULTS.streams)
+    run.add_argument("--slow-chunks", type=int, default=_SLOW_DEFAULTS.chunks)
+    run.add_argument("--slow-interval-ms", type=float, default=_SLOW_DEFAULTS.interval_ms)
+    run.add_argument("--slow-first-token-ms", type=float, default=_SLOW_DEFAULTS.first_token_ms)
+    run.add_argument("--slow-window", type=float, default=SlowLoad.window_s,
+                     help="seconds measured with every stream open")
     run.add_argument("--out", type=Path, help="results file (JSON)")
     run.add_argument("--duration", type=float, help="seconds of wrk load per scenario")
     run.add_argument("--connections", type=int, default=32, help="wrk connections")
@@ -87,7 +102,9 @@ def _run_one(scenario, options: Options, mock_port: int) -> dict:
 
 def _run(args: argparse.Namespace) -> int:
     names = [n for value in args.scenario or [] for n in value.split(",") if n]
-    scenarios = select(names, args.quick)
+    scenarios = [] if args.slow_only else select(names, args.quick)
+    if args.no_anchors:
+        scenarios = [s for s in scenarios if not s.is_anchor]
     ensure_wrk()
     log_dir = Path(tempfile.mkdtemp(prefix="llm-gateway-bench-"))
     options = _options(args, log_dir)
@@ -105,14 +122,30 @@ def _run(args: argparse.Namespace) -> int:
         results = [_run_one(scenario, options, mock_port) for scenario in scenarios]
         if args.long:
             document["long"] = _long(args, options, mock_port)
+    if args.slow or args.slow_only:
+        load = SlowLoad(streams=args.slow_streams, chunks=args.slow_chunks,
+                        interval_ms=args.slow_interval_ms,
+                        first_token_ms=args.slow_first_token_ms, window_s=args.slow_window)
+        targets = tuple(t for t in ("direct", "gateway", "gateway-controls", "portkey")
+                        if not (args.no_anchors and t == "portkey"))
+        document["slow_streams"] = run_slow(options, load, targets)
     report.add_derived(results)
     document["load_average_1m_at_end"] = os.getloadavg()[0]
     document["scenarios"] = results
-    print(report.table(results, options.rate))
+    if results:
+        print(report.table(results, options.rate))
+    document["anchors"] = report.anchor_comparison(results)
+    if document["anchors"]:
+        print("\nRatios to Portkey, measured in this run (x = ours / Portkey's):")
+        print(report.anchor_table(document["anchors"]))
     out = args.out or BENCH_DIR / "results" / f"{document['started_at'].replace(':', '')}.json"
     report.write_json(out, document)
+    if "slow_streams" in document:
+        print("\n" + slow_table(document["slow_streams"]))
     print(f"results: {out}")
     failed = [r["name"] for r in results if r["status"] == "failed"]
+    slow = document.get("slow_streams", {}).get("targets", {})
+    failed += [f"slow-{name}" for name, r in slow.items() if r.get("status") == "failed"]
     if document.get("long", {}).get("status") == "failed":
         failed.append("long")
     if failed:

@@ -3,6 +3,7 @@
 --   BENCH_BODY           the request body (JSON), built by bench/payloads.py
 --   BENCH_AUTHORIZATION  optional Authorization header value
 --   BENCH_ANTHROPIC      "1" to add the headers Anthropic's API expects
+--   BENCH_HEADERS        optional further headers, one "name: value" per line (the anchors')
 wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY") or error("BENCH_BODY is not set")
 wrk.headers["Content-Type"] = "application/json"
@@ -13,6 +14,14 @@ end
 if os.getenv("BENCH_ANTHROPIC") == "1" then
   wrk.headers["x-api-key"] = "bench-upstream-key"
   wrk.headers["anthropic-version"] = "2023-06-01"
+end
+
+local extra = os.getenv("BENCH_HEADERS") or ""
+for line in extra:gmatch("[^\n]+") do
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  if name then
+    wrk.headers[name] = value
+  end
 end
 
 function done(summary, latency, requests)

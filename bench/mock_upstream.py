@@ -25,6 +25,7 @@ import json
 import uvloop
 
 from bench import mock_wire
+from bench.paced_stream import Pace, Pacer
 
 _MAX_BUFFER = 1 << 20
 _STREAM_MARKERS = (b'"stream":true', b'"stream": true')
@@ -35,10 +36,12 @@ _ROUTES = {
 
 
 class Stats:
-    __slots__ = ("answered",)
+    __slots__ = ("answered", "pacer")
 
-    def __init__(self) -> None:
+    def __init__(self, pacer: Pacer | None = None) -> None:
         self.answered = 0
+        self.pacer = pacer
+        """Set when streams are paced (``--pace-chunks``): OpenAI streams go through it."""
 
 
 def _content_length(lowered_head: bytes) -> int | None:
@@ -96,7 +99,12 @@ class MockUpstreamProtocol(asyncio.Protocol):
             end = head_end + 4 + length
             if len(buffer) < end:
                 break
-            self._transport.write(answer(head, buffer[head_end + 4 : end], self._stats))
+            body = buffer[head_end + 4 : end]
+            if self._stats.pacer is not None and _paced(head, body):
+                self._stats.answered += 1
+                self._stats.pacer.start(self._transport)
+            else:
+                self._transport.write(answer(head, body, self._stats))
             if b"\r\nconnection: close" in lowered:
                 self._transport.close()
                 return
@@ -112,9 +120,15 @@ class MockUpstreamProtocol(asyncio.Protocol):
         self._transport.close()
 
 
-async def serve(host: str, port: int) -> None:
+def _paced(head: bytes, body: bytes) -> bool:
+    return head.startswith(b"POST /v1/chat/completions ") and any(
+        marker in body for marker in _STREAM_MARKERS
+    )
+
+
+async def serve(host: str, port: int, pace: Pace | None = None) -> None:
     loop = asyncio.get_running_loop()
-    stats = Stats()
+    stats = Stats(Pacer(pace) if pace is not None else None)
     server = await loop.create_server(
         lambda: MockUpstreamProtocol(stats), host, port, backlog=4096
     )
@@ -127,9 +141,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.mock_upstream", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18090)
+    parser.add_argument("--pace-chunks", type=int, default=0,
+                        help="pace OpenAI streams: this many content chunks (0: not paced)")
+    parser.add_argument("--pace-interval-ms", type=float, default=20.0)
+    parser.add_argument("--pace-first-token-ms", type=float, default=0.0)
     args = parser.parse_args()
+    pace = None
+    if args.pace_chunks > 0:
+        pace = Pace(args.pace_chunks, args.pace_interval_ms / 1000,
+                    args.pace_first_token_ms / 1000)
     try:
-        uvloop.run(serve(args.host, args.port))
+        uvloop.run(serve(args.host, args.port, pace))
     except KeyboardInterrupt:
         pass
 

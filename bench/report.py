@@ -104,3 +104,90 @@ def _git_commit() -> str:
 def write_json(path: Path, document: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- the anchors' table
+
+_ROWS = (
+    # (label, JSON scenario, stream scenario)
+    ("Portkey gateway, no controls", "portkey-json", "portkey-stream"),
+    ("this gateway, controls off", "openai-json", "openai-stream"),
+    ("this gateway, every control on", "realistic-json", "realistic-stream"),
+    ("LiteLLM proxy, no controls", "litellm-json", "litellm-stream"),
+)
+
+
+def _figures(json_result: dict | None, stream_result: dict | None) -> dict:
+    """The comparable figures of one target, from its JSON and stream scenarios."""
+    figures: dict = {}
+    if json_result and json_result["status"] == "ok":
+        added = json_result.get("added_ms", {})
+        figures.update(
+            json_rps=json_result["throughput"]["requests_per_s"],
+            json_added_p50_ms=added.get("p50"), json_added_p99_ms=added.get("p99"),
+            json_cpu_ms=json_result.get("cpu_s_per_1k_requests"),
+            peak_rss_mb=json_result.get("peak_rss_mb", {}).get("max_process"),
+        )
+    if stream_result and stream_result["status"] == "ok":
+        added = stream_result.get("added_ms", {})
+        figures.update(
+            stream_rps=stream_result["throughput"]["requests_per_s"],
+            stream_added_first_byte_ms=added.get("first_byte_p50"),
+            stream_cpu_ms=stream_result.get("cpu_s_per_1k_requests"),
+        )
+        rss = stream_result.get("peak_rss_mb", {}).get("max_process")
+        if rss is not None:
+            figures["peak_rss_mb"] = max(rss, figures.get("peak_rss_mb") or 0)
+    return figures
+
+
+def anchor_comparison(results: list[dict]) -> list[dict]:
+    """One row per target with its figures and each figure's ratio to Portkey's, same run."""
+    by_name = {r["name"]: r for r in results}
+    rows = []
+    for label, json_name, stream_name in _ROWS:
+        if json_name not in by_name and stream_name not in by_name:
+            continue
+        figures = _figures(by_name.get(json_name), by_name.get(stream_name))
+        statuses = {n: by_name[n]["status"] for n in (json_name, stream_name) if n in by_name}
+        rows.append({"target": label, "scenarios": statuses, "figures": figures})
+    portkey = rows[0]["figures"] if rows and rows[0]["target"].startswith("Portkey") else {}
+    for row in rows:
+        row["vs_portkey"] = {
+            key: value / portkey[key]
+            for key, value in row["figures"].items()
+            if value is not None and portkey.get(key)
+        }
+    return rows
+
+
+def _cell(row: dict, key: str, fmt: str) -> str:
+    value = row["figures"].get(key)
+    if value is None:
+        return "-"
+    ratio = row["vs_portkey"].get(key)
+    text = format(value, fmt)
+    return f"{text} ({ratio:.2f}x)" if ratio is not None and not row["target"].startswith(
+        "Portkey") else text
+
+
+def anchor_table(rows: list[dict]) -> str:
+    """The issue's table: every figure with its ratio to Portkey measured in this run."""
+    if not rows:
+        return ""
+    header = ("| target | JSON req/s | stream req/s | added p50 (JSON) | added p99 (JSON) "
+              "| stream first byte added | CPU ms per JSON / stream request | peak RSS MB |")
+    lines = [header, "|" + "---|" * 8]
+    for row in rows:
+        cpu = f"{_cell(row, 'json_cpu_ms', '.2f')} / {_cell(row, 'stream_cpu_ms', '.2f')}"
+        lines.append(" | ".join([
+            f"| {row['target']}", _cell(row, "json_rps", ",.0f"), _cell(row, "stream_rps", ",.0f"),
+            _cell(row, "json_added_p50_ms", "+.2f"), _cell(row, "json_added_p99_ms", "+.2f"),
+            _cell(row, "stream_added_first_byte_ms", "+.2f"), cpu,
+            _cell(row, "peak_rss_mb", ".0f"),
+        ]) + " |")
+    missing = [f"{row['target']}: {name} {status}" for row in rows
+               for name, status in row["scenarios"].items() if status != "ok"]
+    if missing:
+        lines.append("not measured: " + "; ".join(missing))
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench import probe, processes
+from bench import anchors, probe, processes
 from bench.payloads import raw_post
 from bench.scenarios import BENCH_DIR, Scenario, gateway_env
 from bench.wrk import WrkResult, run_wrk
@@ -60,7 +60,7 @@ def mock_upstream(options: Options) -> Iterator[int]:
 
 @contextmanager
 def gateway(
-    scenario: Scenario, options: Options, mock_port: int
+    scenario: Scenario, options: Options, mock_port: int, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[int, list[int]]]:
     """The gateway's port and process tree (uvicorn's supervisor and workers)."""
     port = processes.free_port()
@@ -69,7 +69,7 @@ def gateway(
         "--workers", str(scenario.workers),
     ]
     cores = options.gateway_cores[: max(1, scenario.workers)]
-    env = gateway_env(scenario, mock_port)
+    env = {**gateway_env(scenario, mock_port), **(extra_env or {})}
     child = processes.start(f"gateway-{scenario.name}", command, cores, env, options.log_dir)
     try:
         processes.wait_for_port(child, port)
@@ -79,26 +79,57 @@ def gateway(
         processes.stop(child)
 
 
+@contextmanager
+def anchor(
+    scenario: Scenario, options: Options, mock_port: int
+) -> Iterator[tuple[int, list[int], dict[str, str], str]]:
+    """An anchor's port, process tree, the headers its requests carry, and its version."""
+    port = processes.free_port()
+    try:
+        launch = anchors.launch(scenario.target, port, mock_port, options.log_dir)
+    except anchors.AnchorUnavailable as error:
+        raise ScenarioPending(str(error)) from error
+    child = processes.start(scenario.name, launch.command, options.gateway_cores[:1],
+                            launch.env, options.log_dir)
+    try:
+        # LiteLLM imports for a good while before it listens.
+        processes.wait_for_port(child, port, timeout_s=120.0)
+        yield port, processes.process_tree(child.pid), dict(launch.request_headers), launch.version
+    finally:
+        processes.stop(child)
+
+
 def run_scenario(scenario: Scenario, options: Options, mock_port: int) -> dict:
     if scenario.target == "direct":
         return _measure(scenario, options, mock_port, [], mock_port)
+    if scenario.is_anchor:
+        with anchor(scenario, options, mock_port) as (port, pids, headers, version):
+            result = _measure(scenario, options, port, pids, mock_port, headers)
+            return {**result, "version": version}
     with gateway(scenario, options, mock_port) as (port, pids):
         return _measure(scenario, options, port, pids, mock_port)
 
 
 def _measure(
-    scenario: Scenario, options: Options, port: int, pids: Sequence[int], mock_port: int
+    scenario: Scenario,
+    options: Options,
+    port: int,
+    pids: Sequence[int],
+    mock_port: int,
+    headers: dict[str, str] | None = None,
 ) -> dict:
-    headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
+    headers = dict(headers or {})
+    if scenario.authorization:
+        headers["Authorization"] = scenario.authorization
     raw = raw_post(HOST, port, scenario.path, scenario.body, headers)
     check_answer(scenario, uvloop.run(probe.once(HOST, port, raw)))
     if scenario.controls:
         _check_controls_active(scenario, port)
     if options.warmup_s > 0:
-        apply_load(scenario, options, port, options.warmup_s)
+        apply_load(scenario, options, port, options.warmup_s, headers)
     upstream_before = mock_answered(mock_port)
     cpu_before = processes.cpu_seconds(pids)
-    load = apply_load(scenario, options, port, options.duration_s)
+    load = apply_load(scenario, options, port, options.duration_s, headers)
     cpu = processes.cpu_seconds(pids) - cpu_before
     time.sleep(_SETTLE_S)
     samples = uvloop.run(probe.paced(HOST, port, raw, options.rate, options.paced_count))
@@ -140,11 +171,18 @@ def _check_all_reached_upstream(answered: int, mock_port: int, before: int) -> N
         )
 
 
-def apply_load(scenario: Scenario, options: Options, port: int, duration_s: float) -> WrkResult:
+def apply_load(
+    scenario: Scenario,
+    options: Options,
+    port: int,
+    duration_s: float,
+    headers: dict[str, str] | None = None,
+) -> WrkResult:
     result = run_wrk(
         f"http://{HOST}:{port}{scenario.path}", scenario.body, core=options.load_core,
         connections=options.connections, duration_s=duration_s,
         authorization=scenario.authorization, anthropic_headers=scenario.wire == "anthropic",
+        headers=headers,
     )
     if result.requests == 0:
         raise ScenarioFailed("wrk completed no request")

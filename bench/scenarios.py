@@ -25,7 +25,8 @@ CLIENT_KEY = "sk-gw-bench-0000000000000000000000000000000000000000000"
 class Scenario:
     name: str
     description: str
-    target: Literal["direct", "gateway"]
+    target: Literal["direct", "gateway", "portkey", "litellm"]
+    """``portkey`` and ``litellm`` are the anchors (bench/anchors.py), run like the gateway."""
     wire: Literal["openai", "anthropic"]
     """The format spoken to the target: the gateway always takes OpenAI's."""
     model: str
@@ -36,6 +37,10 @@ class Scenario:
     baseline: str | None = None
     """The direct scenario that the added latency is measured against."""
     quick: bool = False
+
+    @property
+    def is_anchor(self) -> bool:
+        return self.target in ("portkey", "litellm")
 
     @property
     def reaches_upstream(self) -> bool:
@@ -70,6 +75,15 @@ def _gateway(name: str, description: str, model: str, stream: bool, **extra) -> 
                     baseline=baseline, **extra)
 
 
+def _anchor(target: Literal["portkey", "litellm"], stream: bool) -> Scenario:
+    kind = "stream" if stream else "json"
+    label = "Portkey's gateway" if target == "portkey" else "LiteLLM's proxy"
+    return Scenario(
+        f"{target}-{kind}", f"{label} -> mock, OpenAI format, no controls (an anchor)",
+        target, "openai", "bench-openai", stream, baseline=f"direct-openai-{kind}",
+    )
+
+
 CATALOGUE: tuple[Scenario, ...] = (
     _direct("openai", False, quick=True),
     _direct("openai", True),
@@ -90,6 +104,10 @@ CATALOGUE: tuple[Scenario, ...] = (
              controls=True),
     _gateway("workers2-json", "openai-json on 2 workers (all cores)", "bench-openai", False,
              workers=2),
+    _anchor("portkey", False),
+    _anchor("portkey", True),
+    _anchor("litellm", False),
+    _anchor("litellm", True),
 )
 BY_NAME = {scenario.name: scenario for scenario in CATALOGUE}
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +61,14 @@ def run_wrk(
     duration_s: float,
     authorization: str | None = None,
     anthropic_headers: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> WrkResult:
     env = {
         **os.environ,
         "BENCH_BODY": body.decode(),
         "BENCH_AUTHORIZATION": authorization or "",
         "BENCH_ANTHROPIC": "1" if anthropic_headers else "",
+        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items()),
     }
     command = [
         "taskset", "-c", str(core), ensure_wrk(), "-t1", f"-c{connections}",

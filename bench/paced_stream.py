@@ -1,0 +1,124 @@
+"""Paced streams for the mock upstream: a first-token delay, then N chunks at an interval.
+
+Real upstreams write a stream a token at a time, each chunk its own write, over seconds; the
+plain mock writes a whole stream at once. With ``--pace-chunks`` the mock answers a streamed
+OpenAI request progressively instead: the head at once, the first chunk after the first-token
+delay, then one chunk per interval, each its own write, then the finish and usage chunks and
+``[DONE]``.
+
+Every content chunk carries the moment it was written (``tok@<CLOCK_MONOTONIC ns>``, a clock
+all processes of the machine share), so the client can tell how long each chunk took to reach
+it; through a gateway minus direct is the delay the gateway adds to each chunk.
+
+One timer drives every stream: streams are spread over 1 ms slots of the interval (as real
+clients' requests are spread), so a slot writes only its share of the streams, and thousands
+of open streams cost one timer callback per millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+_SLOT_S = 0.001
+_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+    b"transfer-encoding: chunked\r\n\r\n"
+)
+
+
+def _frame(event: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
+def _chunk(delta: dict, finish: str | None = None) -> dict:
+    return {"id": "chatcmpl-paced", "object": "chat.completion.chunk", "created": 1_700_000_000,
+            "model": "bench-model", "choices": [{"index": 0, "delta": delta,
+                                                 "finish_reason": finish}]}
+
+
+_PREFIX, _, _SUFFIX = json.dumps(_chunk({"content": "@@"}), separators=(",", ":")).partition("@@")
+_PREFIX_B, _SUFFIX_B = b"data: " + _PREFIX.encode(), _SUFFIX.encode() + b"\n\n"
+
+
+def content_event(now_ns: int) -> bytes:
+    return _frame(b"%stok@%d %s" % (_PREFIX_B, now_ns, _SUFFIX_B))
+
+
+def _closing(chunks: int) -> bytes:
+    usage = {"prompt_tokens": 20, "completion_tokens": chunks, "total_tokens": 20 + chunks}
+    events = [
+        b"data: " + json.dumps(_chunk({}, "stop"), separators=(",", ":")).encode() + b"\n\n",
+        b"data: " + json.dumps({**_chunk({}), "choices": [], "usage": usage},
+                               separators=(",", ":")).encode() + b"\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    return b"".join(_frame(e) for e in events) + b"0\r\n\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    chunks: int
+    interval_s: float
+    first_token_s: float
+
+
+class _Stream:
+    __slots__ = ("transport", "sent", "due")
+
+    def __init__(self, transport: asyncio.Transport, due: float) -> None:
+        self.transport, self.sent, self.due = transport, 0, due
+
+
+class Pacer:
+    """Writes every open paced stream's next chunk when its slot comes round."""
+
+    def __init__(self, pace: Pace) -> None:
+        self._pace = pace
+        self._slots: list[list[_Stream]] = [
+            [] for _ in range(max(1, round(pace.interval_s / _SLOT_S)))
+        ]
+        self._next_slot = 0
+        self._closing = _closing(pace.chunks)
+        self._ticking = False
+        self._current = 0
+
+    def start(self, transport: asyncio.Transport) -> None:
+        transport.write(_HEAD)
+        loop = asyncio.get_running_loop()
+        stream = _Stream(transport, loop.time() + self._pace.first_token_s)
+        self._slots[self._next_slot].append(stream)
+        self._next_slot = (self._next_slot + 1) % len(self._slots)
+        if not self._ticking:
+            self._ticking = True
+            loop.call_soon(self._tick, loop.time())
+
+    def _tick(self, scheduled: float) -> None:
+        loop = asyncio.get_running_loop()
+        index = self._current
+        self._current = (index + 1) % len(self._slots)
+        if self._slots[index]:
+            self._slots[index] = self._write(self._slots[index], loop.time())
+        if any(self._slots):
+            loop.call_at(scheduled + _SLOT_S, self._tick, scheduled + _SLOT_S)
+        else:
+            self._ticking = False
+
+    def _write(self, slot: list[_Stream], now: float) -> list[_Stream]:
+        kept = []
+        stamp = time.monotonic_ns()
+        for stream in slot:
+            if stream.transport.is_closing():
+                continue
+            if now < stream.due:
+                kept.append(stream)
+                continue
+            stream.transport.write(content_event(stamp))
+            stream.sent += 1
+            if stream.sent < self._pace.chunks:
+                kept.append(stream)
+            else:
+                stream.transport.write(self._closing)
+        return kept

@@ -1,0 +1,95 @@
+"""The benchmark's own arithmetic and parsing: a wrong figure here would mislead every run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from array import array
+
+import pytest
+
+from bench import report
+from bench.paced_stream import Pace, Pacer, content_event
+from bench.slow_streams import Tally, _Stream, percentiles_ms
+
+
+def _ok(name: str, rps: float, added_p50: float, cpu: float, rss: float, stream: bool) -> dict:
+    return {
+        "name": name, "status": "ok", "stream": stream,
+        "throughput": {"requests_per_s": rps},
+        "added_ms": {"p50": added_p50, "p99": 2 * added_p50, "first_byte_p50": added_p50},
+        "cpu_s_per_1k_requests": cpu, "peak_rss_mb": {"max_process": rss},
+    }
+
+
+def test_every_figure_is_a_ratio_to_portkeys_from_the_same_run() -> None:
+    results = [
+        _ok("portkey-json", 1000, 2.0, 1.0, 200, False),
+        _ok("portkey-stream", 700, 20.0, 1.4, 220, True),
+        _ok("openai-json", 2500, 0.5, 0.4, 80, False),
+        _ok("openai-stream", 1400, 1.0, 0.7, 90, True),
+        {"name": "litellm-json", "status": "pending", "stream": False, "reason": "no npm"},
+    ]
+    rows = report.anchor_comparison(results)
+    ours = next(r for r in rows if r["target"] == "this gateway, controls off")
+    assert ours["vs_portkey"]["json_rps"] == pytest.approx(2.5)
+    assert ours["vs_portkey"]["stream_rps"] == pytest.approx(2.0)
+    assert ours["vs_portkey"]["json_added_p50_ms"] == pytest.approx(0.25)
+    assert ours["vs_portkey"]["peak_rss_mb"] == pytest.approx(90 / 220)
+    text = report.anchor_table(rows)
+    assert "2,500 (2.50x)" in text
+    assert "litellm-json pending" in text
+
+
+def test_a_chunk_stamp_cut_across_two_reads_is_still_counted() -> None:
+    async def scenario() -> Tally:
+        tally = Tally(array("q"))
+        stream = _Stream(b"", tally, measuring=[True], stop=[False])
+        event = content_event(time.monotonic_ns())
+        cut = event.index(b"tok@") + 6
+        stream.on_body(event[:cut])
+        stream.on_body(event[cut:] + event)
+        return tally
+
+    tally = asyncio.run(scenario())
+    assert tally.chunks == 2
+    assert all(0 <= delay < 1e9 for delay in tally.delays_ns)
+
+
+def test_percentiles_are_nearest_rank_in_milliseconds() -> None:
+    values = [i * 1_000_000 for i in range(1, 101)]  # 1..100 ms
+    figures = percentiles_ms(values)
+    assert figures["p50"] == 51.0
+    assert figures["p99"] == 100.0
+    assert figures["max"] == 100.0
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[float, bytes]] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append((time.monotonic(), data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_a_paced_stream_writes_each_chunk_on_its_own_at_the_interval() -> None:
+    async def scenario() -> _Transport:
+        pacer = Pacer(Pace(chunks=5, interval_s=0.01, first_token_s=0.02))
+        transport = _Transport()
+        pacer.start(transport)
+        await asyncio.sleep(0.2)
+        return transport
+
+    transport = asyncio.run(scenario())
+    content = [(t, data) for t, data in transport.written if b"tok@" in data]
+    assert len(content) == 5
+    # Four intervals of 10 ms between the first and the last chunk (a late tick may bunch
+    # two chunks, but never brings the last one early).
+    assert content[-1][0] - content[0][0] >= 0.035
+    assert len({data for _, data in content}) == 5  # each chunk its own write
+    assert content[0][0] - transport.written[0][0] >= 0.015  # the first-token delay
+    assert transport.written[-1][1].endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
