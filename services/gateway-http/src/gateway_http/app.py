@@ -23,6 +23,7 @@ from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models
+from gateway_http.routes.openapi import docs_page, openapi_document
 from gateway_http.routes.responses import create_response
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
@@ -44,6 +45,8 @@ ROUTES = [
     execute_tool_route,
     read_usage,
     prometheus_metrics,
+    openapi_document,
+    docs_page,
 ]
 
 
