@@ -21,7 +21,7 @@ def _lint_imports(python_path: Path | None = None) -> subprocess.CompletedProces
     env = dict(os.environ)
     if python_path is not None:
         env["PYTHONPATH"] = str(python_path)
-    command = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"]  # noqa: E501
+    command = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"]
     return subprocess.run(
         [*command, str(REPO / "pyproject.toml"), "--no-cache"],
         cwd=python_path or REPO, env=env, capture_output=True, text=True, timeout=120,

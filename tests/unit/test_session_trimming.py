@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.sessions import (
     HistoryLimits,
@@ -11,8 +14,6 @@ from gateway_core.domain.sessions import (
     plan_trim,
     trim_history,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 SYSTEM = Message.system("You are terse.")
 

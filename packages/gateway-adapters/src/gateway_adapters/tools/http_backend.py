@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from gateway_adapters.providers.http_errors import retry_after_seconds
 from gateway_core.errors import (
     GatewayError,
     ToolArgumentsError,
@@ -38,8 +40,6 @@ from gateway_core.errors import (
     ToolTimeoutError,
     ToolUnavailableError,
 )
-
-from gateway_adapters.providers.http_errors import retry_after_seconds
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 """``{name}`` in a URL template: a setting (filled at start-up) or an argument (per call)."""

@@ -117,9 +117,9 @@ def _evaluate(node: ast.expr) -> int | float:
 def _check_power(base: int | float, exponent: int | float) -> None:
     if abs(exponent) > MAX_EXPONENT:
         raise ToolExecutionError(f"Exponents are limited to ±{MAX_EXPONENT}.")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if base.bit_length() * exponent > MAX_INTEGER_BITS:
-            raise ToolExecutionError("The result is too large.")
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and exponent > 0 and base.bit_length() * exponent > MAX_INTEGER_BITS:
+        raise ToolExecutionError("The result is too large.")
 
 
 def _checked(value: Any) -> int | float:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway_core.domain.tool_registry import RegisteredTool
-from gateway_core.errors import ToolArgumentsError
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+
+from gateway_core.domain.tool_registry import RegisteredTool
+from gateway_core.errors import ToolArgumentsError
 
 _MAX_MESSAGE = 300
 
