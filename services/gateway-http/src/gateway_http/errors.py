@@ -62,7 +62,7 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 def status_and_type(error: core.GatewayError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in _TABLE:
-            return _TABLE[cls]  # type: ignore[index]
+            return _TABLE[cls]
     return 500, "internal_error"
 
 

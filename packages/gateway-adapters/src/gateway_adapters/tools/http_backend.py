@@ -178,7 +178,8 @@ class HttpToolBackend:
         return ToolBadGatewayError(f"{where} failed (HTTP {status}).", retry_after=retry_after)
 
     def _transport_error(self, error: BaseException, tool_name: str) -> ToolUnavailableError:
-        error_class, what = ToolBadGatewayError, "failed"
+        error_class: type[ToolUnavailableError] = ToolBadGatewayError
+        what = "failed"
         for cls in type(error).__mro__:
             if cls in _TRANSPORT_ERRORS:
                 error_class, what = _TRANSPORT_ERRORS[cls]

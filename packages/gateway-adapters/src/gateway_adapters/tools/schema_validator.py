@@ -55,7 +55,7 @@ def _culprit_property(error: ValidationError) -> str | None:
     instance = error.instance
     if not isinstance(instance, Mapping):
         return None
-    if error.validator == "required":
+    if error.validator == "required" and isinstance(error.validator_value, list):
         return next((name for name in error.validator_value if name not in instance), None)
     if error.validator == "additionalProperties":
         known = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
