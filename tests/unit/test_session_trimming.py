@@ -12,10 +12,14 @@ from gateway_core.domain.sessions import (
     Trim,
     estimate_tokens,
     plan_trim,
-    trim_history,
 )
 
 SYSTEM = Message.system("You are terse.")
+
+
+def trim_history(messages: list[Message], limits: HistoryLimits) -> tuple[Message, ...]:
+    """The history the session keeps: the plan applied."""
+    return plan_trim(messages, limits).apply(messages)
 
 
 def exchange(index: int) -> list[Message]:
