@@ -21,12 +21,12 @@ from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, 
 ProviderType = Literal["echo", "openai", "anthropic", "ollama"]
 
 
-class _Strict(ConfigModel):
+class _ProvidersModel(ConfigModel):
     # Unknown fields refused, but types coerced ("60" seconds is 60), as this file always was.
     model_config = ConfigDict(strict=False)
 
 
-class ProviderConfig(_Strict):
+class ProviderConfig(_ProvidersModel):
     type: ProviderType
     description: str = ""
     base_url: str | None = None
@@ -41,7 +41,7 @@ class ProviderConfig(_Strict):
     max_tokens_by_model: dict[str, int] = Field(default_factory=dict)
 
 
-class ModelConfig(_Strict):
+class ModelConfig(_ProvidersModel):
     provider: str
     model: str | None = None
     """The provider's own model id; defaults to the route's name."""
@@ -49,12 +49,12 @@ class ModelConfig(_Strict):
     description: str = ""
 
 
-class PatternConfig(_Strict):
+class PatternConfig(_ProvidersModel):
     pattern: str
     provider: str
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(_ProvidersModel):
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     prefixes: dict[str, str] = Field(default_factory=dict)
