@@ -54,6 +54,8 @@ def load_keys_file(path: str | os.PathLike[str]) -> tuple[ApiKey, ...]:
     except OSError as error:
         raise KeyFileError(f"{source}: cannot be read ({type(error).__name__})") from None
     document = _parse_json(text, source)
+    if not isinstance(document, dict):
+        raise KeyFileError(f'{source}: expected an object {{"keys": [...]}}')
     checked = validate(
         KeysFile, document, source=source, error=KeyFileError, name_entry=name_key_entry
     )
