@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.openai_wire import EMBEDDING_DIMENSIONS
 from tests.support.gateway import GatewayProcess
 

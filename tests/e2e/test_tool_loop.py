@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+
 from gateway_http.settings import Settings
 
 pytest.register_assert_rewrite("tests.e2e.tools_fixtures")

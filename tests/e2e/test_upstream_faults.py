@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import ANTHROPIC_KEY, OPENAI_KEY, VENDOR_MODELS
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS
 from tests.support.gateway import GatewayProcess
 

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import redis
-from gateway_adapters.auth.key_file import create_key, key_to_entry
 
+from gateway_adapters.auth.key_file import create_key, key_to_entry
 from tests.support.fake_upstream.anthropic_wire import request_body_problem
 
 CHAT = "/v1/chat/completions"

@@ -41,7 +41,7 @@ from tests.integration.gateway_controls import (
     redis_db,
     user_message,
 )
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 
 REDIS_DB = 9
@@ -139,7 +139,7 @@ def test_the_cli_keys_file_holds_only_the_hash(auth_setup: AuthSetup) -> None:
         {"x-api-key": ""},
     ],
     ids=["missing", "unknown-bearer", "unknown-x-api-key", "bearer-without-key",
-         "bearer-too-long", "basic-scheme", "no-scheme", "empty-x-api-key"],  # fmt: skip
+         "bearer-too-long", "basic-scheme", "no-scheme", "empty-x-api-key"],
 )
 def test_every_v1_route_refuses_a_bad_key_with_an_openai_401(
     http: httpx.Client, fake_upstream: FakeUpstream, headers: dict[str, str]

@@ -29,7 +29,7 @@ from tests.integration.gateway_controls import (
     redis_db,
     user_message,
 )
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 
 REDIS_DB = 11

@@ -36,7 +36,7 @@ from tests.integration.gateway_controls import (
     user_message,
 )
 from tests.support.background_loop import BackgroundLoop
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.openai_wire import chunk_events
 from tests.support.gateway import GatewayProcess
 

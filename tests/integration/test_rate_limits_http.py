@@ -33,7 +33,7 @@ from tests.integration.gateway_controls import (
     redis_db,
     user_message,
 )
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 from tests.support.redis_server import RedisServer
 
@@ -167,8 +167,9 @@ async def test_two_gateways_admit_exactly_the_limit_between_them(
     assert max(retry_afters) <= math.ceil(60 / DEFAULT_LIMIT)
 
     # Honest: once the longest Retry-After has passed, a retry succeeds.
-    time.sleep(max(retry_afters))
-    again = httpx.post(urls[1] + CHAT, headers=keys.burst.bearer, json=_body("again"))
+    await asyncio.sleep(max(retry_afters))
+    async with httpx.AsyncClient(timeout=30) as client:
+        again = await client.post(urls[1] + CHAT, headers=keys.burst.bearer, json=_body("again"))
     assert again.status_code == 200, again.text
 
 
@@ -181,19 +182,20 @@ async def test_waiting_retry_after_then_retrying_succeeds(
         burst = await asyncio.gather(
             *(client.post((first, second)[n % 2], headers=headers, json=_body()) for n in range(60))
         )
-    assert [response.status_code for response in burst] == [200] * 60
-    rejection = None
-    for attempt in range(30):  # the refill is one a second: a few more may slip in
-        response = httpx.post((first, second)[attempt % 2], headers=headers, json=_body())
-        if response.status_code == 429:
-            rejection = response
-            break
-        assert response.status_code == 200, response.text
-    assert rejection is not None
-    retry_after = _assert_rejection(rejection, "requests", 60)
-    assert retry_after == 1
-    time.sleep(retry_after)
-    retried = httpx.post(first, headers=headers, json=_body())
+        assert [response.status_code for response in burst] == [200] * 60
+        rejection = None
+        for attempt in range(30):  # the refill is one a second: a few more may slip in
+            url = (first, second)[attempt % 2]
+            response = await client.post(url, headers=headers, json=_body())
+            if response.status_code == 429:
+                rejection = response
+                break
+            assert response.status_code == 200, response.text
+        assert rejection is not None
+        retry_after = _assert_rejection(rejection, "requests", 60)
+        assert retry_after == 1
+        await asyncio.sleep(retry_after)
+        retried = await client.post(first, headers=headers, json=_body())
     assert retried.status_code == 200, retried.text
 
 

@@ -183,7 +183,7 @@ def test_history_reaches_an_anthropic_model_in_its_own_shape(
     assert "Be terse." in json.dumps(sent["system"])
     texts = [(m["role"], json.dumps(m["content"])) for m in sent["messages"]]
     assert [role for role, _ in texts] == ["user", "assistant", "user"]
-    assert all(word in text for word, (_, text) in zip(["Capital?", "Paris.", "Sure?"], texts))
+    assert all(word in text for word, (_, text) in zip(["Capital?", "Paris.", "Sure?"], texts, strict=True))
 
 
 def test_client_side_tool_calls_and_results_are_kept_in_order(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from gateway_core.domain.api_keys import ApiKey, hash_secret, new_secret
 from gateway_core.errors import AuthenticationError, PermissionDeniedError
 from gateway_core.use_cases.authenticate import (

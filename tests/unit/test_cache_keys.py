@@ -8,6 +8,9 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from gateway_core.domain.cache_keys import (
     CacheUse,
     cache_key,
@@ -18,8 +21,6 @@ from gateway_core.domain.cache_keys import (
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 texts = st.text(max_size=6)
 json_values = st.recursive(

@@ -7,6 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway_adapters.pricing_file import PricingFileError, load_price_table, parse_price_table
 from gateway_core.domain.pricing import (
     Price,
@@ -16,8 +19,6 @@ from gateway_core.domain.pricing import (
     to_picodollars,
 )
 from gateway_core.domain.usage import Usage
-from hypothesis import given
-from hypothesis import strategies as st
 
 PRICING_FILE = Path(__file__).resolve().parents[2] / "config" / "pricing.json"
 
@@ -128,9 +129,9 @@ def test_the_shipped_pricing_file_says_where_its_numbers_come_from() -> None:
 @pytest.mark.parametrize(
     ("models", "message"),
     [
-        ({"gpt-4o": {"input": 1}}, "missing output"),
+        ({"gpt-4o": {"input": 1}}, "'output' is required"),
         ({"gpt-4o": {"input": 1, "output": 2, "cache_input": 1}}, "unknown field"),
-        ({"gpt-4o": {"input": "1", "output": 2}}, "expected a number"),
+        ({"gpt-4o": {"input": "1", "output": 2}}, "'input' must be a number"),
         ({"gpt-4o": {"input": -1, "output": 2}}, "non-negative"),
         ({"gpt-4o": [1, 2]}, "expected an object"),
     ],

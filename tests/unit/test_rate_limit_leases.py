@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 IDENTITY = "key:lease-test"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
 from gateway_core.errors import RateLimitExceededError, StoreUnavailableError

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gateway_core.errors import RateLimitExceededError
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.rate_limit import Admission, RateLimiter, RateLimits, format_reset
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 PERIOD_MS = 60_000
 IDENTITY = "key:model-test"

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+
 from gateway_core.domain.messages import Message
 from gateway_core.domain.sessions import HistoryLimits
 from gateway_core.errors import InvalidRequestError, SessionBusyError, SessionNotFoundError

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.sessions import (
     HistoryLimits,
     Trim,
     estimate_tokens,
     plan_trim,
-    trim_history,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 SYSTEM = Message.system("You are terse.")
+
+
+def trim_history(messages: list[Message], limits: HistoryLimits) -> tuple[Message, ...]:
+    """The history the session keeps: the plan applied."""
+    return plan_trim(messages, limits).apply(messages)
 
 
 def exchange(index: int) -> list[Message]:

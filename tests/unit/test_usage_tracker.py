@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+
 from gateway_core.domain.pricing import Price, PriceTable
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import BudgetExceededError

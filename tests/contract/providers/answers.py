@@ -10,12 +10,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from openai.lib.streaming.chat import ChatCompletionStreamState, ParsedChatCompletionSnapshot
+from openai.types.chat import ChatCompletionChunk
+
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta
 from gateway_core.domain.messages import ToolCall
 from gateway_core.domain.usage import Usage
 from gateway_core.ports.providers import ChatProvider
-from openai.lib.streaming.chat import ChatCompletionStreamState, ParsedChatCompletionSnapshot
-from openai.types.chat import ChatCompletionChunk
 
 
 @dataclass(frozen=True)

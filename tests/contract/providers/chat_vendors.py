@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 import httpx
+
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.ollama import OllamaChatProvider
@@ -20,7 +21,6 @@ from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
 from gateway_core.ports.providers import ChatProvider
-
 from tests.support.fake_upstream import Fault
 
 OPENAI_KEY = "sk-contract-openai-0123456789"

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
-from gateway_core.ports.providers import ChatProvider
 
+from gateway_core.ports.providers import ChatProvider
 from tests.contract.providers.chat_vendors import VENDORS, OpenProvider, ReplayedIds, Vendor
 from tests.support.fake_upstream import FakeUpstream, anthropic_wire, openai_wire
 

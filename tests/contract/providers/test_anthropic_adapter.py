@@ -25,6 +25,7 @@ from anthropic.types.message_create_params import (
     MessageCreateParamsNonStreaming,
     MessageCreateParamsStreaming,
 )
+
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.anthropic.wire import parse_response
@@ -33,7 +34,6 @@ from gateway_core.domain.chat import ChatChunk, ChatRequest
 from gateway_core.domain.messages import Message, ToolCall
 from gateway_core.domain.tools import ToolSpec
 from gateway_core.errors import UpstreamAuthError, UpstreamOverloadedError
-
 from tests.contract.providers import answers
 from tests.support.fake_upstream import FakeUpstream, Turn
 from tests.support.fake_upstream.anthropic_wire import ErrorMidStream, materialized

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from gateway_core import errors
 from gateway_core.domain.chat import ChatChunk
 from gateway_core.domain.messages import Message
@@ -20,7 +21,6 @@ from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError, UpstreamConnectionError
 from gateway_core.ports.providers import ChatProvider
 from gateway_http.errors import status_and_type
-
 from tests.contract.providers.answers import Answer, answer, collect
 from tests.contract.providers.chat_vendors import VENDORS, OpenProvider, ReplayedIds, Vendor
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_core.domain.chat import ChatChunk, ChatRequest
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
@@ -21,7 +22,6 @@ from gateway_core.errors import (
     UpstreamConnectionError,
     UpstreamServerError,
 )
-
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.ollama_wire import NDJSON, ErrorMidStream
 

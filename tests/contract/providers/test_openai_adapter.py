@@ -14,6 +14,12 @@ from typing import Any
 import pydantic
 import pytest
 from aiohttp import web
+from openai.types.chat import ChatCompletion
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsNonStreaming,
+    CompletionCreateParamsStreaming,
+)
+
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_adapters.providers.openai.wire import from_openai_response
@@ -29,12 +35,6 @@ from gateway_core.errors import (
     UpstreamResponseError,
     UpstreamServerError,
 )
-from openai.types.chat import ChatCompletion
-from openai.types.chat.completion_create_params import (
-    CompletionCreateParamsNonStreaming,
-    CompletionCreateParamsStreaming,
-)
-
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.openai_wire import completion
 

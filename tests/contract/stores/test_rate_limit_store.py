@@ -15,6 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.crc import key_slot
+
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
 from gateway_core.clock import SystemClock
 from gateway_core.errors import StoreUnavailableError
@@ -22,10 +27,6 @@ from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitStore
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.crc import key_slot
 
 REQUESTS = Charge("requests", limit=5, period=1.0)
 TOKENS_100 = Charge("tokens", limit=100, period=1.0, cost=0)

@@ -11,6 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from gateway_adapters.stores.redis import RedisResponseCache
 from gateway_core.domain.chat import ChatResponse, Choice
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
@@ -19,9 +23,6 @@ from gateway_core.errors import StoreUnavailableError
 from gateway_core.memory import InMemoryResponseCache
 from gateway_core.ports.cache import ResponseCache
 from gateway_core.testing import FakeClock
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 TTL = 0.3
 

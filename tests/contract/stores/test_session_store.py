@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from redis.asyncio import Redis
+from redis.crc import key_slot
+
 from gateway_adapters.stores.redis import RedisSessionStore
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.sessions import HistoryLimits, Session, SessionUsage, Trim
@@ -22,8 +25,6 @@ from gateway_core.memory import InMemorySessionStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.sessions import SessionConfig, SessionService
-from redis.asyncio import Redis
-from redis.crc import key_slot
 
 TTL = 600
 

@@ -16,6 +16,11 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
+from redis.asyncio import Redis
+
 from gateway_adapters.stores.redis import RedisSessionStore
 from gateway_core.domain.messages import Message, ToolCall
 from gateway_core.domain.sessions import HistoryLimits, Session, SessionUsage, plan_trim
@@ -24,10 +29,6 @@ from gateway_core.errors import SessionBusyError, SessionNotFoundError
 from gateway_core.memory import InMemorySessionStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.testing import FakeClock
-from hypothesis import settings
-from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
-from redis.asyncio import Redis
 
 T = TypeVar("T")
 OWNERS = st.sampled_from(["alice", "bob", None])

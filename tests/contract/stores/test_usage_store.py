@@ -10,6 +10,10 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from gateway_adapters.stores.buffered_usage import BufferedUsageStore
 from gateway_adapters.stores.redis import RedisUsageStore
 from gateway_core.domain.usage import Usage, UsageEvent
@@ -17,9 +21,6 @@ from gateway_core.errors import StoreUnavailableError
 from gateway_core.memory import InMemoryUsageStore
 from gateway_core.ports.usage import UsageStore, UsageTotal
 from gateway_core.testing import FakeClock
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 TYPICAL = Usage(prompt_tokens=100, completion_tokens=50, cached_tokens=20)

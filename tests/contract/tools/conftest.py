@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+
 from gateway_adapters.tools import JsonSchemaArgumentsValidator, LoadedTools, build_tools
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.execute_tool import ExecuteTool
-
 from tests.support.fake_services import FakeAiAgents, FakeSemanticSearch
 
 SHIPPED = Path(__file__).parents[3] / "config" / "tools.json"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from gateway_adapters.tools import CIRCUIT_OPEN_CODE
 from gateway_core.errors import (
     ToolBadGatewayError,
@@ -16,7 +17,6 @@ from gateway_core.errors import (
 )
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.execute_tool import ExecuteTool
-
 from tests.support.fake_services import (
     RETRY_AFTER_SECONDS,
     FakeAiAgents,

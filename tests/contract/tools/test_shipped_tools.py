@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from gateway_core.errors import ToolArgumentsError, ToolItemNotFoundError, ToolNotFoundError
 from gateway_core.use_cases.execute_tool import ExecuteTool
-
 from tests.support.fake_services import FakeAiAgents, FakeSemanticSearch
 
 HIT = {"id": "ch-12", "score": 0.83, "payload": {"text": "...", "_collection": "chapters"}}

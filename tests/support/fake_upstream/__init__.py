@@ -10,6 +10,6 @@ Tests script what the next calls answer with ``Turn`` values (text, tool calls, 
 ``Fault``), and read back every request the server received in ``upstream.requests``.
 """
 
-from tests.support.fake_upstream.server import Fault, FakeUpstream, RecordedRequest, Turn
+from tests.support.fake_upstream.server import FakeUpstream, Fault, RecordedRequest, Turn
 
 __all__ = ["FakeUpstream", "Fault", "RecordedRequest", "Turn"]

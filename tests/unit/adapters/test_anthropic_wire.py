@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from gateway_adapters.providers.anthropic.errors import error_from_event, error_from_response
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
 from gateway_adapters.providers.anthropic.wire import build_body, parse_response
@@ -27,7 +28,6 @@ from gateway_core.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
-
 from tests.support.fake_upstream.anthropic_wire import request_body_problem
 
 WEATHER = ToolSpec(

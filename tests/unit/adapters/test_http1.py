@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+
 from gateway_adapters.http1 import (
     ConnectError,
     ConnectionClosed,

@@ -7,6 +7,7 @@ import time
 
 import msgspec
 import pytest
+
 from gateway_adapters import http1
 from gateway_adapters.providers.http_errors import (
     retry_after_seconds,

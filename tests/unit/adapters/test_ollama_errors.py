@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
 import pytest
+
 from gateway_adapters.providers.ollama.errors import (
     error_from_exception,
     error_from_status,
@@ -69,7 +70,7 @@ def test_retry_after_from_header(headers: dict[str, str], expected: float | None
 
 
 def test_retry_after_as_an_http_date() -> None:
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
 
     headers = httpx.Headers({"Retry-After": later})
 

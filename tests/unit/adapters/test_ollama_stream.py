@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from gateway_adapters.providers.ollama.stream import StreamTranslator
 from gateway_adapters.providers.ollama.wire import response_from_wire, stable_tool_call_id
 from gateway_core.domain.chat import ChatChunk, ToolCallDelta

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from gateway_adapters.providers.ollama.wire import (
     chat_body,
     decode_json,
@@ -284,7 +285,7 @@ def test_plain_response() -> None:
     assert (choice.finish_reason, choice.native_finish_reason) == ("stop", None)
     assert response.usage == Usage(prompt_tokens=26, completion_tokens=298)
     assert (response.id, response.model, response.provider) == ("r1", "llama3.2", "ollama")
-    created = datetime(2023, 12, 12, 14, 13, 43, tzinfo=timezone.utc)
+    created = datetime(2023, 12, 12, 14, 13, 43, tzinfo=UTC)
     assert response.created == int(created.timestamp())
 
 

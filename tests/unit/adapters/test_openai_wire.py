@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+
 from gateway_adapters.providers.openai.errors import http_error
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from gateway_adapters.providers.sse import ServerSentEvent, SSEDecoder
 from hypothesis import given
 from hypothesis import strategies as st
+
+from gateway_adapters.providers.sse import ServerSentEvent, SSEDecoder
 
 STREAM = (
     b": a comment\r\n"
@@ -28,7 +29,7 @@ def test_one_chunk_holding_the_whole_stream() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
 def test_any_split_of_the_bytes_gives_the_same_events(cuts: list[int]) -> None:
     decoder, events, last = SSEDecoder(), [], 0
-    for cut in sorted(cuts) + [len(STREAM)]:
+    for cut in [*sorted(cuts), len(STREAM)]:
         events += decoder.feed(STREAM[last:cut])
         last = cut
     assert events == EXPECTED

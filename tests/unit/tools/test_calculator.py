@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gateway_adapters.tools import LocalToolBackend, calculate
 from gateway_adapters.tools.local_backend import evaluate
 from gateway_core.errors import ToolExecutionError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from gateway_adapters.tools import CIRCUIT_OPEN_CODE, CircuitBreaker, CircuitBreakerBackend
 from gateway_adapters.tools import CircuitState as State
 from gateway_core.errors import (
@@ -14,7 +15,6 @@ from gateway_core.errors import (
     ToolUnavailableError,
 )
 from gateway_core.testing import FakeClock
-
 from tests.unit.tools.fakes import RecordingBackend
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gateway_adapters.tools import JsonSchemaArgumentsValidator
 from gateway_core.domain.tool_registry import ToolResult
 from gateway_core.errors import (
@@ -13,7 +14,6 @@ from gateway_core.errors import (
     ToolNotFoundError,
 )
 from gateway_core.use_cases.execute_tool import ExecuteTool
-
 from tests.unit.tools.fakes import RecordingBackend, execute_tool, registry
 
 

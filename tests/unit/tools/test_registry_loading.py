@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from gateway_adapters.tools import (
     CircuitBreakerBackend,
     HttpToolBackend,
@@ -126,11 +127,11 @@ def _tool(document: dict[str, Any]) -> dict[str, Any]:
         (lambda d: _tool(d).pop("http"), "exactly its own section"),
         (lambda d: _tool(d).update(parameters={"type": "object", "required": 3}), "JSON Schema"),
         (lambda d: _tool(d).update(parameters={"type": "string"}), '"type": "object"'),
-        (lambda d: _tool(d).update(name="has spaces"), "tools/0/name"),
+        (lambda d: _tool(d).update(name="has spaces"), "tools[0] (has spaces): 'name' must be"),
         (lambda d: d["tools"][1].update(function="rm_rf"), "no local function 'rm_rf'"),
         (lambda d: d["tools"].append(copy.deepcopy(d["tools"][1])), "registered twice"),
-        (lambda d: d["backends"]["svc"].update(kind="grpc"), "backends/svc/kind"),
-        (lambda d: d.update(extra=1), "(top level)"),
+        (lambda d: d["backends"]["svc"].update(kind="grpc"), "backends['svc']: 'kind' must be"),
+        (lambda d: d.update(extra=1), "tools config: unknown field 'extra'"),
     ],
 )
 def test_mistakes_are_refused_naming_the_place(

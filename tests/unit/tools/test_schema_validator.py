@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from gateway_adapters.tools import JsonSchemaArgumentsValidator
 from gateway_core.domain.tool_registry import RegisteredTool
 from gateway_core.errors import ToolArgumentsError

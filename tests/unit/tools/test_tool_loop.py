@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
@@ -12,7 +13,6 @@ from gateway_core.domain.usage import Usage
 from gateway_core.errors import InvalidRequestError, ToolExecutionError, ToolUnavailableError
 from gateway_core.testing import FakeClock, Reply
 from gateway_core.use_cases.tool_loop import TOOL_CALLS_LIMIT
-
 from tests.unit.tools.fakes import SEARCH_SCHEMA, RecordingBackend, tool_loop
 
 CLIENT_TOOL = ToolSpec("lookup_order", "The client's own tool.", {"type": "object"})

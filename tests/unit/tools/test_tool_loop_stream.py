@@ -16,7 +16,6 @@ from gateway_core.use_cases.tool_loop import (
     ToolLoopResult,
     ToolLoopStream,
 )
-
 from tests.unit.tools.fakes import RecordingBackend, execute_tool, tool_loop
 
 

@@ -1,27 +1,24 @@
 """Read the price table from ``config/pricing.json``.
 
-The file is ``{"models": {"<name or glob>": {"input", "output", "cached_input"?}}}``, prices
-in USD per million tokens; top-level keys and model keys starting with ``_`` are notes. Numbers
-are parsed as ``Decimal`` so that ``0.175`` stays exactly 0.175. Order is kept: patterns match
-in the order written. Every mistake names the file and the entry, so a bad deploy fails at
-start-up with a message an operator can act on, never later with a wrong bill.
+The file's format is ``gateway_adapters.config.pricing``. Numbers are parsed as ``Decimal`` so
+that ``0.175`` stays exactly 0.175. Every mistake names the file, the entry and the field, so a
+bad deploy fails at start-up with a message an operator can act on, never later with a wrong
+bill.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gateway_core.domain.pricing import Price, PriceTable
+from gateway_adapters.config.pricing import PricingFile
+from gateway_adapters.config.validation import ConfigFileError, validate
+from gateway_core.domain.pricing import PriceTable
 
-_FIELDS = frozenset({"input", "output", "cached_input"})
-_REQUIRED = ("input", "output")
 
-
-class PricingFileError(ValueError):
+class PricingFileError(ConfigFileError):
     """The pricing file is missing, is not JSON, or has an entry that is not a valid price."""
 
 
@@ -43,33 +40,5 @@ def load_price_table(path: str | Path) -> PriceTable:
 
 def parse_price_table(data: Any, *, origin: str = "pricing") -> PriceTable:
     """Build a ``PriceTable`` from the file's parsed JSON (floats ideally as ``Decimal``)."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("models"), Mapping):
-        raise PricingFileError(f'{origin}: expected an object with a "models" object')
-    entries = [
-        (name, _price(entry, f"{origin}: models[{name!r}]"))
-        for name, entry in data["models"].items()
-        if not name.startswith("_")
-    ]
-    return PriceTable.from_entries(entries)
-
-
-def _price(entry: Any, where: str) -> Price:
-    if not isinstance(entry, Mapping):
-        raise PricingFileError(f"{where}: expected an object with input and output prices")
-    unknown = sorted(set(entry) - _FIELDS)
-    if unknown:
-        raise PricingFileError(
-            f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(_FIELDS))}"
-        )
-    missing = [field for field in _REQUIRED if field not in entry]
-    if missing:
-        raise PricingFileError(f"{where}: missing {', '.join(missing)}")
-    for field, value in entry.items():
-        if field == "cached_input" and value is None:
-            continue  # null: cached prompt tokens are billed at the input price
-        if isinstance(value, bool) or not isinstance(value, (int, Decimal, float)):
-            raise PricingFileError(f"{where}.{field}: expected a number, got {value!r}")
-    try:
-        return Price.per_million(entry["input"], entry["output"], entry.get("cached_input"))
-    except ValueError as error:
-        raise PricingFileError(f"{where}: {error}") from error
+    checked = validate(PricingFile, data, source=origin, error=PricingFileError)
+    return PriceTable.from_entries((name, entry.price()) for name, entry in checked.models.items())

@@ -62,7 +62,7 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 def status_and_type(error: core.GatewayError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in _TABLE:
-            return _TABLE[cls]  # type: ignore[index]
+            return _TABLE[cls]
     return 500, "internal_error"
 
 
@@ -113,7 +113,8 @@ def handle_http_exception(request: Request, error: HTTPException) -> Response:
 
 def handle_unexpected(request: Request, error: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    body = error_body("The gateway failed to handle this request.", "internal_error", "internal_error")
+    message = "The gateway failed to handle this request."
+    body = error_body(message, "internal_error", "internal_error")
     return _json(500, body)
 
 

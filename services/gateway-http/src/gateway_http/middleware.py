@@ -18,7 +18,7 @@ _STATE_KEY = "request_id"
 
 def request_id(scope: Scope) -> str:
     """The request's id, decided once and kept in the scope's state."""
-    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = scope.setdefault("state", {})
     existing = state.get(_STATE_KEY)
     if existing is not None:
         return existing
@@ -34,4 +34,4 @@ def request_id(scope: Scope) -> str:
 async def add_request_id(message: Message, scope: Scope) -> None:
     if message["type"] == "http.response.start":
         header = (b"x-request-id", request_id(scope).encode())
-        message["headers"] = [*message.get("headers", ()), header]  # type: ignore[typeddict-unknown-key]
+        message["headers"] = [*message.get("headers", ()), header]

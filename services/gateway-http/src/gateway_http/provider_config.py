@@ -12,19 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
+from gateway_adapters.config.validation import ConfigFileError, ConfigModel, validate
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
 
 ProviderType = Literal["echo", "openai", "anthropic", "ollama"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _ProvidersModel(ConfigModel):
+    # Unknown fields refused, but types coerced ("60" seconds is 60), as this file always was.
+    model_config = ConfigDict(strict=False)
 
 
-class ProviderConfig(_Strict):
+class ProviderConfig(_ProvidersModel):
     type: ProviderType
     description: str = ""
     base_url: str | None = None
@@ -39,7 +41,7 @@ class ProviderConfig(_Strict):
     max_tokens_by_model: dict[str, int] = Field(default_factory=dict)
 
 
-class ModelConfig(_Strict):
+class ModelConfig(_ProvidersModel):
     provider: str
     model: str | None = None
     """The provider's own model id; defaults to the route's name."""
@@ -47,12 +49,12 @@ class ModelConfig(_Strict):
     description: str = ""
 
 
-class PatternConfig(_Strict):
+class PatternConfig(_ProvidersModel):
     pattern: str
     provider: str
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(_ProvidersModel):
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     prefixes: dict[str, str] = Field(default_factory=dict)
@@ -60,8 +62,8 @@ class GatewayConfig(_Strict):
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says which file and entry."""
+class ConfigError(ConfigFileError):
+    """The configuration cannot be used; the message says which file, entry and field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +92,11 @@ def key_variables(name: str, config: ProviderConfig) -> tuple[str, ...]:
 def load_gateway_config(path: Path) -> GatewayConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        config = GatewayConfig.model_validate(raw)
     except FileNotFoundError:
         raise ConfigError(f"{path}: not found (set LLM_GATEWAY_PROVIDERS_CONFIG)") from None
-    except (ValueError, ValidationError) as error:
-        raise ConfigError(f"{path}: {error}") from None
+    except ValueError as error:  # the decoder names the line and column, never the text
+        raise ConfigError(f"{path}: not valid JSON: {error}") from None
+    config = validate(GatewayConfig, raw, source=str(path), error=ConfigError)
     _check_references(config, path)
     return config
 

@@ -13,7 +13,9 @@ _DEFAULT_CONFIG_DIR = Path("config")
 
 class Settings(BaseSettings):
     # An empty variable means unset (compose files and Helm values often render "").
-    model_config = SettingsConfigDict(env_prefix="LLM_GATEWAY_", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LLM_GATEWAY_", extra="ignore", env_ignore_empty=True
+    )
 
     host: str = "0.0.0.0"
     port: int = 8080

@@ -12,9 +12,8 @@ Only ``id``, ``name`` and ``sha256`` are required. The environment variable (a s
 containers) holds a JSON array of the same objects: ``[{"id": "ci", "name": "CI", "sha256":
 "..."}]``. Either source may be absent; ids and hashes must be unique across both.
 
-Errors say which source and entry is wrong and which field, never a value: a field may hold a
-pasted secret. A field that looks like a raw key (``key``, ``secret``, ``api_key``) is refused
-with a reminder to store only the hash.
+Entries are checked by ``gateway_adapters.config.keys``: errors say which source and entry is
+wrong and which field, never a value (a field may hold a pasted secret).
 
 ``create_key`` makes a new secret and its ``ApiKey``; ``append_key`` adds the key to a keys
 file (created with mode 0600 when missing). The secret is returned to the caller to print once
@@ -27,13 +26,14 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway_core.domain.api_keys import ApiKey, hash_secret, is_valid_key_id, new_secret
+from gateway_adapters.config.keys import KeyEntry, KeyList, KeysFile, name_key_entry
+from gateway_adapters.config.validation import ConfigFileError, validate
+from gateway_core.domain.api_keys import ApiKey, hash_secret, new_secret
 
-_REQUIRED = ("id", "name", "sha256")
 _OPTIONAL = (
     "requests_per_minute",
     "tokens_per_minute",
@@ -41,10 +41,9 @@ _OPTIONAL = (
     "monthly_budget_usd",
     "admin",
 )
-_RAW_SECRET_FIELDS = frozenset({"key", "secret", "api_key", "token", "value"})
 
 
-class KeyFileError(ValueError):
+class KeyFileError(ConfigFileError):
     """A keys file or keys variable that cannot be used; the message names the entry."""
 
 
@@ -55,9 +54,12 @@ def load_keys_file(path: str | os.PathLike[str]) -> tuple[ApiKey, ...]:
     except OSError as error:
         raise KeyFileError(f"{source}: cannot be read ({type(error).__name__})") from None
     document = _parse_json(text, source)
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+    if not isinstance(document, dict):
         raise KeyFileError(f'{source}: expected an object {{"keys": [...]}}')
-    return _keys_from_entries(document["keys"], source)
+    checked = validate(
+        KeysFile, document, source=source, error=KeyFileError, name_entry=name_key_entry
+    )
+    return _unique_keys(checked.keys, source)
 
 
 def parse_keys_env(value: str, variable: str = "LLM_GATEWAY_API_KEYS") -> tuple[ApiKey, ...]:
@@ -68,7 +70,15 @@ def parse_keys_env(value: str, variable: str = "LLM_GATEWAY_API_KEYS") -> tuple[
     document = _parse_json(value, source)
     if not isinstance(document, list):
         raise KeyFileError(f"{source}: expected a JSON array of key objects")
-    return _keys_from_entries(document, source)
+    checked = validate(
+        KeyList,
+        document,
+        source=source,
+        error=KeyFileError,
+        entry_depth=1,
+        name_entry=name_key_entry,
+    )
+    return _unique_keys(checked.root, source)
 
 
 def load_keys(
@@ -154,70 +164,10 @@ def _parse_json(text: str, source: str) -> Any:
         raise KeyFileError(f"{source}: not valid JSON ({position})") from None
 
 
-def _keys_from_entries(entries: Iterable[Any], source: str) -> tuple[ApiKey, ...]:
-    keys = tuple(
-        _key_from_entry(entry, f"{source}: entry {index}") for index, entry in enumerate(entries, 1)
-    )
+def _unique_keys(entries: Sequence[KeyEntry], source: str) -> tuple[ApiKey, ...]:
+    keys = tuple(entry.api_key() for entry in entries)
     _check_unique(keys, source)
     return keys
-
-
-def _key_from_entry(entry: Any, where: str) -> ApiKey:
-    if not isinstance(entry, Mapping):
-        raise KeyFileError(f"{where}: expected an object")
-    key_id = entry.get("id")
-    if isinstance(key_id, str) and is_valid_key_id(key_id):
-        where = f"{where} (id '{key_id}')"
-    raw = sorted(_RAW_SECRET_FIELDS & entry.keys())
-    if raw:
-        raise KeyFileError(f"{where}: field '{raw[0]}' looks like a raw key; store only its sha256")
-    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
-    if unknown:
-        raise KeyFileError(f"{where}: unknown field '{unknown[0]}'")
-    for field_name in _REQUIRED:
-        if not isinstance(entry.get(field_name), str):
-            raise KeyFileError(f"{where}: '{field_name}' is required and must be a string")
-    try:
-        return ApiKey(
-            id=entry["id"],
-            name=entry["name"],
-            sha256=entry["sha256"].strip().lower(),
-            requests_per_minute=_optional_int(entry, "requests_per_minute"),
-            tokens_per_minute=_optional_int(entry, "tokens_per_minute"),
-            allowed_models=_models(entry.get("allowed_models", [])),
-            monthly_budget_usd=_optional_number(entry, "monthly_budget_usd"),
-            admin=_flag(entry.get("admin", False)),
-        )
-    except (TypeError, ValueError) as error:
-        raise KeyFileError(f"{where}: {error}") from None
-
-
-def _optional_int(entry: Mapping[str, Any], field_name: str) -> int | None:
-    value = entry.get(field_name)
-    if value is not None and (type(value) is not int or value <= 0):
-        raise ValueError(f"'{field_name}' must be a positive integer")
-    return value
-
-
-def _optional_number(entry: Mapping[str, Any], field_name: str) -> float | None:
-    value = entry.get(field_name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"'{field_name}' must be a number")
-    return float(value)
-
-
-def _models(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
-        raise ValueError("'allowed_models' must be a list of model names or patterns")
-    return tuple(value)
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("'admin' must be true or false")
-    return value
 
 
 def _check_unique(keys: Sequence[ApiKey], source: str) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.chat import ChatResponse, Choice
 from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.usage import Usage

@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from gateway_adapters.providers.http_errors import retry_after_seconds
 from gateway_core.errors import (
     GatewayError,
     ToolArgumentsError,
@@ -38,8 +40,6 @@ from gateway_core.errors import (
     ToolTimeoutError,
     ToolUnavailableError,
 )
-
-from gateway_adapters.providers.http_errors import retry_after_seconds
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 """``{name}`` in a URL template: a setting (filled at start-up) or an argument (per call)."""
@@ -178,7 +178,8 @@ class HttpToolBackend:
         return ToolBadGatewayError(f"{where} failed (HTTP {status}).", retry_after=retry_after)
 
     def _transport_error(self, error: BaseException, tool_name: str) -> ToolUnavailableError:
-        error_class, what = ToolBadGatewayError, "failed"
+        error_class: type[ToolUnavailableError] = ToolBadGatewayError
+        what = "failed"
         for cls in type(error).__mro__:
             if cls in _TRANSPORT_ERRORS:
                 error_class, what = _TRANSPORT_ERRORS[cls]

@@ -55,7 +55,8 @@ MAX_EXPRESSION_CHARS = 500
 MAX_EXPONENT = 1000
 MAX_INTEGER_BITS = 4096
 
-_BINARY: Mapping[type[ast.operator], Callable[[Any, Any], Any]] = {
+Number = int | float | complex
+_BINARY: Mapping[type[ast.operator], Callable[[Any, Any], Number]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -64,7 +65,7 @@ _BINARY: Mapping[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY: Mapping[type[ast.unaryop], Callable[[Any], Any]] = {
+_UNARY: Mapping[type[ast.unaryop], Callable[[Any], Number]] = {
     ast.USub: operator.neg,
     ast.UAdd: operator.pos,
 }
@@ -99,9 +100,10 @@ def evaluate(expression: str) -> int | float:
 def _evaluate(node: ast.expr) -> int | float:
     if isinstance(node, ast.Constant):
         # bool is an int subclass and complex is a number: neither is arithmetic input here.
-        if type(node.value) not in (int, float):
-            raise ToolExecutionError("Only numbers may appear in the expression.")
-        return node.value
+        value = node.value
+        if type(value) is int or type(value) is float:
+            return value
+        raise ToolExecutionError("Only numbers may appear in the expression.")
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _checked(_UNARY[type(node.op)](_evaluate(node.operand)))
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
@@ -117,12 +119,13 @@ def _evaluate(node: ast.expr) -> int | float:
 def _check_power(base: int | float, exponent: int | float) -> None:
     if abs(exponent) > MAX_EXPONENT:
         raise ToolExecutionError(f"Exponents are limited to ±{MAX_EXPONENT}.")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if base.bit_length() * exponent > MAX_INTEGER_BITS:
-            raise ToolExecutionError("The result is too large.")
+    if not (isinstance(base, int) and isinstance(exponent, int)) or exponent <= 0:
+        return
+    if base.bit_length() * exponent > MAX_INTEGER_BITS:
+        raise ToolExecutionError("The result is too large.")
 
 
-def _checked(value: Any) -> int | float:
+def _checked(value: Number) -> int | float:
     if isinstance(value, complex):  # (-8) ** 0.5
         raise ToolExecutionError("The result is not a real number.")
     if isinstance(value, int) and value.bit_length() > MAX_INTEGER_BITS:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway_core.domain.tool_registry import RegisteredTool
-from gateway_core.errors import ToolArgumentsError
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+
+from gateway_core.domain.tool_registry import RegisteredTool
+from gateway_core.errors import ToolArgumentsError
 
 _MAX_MESSAGE = 300
 
@@ -54,7 +55,7 @@ def _culprit_property(error: ValidationError) -> str | None:
     instance = error.instance
     if not isinstance(instance, Mapping):
         return None
-    if error.validator == "required":
+    if error.validator == "required" and isinstance(error.validator_value, list):
         return next((name for name in error.validator_value if name not in instance), None)
     if error.validator == "additionalProperties":
         known = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}

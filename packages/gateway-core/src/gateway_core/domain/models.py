@@ -1,4 +1,8 @@
-"""What a configured model is and can do. Capabilities are data, not optional methods."""
+"""What a configured model is: its name, who serves it, how ``/v1/models`` describes it.
+
+A capability the gateway comes to need (tools, streaming) belongs here as a field (data), not
+as an optional method on the provider; none is read today, so none is declared.
+"""
 
 from __future__ import annotations
 
@@ -12,5 +16,3 @@ class ModelInfo:
     provider: str
     owned_by: str = ""
     description: str = ""
-    supports_tools: bool = True
-    supports_streaming: bool = True

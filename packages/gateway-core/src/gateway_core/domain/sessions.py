@@ -1,6 +1,6 @@
 """Server-side conversation state, and the policy that keeps a stored history bounded.
 
-Trimming policy (``plan_trim`` / ``trim_history``):
+Trimming policy (``plan_trim``):
 
 - The leading system (or developer) messages are the *head*: they are never dropped.
 - Everything after the head is the *body*; trimming drops its oldest messages, so the newest
@@ -148,11 +148,6 @@ def plan_trim(messages: Sequence[Message], limits: HistoryLimits) -> Trim:
         if start is not None:
             return Trim(keep=keep, drop=start)
     return Trim(keep=keep, drop=len(body))
-
-
-def trim_history(messages: Sequence[Message], limits: HistoryLimits) -> tuple[Message, ...]:
-    """``messages`` bounded by ``limits``: the head and the newest whole turns."""
-    return plan_trim(messages, limits).apply(messages)
 
 
 def _head_length(messages: Sequence[Message]) -> int:

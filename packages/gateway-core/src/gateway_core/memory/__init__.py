@@ -5,7 +5,7 @@ from gateway_core.memory.sessions import InMemorySessionStore
 
 __all__ = ["InMemorySessionStore"]
 
-from gateway_core.memory.rate_limits import InMemoryRateLimitStore  # noqa: E402
+from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 
 __all__ += ["InMemoryRateLimitStore"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 
 from gateway_core.domain.messages import Message
@@ -120,10 +120,8 @@ class InMemorySessionStore:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise SessionBusyError("Another turn of this session is still running.")
-            try:
+            with suppress(TimeoutError):  # then check again: the holder's lease may have run out
                 await asyncio.wait_for(released.wait(), min(remaining, _RECHECK_SECONDS))
-            except TimeoutError:
-                pass
 
     def _try_take(self, session_id: str, token: str, lease: float) -> bool:
         now = self._clock.monotonic()

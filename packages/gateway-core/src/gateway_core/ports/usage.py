@@ -56,7 +56,9 @@ class UsageTotal:
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
-            cost_usd=from_picodollars(to_picodollars(self.cost_usd) + to_picodollars(other.cost_usd)),
+            cost_usd=from_picodollars(
+                to_picodollars(self.cost_usd) + to_picodollars(other.cost_usd)
+            ),
         )
 
 

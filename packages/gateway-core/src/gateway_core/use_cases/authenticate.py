@@ -45,10 +45,6 @@ class Authenticator:
             by_hash[key.sha256] = key
         self._by_hash = by_hash
 
-    @property
-    def key_count(self) -> int:
-        return len(self._by_hash)
-
     def authenticate(self, authorization_header: str | None, x_api_key: str | None) -> ApiKey:
         secret = _presented_secret(authorization_header, x_api_key)
         if not secret or len(secret) > _MAX_SECRET_LENGTH or not secret.isprintable():

@@ -111,7 +111,11 @@ class LeasedRateLimitStore:
         The reconciliation of a request's token estimate is then no store round trip either."""
         lease = self._leases.get(identity)
         shape = (charge.bucket, charge.limit, charge.period_ms)
-        if lease is not None and shape in lease.shape and self._clock.monotonic() < lease.expires_at:
+        if (
+            lease is not None
+            and shape in lease.shape
+            and self._clock.monotonic() < lease.expires_at
+        ):
             index = lease.shape.index(shape)
             left = lease.left[index]
             if charge.cost < 0:
@@ -190,9 +194,8 @@ def _spend(lease: _Lease, charges: Sequence[Charge], now: float) -> RateLimitDec
     states = []
     for index, charge in enumerate(charges):
         lease.left[index] -= charge.cost
-        remaining = min(
-            charge.limit, _refilled(lease.seen[index], charge, now - lease.seen_at) + lease.left[index]
-        )
+        refilled = _refilled(lease.seen[index], charge, now - lease.seen_at)
+        remaining = min(charge.limit, refilled + lease.left[index])
         reset_after = (charge.limit - remaining) * charge.period_ms / charge.limit / 1000
         states.append(BucketState(charge.limit, remaining, reset_after, 0.0))
     return RateLimitDecision(allowed=True, buckets=tuple(states))
