@@ -18,6 +18,7 @@ from gateway_http.container import Container
 from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
+from gateway_http.observability.tracing import install_tracing
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
@@ -124,4 +125,5 @@ def create_app(container: Container | None = None) -> Litestar:
         debug=False,
     )
     install_observability(app, container.metrics(), log_prompts=settings.log_prompts)
+    install_tracing(app, container.tracer_provider())
     return app

@@ -7,6 +7,7 @@ import os
 from dependency_injector import containers, providers
 
 from gateway_adapters.pricing_file import load_price_table
+from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced_tool_backends
 from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_core.clock import SystemClock
 from gateway_core.use_cases.complete_chat import CompleteChat
@@ -19,6 +20,7 @@ from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.observability.metrics import GatewayMetrics, model_names
+from gateway_http.observability.tracing import tracer_of, tracer_provider_for
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
@@ -51,6 +53,10 @@ class Container(containers.DeclarativeContainer):
     upstream_clients = providers.Resource(open_upstream_clients, settings)
     redis = providers.Resource(open_redis, settings)
 
+    # Tracing (off by default: the tracer is None and nothing is wrapped).
+    tracer_provider = providers.Singleton(tracer_provider_for, settings)
+    tracer = providers.Singleton(tracer_of, tracer_provider)
+
     # Providers and routing.
     gateway_config = providers.Singleton(load_gateway_config, settings.provided.providers_config)
     resolved_providers = providers.Singleton(resolve_providers, gateway_config, environ)
@@ -63,7 +69,7 @@ class Container(containers.DeclarativeContainer):
     complete_chat = providers.Singleton(
         CompleteChat,
         routing,
-        chat_providers,
+        providers.Singleton(traced_chat_providers, chat_providers, tracer),
         providers.Singleton(unconfigured_providers, resolved_providers),
         on_provider_error=metrics.provided.count_provider_error,
     )
@@ -92,7 +98,7 @@ class Container(containers.DeclarativeContainer):
     execute_tool = providers.Singleton(
         ExecuteTool,
         loaded_tools.provided.registry,
-        loaded_tools.provided.backends,
+        providers.Singleton(traced_tool_backends, loaded_tools.provided.backends, tracer),
         providers.Singleton(JsonSchemaArgumentsValidator),
     )
     tool_loop = providers.Singleton(
@@ -111,7 +117,7 @@ class Container(containers.DeclarativeContainer):
         usage=usage_tracker,
         limiter=limiter,
         budget=budget,
-        cache=response_cache,
+        cache=providers.Singleton(traced_cache, response_cache, tracer),
         cache_policy=providers.Callable(
             CachePolicy,
             enabled=settings.provided.cache_enabled,

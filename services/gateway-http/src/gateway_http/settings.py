@@ -79,3 +79,13 @@ class Settings(BaseSettings):
 
     log_prompts: bool = False
     """Put prompts and completions in the request log (off: only sizes and counts)."""
+
+    tracing_enabled: bool = False
+    """OpenTelemetry traces (a span per request, per provider attempt, tool call, cache use),
+    exported over OTLP/HTTP. Off: no tracing code runs on the request path."""
+    tracing_otlp_endpoint: str | None = None
+    """Where spans go (e.g. ``http://otel-collector:4318/v1/traces``); unset: OpenTelemetry's
+    own ``OTEL_EXPORTER_OTLP_*`` variables, else ``http://localhost:4318/v1/traces``."""
+    tracing_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of new traces recorded; a caller's sampled ``traceparent`` is always followed."""
+    tracing_service_name: str = "llm-gateway"
