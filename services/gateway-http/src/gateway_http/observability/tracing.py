@@ -11,10 +11,10 @@ children through the context the request's task carries.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -44,7 +44,8 @@ def tracer_provider(
     if not enabled:
         return None
     resource = Resource.create({"service.name": service_name, "service.version": __version__})
-    provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
+    sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if processor is None:
         # Imported here: the exporter pulls in protobuf, which an untraced gateway never needs.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -66,13 +67,14 @@ class TracedRequests:
         self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]  # lifespan too
             await self._app(scope, receive, send)
             return
+        http = cast(HTTPScope, scope)
         parent = propagate.extract(_headers(scope))
         span = self._tracer.start_span(
-            f"{scope['method']} {scope['path']}", context=parent, kind=SpanKind.SERVER,
-            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+            f"{http['method']} {http['path']}", context=parent, kind=SpanKind.SERVER,
+            attributes={"http.request.method": http["method"], "url.path": http["path"]},
         )
         status: dict[str, Any] = {}
 
@@ -89,10 +91,10 @@ class TracedRequests:
             raise
         finally:
             context.detach(token)
-            self._finish(span, scope, status.get("code"))
+            self._finish(span, http, status.get("code"))
 
     @staticmethod
-    def _finish(span: trace.Span, scope: Scope, code: int | None) -> None:
+    def _finish(span: trace.Span, scope: HTTPScope, code: int | None) -> None:
         record = record_of(scope)
         route = route_of(scope, record)
         span.update_name(f"{scope['method']} {route}")
@@ -139,5 +141,6 @@ def install_tracing(app: Litestar, provider: TracerProvider | None) -> None:
     """
     if provider is None:
         return
-    app.asgi_handler = TracedRequests(app.asgi_handler, tracer_of(provider))
+    tracer = provider.get_tracer(INSTRUMENTATION, __version__)
+    app.asgi_handler = TracedRequests(app.asgi_handler, tracer)
     app.on_shutdown.append(provider.shutdown)
