@@ -19,8 +19,8 @@ chunked request bodies get a 400 and the connection is closed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import json
 
 import uvloop
