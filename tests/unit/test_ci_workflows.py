@@ -94,4 +94,6 @@ def test_uv_verifies_the_lock_against_pyproject(path: str) -> None:
 
 def test_ci_runs_the_deploy_checks_before_the_suite() -> None:
     lines = (REPO / ".ci" / "run").read_text("utf-8").splitlines()
-    assert lines.index("./scripts/check-deploy") < lines.index("./scripts/test -q -p no:cacheprovider")
+    assert lines.index("./scripts/check-deploy") < lines.index(
+        "./scripts/test -q -p no:cacheprovider"
+    )
