@@ -132,6 +132,18 @@ def test_an_existing_secret_gives_the_keys_where_it_holds_them(
     assert _secret_ref(env["LLM_GATEWAY_REDIS_URL"])["name"] == "team-secrets"
 
 
+def test_an_existing_secret_wires_no_keys_when_authentication_is_off() -> None:
+    """Authentication off: the gateway reads no keys, so the Secret need not hold any (a
+    required mount of a missing key would keep the pod from starting)."""
+    auth_off = {"env": {"LLM_GATEWAY_AUTH_ENABLED": "false"}}
+    for shape in ("file", "env", "both"):
+        secrets = {"existingSecret": "team-secrets", "existingSecretApiKeys": shape}
+        objects = _render({"secrets": secrets}, auth_off)
+        env = _env(objects)
+        assert not {"LLM_GATEWAY_API_KEYS_FILE", "LLM_GATEWAY_API_KEYS"} & set(env)
+        assert "api-keys" not in _volumes(objects)
+
+
 def test_an_existing_secret_defaults_to_the_keys_file_shape() -> None:
     env = _env(_render({"secrets": {"existingSecret": "team-secrets"}}))
     assert env["LLM_GATEWAY_API_KEYS_FILE"]["value"] == KEYS_FILE_PATH

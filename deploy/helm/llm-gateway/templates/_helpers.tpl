@@ -43,17 +43,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 Where the client keys are. The chart's own Secret: wherever values put them (apiKeysFile, and
 secrets.values.LLM_GATEWAY_API_KEYS). An existing Secret cannot be read at render time, so
 secrets.existingSecretApiKeys says which of its keys hold them: api-keys.json ("file"),
-LLM_GATEWAY_API_KEYS ("env"), both, or none. Each result is "true" or empty.
+LLM_GATEWAY_API_KEYS ("env"), both, or none; with authentication off, none of them (the
+gateway reads no keys then, and the Secret need not hold any). Each result is "true" or empty.
 */}}
+{{- define "llm-gateway.authEnabled" -}}
+{{- if eq (index .Values.env "LLM_GATEWAY_AUTH_ENABLED" | toString | lower) "true" }}true{{ end }}
+{{- end }}
+
 {{- define "llm-gateway.apiKeysFromFile" -}}
 {{- if .Values.secrets.existingSecret }}
-{{- if has .Values.secrets.existingSecretApiKeys (list "file" "both") }}true{{ end }}
+{{- if and (include "llm-gateway.authEnabled" .) (has .Values.secrets.existingSecretApiKeys (list "file" "both")) }}true{{ end }}
 {{- else if .Values.secrets.apiKeysFile }}true{{ end }}
 {{- end }}
 
 {{- define "llm-gateway.apiKeysFromEnv" -}}
 {{- if .Values.secrets.existingSecret }}
-{{- if has .Values.secrets.existingSecretApiKeys (list "env" "both") }}true{{ end }}
+{{- if and (include "llm-gateway.authEnabled" .) (has .Values.secrets.existingSecretApiKeys (list "env" "both")) }}true{{ end }}
 {{- else if hasKey .Values.secrets.values "LLM_GATEWAY_API_KEYS" }}true{{ end }}
 {{- end }}
 
