@@ -53,7 +53,7 @@ def test_tool_use_and_tool_result(claude: anthropic.Anthropic, fake_upstream: Fa
         model=model, max_tokens=100, tools=[TOOL],
         messages=[
             {"role": "user", "content": "Lima?"},
-            {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+            {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": use.id, "content": "28 degrees"},
             ]},

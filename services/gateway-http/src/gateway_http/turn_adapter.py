@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.chat import ChatRequest, ChatResponse
+from gateway_core.domain.messages import Message
+from gateway_core.domain.routing import Target
+from gateway_core.domain.usage import Usage
+from gateway_core.use_cases.background import run_in_background
+from gateway_core.use_cases.rate_limit import Admission
 from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ChatOutcome
 from gateway_core.use_cases.serve_chat_stream import ChatStream
 
@@ -72,6 +77,50 @@ def dropped_header(dropped: list[str]) -> Mapping[str, str]:
     return {"x-gateway-dropped-params": ", ".join(dropped)} if dropped else {}
 
 
-def provider_of(api: ChatApi, model: str) -> str:
-    """The provider that serves ``model`` first (raises ``ModelNotFoundError``)."""
-    return api.serve.chat.targets(model)[0].provider
+def route_of(api: ChatApi, model: str) -> Target:
+    """Where ``model`` goes first (raises ``ModelNotFoundError``)."""
+    return api.serve.chat.targets(model)[0]
+
+
+def native_target(api: ChatApi, natives: Mapping[str, object], model: str) -> Target | None:
+    """Where ``model`` goes when its provider speaks the door's format itself, else ``None``.
+
+    Only the route's primary target is used: a fallback to another format cannot replay a
+    native request, and one of the same format is not worth the difference here."""
+    target = route_of(api, model)
+    return target if target.provider in natives else None
+
+
+class NativeTurn:
+    """The chat turn's controls around a natively forwarded call: permission, rate limit and
+    budget before it (``admit``); usage, cost and the token reservation after it
+    (``settle``, or ``release`` when it produced nothing)."""
+
+    def __init__(self, api: ChatApi, caller: ChatCaller, record: RequestRecord, *,
+                 model: str, prompt_text: str, max_tokens: int | None) -> None:  # fmt: skip
+        self._api, self._caller, self._record = api, caller, record
+        # Admission estimates tokens from a request; this one stands for the native body.
+        self._request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
+        self.outcome = ChatOutcome()
+        self._admission: Admission | None = None
+        record.model = model
+
+    async def admit(self) -> None:
+        try:
+            self._admission = await self._api.serve.admit(self._request, self._caller, self.outcome)
+        finally:
+            self._record.headers = dict(self.outcome.rate_limit_headers)
+
+    async def release(self) -> None:
+        await self._api.serve.release(self._admission)
+
+    async def settle(self, usage: Usage, model: str, provider: str) -> None:
+        response = ChatResponse(id="", model=model, choices=(), usage=usage, provider=provider)
+        self.outcome.response = response
+        await self._api.serve.account(self._caller, self._admission, response, self.outcome)
+        note(self._record, self.outcome)
+
+    def settle_later(self, usage: Usage, model: str, provider: str) -> None:
+        """For a stream the client left: its task may be cancelled, so settle in another."""
+        self.outcome.aborted = True
+        run_in_background(self.settle(usage, model, provider))

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
+from gateway_core.ports.native import NativeFormatProvider, NativeTokenCounter
+
 from gateway_http.caller import ChatApi
 
 
 @dataclass(frozen=True, slots=True)
 class MessagesDoor:
     chat: ChatApi
+    natives: Mapping[str, NativeFormatProvider]
+    """Providers (by name) that speak the Messages API: forwarded to natively."""
+    token_counters: Mapping[str, NativeTokenCounter]

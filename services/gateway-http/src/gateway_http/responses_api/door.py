@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
+from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.responses import ResponseStore
 
 from gateway_http.caller import ChatApi
@@ -14,3 +17,5 @@ class ResponsesDoor:
     chat: ChatApi
     store: ResponseStore
     ttl_seconds: float
+    natives: Mapping[str, NativeFormatProvider]
+    """Providers (by name) that speak the Responses API: forwarded to natively."""

@@ -16,7 +16,9 @@ from litestar import Request, Response, post
 
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, PermissionDeniedError
+from gateway_core.ports.native import NativeCall
 from gateway_core.use_cases.serve_chat_stream import ChatStream
+from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.messages_api.body import decode_messages_body
@@ -28,11 +30,14 @@ from gateway_http.messages_api.output import message_object
 from gateway_http.messages_api.request import to_chat_request
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.sse import EventStream
+from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_http.turn_adapter import (
+    NativeTurn,
     dropped_header,
+    native_target,
     note,
     open_turn_stream,
-    provider_of,
+    route_of,
     run_turn,
     turn_headers,
 )
@@ -50,8 +55,18 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     caller = door.chat.callers.of(request)
     require_json(request)
     body = decode_messages_body(await request.body())
-    translation = to_chat_request(body)
     record = record_of(request.scope)
+    target = native_target(door.chat, door.natives, body["model"])
+    if target is not None:
+        turn = NativeTurn(door.chat, caller, record, model=body["model"],
+                          prompt_text=_encode(body.get("messages")).decode(),
+                          max_tokens=body["max_tokens"])  # fmt: skip
+        call = _native_call(request, body, target.model)
+        native = door.natives[target.provider]
+        if body.get("stream"):
+            return await forward_stream(native, call, turn)
+        return json_answer(*await forward(native, call, turn))
+    translation = to_chat_request(body)
     message_id = new_id()
     if not body.get("stream"):
         outcome = await run_turn(door.chat, translation.request, caller, record)
@@ -63,6 +78,13 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
                **dropped_header(translation.dropped)}  # fmt: skip
     return EventStream(_sse(stream, events, record), headers=headers)
+
+
+def _native_call(request: Request, body: dict[str, Any], model: str) -> NativeCall:
+    """The body as sent, for the provider's model id, with the client's Anthropic headers."""
+    headers = {name: value for name in FORWARDED_HEADERS
+               if (value := request.headers.get(name)) is not None}  # fmt: skip
+    return NativeCall({**body, "model": model}, headers)
 
 
 def _event(event: Event) -> bytes:
@@ -105,7 +127,11 @@ async def count_tokens(request: Request, messages_door: MessagesDoor) -> Respons
         raise PermissionDeniedError(
             f"This API key may not use the model '{body['model'][:100]}'.", param="model"
         )
-    provider_of(door.chat, body["model"])
+    target = route_of(door.chat, body["model"])
+    counter = door.token_counters.get(target.provider)
+    if counter is not None:
+        exact = await counter.count_tokens(_native_call(request, body, target.model))
+        return json_answer(exact, {TOKEN_COUNT_HEADER: "exact"})
     counted: dict[str, Any] = {"input_tokens": estimate_input_tokens(body)}
     return Response(content=_encode(counted), media_type="application/json",
                     headers={TOKEN_COUNT_HEADER: "estimate"})  # fmt: skip

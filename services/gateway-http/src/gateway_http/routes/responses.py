@@ -18,7 +18,10 @@ from litestar import Request, Response, delete, get, post
 
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, NotFoundError
+from gateway_core.domain.routing import Target
+from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
+from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_core.use_cases.serve_chat_stream import ChatStream
 from gateway_http.errors import gateway_error_payload
@@ -32,7 +35,15 @@ from gateway_http.responses_api.events import ResponsesEvents
 from gateway_http.responses_api.output import completed_response
 from gateway_http.responses_api.request import input_items, to_chat_request
 from gateway_http.sse import EventStream
-from gateway_http.turn_adapter import dropped_header, note, open_turn_stream, run_turn, turn_headers
+from gateway_http.turn_adapter import (
+    NativeTurn,
+    dropped_header,
+    native_target,
+    note,
+    open_turn_stream,
+    run_turn,
+    turn_headers,
+)
 
 log = logging.getLogger("gateway_http.responses")
 
@@ -51,10 +62,17 @@ async def create_response(request: Request, responses_door: ResponsesDoor) -> Re
     require_json(request)
     body = decode_responses_body(await request.body())
     history = await _history(door, body, caller)
-    translation = to_chat_request(body, history)
     record = record_of(request.scope)
     own_items = with_ids(input_items(body))
-    conversation = [*history, *own_items]
+    conversation = [*history, *input_items(body)]
+    target = native_target(door.chat, door.natives, body["model"])
+    if target is not None:
+        keep = _Keeper(door, body, caller, own_items, conversation)
+        return await _native(door, body, conversation if history else None, target, keep,
+                             NativeTurn(door.chat, caller, record, model=body["model"],
+                                        prompt_text=_text_of(body, conversation),
+                                        max_tokens=body.get("max_output_tokens")))  # fmt: skip
+    translation = to_chat_request(body, history)
     response_id, created_at = new_id(), int(time.time())
     if not body.get("stream"):
         outcome = await run_turn(door.chat, translation.request, caller, record)
@@ -68,6 +86,34 @@ async def create_response(request: Request, responses_door: ResponsesDoor) -> Re
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
                **dropped_header(translation.dropped)}  # fmt: skip
     return EventStream(_sse(stream, events, keep, record), headers=headers)
+
+
+async def _native(
+    door: ResponsesDoor,
+    body: Mapping[str, Any],
+    conversation: list | None,
+    target: Target,
+    keep: _Keeper,
+    turn: NativeTurn,
+) -> Response | EventStream:
+    """Forward to a provider that speaks the Responses API: the body as sent, but for the
+    provider's model id and a stored conversation in place of ``previous_response_id``."""
+    upstream = {k: v for k, v in body.items() if k != "previous_response_id"}
+    upstream["model"] = target.model
+    if conversation is not None:
+        upstream["input"] = conversation
+    native = door.natives[target.provider]
+    call = NativeCall(upstream)
+    if body.get("stream"):
+        return await forward_stream(native, call, turn, keep)
+    answer, headers = await forward(native, call, turn)
+    await keep(msgspec.json.decode(answer))
+    return json_answer(answer, headers)
+
+
+def _text_of(body: Mapping[str, Any], conversation: list) -> str:
+    """What the rate limiter's token estimate reads for a native request."""
+    return (body.get("instructions") or "") + _encode(conversation).decode()
 
 
 async def _history(door: ResponsesDoor, body: Mapping[str, Any], caller: ChatCaller) -> list:
@@ -87,7 +133,7 @@ async def _keep(
     door: ResponsesDoor,
     body: Mapping[str, Any],
     caller: ChatCaller,
-    answer: dict[str, Any],
+    answer: Mapping[str, Any],
     own_items: list[dict[str, Any]],
     conversation: list,
 ) -> None:
@@ -105,7 +151,7 @@ class _Keeper:
         self.args = (door, body, caller)
         self.items = (own_items, conversation)
 
-    async def __call__(self, answer: dict[str, Any]) -> None:
+    async def __call__(self, answer: Mapping[str, Any]) -> None:
         door, body, caller = self.args
         await _keep(door, body, caller, answer, *self.items)
 
