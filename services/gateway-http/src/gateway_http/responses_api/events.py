@@ -27,6 +27,7 @@ from gateway_http.responses_api.output import (
 )
 
 Event = dict[str, Any]
+_RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "upstream_rate_limited"})
 
 
 @dataclass(slots=True)
@@ -106,7 +107,9 @@ class ResponsesEvents:
     def failed(self, code: str, message: str) -> list[Event]:
         """The turn failed after the stream began: ``error``, then ``response.failed``."""
         snapshot = self._snapshot("failed")
-        snapshot["error"] = {"code": code, "message": message}
+        # The response's error code is one of OpenAI's few; the event carries the gateway's.
+        closest = "rate_limit_exceeded" if code in _RATE_LIMIT_CODES else "server_error"
+        snapshot["error"] = {"code": closest, "message": message}
         return [
             self._event("error", code=code, message=message, param=None),
             self._event("response.failed", response=snapshot),
