@@ -85,3 +85,17 @@ def test_messages_accepts_the_anthropic_key_header(replicas: Replicas, fake_upst
         stranger.messages.create(model=VENDOR_MODELS["openai"], max_tokens=10,
                                  messages=[{"role": "user", "content": "hi"}])  # fmt: skip
     assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+
+
+def test_every_responses_route_refuses_a_bad_key(replicas: Replicas, fake_upstream: FakeUpstream) -> None:
+    stranger = openai.OpenAI(base_url=f"{replicas.first.url}/v1", api_key="not-a-key", max_retries=0)
+    calls = [
+        lambda: stranger.responses.create(model=VENDOR_MODELS["openai"], input="hi"),
+        lambda: stranger.responses.retrieve("resp_x"),
+        lambda: stranger.responses.delete("resp_x"),
+        lambda: stranger.responses.input_items.list("resp_x"),
+    ]
+    for call in calls:
+        with pytest.raises(openai.AuthenticationError):
+            call()
+    assert fake_upstream.requests == []

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+from gateway_core.errors import InvalidRequestError
 from msgspec import Meta, Struct
 
-from gateway_core.errors import InvalidRequestError
 from gateway_http.schemas.json_body import decode_body, error_path
 
 _FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")

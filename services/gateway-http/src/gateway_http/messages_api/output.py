@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-
 from gateway_core.domain.chat import ChatResponse
 from gateway_core.domain.messages import ToolCall
 from gateway_core.domain.usage import Usage

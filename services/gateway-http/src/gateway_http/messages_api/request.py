@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec

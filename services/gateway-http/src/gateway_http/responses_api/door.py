@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.responses import ResponseStore

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, post
-
+from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, PermissionDeniedError
 from gateway_core.ports.native import NativeCall
 from gateway_core.use_cases.serve_chat_stream import ChatStream
-from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
+from litestar import Request, Response, post
+
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.messages_api.body import decode_messages_body
@@ -29,8 +29,8 @@ from gateway_http.messages_api.events import Event, MessagesEvents
 from gateway_http.messages_api.output import message_object
 from gateway_http.messages_api.request import to_chat_request
 from gateway_http.request_record import RequestRecord, record_of
-from gateway_http.sse import EventStream
 from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
+from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
     NativeTurn,
     dropped_header,

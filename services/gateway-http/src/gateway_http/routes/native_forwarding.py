@@ -11,10 +11,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from litestar import Response
-
 from gateway_core.errors import GatewayError
 from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeStream
+from litestar import Response
+
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import NativeTurn, turn_headers
 

@@ -14,16 +14,15 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post
-
+from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, NotFoundError
-from gateway_core.domain.routing import Target
 from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
-from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_core.use_cases.serve_chat_stream import ChatStream
+from litestar import Request, Response, delete, get, post
+
 from gateway_http.errors import gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
@@ -34,6 +33,7 @@ from gateway_http.responses_api.door import ResponsesDoor
 from gateway_http.responses_api.events import ResponsesEvents
 from gateway_http.responses_api.output import completed_response
 from gateway_http.responses_api.request import input_items, to_chat_request
+from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
     NativeTurn,
@@ -190,8 +190,7 @@ async def _sse(
         await stream.aclose()
 
 
-async def _stored(door: ResponsesDoor, request: Request, response_id: str) -> StoredResponse:
-    caller = door.chat.callers.of(request)
+async def _stored(door: ResponsesDoor, caller: ChatCaller, response_id: str) -> StoredResponse:
     stored = await door.store.get(response_id, caller.owner)
     if stored is None:
         raise ResponseNotFoundError(f"No response '{response_id[:100]}' is stored for this key.")
@@ -199,14 +198,17 @@ async def _stored(door: ResponsesDoor, request: Request, response_id: str) -> St
 
 
 @get("/v1/responses/{response_id:str}")
-async def read_response(request: Request, responses_door: ResponsesDoor, response_id: str) -> Response:
-    stored = await _stored(responses_door, request, response_id)
+async def read_response(
+    caller: ChatCaller, responses_door: ResponsesDoor, response_id: str
+) -> Response:
+    stored = await _stored(responses_door, caller, response_id)
     return Response(content=_encode(stored.response), media_type="application/json")
 
 
 @delete("/v1/responses/{response_id:str}", status_code=200)
-async def delete_response(request: Request, responses_door: ResponsesDoor, response_id: str) -> Response:
-    caller = responses_door.chat.callers.of(request)
+async def delete_response(
+    caller: ChatCaller, responses_door: ResponsesDoor, response_id: str
+) -> Response:
     if not await responses_door.store.delete(response_id, caller.owner):
         raise ResponseNotFoundError(f"No response '{response_id[:100]}' is stored for this key.")
     body = {"id": response_id, "object": "response", "deleted": True}
@@ -215,14 +217,14 @@ async def delete_response(request: Request, responses_door: ResponsesDoor, respo
 
 @get("/v1/responses/{response_id:str}/input_items")
 async def list_input_items(
-    request: Request,
+    caller: ChatCaller,
     responses_door: ResponsesDoor,
     response_id: str,
     order: str = "desc",
     limit: int = 20,
     after: str | None = None,
 ) -> Response:
-    stored = await _stored(responses_door, request, response_id)
+    stored = await _stored(responses_door, caller, response_id)
     page = input_items_page(stored.input_items, order=order, limit=max(1, min(limit, 100)), after=after)
     return Response(content=_encode(page), media_type="application/json")
 

@@ -30,19 +30,20 @@ FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 _encoder = msgspec.json.Encoder()
 
 
-def messages_usage(usage: Mapping[str, Any], before: Usage = Usage()) -> Usage:
-    """``usage`` of a message or a ``message_delta`` (whose counts are cumulative)."""
+def messages_usage(usage: Mapping[str, Any], before: Usage | None = None) -> Usage:
+    """``usage`` of a message, or of a ``message_delta`` on top of ``before`` (a delta's
+    counts are cumulative, and a count it leaves out is unchanged)."""
+    before = before or Usage()
+    read = _count(usage, "cache_read_input_tokens", before.cached_tokens)
+    uncached = before.prompt_tokens - before.cached_tokens
+    if "input_tokens" in usage or "cache_creation_input_tokens" in usage:
+        uncached = _count(usage, "input_tokens", 0) + _count(usage, "cache_creation_input_tokens", 0)
+    return Usage(uncached + read, _count(usage, "output_tokens", before.completion_tokens), read)
 
-    def count(name: str, earlier: int) -> int:
-        value = usage.get(name)
-        return int(value) if value is not None else earlier
 
-    read = count("cache_read_input_tokens", before.cached_tokens)
-    uncached_before = before.prompt_tokens - before.cached_tokens
-    uncached = count("input_tokens", uncached_before) + int(usage.get("cache_creation_input_tokens") or 0)
-    if "input_tokens" not in usage:
-        uncached = uncached_before
-    return Usage(uncached + read, count("output_tokens", before.completion_tokens), read)
+def _count(usage: Mapping[str, Any], name: str, default: int) -> int:
+    value = usage.get(name)
+    return int(value) if value is not None else default
 
 
 def _watch(stream: RelayedStream, name: str, payload: Mapping[str, Any]) -> None:
