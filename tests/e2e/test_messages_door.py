@@ -123,3 +123,15 @@ def test_max_tokens_is_required(e2e_gateway: GatewayProcess) -> None:
     assert response.status_code == 400
     assert response.json()["type"] == "error"
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_failure_mid_stream_is_an_anthropic_error_event(
+    claude: anthropic.Anthropic, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(Turn(text="one two three four five", fault=Fault.DROP_MID_STREAM))
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        with claude.messages.stream(model=VENDOR_MODELS["openai"], max_tokens=50,
+                                    messages=[{"role": "user", "content": "go"}]) as stream:  # fmt: skip
+            for _ in stream:
+                pass
+    assert caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from tests.e2e.conftest import VENDOR_MODELS
-from tests.support.fake_upstream import FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 
 TRANSLATED = [VENDOR_MODELS["openai"], VENDOR_MODELS["anthropic"]]
 
@@ -145,3 +145,13 @@ def test_store_false_keeps_nothing(client: openai.OpenAI, fake_upstream: FakeUps
     response = client.responses.create(model=VENDOR_MODELS["openai"], input="hi", store=False)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(response.id)
+
+
+def test_a_failure_mid_stream_is_an_error_event_then_failed(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(Turn(text="one two three four five", fault=Fault.DROP_MID_STREAM))
+    events = list(client.responses.create(model=VENDOR_MODELS["openai"], input="go", stream=True))
+    kinds = [event.type for event in events]
+    assert kinds[0] == "response.created" and kinds[-2:] == ["error", "response.failed"]
+    assert events[-2].code == "upstream_unreachable"  # type: ignore[union-attr]
