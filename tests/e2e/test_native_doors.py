@@ -127,3 +127,25 @@ def test_count_tokens_is_exact_from_anthropic(e2e_gateway: GatewayProcess, fake_
 def test_count_tokens_through_the_sdk(claude: anthropic.Anthropic, fake_upstream: FakeUpstream) -> None:
     counted = claude.messages.count_tokens(model=CLAUDE, messages=[{"role": "user", "content": "hi"}])
     assert counted.input_tokens > 0
+
+
+def _totals(gateway: GatewayProcess) -> dict:
+    return httpx.get(f"{gateway.url}/v1/usage").json()["totals"]
+
+
+def test_native_calls_are_accounted_from_the_vendors_usage(
+    e2e_gateway: GatewayProcess, claude: anthropic.Anthropic, client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    before = _totals(e2e_gateway)
+    fake_upstream.script(Turn(text="a", prompt_tokens=100, completion_tokens=7, cached_tokens=40),
+                         Turn(text="b c d", prompt_tokens=50, completion_tokens=9),
+                         ReasoningTurn(text="e", prompt_tokens=30, completion_tokens=3))  # fmt: skip
+    claude.messages.create(model=CLAUDE, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    with claude.messages.stream(model=CLAUDE, max_tokens=10, messages=[{"role": "user", "content": "y"}]) as stream:
+        stream.get_final_message()
+    client.responses.create(model=NATIVE_RESPONSES_MODEL, input="z")
+    after = _totals(e2e_gateway)
+    assert after["requests"] - before["requests"] == 3
+    assert after["prompt_tokens"] - before["prompt_tokens"] == 180
+    assert after["completion_tokens"] - before["completion_tokens"] == 19
+    assert after["cached_tokens"] - before["cached_tokens"] == 40

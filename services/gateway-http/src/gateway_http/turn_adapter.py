@@ -97,13 +97,14 @@ class NativeTurn:
     (``settle``, or ``release`` when it produced nothing)."""
 
     def __init__(self, api: ChatApi, caller: ChatCaller, record: RequestRecord, *,
-                 model: str, prompt_text: str, max_tokens: int | None) -> None:  # fmt: skip
+                 model: str, prompt_text: str, max_tokens: int | None,
+                 stream: bool) -> None:  # fmt: skip
         self._api, self._caller, self._record = api, caller, record
         # Admission estimates tokens from a request; this one stands for the native body.
         self._request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
         self.outcome = ChatOutcome()
         self._admission: Admission | None = None
-        record.model = model
+        record.model, record.stream = model, stream
 
     async def admit(self) -> None:
         try:

@@ -60,7 +60,7 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     if target is not None:
         turn = NativeTurn(door.chat, caller, record, model=body["model"],
                           prompt_text=_encode(body.get("messages")).decode(),
-                          max_tokens=body["max_tokens"])  # fmt: skip
+                          max_tokens=body["max_tokens"], stream=bool(body.get("stream")))  # fmt: skip
         call = _native_call(request, body, target.model)
         native = door.natives[target.provider]
         if body.get("stream"):

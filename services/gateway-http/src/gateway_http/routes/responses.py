@@ -71,7 +71,8 @@ async def create_response(request: Request, responses_door: ResponsesDoor) -> Re
         return await _native(door, body, conversation if history else None, target, keep,
                              NativeTurn(door.chat, caller, record, model=body["model"],
                                         prompt_text=_text_of(body, conversation),
-                                        max_tokens=body.get("max_output_tokens")))  # fmt: skip
+                                        max_tokens=body.get("max_output_tokens"),
+                                        stream=bool(body.get("stream"))))  # fmt: skip
     translation = to_chat_request(body, history)
     response_id, created_at = new_id(), int(time.time())
     if not body.get("stream"):
