@@ -136,3 +136,17 @@ def test_a_failure_mid_stream_is_an_error_then_failed() -> None:
     adapter = pydantic.TypeAdapter(ResponseStreamEvent)
     typed = [adapter.validate_python(e) for e in events.failed("upstream_timeout", "timed out")]
     assert [e.type for e in typed] == ["error", "response.failed"]
+
+
+def test_input_items_pages_newest_first_and_replay_keeps_reasoning_ids() -> None:
+    from gateway_http.responses_api.conversation import for_replay, input_items_page, with_ids
+
+    items = with_ids([{"role": "user", "content": "a"}, {"type": "function_call_output", "call_id": "c", "output": "x"},
+                      {"role": "user", "content": "b"}])  # fmt: skip
+    assert [item["type"] for item in items] == ["message", "function_call_output", "message"]
+    page = input_items_page(items, order="desc", limit=2, after=None)
+    assert [i["content"] for i in page["data"] if "content" in i] == ["b"] and page["has_more"] is True
+    rest = input_items_page(items, order="desc", limit=2, after=page["last_id"])
+    assert rest["data"] == [items[0]] and rest["has_more"] is False
+    replay = for_replay([{"type": "reasoning", "id": "rs_1"}, {"type": "message", "id": "msg_1", "role": "user"}])
+    assert replay == [{"type": "reasoning", "id": "rs_1"}, {"type": "message", "role": "user"}]

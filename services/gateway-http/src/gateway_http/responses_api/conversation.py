@@ -33,6 +33,19 @@ def history_of(stored: StoredResponse) -> list[Mapping[str, Any]]:
     return [*stored.conversation, *stored.response.get("output", [])]
 
 
+_REPLAYED_WITH_ID = frozenset({"reasoning"})
+"""Item types a Responses provider needs their own ids for; the others' ids are optional, and
+the gateway's own (from a translated answer) would mean nothing to it."""
+
+
+def for_replay(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A stored conversation as input for a provider that speaks the Responses API."""
+    return [
+        item if item.get("type") in _REPLAYED_WITH_ID else {k: v for k, v in item.items() if k != "id"}
+        for item in items
+    ]
+
+
 def input_items_page(
     items: Sequence[Mapping[str, Any]], *, order: str, limit: int, after: str | None
 ) -> dict[str, Any]:

@@ -28,7 +28,12 @@ from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.responses_api.body import decode_responses_body
-from gateway_http.responses_api.conversation import history_of, input_items_page, with_ids
+from gateway_http.responses_api.conversation import (
+    for_replay,
+    history_of,
+    input_items_page,
+    with_ids,
+)
 from gateway_http.responses_api.door import ResponsesDoor
 from gateway_http.responses_api.events import ResponsesEvents
 from gateway_http.responses_api.output import completed_response
@@ -102,7 +107,7 @@ async def _native(
     upstream = {k: v for k, v in body.items() if k != "previous_response_id"}
     upstream["model"] = target.model
     if conversation is not None:
-        upstream["input"] = conversation
+        upstream["input"] = for_replay(conversation)
     native = door.natives[target.provider]
     call = NativeCall(upstream)
     if body.get("stream"):
