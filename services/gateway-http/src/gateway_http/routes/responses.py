@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import GatewayError, NotFoundError
+from gateway_core.errors import GatewayError, NotFoundError, StoreUnavailableError
 from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
 from gateway_core.use_cases.serve_chat import ChatCaller
@@ -146,7 +146,11 @@ async def _keep(
     if body.get("store") is False:
         return
     stored = StoredResponse(answer["id"], caller.owner, answer, own_items, conversation)
-    await door.store.put(stored, door.ttl_seconds)
+    try:
+        await door.store.put(stored, door.ttl_seconds)
+    except StoreUnavailableError as error:
+        # The answer is paid for and reaches the client; only its continuation is lost.
+        log.warning("the response store is unavailable; %s was not stored (%s)", answer["id"], error.code)
 
 
 class _Keeper:
