@@ -131,9 +131,9 @@ def test_a_failure_mid_stream_is_an_anthropic_error_event(
     claude: anthropic.Anthropic, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.script(Turn(text="one two three four five", fault=Fault.DROP_MID_STREAM))
-    with pytest.raises(anthropic.APIStatusError) as caught:
-        with claude.messages.stream(model=VENDOR_MODELS["openai"], max_tokens=50,
-                                    messages=[{"role": "user", "content": "go"}]) as stream:  # fmt: skip
-            for _ in stream:
-                pass
+    opened = claude.messages.stream(model=VENDOR_MODELS["openai"], max_tokens=50,
+                                    messages=[{"role": "user", "content": "go"}])  # fmt: skip
+    with pytest.raises(anthropic.APIStatusError) as caught, opened as stream:
+        for _ in stream:
+            pass
     assert caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]

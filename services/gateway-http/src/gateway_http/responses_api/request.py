@@ -211,9 +211,10 @@ def _tools(tools: Sequence[Mapping[str, Any]]) -> tuple[tuple[ToolSpec, ...], bo
     for position, tool in enumerate(tools):
         kind = tool.get("type")
         if kind != "function":
+            what = "A custom tool" if kind == "custom" else f"The built-in tool '{kind}'"
             raise UnsupportedParameterError(
-                f"The built-in tool '{kind}' is available only for models served through "
-                "OpenAI's Responses API; this model is translated to chat.",
+                f"{what} is available only for models served through OpenAI's Responses "
+                "API; this model is translated to chat.",
                 param=f"tools[{position}]",
             )
         strict = strict or bool(tool.get("strict"))
