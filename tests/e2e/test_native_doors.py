@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import ANTHROPIC_KEY, NATIVE_RESPONSES_MODEL, OPENAI_KEY, VENDOR_MODELS
-from tests.support.fake_upstream import FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.anthropic_extras_wire import ThinkingTurn, counted_tokens
 from tests.support.fake_upstream.openai_responses_wire import ReasoningTurn
 from tests.support.gateway import GatewayProcess
@@ -149,3 +149,17 @@ def test_native_calls_are_accounted_from_the_vendors_usage(
     assert after["prompt_tokens"] - before["prompt_tokens"] == 180
     assert after["completion_tokens"] - before["completion_tokens"] == 19
     assert after["cached_tokens"] - before["cached_tokens"] == 40
+
+
+def test_native_upstream_errors_keep_their_meaning(
+    client: openai.OpenAI, claude: anthropic.Anthropic, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(Turn(fault=Fault.RATE_LIMITED), Turn(fault=Fault.OVERLOADED))
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.responses.create(model=NATIVE_RESPONSES_MODEL, input="hi", stream=True)
+    assert limited.value.response.headers["retry-after"] == "7"
+    opened = claude.messages.stream(model=CLAUDE, max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(anthropic.APIStatusError) as overloaded, opened:
+        pass
+    assert overloaded.value.status_code == 529
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]

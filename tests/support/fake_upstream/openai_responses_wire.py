@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.fake_upstream.openai_wire import _ERRORS
-from tests.support.fake_upstream.server import FakeUpstream, Turn
+from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS, FakeUpstream, Turn
 
 PATH = "/v1/responses"
 
@@ -36,7 +36,8 @@ def install(upstream: FakeUpstream) -> None:
 async def render(upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn) -> web.StreamResponse:
     if turn.fault in _ERRORS:
         status, error = _ERRORS[turn.fault]  # type: ignore[index]
-        return web.json_response({"error": error}, status=status)
+        headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+        return web.json_response({"error": error}, status=status, headers=headers)
     if not isinstance(body, dict) or "model" not in body or "input" not in body:
         error = {"message": "Missing required parameter: 'input'.", "type": "invalid_request_error",
                  "param": "input", "code": "missing_required_parameter"}  # fmt: skip

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from gateway_core.errors import GatewayError
+from gateway_core.errors import GatewayError, UpstreamConnectionError
 from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeStream
 from litestar import Response
 
@@ -53,9 +53,13 @@ async def forward_stream(
     events = aiter(stream)
     try:
         first = await anext(events)
-    except BaseException:
+    except BaseException as error:
         await stream.aclose()
         await turn.release()
+        if isinstance(error, StopAsyncIteration):
+            raise UpstreamConnectionError(
+                f"{native.name} ended the stream before its first event", provider=native.name
+            ) from None
         raise
     headers = {**_SSE_HEADERS, **turn_headers(turn.outcome, final=False), **NATIVE_HEADER}
     return EventStream(_relay(first, events, stream, native.name, turn, on_final), headers=headers)
