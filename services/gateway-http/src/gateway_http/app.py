@@ -23,9 +23,10 @@ from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
+from gateway_http.routes.messages import MESSAGES_ROUTES
 from gateway_http.routes.models import list_models
 from gateway_http.routes.openapi import docs_page, openapi_document
-from gateway_http.routes.responses import create_response
+from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
@@ -34,7 +35,8 @@ log = logging.getLogger("gateway_http")
 
 ROUTES = [
     chat_completions,
-    create_response,
+    *RESPONSES_ROUTES,
+    *MESSAGES_ROUTES,
     create_embeddings,
     list_models,
     health,
@@ -68,6 +70,7 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
     for provider in (container.chat_api, container.execute_tool, container.callers,
+                     container.responses_door, container.messages_door,
                      container.embeddings,
                      container.served_models, container.health_checks):  # fmt: skip
         await _resolve(provider)
@@ -106,6 +109,8 @@ def create_app(container: Container | None = None) -> Litestar:
         route_handlers=ROUTES,
         dependencies={
             "chat_api": _provide(container.chat_api),
+            "responses_door": _provide(container.responses_door),
+            "messages_door": _provide(container.messages_door),
             "sessions": _provide(container.sessions),
             "execute_tool": _provide(container.execute_tool),
             "embeddings": _provide(container.embeddings),

@@ -21,6 +21,9 @@ from gateway_http import wiring
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.observability.tracing import tracer_of, tracer_provider_for
+from gateway_http.messages_api.door import MessagesDoor
+from gateway_http.native_providers import build_native_providers
+from gateway_http.responses_api.door import ResponsesDoor
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
@@ -38,6 +41,7 @@ from gateway_http.stores import (
     open_redis,
     rate_limit_store,
     response_cache,
+    response_store,
     session_store,
     open_usage_store,
 )
@@ -138,4 +142,23 @@ class Container(containers.DeclarativeContainer):
     authenticator = providers.Singleton(wiring.authenticator, settings)
     callers = providers.Singleton(Callers, authenticator)
     chat_api = providers.Singleton(ChatApi, serve_chat, callers)
+    # The Responses front door (routes/responses.py).
+    native_providers = providers.Singleton(
+        build_native_providers, resolved_providers, upstream_clients
+    )
+    response_store = providers.Singleton(response_store, redis, clock)
+    responses_door = providers.Singleton(
+        ResponsesDoor,
+        chat_api,
+        response_store,
+        settings.provided.responses_ttl_seconds,
+        native_providers.provided.responses,
+    )
+    # The Anthropic Messages front door (routes/messages.py).
+    messages_door = providers.Singleton(
+        MessagesDoor,
+        chat_api,
+        native_providers.provided.messages,
+        native_providers.provided.token_counters,
+    )
     health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)

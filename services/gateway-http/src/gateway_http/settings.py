@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     session_lock_timeout_seconds: float = Field(default=30.0, gt=0)
     """How long a turn waits for the previous turn on the same session before 409."""
 
+    responses_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    """How long a stored Responses API answer (``store``, the default) stays readable and
+    continuable with ``previous_response_id``."""
+
     auth_enabled: bool = False
     """Require a client API key on every /v1 route. Off is for local use only (warned at start)."""
     api_keys_file: Path | None = None
