@@ -17,14 +17,14 @@ from gateway_http.schemas.json_body import decode_body, error_path
 _FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 
 
-class _Message(Struct):
+class MessageFields(Struct):
     role: Literal["user", "assistant"]
     content: str | list[dict[str, Any]]
 
 
-class _Checked(Struct, kw_only=True):
+class MessagesBodyFields(Struct, kw_only=True):
     model: Annotated[str, Meta(min_length=1)]
-    messages: list[_Message]
+    messages: list[MessageFields]
     max_tokens: Annotated[int, Meta(ge=1)]
     system: str | list[dict[str, Any]] | None = None
     temperature: Annotated[float, Meta(ge=0, le=1)] | None = None
@@ -38,9 +38,9 @@ class _Checked(Struct, kw_only=True):
     stream: bool | None = None
 
 
-class _CountChecked(Struct, kw_only=True):
+class CountTokensBodyFields(Struct, kw_only=True):
     model: Annotated[str, Meta(min_length=1)]
-    messages: list[_Message]
+    messages: list[MessageFields]
     system: str | list[dict[str, Any]] | None = None
     tools: list[dict[str, Any]] | None = None
 
@@ -52,7 +52,7 @@ def decode_messages_body(raw: bytes, *, counting: bool = False) -> dict[str, Any
     """The body as a dict; ``InvalidRequestError`` naming the field when it is not valid."""
     body = decode_body(_json, raw)
     try:
-        msgspec.convert(body, _CountChecked if counting else _Checked)
+        msgspec.convert(body, CountTokensBodyFields if counting else MessagesBodyFields)
     except msgspec.ValidationError as error:
         raise InvalidRequestError(str(error), param=error_path(str(error))) from None
     for name in _FORBIDDEN_FIELDS:

@@ -177,8 +177,16 @@ def _tools(tools: Sequence[Mapping[str, Any]], dropped: list[str]) -> tuple[Tool
         if tool.get("type") not in (None, "custom"):
             raise _unsupported(f"The server tool '{tool.get('type')}'", f"tools[{position}]")
         _note_cache_control(tool, dropped)
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequestError("A tool needs a 'name'.", param=f"tools[{position}].name")
         schema = tool.get("input_schema") or {"type": "object", "properties": {}}
-        specs.append(ToolSpec(tool["name"], tool.get("description") or "", schema))
+        if not isinstance(schema, Mapping):
+            raise InvalidRequestError(
+                "'input_schema' must be a JSON Schema object.",
+                param=f"tools[{position}].input_schema",
+            )
+        specs.append(ToolSpec(name, str(tool.get("description") or ""), schema))
     return tuple(specs)
 
 
@@ -191,7 +199,10 @@ def _tool_choice(choice: Mapping[str, Any] | None) -> tuple[ToolChoice | None, b
     parallel = False if choice.get("disable_parallel_tool_use") else None
     kind = choice.get("type")
     if kind == "tool":
-        return NamedToolChoice(choice["name"]), parallel
+        name = choice.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequestError("tool_choice 'tool' needs a 'name'.", param="tool_choice.name")
+        return NamedToolChoice(name), parallel
     if kind in _CHOICES:
         return _CHOICES[kind], parallel
     raise InvalidRequestError(f"Unknown tool_choice type '{kind}'.", param="tool_choice.type")

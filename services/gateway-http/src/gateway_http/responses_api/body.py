@@ -18,7 +18,7 @@ from gateway_http.schemas.json_body import decode_body, error_path
 _FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 
 
-class _Checked(Struct, kw_only=True):
+class ResponsesBodyFields(Struct, kw_only=True):
     model: Annotated[str, Meta(min_length=1)]
     input: Annotated[str, Meta(min_length=1)] | list[dict[str, Any]] | None = None
     instructions: str | None = None
@@ -41,7 +41,7 @@ _json = msgspec.json.Decoder(dict[str, Any])
 def decode_responses_body(raw: bytes) -> dict[str, Any]:
     body = decode_body(_json, raw)
     try:
-        msgspec.convert(body, _Checked)
+        msgspec.convert(body, ResponsesBodyFields)
     except msgspec.ValidationError as error:
         raise InvalidRequestError(str(error), param=error_path(str(error))) from None
     if body.get("input") is None and body.get("previous_response_id") is None:
