@@ -19,6 +19,7 @@ from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
+from gateway_http.reload.install import start_reloading
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
@@ -67,6 +68,15 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
     return Provide(dependency, use_cache=True)
 
 
+def _current_models(container: Container) -> Any:
+    """The served models as of this request (a reload replaces them)."""
+
+    async def current() -> Any:
+        return (await _resolve(container.served_models_live)).current
+
+    return current
+
+
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
     for provider in (container.chat_api, container.execute_tool, container.callers,
@@ -92,6 +102,10 @@ def create_app(container: Container | None = None) -> Litestar:
         if initialised is not None:
             await initialised
         await _build_eagerly(container)
+        # RELOAD: configuration files reloaded on change and on SIGHUP (gateway_http/reload/).
+        stop_reloading = start_reloading(
+            await _resolve(container.config_reloader), container.settings().config_reload_seconds
+        )
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).
@@ -100,6 +114,7 @@ def create_app(container: Container | None = None) -> Litestar:
         try:
             yield
         finally:
+            stop_reloading()  # RELOAD
             closed = container.shutdown_resources()
             if closed is not None:
                 await closed
@@ -116,7 +131,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "embeddings": _provide(container.embeddings),
             "usage_store": _provide(container.usage_store),
             "callers": _provide(container.callers),
-            "served_models": _provide(container.served_models),
+            "served_models": Provide(_current_models(container), use_cache=False),  # RELOAD
             "health_checks": _provide(container.health_checks),
             "gateway_metrics": _provide(container.metrics),
             "caller": Provide(resolve_caller),

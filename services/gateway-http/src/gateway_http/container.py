@@ -10,6 +10,7 @@ from gateway_adapters.pricing_file import load_price_table
 from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced_tool_backends
 from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_core.clock import SystemClock
+from gateway_core.live import Live
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from gateway_core.use_cases.execute_tool import ExecuteTool
@@ -30,6 +31,8 @@ from gateway_http.provider_config import (
     routing_table,
     served_models,
 )
+from gateway_http.reload.install import pricing_reload, providers_reload
+from gateway_http.reload.watcher import ConfigReloader
 from gateway_http.provider_factory import (
     build_chat_providers,
     build_embedding_providers,
@@ -161,4 +164,20 @@ class Container(containers.DeclarativeContainer):
         native_providers.provided.messages,
         native_providers.provided.token_counters,
     )
-    health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)
+    # RELOAD: /v1/models and /ready read the served models through this holder.
+    served_models_live = providers.Singleton(Live, served_models)
+    health_checks = providers.Singleton(
+        wiring.health_checks, served_models_live, redis, loaded_tools
+    )
+    # RELOAD: the files reloaded without a restart (gateway_http/reload/), and what each swaps.
+    config_reloader = providers.Singleton(
+        ConfigReloader,
+        providers.List(
+            providers.Singleton(
+                providers_reload, settings, environ, upstream_clients, tracer, complete_chat,
+                served_models_live,
+            ),
+            providers.Singleton(pricing_reload, settings, usage_tracker),
+        ),
+        on_result=metrics.provided.count_config_reload,
+    )

@@ -13,6 +13,7 @@ from gateway_adapters.tools.registry import load_tools as load_tools_file
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.sessions import HistoryLimits
 from gateway_core.errors import GatewayError
+from gateway_core.live import Live
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import RateLimitStore
 from gateway_core.use_cases.authenticate import Authenticator
@@ -65,12 +66,13 @@ def log_store_error(store: str, error: GatewayError) -> None:
 
 
 def health_checks(
-    models: tuple[ModelInfo, ...], redis: Redis | None, tools: LoadedTools
+    models: Live[tuple[ModelInfo, ...]], redis: Redis | None, tools: LoadedTools
 ) -> tuple[HealthCheck, ...]:
     async def providers_check() -> dict:
-        if not models:
+        served = models.current  # a reload may have changed them since start-up
+        if not served:
             raise LookupError("no model can be served")
-        return {"models": len(models)}
+        return {"models": len(served)}
 
     async def tools_check() -> dict:
         states = {name: breaker.state.value for name, breaker in tools.breakers.items()}

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import ProviderError, ProviderNotConfiguredError
 from gateway_core.ports.providers import ChatProvider
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRoutes:
+    """What routing needs, replaced whole on a configuration reload (see ``reroute``)."""
+
+    routing: RoutingTable
+    providers: Mapping[str, ChatProvider]
+    unconfigured: Mapping[str, str]
 
 
 class CompleteChat:
@@ -27,18 +36,22 @@ class CompleteChat:
         unconfigured: Mapping[str, str] | None = None,
         on_provider_error: Callable[[ProviderError], None] | None = None,
     ) -> None:
-        self._routing = routing
-        self._providers = providers
-        self._unconfigured = unconfigured or {}
+        self._routes = ChatRoutes(routing, providers, unconfigured or {})
         self._on_provider_error = on_provider_error or (lambda error: None)
 
-    def targets(self, model: str) -> tuple[Target, ...]:
-        return self._routing.resolve(model)
+    def reroute(self, routes: ChatRoutes) -> None:
+        """Serve new requests with ``routes``; a request already running keeps the routes it
+        started with (it read ``self._routes`` once), so a reload never changes it midway."""
+        self._routes = routes
 
-    def _provider(self, target: Target) -> ChatProvider:
-        provider = self._providers.get(target.provider)
+    def targets(self, model: str) -> tuple[Target, ...]:
+        return self._routes.routing.resolve(model)
+
+    @staticmethod
+    def _provider(routes: ChatRoutes, target: Target) -> ChatProvider:
+        provider = routes.providers.get(target.provider)
         if provider is None:
-            setting = self._unconfigured.get(target.provider, "")
+            setting = routes.unconfigured.get(target.provider, "")
             hint = f": set {setting}" if setting else ""
             raise ProviderNotConfiguredError(
                 f"The provider '{target.provider}' for this model is not configured{hint}.",
@@ -47,11 +60,12 @@ class CompleteChat:
         return provider
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        targets = self.targets(request.model)
+        routes = self._routes
+        targets = routes.routing.resolve(request.model)
         last = len(targets) - 1
         for position, target in enumerate(targets):
             try:
-                provider = self._provider(target)
+                provider = self._provider(routes, target)
                 return await provider.complete(_addressed_to(request, target.model))
             except (ProviderError, ProviderNotConfiguredError) as error:
                 if isinstance(error, ProviderError):
@@ -65,11 +79,12 @@ class CompleteChat:
 
         Errors after the first chunk propagate: the client already has part of an answer.
         """
-        targets = self.targets(request.model)
+        routes = self._routes
+        targets = routes.routing.resolve(request.model)
         last = len(targets) - 1
         for position, target in enumerate(targets):
             try:
-                provider = self._provider(target)
+                provider = self._provider(routes, target)
                 chunks = provider.stream(_addressed_to(request, target.model))
                 first = await anext(chunks)
             except StopAsyncIteration:

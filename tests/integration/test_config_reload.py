@@ -1,0 +1,162 @@
+"""Configuration reloaded without a restart, in the real service: a providers file change is
+served within seconds (polling) or at once (SIGHUP), a bad file is refused with a log line while
+the old configuration keeps serving, a reload under load fails no request, and a new price
+shows in the cost header."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.gateway import GatewayProcess
+
+WAIT_SECONDS = 10.0
+ECHO_ONLY = {"providers": {"echo": {"type": "echo"}}, "models": {"echo": {"provider": "echo"}}}
+WITH_SECOND = {
+    "providers": {"echo": {"type": "echo"}, "second": {"type": "echo"}},
+    "models": {
+        "echo": {"provider": "echo"},
+        "second-model": {"provider": "second", "model": "echo"},
+    },
+}
+
+
+def _write(path: Path, content: dict | str) -> None:
+    """Replace the file the way editors and ConfigMaps do: a new file renamed over the old."""
+    staged = path.with_suffix(".staged")
+    staged.write_text(content if isinstance(content, str) else json.dumps(content))
+    staged.replace(path)
+
+
+def _chat(client: httpx.Client, model: str) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+    return client.post("/v1/chat/completions", json=body)
+
+
+def _eventually(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _models(client: httpx.Client) -> set[str]:
+    return {model["id"] for model in client.get("/v1/models").json()["data"]}
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    _write(tmp_path / "providers.json", ECHO_ONLY)
+    pricing = {"models": {"echo": {"input": 0.0, "output": 0.0}}}
+    _write(tmp_path / "pricing.json", pricing)
+    return tmp_path
+
+
+def _gateway(config_dir: Path, reload_seconds: str) -> GatewayProcess:
+    return GatewayProcess({
+        "LLM_GATEWAY_PROVIDERS_CONFIG": str(config_dir / "providers.json"),
+        "LLM_GATEWAY_PRICING_CONFIG": str(config_dir / "pricing.json"),
+        "LLM_GATEWAY_CONFIG_RELOAD_SECONDS": reload_seconds,
+    })  # fmt: skip
+
+
+@pytest.fixture
+def polling_gateway(config_dir: Path) -> Iterator[GatewayProcess]:
+    with _gateway(config_dir, "0.2") as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def sighup_gateway(config_dir: Path) -> Iterator[GatewayProcess]:
+    with _gateway(config_dir, "0") as gateway:  # no polling: only SIGHUP reloads
+        yield gateway
+
+
+def test_a_changed_providers_file_is_served_within_seconds(
+    polling_gateway: GatewayProcess, config_dir: Path
+) -> None:
+    with httpx.Client(base_url=polling_gateway.url, timeout=10) as client:
+        assert _chat(client, "second-model").status_code == 404
+        _write(config_dir / "providers.json", WITH_SECOND)
+        assert _eventually(lambda: _chat(client, "second-model").status_code == 200)
+        assert "second-model" in _models(client)
+        answer = _chat(client, "second-model").json()
+        assert answer["choices"][0]["message"]["content"]
+        assert client.get("/ready").status_code == 200
+
+
+def test_a_bad_providers_file_is_refused_and_the_old_one_keeps_serving(
+    polling_gateway: GatewayProcess, config_dir: Path
+) -> None:
+    broken = {"providers": {"echo": {"type": "echo"}}, "models": {"echo": {"provider": "nobody"}}}
+    with httpx.Client(base_url=polling_gateway.url, timeout=10) as client:
+        _write(config_dir / "providers.json", broken)
+        assert _eventually(lambda: "was not reloaded" in polling_gateway.logs())
+        line = next(l for l in polling_gateway.logs().splitlines() if "was not reloaded" in l)
+        assert "providers" in line and "nobody" in line
+        assert _chat(client, "echo").status_code == 200
+        assert _models(client) == {"echo"}
+        metrics = client.get("/metrics").text
+        assert 'llm_gateway_config_reloads_total{file="providers",result="rejected"} 1.0' in metrics
+        # Fixed again: taken at the next poll.
+        _write(config_dir / "providers.json", WITH_SECOND)
+        assert _eventually(lambda: _chat(client, "second-model").status_code == 200)
+
+
+def test_sighup_reloads_the_providers_file(
+    sighup_gateway: GatewayProcess, config_dir: Path
+) -> None:
+    with httpx.Client(base_url=sighup_gateway.url, timeout=10) as client:
+        _write(config_dir / "providers.json", WITH_SECOND)
+        time.sleep(1.0)  # no polling: nothing changes until the signal
+        assert _chat(client, "second-model").status_code == 404
+        sighup_gateway.send_signal(signal.SIGHUP)
+        assert _eventually(lambda: _chat(client, "second-model").status_code == 200)
+        assert sighup_gateway.alive()
+
+
+def test_sighup_under_load_fails_no_request(
+    sighup_gateway: GatewayProcess, config_dir: Path
+) -> None:
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def send_continuously() -> None:
+        with httpx.Client(base_url=sighup_gateway.url, timeout=10) as client:
+            while not stop.is_set():
+                statuses.append(_chat(client, "echo").status_code)
+
+    senders = [threading.Thread(target=send_continuously) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    try:
+        for round_ in range(10):
+            _write(config_dir / "providers.json", WITH_SECOND if round_ % 2 == 0 else ECHO_ONLY)
+            sighup_gateway.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    assert len(statuses) > 20
+    assert set(statuses) == {200}, f"failed requests: {[s for s in statuses if s != 200]}"
+    assert sighup_gateway.logs().count("reloaded the providers file") >= 10
+
+
+def test_a_new_price_shows_in_the_cost_header(
+    polling_gateway: GatewayProcess, config_dir: Path
+) -> None:
+    with httpx.Client(base_url=polling_gateway.url, timeout=10) as client:
+        assert _chat(client, "echo").headers["x-gateway-cost-usd"] == "0"
+        pricey = {"models": {"echo": {"input": 1_000_000.0, "output": 1_000_000.0}}}
+        _write(config_dir / "pricing.json", pricey)
+        assert _eventually(lambda: _chat(client, "echo").headers["x-gateway-cost-usd"] != "0")
