@@ -18,6 +18,7 @@ import pytest
 from tests.support.gateway import GatewayProcess
 
 WAIT_SECONDS = 10.0
+TOOLS = Path(__file__).resolve().parents[2] / "config" / "tools.json"
 ECHO_ONLY = {"providers": {"echo": {"type": "echo"}}, "models": {"echo": {"provider": "echo"}}}
 WITH_SECOND = {
     "providers": {"echo": {"type": "echo"}, "second": {"type": "echo"}},
@@ -58,6 +59,7 @@ def config_dir(tmp_path: Path) -> Path:
     _write(tmp_path / "providers.json", ECHO_ONLY)
     pricing = {"models": {"echo": {"input": 0.0, "output": 0.0}}}
     _write(tmp_path / "pricing.json", pricing)
+    _write(tmp_path / "tools.json", TOOLS.read_text())
     return tmp_path
 
 
@@ -65,6 +67,7 @@ def _gateway(config_dir: Path, reload_seconds: str) -> GatewayProcess:
     return GatewayProcess({
         "LLM_GATEWAY_PROVIDERS_CONFIG": str(config_dir / "providers.json"),
         "LLM_GATEWAY_PRICING_CONFIG": str(config_dir / "pricing.json"),
+        "LLM_GATEWAY_TOOLS_CONFIG": str(config_dir / "tools.json"),
         "LLM_GATEWAY_CONFIG_RELOAD_SECONDS": reload_seconds,
     })  # fmt: skip
 
@@ -160,3 +163,22 @@ def test_a_new_price_shows_in_the_cost_header(
         pricey = {"models": {"echo": {"input": 1_000_000.0, "output": 1_000_000.0}}}
         _write(config_dir / "pricing.json", pricey)
         assert _eventually(lambda: _chat(client, "echo").headers["x-gateway-cost-usd"] != "0")
+
+
+def test_a_new_tool_is_listed_and_a_bad_tools_file_is_refused(
+    polling_gateway: GatewayProcess, config_dir: Path
+) -> None:
+    def listed(client: httpx.Client) -> set[str]:
+        return {tool["name"] for tool in client.get("/v1/tools").json()}
+
+    tools = json.loads(TOOLS.read_text())
+    again = {**tools["tools"][0], "name": "search_again"}
+    with httpx.Client(base_url=polling_gateway.url, timeout=10) as client:
+        assert "search_again" not in listed(client)
+        _write(config_dir / "tools.json", {**tools, "tools": [*tools["tools"], again]})
+        assert _eventually(lambda: "search_again" in listed(client))
+        orphan = {**again, "name": "orphan", "backend": "nowhere"}
+        _write(config_dir / "tools.json", {**tools, "tools": [*tools["tools"], orphan]})
+        assert _eventually(lambda: "the tools file" in polling_gateway.logs())
+        assert "nowhere" in polling_gateway.logs()
+        assert "orphan" not in listed(client) and "search_again" in listed(client)

@@ -31,7 +31,7 @@ from gateway_http.provider_config import (
     routing_table,
     served_models,
 )
-from gateway_http.reload.install import pricing_reload, providers_reload
+from gateway_http.reload.install import pricing_reload, providers_reload, tools_reload
 from gateway_http.reload.watcher import ConfigReloader
 from gateway_http.provider_factory import (
     build_chat_providers,
@@ -166,8 +166,9 @@ class Container(containers.DeclarativeContainer):
     )
     # RELOAD: /v1/models and /ready read the served models through this holder.
     served_models_live = providers.Singleton(Live, served_models)
+    loaded_tools_live = providers.Singleton(Live, loaded_tools)
     health_checks = providers.Singleton(
-        wiring.health_checks, served_models_live, redis, loaded_tools
+        wiring.health_checks, served_models_live, redis, loaded_tools_live
     )
     # RELOAD: the files reloaded without a restart (gateway_http/reload/), and what each swaps.
     config_reloader = providers.Singleton(
@@ -178,6 +179,10 @@ class Container(containers.DeclarativeContainer):
                 served_models_live,
             ),
             providers.Singleton(pricing_reload, settings, usage_tracker),
+            providers.Singleton(
+                tools_reload, settings, upstream_clients, clock, tracer, execute_tool,
+                loaded_tools_live, metrics,
+            ),
         ),
         on_result=metrics.provided.count_config_reload,
     )

@@ -66,7 +66,7 @@ def log_store_error(store: str, error: GatewayError) -> None:
 
 
 def health_checks(
-    models: Live[tuple[ModelInfo, ...]], redis: Redis | None, tools: LoadedTools
+    models: Live[tuple[ModelInfo, ...]], redis: Redis | None, tools: Live[LoadedTools]
 ) -> tuple[HealthCheck, ...]:
     async def providers_check() -> dict:
         served = models.current  # a reload may have changed them since start-up
@@ -75,7 +75,8 @@ def health_checks(
         return {"models": len(served)}
 
     async def tools_check() -> dict:
-        states = {name: breaker.state.value for name, breaker in tools.breakers.items()}
+        breakers = tools.current.breakers
+        states = {name: breaker.state.value for name, breaker in breakers.items()}
         if states and all(state == "open" for state in states.values()):
             raise ConnectionError("every tool backend's circuit is open")
         return {"circuits": states}

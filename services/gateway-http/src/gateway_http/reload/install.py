@@ -18,11 +18,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway_adapters.pricing_file import load_price_table
-from gateway_adapters.tracing import traced_chat_providers
+from gateway_adapters.tools.registry import LoadedTools
+from gateway_adapters.tracing import traced_chat_providers, traced_tool_backends
 from gateway_core.domain.models import ModelInfo
 from gateway_core.live import Live
+from gateway_core.ports.clock import Clock
 from gateway_core.use_cases.complete_chat import ChatRoutes, CompleteChat
+from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.usage import UsageTracker
+from gateway_http import wiring
+from gateway_http.observability.metrics import GatewayMetrics
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
@@ -68,6 +73,27 @@ def pricing_reload(settings: Settings, usage: UsageTracker) -> WatchedFile:
         usage.reprice(load_price_table(settings.pricing_config))
 
     return WatchedFile("pricing", settings.pricing_config, apply)
+
+
+def tools_reload(
+    settings: Settings,
+    clients: UpstreamClients,
+    clock: Clock,
+    tracer: Any,
+    execute: ExecuteTool,
+    tools: Live[LoadedTools],
+    metrics: GatewayMetrics,
+) -> WatchedFile:
+    """New backends get new circuit breakers (closed); a running tool call finishes on the
+    backend it started on. The tool loop and ``GET /v1/tools`` see the new registry."""
+
+    def apply() -> None:
+        loaded = wiring.load_tools(settings, clients, clock)
+        execute.retool(loaded.registry, traced_tool_backends(loaded.backends, tracer))
+        tools.swap(loaded)
+        metrics.watch_circuit_breakers(loaded.breakers)
+
+    return WatchedFile("tools", settings.tools_config, apply)
 
 
 def start_reloading(reloader: ConfigReloader, interval_seconds: float) -> Callable[[], None]:
