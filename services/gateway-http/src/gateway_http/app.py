@@ -30,6 +30,9 @@ from gateway_http.routes.usage import read_usage
 
 log = logging.getLogger("gateway_http")
 
+_DRAIN_SECONDS = 10.0
+"""How long shutdown waits for background work (an abandoned stream's billing) to finish."""
+
 ROUTES = [
     chat_completions,
     create_response,
@@ -93,6 +96,9 @@ def create_app(container: Container | None = None) -> Litestar:
         try:
             yield
         finally:
+            # Billing and reconciliations still running go to the stores before they close.
+            if not await container.background().drain(_DRAIN_SECONDS):
+                log.warning("background work was cut off at shutdown after %ss", _DRAIN_SECONDS)
             closed = container.shutdown_resources()
             if closed is not None:
                 await closed

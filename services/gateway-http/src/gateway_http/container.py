@@ -9,9 +9,12 @@ from dependency_injector import containers, providers
 from gateway_adapters.pricing_file import load_price_table
 from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_core.clock import SystemClock
+from gateway_core.use_cases.admission import AdmissionPolicy
+from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from gateway_core.use_cases.execute_tool import ExecuteTool
+from gateway_core.use_cases.fallback import Fallback
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
 from gateway_core.use_cases.tool_loop import ToolLoop
@@ -31,6 +34,7 @@ from gateway_http.provider_factory import (
     unconfigured_providers,
     usable_providers,
 )
+from gateway_core.memory import InMemoryRateLimitStore
 from gateway_http.settings import Settings
 from gateway_http.stores import (
     open_redis,
@@ -46,6 +50,9 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
     environ = providers.Object(os.environ)
     clock = providers.Singleton(SystemClock)
+    background = providers.Singleton(BackgroundTasks)
+    """Work no response waits for (reconciliations, an abandoned stream's billing): drained
+    by the app's lifespan before the stores close."""
 
     # Resources: opened and closed by the app's lifespan.
     upstream_clients = providers.Resource(open_upstream_clients, settings)
@@ -60,12 +67,10 @@ class Container(containers.DeclarativeContainer):
         GatewayMetrics, known_models=providers.Callable(model_names, served_models)
     )
     routing = providers.Singleton(routing_table, gateway_config)
+    unconfigured = providers.Singleton(unconfigured_providers, resolved_providers)
+    fallback = providers.Singleton(Fallback, metrics.provided.count_provider_error)
     complete_chat = providers.Singleton(
-        CompleteChat,
-        routing,
-        chat_providers,
-        providers.Singleton(unconfigured_providers, resolved_providers),
-        on_provider_error=metrics.provided.count_provider_error,
+        CompleteChat, routing, chat_providers, unconfigured, fallback=fallback
     )
 
     # Shared state: Redis when configured, else in memory.
@@ -86,7 +91,19 @@ class Container(containers.DeclarativeContainer):
     )
     budget = providers.Singleton(MonthlyBudget, usage_store, clock)
     limiter = providers.Singleton(
-        wiring.rate_limiter, rate_limit_store, settings, metrics.provided.count_rate_limit_fallback
+        wiring.rate_limiter,
+        rate_limit_store,
+        providers.Singleton(InMemoryRateLimitStore, clock),
+        settings,
+        metrics.provided.count_rate_limit_fallback,
+    )
+    authenticator = providers.Singleton(wiring.authenticator, settings)
+    admission = providers.Singleton(
+        AdmissionPolicy,
+        limiter=limiter,
+        budget=budget,
+        authenticator=authenticator,
+        background=background,
     )
     loaded_tools = providers.Singleton(wiring.load_tools, settings, upstream_clients, clock)
     execute_tool = providers.Singleton(
@@ -109,8 +126,7 @@ class Container(containers.DeclarativeContainer):
         tools=tool_loop,
         sessions=sessions,
         usage=usage_tracker,
-        limiter=limiter,
-        budget=budget,
+        admission=admission,
         cache=response_cache,
         cache_policy=providers.Callable(
             CachePolicy,
@@ -119,17 +135,18 @@ class Container(containers.DeclarativeContainer):
             only_deterministic=settings.provided.cache_only_deterministic,
         ),
         on_store_error=wiring.log_store_error,
+        background=background,
     )
     embeddings = providers.Singleton(
         CreateEmbeddings,
         routing,
         providers.Singleton(build_embedding_providers, resolved_providers, chat_providers),
         providers.Callable(usable_providers, resolved_providers),
-        providers.Singleton(unconfigured_providers, resolved_providers),
+        unconfigured,
         usage=usage_tracker,
-        limiter=limiter,
+        admission=admission,
+        fallback=fallback,
     )
-    authenticator = providers.Singleton(wiring.authenticator, settings)
     callers = providers.Singleton(Callers, authenticator)
     chat_api = providers.Singleton(ChatApi, serve_chat, callers)
     health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)

@@ -35,13 +35,19 @@ def session_config(settings: Settings) -> SessionConfig:
 
 
 def rate_limiter(
-    store: RateLimitStore, settings: Settings, on_fallback: Callable[[], None]
+    store: RateLimitStore,
+    fallback: RateLimitStore,
+    settings: Settings,
+    on_fallback: Callable[[], None],
 ) -> RateLimiter:
+    """``fallback`` decides while ``store`` is down (per ``rate_limit_store_down``)."""
     defaults = RateLimits(
         settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute
     )
     policy = settings.rate_limit_store_down
-    return RateLimiter(store, defaults=defaults, policy=policy, on_fallback=on_fallback)
+    return RateLimiter(
+        store, defaults=defaults, policy=policy, fallback=fallback, on_fallback=on_fallback
+    )
 
 
 def load_tools(settings: Settings, clients: UpstreamClients, clock: Clock) -> LoadedTools:

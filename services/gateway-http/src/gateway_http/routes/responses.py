@@ -7,11 +7,11 @@ import time
 import msgspec
 from litestar import Request, Response, post
 
-from gateway_core.use_cases.serve_chat import ChatOptions, ChatOutcome
 from gateway_http.caller import ChatApi
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.request_record import record_of
+from gateway_http.schemas.completions import COST_HEADER, cost_header_value
 from gateway_http.schemas.responses import decode_responses_body, response_body, to_chat_request
 
 _encode = msgspec.json.Encoder().encode
@@ -24,17 +24,9 @@ async def create_response(request: Request, chat_api: ChatApi) -> Response:
     chat_request = to_chat_request(decode_responses_body(await request.body()))
     record = record_of(request.scope)
     record.model = chat_request.model
-    outcome = ChatOutcome()
-    try:
-        await chat_api.serve.complete(chat_request, caller, ChatOptions(), outcome)
-    finally:
-        record.headers = dict(outcome.rate_limit_headers)
-    response = outcome.response
-    assert response is not None, "a completed turn has a response"
-    record.provider = response.provider or None
-    record.prompt_tokens = response.usage.prompt_tokens
-    record.completion_tokens = response.usage.completion_tokens
-    record.cost_usd = outcome.cost_usd
-    headers = {**outcome.rate_limit_headers, "x-gateway-cost-usd": f"{outcome.cost_usd:.10f}"}
+    turn = record.turn = chat_api.serve.start(chat_request, caller)
+    response = await turn.complete()
+    outcome = turn.outcome
+    headers = {**outcome.rate_limit_headers, COST_HEADER: cost_header_value(outcome.cost_usd)}
     body = response_body(response, new_id(), int(time.time()))
     return Response(content=_encode(body), media_type="application/json", headers=headers)
