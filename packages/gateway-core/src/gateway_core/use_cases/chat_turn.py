@@ -189,6 +189,7 @@ class ChatTurn:
 
     async def _call_model(self) -> tuple[ChatResponse, tuple[Message, ...]]:
         started = time.perf_counter()
+        answer: tuple[ChatResponse, tuple[Message, ...]]
         if self._tools is None:
             response = await self._parts.chat.complete(self._full)
             answer = response, (response.choices[0].message,)
