@@ -128,6 +128,7 @@ class RequestObserver:
     def observe(self, scope: Scope, exchange: _Exchange, ending: int | None) -> None:
         try:
             record = record_of(scope)
+            record.close()
             outcome = exchange.outcome(scope, record, ending)
             # Metrics first: once a request's line is visible, /metrics counts it.
             self._metrics.observe(outcome, record)
