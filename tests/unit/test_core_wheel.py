@@ -24,7 +24,7 @@ def _uv() -> str:
 def _run(*command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("VIRTUAL_ENV")}
     result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
     return result

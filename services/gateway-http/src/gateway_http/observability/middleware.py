@@ -16,6 +16,7 @@ from time import perf_counter
 from typing import Any
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway_http.middleware import request_id
@@ -81,14 +82,14 @@ def request_fields(
 
 def route_of(scope: Scope, record: RequestRecord) -> str:
     # Litestar sets path_template once a route matched; the router's own 404/405 never do.
-    template: str | None = scope.get("path_template")  # type: ignore[assignment]
+    template: str | None = scope.get("path_template")
     return record.route or template or UNMATCHED_ROUTE
 
 
 class _Exchange:
     """What the response messages showed so far (mutable, one per request)."""
 
-    __slots__ = ("started", "status", "finished")
+    __slots__ = ("finished", "started", "status")
 
     def __init__(self) -> None:
         self.started = perf_counter()
@@ -108,7 +109,8 @@ class _Exchange:
         aborted = self.status is not None and self.finished is None
         status = self.status or ending or STATUS_CLIENT_GONE
         latency = (self.finished or perf_counter()) - self.started
-        return RequestOutcome(scope["method"], route, status, latency, aborted, path)
+        method = scope["method"] if scope["type"] == ScopeType.HTTP else "GET"
+        return RequestOutcome(method, route, status, latency, aborted, path)
 
 
 class RequestObserver:
@@ -144,7 +146,7 @@ class ObservedRequests:
         self._observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
         exchange = _Exchange()
