@@ -67,7 +67,8 @@ class ServeChat:
         on_store_error: StoreErrorHook = ignore_store_error,
         background: BackgroundTasks | None = None,
     ) -> None:
-        background = background or BackgroundTasks()
+        if background is None:
+            background = BackgroundTasks()
         if admission is None:
             admission = AdmissionPolicy(limiter=limiter, budget=budget, background=background)
         self.background = background
