@@ -16,7 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _uv() -> str:
-    found = shutil.which("uv") or shutil.which("uv", path="/work/uvbin/bin")
+    # ``uv run`` names itself in $UV; scripts/test puts uv on PATH (or in .tools/uv).
+    found = (
+        os.environ.get("UV")
+        or shutil.which("uv")
+        or shutil.which("uv", path=str(REPO / ".tools" / "uv" / "bin"))
+    )
     assert found is not None, "uv is needed to build the wheel"
     return found
 
