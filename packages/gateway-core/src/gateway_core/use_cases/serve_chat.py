@@ -12,14 +12,8 @@ from gateway_core.ports.cache import ResponseCache
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ANONYMOUS_KEY_ID, ChatCaller
-from gateway_core.use_cases.chat_turn import (
-    ChatTurn,
-    TurnOutcome,
-    TurnParts,
-    estimate_partial_usage,
-)
+from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome, TurnParts
 from gateway_core.use_cases.rate_limit import RateLimiter
-from gateway_core.use_cases.session_history import new_messages, with_history
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.tool_transcript import ChatCompleter
@@ -40,9 +34,6 @@ __all__ = [
     "ChatTurn",
     "ServeChat",
     "TurnOutcome",
-    "estimate_partial_usage",
-    "new_messages",
-    "with_history",
 ]
 
 _DEFAULT_OPTIONS = ChatOptions()
