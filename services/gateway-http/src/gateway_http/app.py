@@ -14,7 +14,6 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from gateway_http.caller import resolve_caller
-from gateway_http.wiring import Container
 from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
@@ -30,6 +29,7 @@ from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
+from gateway_http.wiring import Container
 
 log = logging.getLogger("gateway_http")
 

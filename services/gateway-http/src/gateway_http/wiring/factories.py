@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-
-from redis.asyncio import Redis
+from typing import Any
 
 from gateway_adapters.auth.key_file import load_keys
 from gateway_adapters.tools.registry import LoadedTools
@@ -19,9 +18,11 @@ from gateway_core.ports.rate_limits import RateLimitStore
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.sessions import SessionConfig
+from redis.asyncio import Redis
+
 from gateway_http.health import HealthCheck
-from gateway_http.wiring.provider_factory import UpstreamClients
 from gateway_http.settings import Settings
+from gateway_http.wiring.provider_factory import UpstreamClients
 from gateway_http.wiring.stores import redis_check
 
 log = logging.getLogger("gateway_http")
@@ -79,12 +80,12 @@ def log_store_error(store: str, error: GatewayError) -> None:
 def health_checks(
     models: tuple[ModelInfo, ...], redis: Redis | None, tools: LoadedTools
 ) -> tuple[HealthCheck, ...]:
-    async def providers_check() -> dict:
+    async def providers_check() -> dict[str, Any]:
         if not models:
             raise LookupError("no model can be served")
         return {"models": len(models)}
 
-    async def tools_check() -> dict:
+    async def tools_check() -> dict[str, Any]:
         states = {name: breaker.state.value for name, breaker in tools.breakers.items()}
         if states and all(state == "open" for state in states.values()):
             raise ConnectionError("every tool backend's circuit is open")
