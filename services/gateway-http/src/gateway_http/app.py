@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from gateway_http.caller import resolve_caller
-from gateway_http.errors import EXCEPTION_HANDLERS
+from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
@@ -91,11 +91,13 @@ def create_app(container: Container | None = None) -> Litestar:
     container = container or Container()
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         initialised = container.init_resources()
         if initialised is not None:
             await initialised
         await _build_eagerly(container)
+        resolved = container.adapters.resolved_providers().values()
+        app.state[PROVIDER_SECRETS] = tuple(p.api_key for p in resolved if p.api_key)
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).
