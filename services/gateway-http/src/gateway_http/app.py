@@ -13,6 +13,7 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from gateway_http.admin.routes import ADMIN_ROUTES
 from gateway_http.caller import resolve_caller
 from gateway_http.container import Container
 from gateway_http.errors import EXCEPTION_HANDLERS
@@ -44,6 +45,7 @@ ROUTES = [
     execute_tool_route,
     read_usage,
     prometheus_metrics,
+    *ADMIN_ROUTES,
 ]
 
 
@@ -111,6 +113,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "health_checks": _provide(container.health_checks),
             "gateway_metrics": _provide(container.metrics),
             "caller": Provide(resolve_caller),
+            "key_admin": _provide(container.key_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_request_id],

@@ -17,6 +17,7 @@ from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
+from gateway_http.admin import wiring as admin_wiring
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.provider_config import (
@@ -131,5 +132,10 @@ class Container(containers.DeclarativeContainer):
     )
     authenticator = providers.Singleton(wiring.authenticator, settings)
     callers = providers.Singleton(Callers, authenticator)
+    key_store = providers.Singleton(admin_wiring.key_store, redis)
+    key_sync = providers.Resource(admin_wiring.open_key_sync, authenticator, key_store, settings)
+    key_admin = providers.Singleton(
+        admin_wiring.key_admin, key_store, authenticator, key_sync, clock
+    )
     chat_api = providers.Singleton(ChatApi, serve_chat, callers)
     health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)
