@@ -41,7 +41,10 @@ def rate_limiter(
         settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute
     )
     policy = settings.rate_limit_store_down
-    return RateLimiter(store, defaults=defaults, policy=policy, on_fallback=on_fallback)
+    share = settings.rate_limit_fail_open_share
+    return RateLimiter(
+        store, defaults=defaults, policy=policy, on_fallback=on_fallback, fail_open_share=share
+    )
 
 
 def load_tools(settings: Settings, clients: UpstreamClients, clock: Clock) -> LoadedTools:
