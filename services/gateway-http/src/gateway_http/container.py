@@ -18,6 +18,7 @@ from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
 from gateway_http.admin import wiring as admin_wiring
+from gateway_http.redis_maintenance import open_bucket_sweeper
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.provider_config import (
@@ -51,6 +52,7 @@ class Container(containers.DeclarativeContainer):
     # Resources: opened and closed by the app's lifespan.
     upstream_clients = providers.Resource(open_upstream_clients, settings)
     redis = providers.Resource(open_redis, settings)
+    bucket_sweeper = providers.Resource(open_bucket_sweeper, redis)
 
     # Providers and routing.
     gateway_config = providers.Singleton(load_gateway_config, settings.provided.providers_config)
