@@ -45,8 +45,8 @@ class Subject:
 
 
 @pytest.fixture
-async def second_redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def second_redis_client(open_redis_client: Callable[[], Redis]) -> AsyncIterator[Redis]:
+    client = open_redis_client()
     yield client
     await client.aclose()
 

@@ -21,6 +21,9 @@ What every mode promises (see docs/DEPLOYMENT.md, "Redis under faults"):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -139,14 +142,64 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     (redis-py's own sentinel pool fails at once when its connections are all busy)."""
 
 
+_TOPOLOGY_HEADROOM = 4
+
+
+class _BoundedRedisCluster(RedisCluster):
+    """redis-py's cluster client fails at once (``MaxConnectionsError``) when a node's
+    connections are all busy; this one makes a command wait for a free slot up to
+    ``pool_timeout``, as the blocking pool does. At most ``max_connections`` commands (or
+    pipelines) are in flight, so no node ever needs more connections than that."""
+
+    def __init__(self, *args: Any, pool_timeout: float, max_connections: int, **kwargs: Any):
+        # Headroom for the client's own topology commands (CLUSTER SLOTS), which take a
+        # connection outside these slots: a node at its limit fails with MaxConnectionsError,
+        # and the client answers any connection error by closing every connection it has.
+        super().__init__(*args, max_connections=max_connections + _TOPOLOGY_HEADROOM, **kwargs)
+        self._free_slots = asyncio.Semaphore(max_connections)
+        self._pool_timeout = pool_timeout
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self._initialize:
+            # Learn the slot map before the first burst: commands sent while it is being
+            # learnt go to the wrong nodes, and their MOVED replies make redis-py drop every
+            # connection (a cascade of ConnectionErrors).
+            await self.initialize()
+        try:
+            await asyncio.wait_for(self._free_slots.acquire(), self._pool_timeout)
+        except TimeoutError:
+            raise RedisConnectionError("No connection available.") from None
+        try:
+            yield
+        finally:
+            self._free_slots.release()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._slot():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        execute = pipe.execute
+
+        async def bounded_execute(*args: Any, **kwargs: Any) -> Any:
+            async with self._slot():
+                return await execute(*args, **kwargs)
+
+        pipe.execute = bounded_execute  # type: ignore[method-assign]
+        return pipe
+
+
 def _cluster_client(config: RedisConnectionConfig) -> RedisCluster:
     parsed = _parse_multi_host(config.url, default_port=6379)
-    return RedisCluster(
+    return _BoundedRedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in parsed.hosts],
         username=parsed.username,
         password=parsed.password,
         ssl=parsed.tls,
         max_connections=config.max_connections,
+        pool_timeout=config.pool_timeout,
         socket_timeout=config.timeout,
         socket_connect_timeout=config.timeout,
         # The cluster client's own loop: no second attempt after a timeout either; a moved
