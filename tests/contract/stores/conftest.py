@@ -44,14 +44,3 @@ async def key_prefix(redis_client: Redis) -> AsyncIterator[str]:
     keys = [key async for key in redis_client.scan_iter(match=f"{prefix}:*")]
     if keys:
         await redis_client.delete(*keys)
-
-
-@pytest.fixture(scope="session")
-def topologies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topologies]:
-    """A three-master cluster and a master+replica+sentinel, each started once per session on
-    first use (``topologies.cluster()``, ``topologies.sentinel()``)."""
-    holder = Topologies(tmp_path_factory.mktemp("topologies"))
-    try:
-        yield holder
-    finally:
-        holder.stop()
