@@ -3,6 +3,8 @@ clock, and ``KeySync`` carrying store changes into an ``Authenticator``."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.errors import (
@@ -141,3 +143,27 @@ async def test_sync_keeps_the_last_keys_while_the_store_is_down(setup: Setup) ->
     with pytest.raises(StoreUnavailableError):
         await sync.refresh()
     assert setup.check(secret).id == "kept"
+
+
+async def test_the_poll_reports_a_store_that_is_down_and_keeps_polling(setup: Setup) -> None:
+    class FlakyStore(InMemoryKeyStore):
+        calls = 0
+
+        async def version(self) -> int:
+            FlakyStore.calls += 1
+            if FlakyStore.calls == 1:
+                raise StoreUnavailableError("down")
+            return await super().version()
+
+    store = FlakyStore()
+    await store.create(ApiKey(id="polled", name="P", sha256=hash_secret("polled")))
+    errors: list[StoreUnavailableError] = []
+    sync = KeySync(setup.auth, store, interval=0.01)
+    task = asyncio.create_task(sync.run(errors.append))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if FlakyStore.calls >= 2:
+            break
+    task.cancel()
+    assert len(errors) == 1
+    assert setup.check("polled").id == "polled"

@@ -13,13 +13,11 @@ store meanwhile, so nothing is missed), and polling goes on.
 from __future__ import annotations
 
 import asyncio
-import logging
+from collections.abc import Callable
 
 from gateway_core.errors import StoreUnavailableError
 from gateway_core.ports.api_keys import KeyStore
 from gateway_core.use_cases.authenticate import Authenticator
-
-log = logging.getLogger("gateway_core.keys")
 
 
 class KeySync:
@@ -41,11 +39,13 @@ class KeySync:
         self._version = version
         return True
 
-    async def run(self) -> None:
-        """Poll until cancelled."""
+    async def run(self, on_error: Callable[[StoreUnavailableError], None] | None = None) -> None:
+        """Poll until cancelled; a store that is down is reported to ``on_error`` (a log line)
+        and asked again at the next interval."""
         while True:
             await asyncio.sleep(self.interval)
             try:
                 await self.refresh()
             except StoreUnavailableError as error:
-                log.warning("cannot reload client keys; serving the last set (%s)", error.code)
+                if on_error is not None:
+                    on_error(error)

@@ -40,13 +40,17 @@ async def open_key_sync(
         await sync.refresh(force=True)
     except StoreUnavailableError as error:
         log.warning("the key store is unavailable at start; serving static keys (%s)", error.code)
-    task = asyncio.create_task(sync.run(), name="key-sync")
+    task = asyncio.create_task(sync.run(_log_sync_error), name="key-sync")
     try:
         yield sync
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _log_sync_error(error: StoreUnavailableError) -> None:
+    log.warning("cannot reload client keys; serving the last set (%s)", error.code)
 
 
 def key_admin(

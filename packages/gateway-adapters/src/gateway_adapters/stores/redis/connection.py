@@ -151,7 +151,9 @@ class _BoundedRedisCluster(RedisCluster):
     ``pool_timeout``, as the blocking pool does. At most ``max_connections`` commands (or
     pipelines) are in flight, so no node ever needs more connections than that."""
 
-    def __init__(self, *args: Any, pool_timeout: float, max_connections: int, **kwargs: Any):
+    def __init__(
+        self, *args: Any, pool_timeout: float, max_connections: int, **kwargs: Any
+    ) -> None:
         # Headroom for the client's own topology commands (CLUSTER SLOTS), which take a
         # connection outside these slots: a node at its limit fails with MaxConnectionsError,
         # and the client answers any connection error by closing every connection it has.
