@@ -190,6 +190,13 @@ def _cli(replicas: Replicas, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
 
 
+def test_the_store_commands_need_redis() -> None:
+    command = [sys.executable, "-m", "gateway_http.cli", "keys", "list"]
+    done = subprocess.run(command, cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and "LLM_GATEWAY_REDIS_URL" in done.stderr
+
+
 def test_the_cli_works_on_the_same_store(replicas: Replicas, tmp_path: Path) -> None:
     created = _cli(replicas, "create", "--store", "--name", "From CLI", "--id", "from-cli")
     assert created.returncode == 0, created.stderr

@@ -79,7 +79,8 @@ class SentinelSetup(_Processes):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
-        self.master_port, self.replica_port, self.sentinel_port = free_port(), free_port(), free_port()
+        self.master_port, self.replica_port = free_port(), free_port()
+        self.sentinel_port = free_port()
         self.url = f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{self.MASTER_NAME}/0"
 
     def start(self) -> SentinelSetup:

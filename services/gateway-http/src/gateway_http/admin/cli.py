@@ -35,8 +35,10 @@ def add_store_commands(commands: argparse._SubParsersAction) -> None:
         commands.add_parser(name, help=text).add_argument("id", help="the key's id")
     rotate = commands.add_parser("rotate", help="a new secret (printed once) for a key")
     rotate.add_argument("id", help="the key's id")
-    rotate.add_argument("--overlap-seconds", type=float, default=0.0,
-                        help="how long the old secret keeps working (default 0: stops now)")  # fmt: skip
+    rotate.add_argument(
+        "--overlap-seconds", type=float, default=0.0,
+        help="how long the old secret keeps working (default 0: stops now)",
+    )  # fmt: skip
 
 
 def run_store_command(args: argparse.Namespace, settings: Settings) -> int:
