@@ -24,7 +24,7 @@ from tests.support.gateway import GatewayProcess
 from tests.support.redis_server import RedisServer
 
 REFRESH = 0.5
-BOUND = REFRESH + 1.0
+BOUND = REFRESH + 2.0
 ADMIN_KEYS = "/v1/admin/keys"
 
 

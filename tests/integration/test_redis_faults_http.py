@@ -23,7 +23,7 @@ from tests.integration.gateway_controls import (
 from tests.support.gateway import GatewayProcess
 from tests.support.redis_server import RedisServer
 
-TIMEOUT = 0.5
+TIMEOUT = 1.0
 LIMIT = 10
 SHARE = 0.3
 LOCAL_LIMIT = 3  # floor(LIMIT × SHARE)
@@ -76,7 +76,8 @@ def test_a_frozen_redis_costs_a_request_one_timeout(frozen: Setup) -> None:
     response = _chat(gateway, frozen.timing)
     elapsed = time.monotonic() - start
     assert response.status_code == 200, response.text
-    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT * 1.7, f"{elapsed:.2f}s for a {TIMEOUT}s timeout"
+    # A second attempt would take two timeouts; the margin below that is for a loaded machine.
+    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT * 1.8, f"{elapsed:.2f}s for a {TIMEOUT}s timeout"
 
 
 async def _burst(gateway: GatewayProcess, key: ClientKey, count: int) -> list[int]:

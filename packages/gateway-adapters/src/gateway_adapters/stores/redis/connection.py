@@ -77,7 +77,7 @@ def _connection_options(config: RedisConnectionConfig) -> dict[str, Any]:
     return {
         "socket_timeout": config.timeout,
         "socket_connect_timeout": config.timeout,
-        "retry_on_timeout": False,
+        # Not ``retry_on_timeout`` (deprecated, and off by default): the Retry below says it.
         "retry": _one_attempt(),
     }
 
