@@ -115,13 +115,30 @@ class SentinelSetup(_Processes):
                 return False
         with self.sentinel() as sentinel:
             replicas = sentinel.execute_command("SENTINEL", "REPLICAS", self.MASTER_NAME)
-        return any("s_down" not in str(entry) for entry in replicas) and bool(replicas)
+        # What the sentinel requires of a replica it may promote: connected, its link to the
+        # master up, and a recent INFO of its own (else SENTINEL FAILOVER says NOGOODSLAVE).
+        for entry in replicas:
+            fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2]))
+            if (fields.get("flags") == "slave" and fields.get("master-link-status") == "ok"
+                    and 0 < int(fields.get("info-refresh", 0)) < 5000):  # fmt: skip
+                return True
+        return False
 
     def failover(self) -> int:
         """``SENTINEL FAILOVER``; returns the new master's port once every side agrees."""
         old = self.master_port_now()
-        with self.sentinel() as sentinel:
-            sentinel.execute_command("SENTINEL", "FAILOVER", self.MASTER_NAME)
+
+        def started() -> bool:
+            with self.sentinel() as sentinel:
+                try:
+                    sentinel.execute_command("SENTINEL", "FAILOVER", self.MASTER_NAME)
+                except redis.ResponseError as error:
+                    if "NOGOODSLAVE" in str(error):  # its view of the replica is being renewed
+                        return False
+                    raise
+            return True
+
+        wait_for(started, "the sentinel to accept SENTINEL FAILOVER")
         wait_for(lambda: self.master_port_now() != old, "the sentinel to name a new master")
         new = self.master_port_now()
 

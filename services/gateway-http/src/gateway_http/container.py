@@ -18,7 +18,6 @@ from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
 from gateway_http.admin import wiring as admin_wiring
-from gateway_http.redis_maintenance import open_bucket_sweeper
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.provider_config import (
@@ -33,6 +32,7 @@ from gateway_http.provider_factory import (
     unconfigured_providers,
     usable_providers,
 )
+from gateway_http.redis_maintenance import open_bucket_sweeper
 from gateway_http.settings import Settings
 from gateway_http.stores import (
     open_redis,
