@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.support.background_loop import BackgroundLoop
+from tests.support.redis_topologies import Topologies
 from tests.support.fake_upstream import FakeUpstream
 
 # Each module installs one vendor's routes on the fake upstream: install(upstream) -> None.
@@ -89,3 +90,15 @@ def redis_url() -> Iterator[str]:
             "Start one or set LLM_GATEWAY_TEST_REDIS_URL.",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def topologies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topologies]:
+    """A three-master Redis Cluster and a master+replica+sentinel, each started from
+    ``redis-server`` on free ports once per session, on first use (``topologies.cluster()``,
+    ``topologies.sentinel()``)."""
+    holder = Topologies(tmp_path_factory.mktemp("topologies"))
+    try:
+        yield holder
+    finally:
+        holder.stop()

@@ -13,6 +13,7 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from gateway_http.admin.routes import ADMIN_ROUTES
 from gateway_http.caller import resolve_caller
 from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
@@ -53,6 +54,7 @@ ROUTES = [
     prometheus_metrics,
     openapi_document,
     docs_page,
+    *ADMIN_ROUTES,
 ]
 
 
@@ -130,6 +132,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "health_checks": _provide(use_cases.health_checks),
             "gateway_metrics": _provide(adapters.metrics),
             "caller": Provide(resolve_caller),
+            "key_admin": _provide(use_cases.key_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_request_id],

@@ -15,9 +15,11 @@ from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced_tool_backends
 from gateway_core.memory import InMemoryRateLimitStore
 from gateway_core.ports.clock import Clock
+from gateway_http.admin import wiring as admin_wiring
 from gateway_http.native_providers import build_native_providers
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.observability.tracing import tracer_of, tracer_provider_for
+from gateway_http.redis_maintenance import open_bucket_sweeper
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
@@ -51,6 +53,8 @@ class Adapters(containers.DeclarativeContainer):
     # Resources: opened and closed by the app's lifespan.
     upstream_clients = providers.Resource(open_upstream_clients, settings)
     redis = providers.Resource(open_redis, settings)
+    bucket_sweeper = providers.Resource(open_bucket_sweeper, redis)
+    """Removes refilled rate-limit buckets (they have no TTL: no eviction policy takes them)."""
 
     # Tracing (off by default: the tracer is None and nothing is wrapped).
     tracer_provider = providers.Singleton(tracer_provider_for, settings)
@@ -87,6 +91,9 @@ class Adapters(containers.DeclarativeContainer):
     response_store = providers.Singleton(response_store, redis, clock)
     """Stored Responses API answers, for ``previous_response_id``."""
     usage_store = providers.Resource(open_usage_store, redis, clock)
+
+    key_store = providers.Singleton(admin_wiring.key_store, redis)
+    """Client keys managed through the admin API and the CLI (Redis, else memory)."""
 
     # Files and tools.
     prices = providers.Singleton(load_price_table, settings.provided.pricing_config)

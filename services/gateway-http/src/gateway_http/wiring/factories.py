@@ -47,8 +47,10 @@ def rate_limiter(
         settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute
     )
     policy = settings.rate_limit_store_down
+    share = settings.rate_limit_fail_open_share
     return RateLimiter(
-        store, defaults=defaults, policy=policy, fallback=fallback, on_fallback=on_fallback
+        store, defaults=defaults, policy=policy, fallback=fallback, on_fallback=on_fallback,
+        fail_open_share=share,
     )
 
 

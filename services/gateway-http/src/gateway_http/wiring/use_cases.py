@@ -15,6 +15,7 @@ from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 
+from gateway_http.admin import wiring as admin_wiring
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.messages_api.door import MessagesDoor
 from gateway_http.responses_api.door import ResponsesDoor
@@ -105,6 +106,14 @@ class UseCases(containers.DeclarativeContainer):
         usage=usage_tracker,
         admission=admission,
         fallback=fallback,
+    )
+
+    # Client keys kept in step with the key store, and their administration.
+    key_sync = providers.Resource(
+        admin_wiring.open_key_sync, authenticator, adapters.key_store, settings
+    )
+    key_admin = providers.Singleton(
+        admin_wiring.key_admin, adapters.key_store, authenticator, key_sync, clock
     )
 
     # What the routes get.
