@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
+from gateway_adapters.providers.azure import AzureOpenAIChatProvider
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.domain.chat import ChatRequest
@@ -22,6 +23,7 @@ from gateway_core.domain.messages import Message
 from gateway_core.ports.providers import ChatProvider
 
 from tests.support.fake_upstream import Fault
+from tests.support.fake_upstream.azure_wire import AZURE_KEY
 
 OPENAI_KEY = "sk-contract-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-contract-0123456789"
@@ -97,6 +99,19 @@ async def _ollama(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
         yield OllamaChatProvider(name="ollama", base_url=base_url, client=client, timeout=timeout)
 
 
+@asynccontextmanager
+async def _azure(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
+    async with Http1Client() as session:
+        yield AzureOpenAIChatProvider(
+            name="azure",
+            endpoint=base_url,
+            api_version="2024-10-21",
+            api_key=AZURE_KEY,
+            client=session,
+            timeout=timeout,
+        )
+
+
 OPENAI = Vendor(
     name="openai",
     model="gpt-4o",
@@ -151,7 +166,24 @@ OLLAMA = Vendor(
     secrets=(),  # Ollama takes no key
 )
 
-VENDORS = (OPENAI, ANTHROPIC, OLLAMA)
+AZURE = Vendor(
+    name="azure",
+    model="gpt-4o",
+    path="/openai/deployments/gpt-4o/chat/completions",
+    connect=_azure,
+    native_stop="stop",
+    native_tool_calls="tool_calls",
+    finish_reasons=(
+        ("length", "length"),
+        ("content_filter", "content_filter"),
+        ("something_new", "something_new"),
+    ),
+    upstream_statuses=MappingProxyType(_UPSTREAM_STATUSES),
+    reports_cached_tokens=True,
+    secrets=(AZURE_KEY,),
+)
+
+VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE)
 
 
 class ReplayedIds:

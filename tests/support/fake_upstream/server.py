@@ -69,7 +69,8 @@ class FakeUpstream:
         return f"http://{self.host}:{self.port}"
 
     def route(self, path: str, renderer: Renderer) -> None:
-        """Register a vendor dialect's renderer for ``POST path`` (before ``start``)."""
+        """Register a vendor dialect's renderer for ``POST path`` (before ``start``); ``path``
+        may hold aiohttp ``{variables}``, read back from ``request.match_info``."""
         self._routes[path] = renderer
 
     def script(self, *turns: Turn) -> None:
@@ -112,4 +113,6 @@ class FakeUpstream:
         turn = self.next_turn()
         if turn.fault is Fault.HANG:
             await asyncio.sleep(3600)
-        return await self._routes[request.path](self, request, body, turn)
+        # Keyed by the route's pattern: Azure's and Gemini's paths carry the model in them.
+        pattern = request.match_info.route.resource.canonical  # type: ignore[union-attr]
+        return await self._routes[pattern](self, request, body, turn)
