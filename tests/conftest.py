@@ -19,6 +19,7 @@ _VENDOR_RENDERERS = (
     "tests.support.fake_upstream.anthropic_wire",
     "tests.support.fake_upstream.ollama_wire",
     "tests.support.fake_upstream.azure_wire",
+    "tests.support.fake_upstream.gemini_wire",
 )
 
 

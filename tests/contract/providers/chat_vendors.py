@@ -16,6 +16,7 @@ import httpx
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.azure import AzureOpenAIChatProvider
+from gateway_adapters.providers.gemini import GeminiChatProvider, GoogleTokenSource
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.domain.chat import ChatRequest
@@ -24,6 +25,7 @@ from gateway_core.ports.providers import ChatProvider
 
 from tests.support.fake_upstream import Fault
 from tests.support.fake_upstream.azure_wire import AZURE_KEY
+from tests.support.fake_upstream.gemini_wire import GEMINI_KEY, service_account_info
 
 OPENAI_KEY = "sk-contract-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-contract-0123456789"
@@ -59,6 +61,8 @@ class Vendor:
     reports_cached_tokens: bool
     secrets: tuple[str, ...]
     """The keys it sends upstream: never part of an error's text."""
+    stream_path: str | None = None
+    """Where its streamed requests land, when not at ``path`` (Gemini's stream method)."""
 
     def __str__(self) -> str:  # the test id
         return self.name
@@ -107,6 +111,44 @@ async def _azure(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
             endpoint=base_url,
             api_version="2024-10-21",
             api_key=AZURE_KEY,
+            client=session,
+            timeout=timeout,
+        )
+
+
+@asynccontextmanager
+async def _gemini(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
+    async with Http1Client() as session:
+        yield GeminiChatProvider(
+            name="gemini",
+            base_url=f"{base_url}/v1beta",
+            api_key=GEMINI_KEY,
+            client=session,
+            timeout=timeout,
+        )
+
+
+def vertex_tokens(token_uri: str) -> GoogleTokenSource:
+    """Service-account credentials (google-auth's own) whose token endpoint is the fake's."""
+    from google.oauth2 import service_account
+
+    credentials = service_account.Credentials.from_service_account_info(
+        service_account_info(token_uri),
+        scopes=["https://www.googleapis.com/auth/cloud-platform"],
+    )
+    return GoogleTokenSource(credentials)
+
+
+VERTEX_PATH = "/v1/projects/fake-project/locations/us-central1/publishers/google"
+
+
+@asynccontextmanager
+async def _vertex(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
+    async with Http1Client() as session:
+        yield GeminiChatProvider(
+            name="vertex_ai",
+            base_url=f"{base_url}{VERTEX_PATH}",
+            tokens=vertex_tokens(f"{base_url}/token"),
             client=session,
             timeout=timeout,
         )
@@ -183,7 +225,44 @@ AZURE = Vendor(
     secrets=(AZURE_KEY,),
 )
 
-VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE)
+_GEMINI_FINISH_REASONS = (
+    ("MAX_TOKENS", "length"),
+    ("SAFETY", "content_filter"),
+    ("RECITATION", "content_filter"),
+    ("PROHIBITED_CONTENT", "content_filter"),
+    ("MALFORMED_FUNCTION_CALL", "MALFORMED_FUNCTION_CALL"),
+)
+
+GEMINI = Vendor(
+    name="gemini",
+    model="gemini-2.5-flash",
+    path="/v1beta/models/gemini-2.5-flash:generateContent",
+    connect=_gemini,
+    native_stop="STOP",
+    native_tool_calls="STOP",  # Gemini says STOP whether or not the model called functions
+    finish_reasons=_GEMINI_FINISH_REASONS,
+    # A wrong Gemini API key is a 400 (INVALID_ARGUMENT, reason API_KEY_INVALID).
+    upstream_statuses=MappingProxyType({**_UPSTREAM_STATUSES, Fault.UNAUTHORIZED: 400}),
+    reports_cached_tokens=True,
+    secrets=(GEMINI_KEY,),
+    stream_path="/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+)
+
+VERTEX = Vendor(
+    name="vertex_ai",
+    model="gemini-2.5-pro",
+    path=f"{VERTEX_PATH}/models/gemini-2.5-pro:generateContent",
+    connect=_vertex,
+    native_stop="STOP",
+    native_tool_calls="STOP",
+    finish_reasons=_GEMINI_FINISH_REASONS,
+    upstream_statuses=MappingProxyType(_UPSTREAM_STATUSES),
+    reports_cached_tokens=True,
+    secrets=(),  # the tokens and the key are checked in test_gemini_adapter.py
+    stream_path=f"{VERTEX_PATH}/models/gemini-2.5-pro:streamGenerateContent",
+)
+
+VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE, GEMINI, VERTEX)
 
 
 class ReplayedIds:

@@ -65,7 +65,8 @@ async def test_a_plain_reply(
         model=vendor.model,
         tool_calls=(),
     )
-    assert [recorded.path for recorded in fake_upstream.requests] == [vendor.path]
+    path = (vendor.stream_path or vendor.path) if streamed else vendor.path
+    assert [recorded.path for recorded in fake_upstream.requests] == [path]
 
 
 async def test_a_completion_names_its_id_time_and_provider(

@@ -81,7 +81,7 @@ def install(upstream: FakeUpstream) -> None:
     upstream.route(V1_CHAT, render)
     upstream.route(DEPLOYMENT_EMBEDDINGS, render_embeddings)
     upstream.route(V1_EMBEDDINGS, render_embeddings)
-    upstream.route(TOKEN_PATH, render_token)
+    upstream.route(TOKEN_PATH, render_token, recorded=False)
 
 
 async def render_token(
