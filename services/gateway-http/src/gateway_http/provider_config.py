@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
 
-ProviderType = Literal["echo", "openai", "anthropic", "ollama"]
+ProviderType = Literal["echo", "openai", "anthropic", "ollama", "azure", "gemini", "vertex_ai"]
 
 
 class _Strict(BaseModel):
@@ -37,6 +37,15 @@ class ProviderConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     default_max_tokens: int | None = Field(default=None, ge=1)
     max_tokens_by_model: dict[str, int] = Field(default_factory=dict)
+    settings: dict[str, str] = Field(default_factory=dict)
+    """Vendor settings by name (Azure ``api_version``, Vertex ``project`` and ``location``)."""
+    settings_env: dict[str, str] = Field(default_factory=dict)
+    """Setting name -> the environment variable that overrides it when set."""
+    credentials_env: tuple[str, ...] = ()
+    """Variables any one of which makes the provider usable without an API key: a cloud
+    credential chain (Entra ID client secret, a service-account key file, ...)."""
+    deployments: dict[str, str] = Field(default_factory=dict)
+    """Azure: the gateway's model id -> the deployment that serves it (default: the id)."""
 
 
 class ModelConfig(_Strict):
@@ -70,8 +79,12 @@ class ResolvedProvider:
 
     name: str
     config: ProviderConfig
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     base_url: str | None
+    settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """``config.settings`` with the environment's overrides; may hold secrets."""
+    has_credentials: bool = False
+    """A variable of ``config.credentials_env`` is set."""
 
     @property
     def key_settings(self) -> tuple[str, ...]:
@@ -79,7 +92,9 @@ class ResolvedProvider:
 
     @property
     def usable(self) -> bool:
-        return self.api_key is not None or not self.config.requires_api_key
+        return (
+            self.api_key is not None or self.has_credentials or not self.config.requires_api_key
+        )
 
 
 def key_variables(name: str, config: ProviderConfig) -> tuple[str, ...]:
@@ -117,7 +132,14 @@ def resolve_providers(
             (environ[v] for v in key_variables(name, provider) if environ.get(v)), None
         )
         base_url = environ.get(provider.base_url_env or "") or provider.base_url
-        resolved[name] = ResolvedProvider(name, provider, api_key, base_url)
+        settings = dict(provider.settings)
+        settings.update(
+            {key: environ[var] for key, var in provider.settings_env.items() if environ.get(var)}
+        )
+        has_credentials = any(environ.get(var) for var in provider.credentials_env)
+        resolved[name] = ResolvedProvider(
+            name, provider, api_key, base_url, settings, has_credentials
+        )
     return resolved
 
 

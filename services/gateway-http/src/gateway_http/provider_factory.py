@@ -17,6 +17,7 @@ from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.ports.embeddings import EmbeddingProvider
 from gateway_core.ports.providers import ChatProvider
+from gateway_http.cloud_providers import CLOUD_BUILDERS, CLOUD_EMBEDDERS
 from gateway_http.provider_config import ResolvedProvider
 
 
@@ -78,6 +79,7 @@ _BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]
     "anthropic": _anthropic,
     "ollama": _ollama,
     "echo": _echo,
+    **CLOUD_BUILDERS,
 }
 
 
@@ -100,7 +102,7 @@ def build_embedding_providers(
     for name, provider in providers.items():
         if not provider.usable:
             continue
-        if provider.config.type == "openai":
+        if provider.config.type == "openai" or provider.config.type in CLOUD_EMBEDDERS:
             built[name] = chat_providers[name]  # type: ignore[assignment]
         elif provider.config.type == "echo":
             built[name] = EchoEmbeddingProvider(name)

@@ -1,0 +1,112 @@
+"""Builders for the cloud providers (Azure OpenAI, Gemini API, Vertex AI): their credential
+chains, read from the resolved settings, turned into the adapters' token sources.
+
+Kept apart from provider_factory.py, which only registers them (``CLOUD_BUILDERS``,
+``CLOUD_EMBEDDERS``). Nothing here logs or repeats a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from gateway_adapters.providers.azure import (
+    AzureOpenAIChatProvider,
+    Deployment,
+    EntraTokenSource,
+)
+from gateway_adapters.providers.gemini import (
+    GEMINI_API,
+    GeminiChatProvider,
+    GoogleTokenSource,
+    vertex_base_url,
+)
+from gateway_core.ports.providers import ChatProvider
+
+from gateway_http.provider_config import ResolvedProvider
+
+if TYPE_CHECKING:
+    from gateway_http.provider_factory import UpstreamClients
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config, settings = provider.config, provider.settings
+    return AzureOpenAIChatProvider(
+        name=provider.name,
+        endpoint=provider.base_url or "",
+        api_version=settings.get("api_version", "v1"),
+        api_key=provider.api_key,
+        entra=None if provider.api_key else _entra(settings, clients),
+        deployments={model: Deployment(name) for model, name in config.deployments.items()},
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> EntraTokenSource | None:
+    """Client credentials (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``,
+    the names azure-identity reads), or None when they are incomplete."""
+    names = ("tenant_id", "client_id", "client_secret")
+    if not all(settings.get(name) for name in names):
+        return None
+    return EntraTokenSource(
+        tenant_id=settings["tenant_id"],
+        client_id=settings["client_id"],
+        client_secret=settings["client_secret"],
+        authority=settings.get("authority_host") or "https://login.microsoftonline.com",
+        client=clients.http1,
+    )
+
+
+def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
+    return GeminiChatProvider(
+        name=provider.name,
+        base_url=provider.base_url or GEMINI_API,
+        api_key=provider.api_key,
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config, settings = provider.config, provider.settings
+    credentials, default_project = _google_credentials(settings)
+    project = settings.get("project") or default_project or ""
+    location = settings.get("location") or "us-central1"
+    return GeminiChatProvider(
+        name=provider.name,
+        base_url=provider.base_url or vertex_base_url(project, location),
+        tokens=GoogleTokenSource(credentials),
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
+    """A key file named by ``credentials_file`` (``GOOGLE_APPLICATION_CREDENTIALS``): service
+    account or external account (workload identity federation); else google-auth's default
+    chain (gcloud user credentials, the GKE / Compute Engine metadata server)."""
+    import google.auth
+
+    path = settings.get("credentials_file")
+    if path:
+        return google.auth.load_credentials_from_file(path, scopes=[CLOUD_PLATFORM_SCOPE])
+    return google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+
+
+CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]] = {
+    "azure": _azure,
+    "gemini": _gemini,
+    "vertex_ai": _vertex,
+}
+CLOUD_EMBEDDERS = frozenset({"azure", "gemini"})
+"""Cloud types whose chat adapter also embeds."""
