@@ -20,6 +20,7 @@ _VENDOR_RENDERERS = (
     "tests.support.fake_upstream.ollama_wire",
     "tests.support.fake_upstream.azure_wire",
     "tests.support.fake_upstream.gemini_wire",
+    "tests.support.fake_upstream.bedrock_wire",
 )
 
 

@@ -16,6 +16,7 @@ import httpx
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.azure import AzureOpenAIChatProvider
+from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
 from gateway_adapters.providers.gemini import GeminiChatProvider, GoogleTokenSource
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
@@ -25,6 +26,7 @@ from gateway_core.ports.providers import ChatProvider
 
 from tests.support.fake_upstream import Fault
 from tests.support.fake_upstream.azure_wire import AZURE_KEY
+from tests.support.fake_upstream.bedrock_wire import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
 from tests.support.fake_upstream.gemini_wire import GEMINI_KEY, service_account_info
 
 OPENAI_KEY = "sk-contract-openai-0123456789"
@@ -63,6 +65,10 @@ class Vendor:
     """The keys it sends upstream: never part of an error's text."""
     stream_path: str | None = None
     """Where its streamed requests land, when not at ``path`` (Gemini's stream method)."""
+    reports_model: bool = True
+    """Whether its answers name the model that answered (Bedrock's Converse does not)."""
+    reports_retry_after: bool = True
+    """Whether a rate limit says how long to wait (Bedrock's throttling does not)."""
 
     def __str__(self) -> str:  # the test id
         return self.name
@@ -152,6 +158,21 @@ async def _vertex(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
             client=session,
             timeout=timeout,
         )
+
+
+def bedrock_signer(region: str = "us-east-1") -> SigV4Signer:
+    from botocore.credentials import Credentials
+
+    return SigV4Signer(Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN), region)
+
+
+@asynccontextmanager
+async def _bedrock(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
+    async with Http1Client() as session:
+        yield BedrockChatProvider(
+            name="bedrock", base_url=base_url, signer=bedrock_signer(), client=session,
+            timeout=timeout,
+        )  # fmt: skip
 
 
 OPENAI = Vendor(
@@ -262,7 +283,31 @@ VERTEX = Vendor(
     stream_path=f"{VERTEX_PATH}/models/gemini-2.5-pro:streamGenerateContent",
 )
 
-VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE, GEMINI, VERTEX)
+BEDROCK_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+BEDROCK = Vendor(
+    name="bedrock",
+    model=BEDROCK_MODEL,
+    path=f"/model/{BEDROCK_MODEL}/converse",
+    stream_path=f"/model/{BEDROCK_MODEL}/converse-stream",
+    connect=_bedrock,
+    native_stop="end_turn",
+    native_tool_calls="tool_use",
+    finish_reasons=(
+        ("max_tokens", "length"),
+        ("stop_sequence", "stop"),
+        ("guardrail_intervened", "content_filter"),
+        ("content_filtered", "content_filter"),
+        ("model_context_window_exceeded", "model_context_window_exceeded"),
+    ),
+    # Bedrock refuses unknown credentials with 403 (UnrecognizedClientException).
+    upstream_statuses=MappingProxyType({**_UPSTREAM_STATUSES, Fault.UNAUTHORIZED: 403}),
+    reports_cached_tokens=True,
+    secrets=(SECRET_KEY, SESSION_TOKEN),
+    reports_model=False,
+    reports_retry_after=False,
+)
+
+VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE, GEMINI, VERTEX, BEDROCK)
 
 
 class ReplayedIds:
