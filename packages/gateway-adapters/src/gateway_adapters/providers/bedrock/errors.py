@@ -61,11 +61,12 @@ def http_error(status: int, raw: bytes, headers: Mapping[str, str], provider: st
 def typed_error(
     kind: str, status: int | None, raw: bytes, provider: str, retry_after: float | None = None
 ) -> ProviderError:
+    kind = kind[:1].upper() + kind[1:]  # stream frames spell them throttlingException
     error_class = TYPE_ERRORS.get(kind)
     if error_class is None:
         error = status_error(
             status or 500, provider, STATUS_ERRORS,
-            message=f"{provider} answered HTTP {status}", retry_after=retry_after,
+            message=f"{provider} answered {kind or f'HTTP {status}'}", retry_after=retry_after,
         )  # fmt: skip
     else:
         what = f"{provider} answered {kind}" + (f" (HTTP {status})" if status else "")
