@@ -1,4 +1,4 @@
-"""Builders for the cloud providers (Azure OpenAI, Gemini API, Vertex AI): their credential
+"""Builders for the cloud providers (Azure OpenAI, Bedrock, Gemini API, Vertex AI): their credential
 chains, read from the resolved settings, turned into the adapters' token sources.
 
 Kept apart from provider_factory.py, which only registers them (``CLOUD_BUILDERS``,
@@ -15,6 +15,7 @@ from gateway_adapters.providers.azure import (
     Deployment,
     EntraTokenSource,
 )
+from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
 from gateway_adapters.providers.gemini import (
     GEMINI_API,
     GeminiChatProvider,
@@ -91,6 +92,27 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     )
 
 
+def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    """botocore's credential chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
+    (/``AWS_SESSION_TOKEN``), ``AWS_PROFILE`` and the shared config and credentials files,
+    web identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``: IRSA on EKS), container
+    and instance metadata. ``settings.profile`` picks a profile; ``settings.region`` the region."""
+    import botocore.session
+
+    config, settings = provider.config, provider.settings
+    session = botocore.session.Session(profile=settings.get("profile") or None)
+    region = settings.get("region") or session.get_config_variable("region") or "us-east-1"
+    return BedrockChatProvider(
+        name=provider.name,
+        signer=SigV4Signer(session.get_credentials(), region),
+        base_url=provider.base_url,
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
 def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
     """A key file named by ``credentials_file`` (``GOOGLE_APPLICATION_CREDENTIALS``): service
     account or external account (workload identity federation); else google-auth's default
@@ -105,8 +127,9 @@ def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
 
 CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]] = {
     "azure": _azure,
+    "bedrock": _bedrock,
     "gemini": _gemini,
     "vertex_ai": _vertex,
 }
-CLOUD_EMBEDDERS = frozenset({"azure", "gemini"})
+CLOUD_EMBEDDERS = frozenset({"azure", "bedrock", "gemini"})
 """Cloud types whose chat adapter also embeds."""

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
 
-ProviderType = Literal["echo", "openai", "anthropic", "ollama", "azure", "gemini", "vertex_ai"]
+ProviderType = Literal[
+    "echo", "openai", "anthropic", "ollama", "azure", "bedrock", "gemini", "vertex_ai"
+]
 
 
 class _Strict(BaseModel):
