@@ -24,7 +24,7 @@ from gateway_adapters.providers.gemini import (
 )
 from gateway_core.ports.providers import ChatProvider
 
-from gateway_http.provider_config import ResolvedProvider
+from gateway_http.provider_config import ConfigError, ResolvedProvider
 
 if TYPE_CHECKING:
     from gateway_http.provider_factory import UpstreamClients
@@ -118,11 +118,19 @@ def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
     account or external account (workload identity federation); else google-auth's default
     chain (gcloud user credentials, the GKE / Compute Engine metadata server)."""
     import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
 
     path = settings.get("credentials_file")
-    if path:
-        return google.auth.load_credentials_from_file(path, scopes=[CLOUD_PLATFORM_SCOPE])
-    return google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    try:
+        if path:
+            return google.auth.load_credentials_from_file(path, scopes=[CLOUD_PLATFORM_SCOPE])
+        return google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    except DefaultCredentialsError:
+        # google-auth's message may quote the file; name the setting instead.
+        raise ConfigError(
+            "vertex_ai: no usable Google credentials (GOOGLE_APPLICATION_CREDENTIALS, "
+            "gcloud application-default login, or a metadata server)"
+        ) from None
 
 
 CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]] = {
