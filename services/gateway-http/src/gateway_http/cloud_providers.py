@@ -7,7 +7,9 @@ Kept apart from provider_factory.py, which only registers them (``CLOUD_BUILDERS
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway_adapters.providers.azure import (
@@ -114,23 +116,44 @@ def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvid
 
 
 def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
-    """A key file named by ``credentials_file`` (``GOOGLE_APPLICATION_CREDENTIALS``): service
-    account or external account (workload identity federation); else google-auth's default
-    chain (gcloud user credentials, the GKE / Compute Engine metadata server)."""
+    """A key file named by ``credentials_file`` (``GOOGLE_APPLICATION_CREDENTIALS``): a service
+    account, an authorized user, or an external account (workload identity federation); else
+    google-auth's default chain (gcloud user credentials, the GKE / Compute Engine metadata
+    server). The file's ``type`` picks its loader (google-auth's generic loader is deprecated:
+    it would load whatever type a file claims)."""
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
     path = settings.get("credentials_file")
     try:
         if path:
-            return google.auth.load_credentials_from_file(path, scopes=[CLOUD_PLATFORM_SCOPE])
+            return _credentials_from_file(Path(path))
         return google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
-    except DefaultCredentialsError:
+    except (DefaultCredentialsError, OSError, ValueError):
         # google-auth's message may quote the file; name the setting instead.
         raise ConfigError(
             "vertex_ai: no usable Google credentials (GOOGLE_APPLICATION_CREDENTIALS, "
             "gcloud application-default login, or a metadata server)"
         ) from None
+
+
+def _credentials_from_file(path: Path) -> tuple[Any, str | None]:
+    from google.auth import aws, identity_pool
+    from google.oauth2 import credentials as user, service_account
+
+    info = json.loads(path.read_text(encoding="utf-8"))
+    kind = info.get("type")
+    scopes = [CLOUD_PLATFORM_SCOPE]
+    if kind == "service_account":
+        loaded = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+        return loaded, info.get("project_id")
+    if kind == "authorized_user":
+        return user.Credentials.from_authorized_user_info(info, scopes=scopes), None
+    if kind == "external_account":
+        source = str((info.get("credential_source") or {}).get("environment_id", ""))
+        loader = aws.Credentials if source.startswith("aws") else identity_pool.Credentials
+        return loader.from_info(info, scopes=scopes), None
+    raise ValueError(f"unsupported credentials type {kind!r}")
 
 
 CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]] = {
