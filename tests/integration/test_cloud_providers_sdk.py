@@ -1,6 +1,6 @@
 """The official openai SDK, through the real gateway, reaches Azure OpenAI, Amazon Bedrock, the
-Gemini API and Vertex AI models (on the fake upstream's Azure and Google dialects, over real sockets) and
-gets what it gets from an OpenAI model: the same answers, streams, tool calls, usage, errors
+Gemini API and Vertex AI models (on the fake upstream's Azure, Bedrock and Google dialects,
+over real sockets) and gets what it gets from an OpenAI model: the same answers, streams, tool calls, usage, errors
 and embeddings. No key, client secret or token shows in the gateway's logs or answers.
 """
 
@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
 from tests.contract.providers.test_chat_provider_contract import texts_sent
-from tests.support.fake_upstream import FakeUpstream, Fault, Turn
-from tests.support.fake_upstream import azure_wire, bedrock_wire, gemini_wire
+from tests.support.fake_upstream import (
+    FakeUpstream,
+    Fault,
+    Turn,
+    azure_wire,
+    bedrock_wire,
+    gemini_wire,
+)
 from tests.support.gateway import GatewayProcess
 
 OPENAI_KEY = "sk-cloud-reference-0123456789"
@@ -107,7 +112,9 @@ def gateway(
     config = directory / "providers.json"
     config.write_text(json.dumps(_providers(fake_upstream_server.url)))
     key_file = directory / "service-account.json"
-    key_file.write_text(json.dumps(gemini_wire.service_account_info(f"{fake_upstream_server.url}/token")))
+    key_file.write_text(
+        json.dumps(gemini_wire.service_account_info(f"{fake_upstream_server.url}/token"))
+    )
     env = {
         "LLM_GATEWAY_PROVIDERS_CONFIG": str(config),
         "LLM_GATEWAY_LOG_LEVEL": "debug",

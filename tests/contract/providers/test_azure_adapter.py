@@ -56,7 +56,9 @@ def fresh_tokens() -> None:
     TOKENS.expires_in = 3599
 
 
-def entra(upstream: FakeUpstream, session: Http1Client, clock: Clock, **fields: str) -> EntraTokenSource:
+def entra(
+    upstream: FakeUpstream, session: Http1Client, clock: Clock, **fields: str
+) -> EntraTokenSource:
     credentials = {"tenant_id": TENANT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     return EntraTokenSource(
         **{**credentials, **fields}, client=session, authority=upstream.url, clock=clock

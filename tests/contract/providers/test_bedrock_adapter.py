@@ -28,7 +28,7 @@ from gateway_core.errors import (
 )
 
 from tests.contract.providers.chat_vendors import BEDROCK_MODEL
-from tests.support.fake_upstream import FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.fake_upstream.bedrock_wire import (
     ACCESS_KEY,
     SECRET_KEY,
@@ -54,9 +54,14 @@ def fresh_signatures() -> None:
     SIGNATURES.session_tokens.clear()
 
 
-def bedrock(upstream: FakeUpstream, session: Http1Client, credentials: object, region: str = "eu-west-3") -> BedrockChatProvider:
+def bedrock(
+    upstream: FakeUpstream, session: Http1Client, credentials: object, region: str = "eu-west-3"
+) -> BedrockChatProvider:
     return BedrockChatProvider(
-        name="bedrock", base_url=upstream.url, signer=SigV4Signer(credentials, region), client=session
+        name="bedrock",
+        base_url=upstream.url,
+        signer=SigV4Signer(credentials, region),
+        client=session,
     )
 
 
@@ -153,13 +158,13 @@ async def test_the_converse_body(fake_upstream: FakeUpstream, session: Http1Clie
             },
             {
                 "role": "assistant",
-                "content": [
-                    {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}}
-                ],
+                "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather",
+                                         "input": {"city": "Paris"}}}],
             },
             {
                 "role": "user",
-                "content": [{"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "21 C"}]}}],
+                "content": [{"toolResult": {"toolUseId": "tooluse_1",
+                                            "content": [{"text": "21 C"}]}}],
             },
         ],
         "system": [{"text": "Be brief."}],
@@ -214,7 +219,9 @@ async def test_titan_embeddings_one_call_per_input(
     provider = bedrock(fake_upstream, session, Credentials(ACCESS_KEY, SECRET_KEY))
     model = "amazon.titan-embed-text-v2:0"
 
-    answer = await provider.embed(EmbeddingRequest(model=model, inputs=("a b", "ccc"), dimensions=3))
+    answer = await provider.embed(
+        EmbeddingRequest(model=model, inputs=("a b", "ccc"), dimensions=3)
+    )
 
     assert answer.vectors == ((3.0, 4.0, 5.0), (3.0, 4.0, 5.0))
     assert answer.usage.prompt_tokens == 3

@@ -31,7 +31,9 @@ WEATHER = ToolSpec(
     description="Current weather for a city",
     parameters={"type": "object", "properties": {"city": {"type": "string"}}},
 )
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 @pytest.fixture
@@ -176,7 +178,9 @@ async def test_a_wrong_api_key_is_our_auth_error_and_never_shown(
     )
 
     with pytest.raises(UpstreamAuthError) as raised:
-        await provider.complete(ChatRequest(model="gemini-2.5-flash", messages=(Message.user("hi"),)))
+        await provider.complete(
+            ChatRequest(model="gemini-2.5-flash", messages=(Message.user("hi"),))
+        )
 
     assert raised.value.status == 400
     assert wrong not in f"{raised.value} {raised.value!r} {provider!r}"
@@ -194,7 +198,10 @@ async def test_vertex_signs_in_with_the_service_account_and_refreshes_before_exp
 ) -> None:
     tokens = vertex_tokens(f"{fake_upstream.url}/token")
     provider = GeminiChatProvider(
-        name="vertex_ai", base_url=f"{fake_upstream.url}{VERTEX_PATH}", tokens=tokens, client=session
+        name="vertex_ai",
+        base_url=f"{fake_upstream.url}{VERTEX_PATH}",
+        tokens=tokens,
+        client=session,
     )
     request = ChatRequest(model="gemini-2.5-pro", messages=(Message.user("hi"),))
 
@@ -220,7 +227,10 @@ async def test_no_vertex_token_appears_in_an_error(
 ) -> None:
     tokens = vertex_tokens(f"{fake_upstream.url}/token")
     provider = GeminiChatProvider(
-        name="vertex_ai", base_url=f"{fake_upstream.url}{VERTEX_PATH}", tokens=tokens, client=session
+        name="vertex_ai",
+        base_url=f"{fake_upstream.url}{VERTEX_PATH}",
+        tokens=tokens,
+        client=session,
     )
     fake_upstream.script(Turn(fault=Fault.UNAUTHORIZED))
 

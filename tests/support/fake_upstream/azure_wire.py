@@ -43,8 +43,10 @@ _NOT_FILTERED = {
 _ERRORS: dict[Fault, tuple[int, str]] = {
     Fault.RATE_LIMITED: (
         429,
-        "Requests to the ChatCompletions_Create Operation under Azure OpenAI API have exceeded "
-        "token rate limit of your current OpenAI S0 pricing tier.",
+        (
+            "Requests to the ChatCompletions_Create Operation under Azure OpenAI API have "
+            "exceeded token rate limit of your current OpenAI S0 pricing tier."
+        ),
     ),
     Fault.SERVER_ERROR: (500, "The server had an error while processing your request."),
     Fault.OVERLOADED: (503, "The service is temporarily unable to process your request."),

@@ -36,15 +36,16 @@ SECRET_KEY = "fake/bedrock+secret/0123456789abcdefGHIJ"
 SESSION_TOKEN = "FwoGZXIvYXdzEFAKESESSIONTOKEN0123456789"
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
-    r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[^,]+), Signature=(?P<sig>[0-9a-f]{64})"
+    r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[^,]+), "
+    r"Signature=(?P<sig>[0-9a-f]{64})"
 )
 _ERRORS: dict[Fault, tuple[int, str, str]] = {
-    Fault.RATE_LIMITED: (429, "ThrottlingException", "Too many requests, please wait before trying again."),
-    Fault.SERVER_ERROR: (500, "InternalServerException", "The server encountered an internal error."),
-    Fault.OVERLOADED: (503, "ServiceUnavailableException", "Bedrock is unable to process your request."),
-    Fault.UNAUTHORIZED: (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
-    Fault.BAD_REQUEST: (400, "ValidationException", "The model returned the following errors: messages: field required"),
-}  # fmt: skip
+    Fault.RATE_LIMITED: (429, "ThrottlingException", "Too many requests, please wait."),
+    Fault.SERVER_ERROR: (500, "InternalServerException", "The server had an internal error."),
+    Fault.OVERLOADED: (503, "ServiceUnavailableException", "Bedrock cannot take it now."),
+    Fault.UNAUTHORIZED: (403, "UnrecognizedClientException", "The security token is invalid."),
+    Fault.BAD_REQUEST: (400, "ValidationException", "messages: field required"),
+}
 
 
 @dataclass
@@ -119,7 +120,11 @@ def converse_answer(turn: Turn) -> dict[str, Any]:
     if turn.text:
         content.append({"text": turn.text})
     for name, arguments in turn.tool_calls:
-        tool_use = {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", "name": name, "input": arguments}
+        tool_use = {
+            "toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}",
+            "name": name,
+            "input": arguments,
+        }
         content.append({"toolUse": tool_use})
     usage = {
         "inputTokens": turn.prompt_tokens - turn.cached_tokens,
@@ -158,7 +163,10 @@ def stream_events(answer: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
     """One event-stream message: headers are all strings (value type 7)."""
     encoded = b"".join(
-        struct.pack("!B", len(name)) + name.encode() + struct.pack("!BH", 7, len(value)) + value.encode()
+        struct.pack("!B", len(name))
+        + name.encode()
+        + struct.pack("!BH", 7, len(value))
+        + value.encode()
         for name, value in headers.items()
     )
     total = 12 + len(encoded) + len(payload) + 4
@@ -169,12 +177,20 @@ def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 def event_frame(event_type: str, payload: dict[str, Any]) -> bytes:
-    headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
+    headers = {
+        ":event-type": event_type,
+        ":content-type": "application/json",
+        ":message-type": "event",
+    }
     return encode_frame(headers, json.dumps(payload).encode())
 
 
 def exception_frame(kind: str, message: str) -> bytes:
-    headers = {":exception-type": kind, ":content-type": "application/json", ":message-type": "exception"}
+    headers = {
+        ":exception-type": kind,
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
     return encode_frame(headers, json.dumps({"message": message}).encode())
 
 

@@ -93,7 +93,9 @@ def install(upstream: FakeUpstream) -> None:
     upstream.route(TOKEN_PATH, render_token, recorded=False)
 
 
-def error_response(status: int, code: str, message: str, details: list[Any] | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, details: list[Any] | None = None
+) -> web.Response:
     error = {"code": status, "message": message, "status": code}
     if details:
         error["details"] = details
@@ -109,7 +111,9 @@ async def render_token(
             form.get("assertion", ""), certs=TOKENS.public_key, audience=GOOGLE_TOKEN_AUDIENCE
         )
     except ValueError:
-        return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT"}, status=400)
+        return web.json_response(
+            {"error": "invalid_grant", "error_description": "Invalid JWT"}, status=400
+        )
     if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or (
         claims.get("iss") != TOKENS.client_email
     ):

@@ -139,7 +139,8 @@ def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
 
 def _credentials_from_file(path: Path) -> tuple[Any, str | None]:
     from google.auth import aws, identity_pool
-    from google.oauth2 import credentials as user, service_account
+    from google.oauth2 import credentials as user
+    from google.oauth2 import service_account
 
     info = json.loads(path.read_text(encoding="utf-8"))
     kind = info.get("type")

@@ -94,9 +94,7 @@ class ResolvedProvider:
 
     @property
     def usable(self) -> bool:
-        return (
-            self.api_key is not None or self.has_credentials or not self.config.requires_api_key
-        )
+        return self.api_key is not None or self.has_credentials or not self.config.requires_api_key
 
 
 def key_variables(name: str, config: ProviderConfig) -> tuple[str, ...]:
@@ -130,9 +128,7 @@ def resolve_providers(
 ) -> dict[str, ResolvedProvider]:
     resolved = {}
     for name, provider in config.providers.items():
-        api_key = next(
-            (environ[v] for v in key_variables(name, provider) if environ.get(v)), None
-        )
+        api_key = next((environ[v] for v in key_variables(name, provider) if environ.get(v)), None)
         base_url = environ.get(provider.base_url_env or "") or provider.base_url
         settings = dict(provider.settings)
         settings.update(

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError
 from gateway_core.errors import UpstreamAuthError
 
 SERVICE = "bedrock"
@@ -51,7 +52,7 @@ class SigV4Signer:
             if isinstance(credentials, RefreshableCredentials) and credentials.refresh_needed():
                 return await asyncio.to_thread(credentials.get_frozen_credentials)
             return credentials.get_frozen_credentials()
-        except Exception as error:  # botocore's refresh errors have no common base
+        except (BotoCoreError, ClientError) as error:  # STS, SSO, metadata failures
             raise UpstreamAuthError(
                 f"{provider}: AWS credentials could not be refreshed ({type(error).__name__})",
                 provider=provider,

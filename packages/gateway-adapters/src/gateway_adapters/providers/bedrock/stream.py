@@ -63,17 +63,17 @@ class StreamTranslator:
         if handler is not None:  # unknown event types are skipped, as AWS's SDKs do
             yield from handler(event)
 
-    def _on_messageStart(self, event: dict[str, Any]) -> Iterator[ChatChunk]:  # noqa: N802
+    def _on_messageStart(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
         yield ChatChunk(role=event.get("role", "assistant"), model=self._model)
 
-    def _on_contentBlockStart(self, event: dict[str, Any]) -> Iterator[ChatChunk]:  # noqa: N802
+    def _on_contentBlockStart(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
         tool_use = (event.get("start") or {}).get("toolUse")
         if tool_use:
             index = self._calls.setdefault(event.get("contentBlockIndex", 0), len(self._calls))
             delta = ToolCallDelta(index, tool_use.get("toolUseId"), tool_use.get("name"))
             yield ChatChunk(tool_calls=(delta,), model=self._model)
 
-    def _on_contentBlockDelta(self, event: dict[str, Any]) -> Iterator[ChatChunk]:  # noqa: N802
+    def _on_contentBlockDelta(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
         delta = event.get("delta") or {}
         if "text" in delta:
             yield ChatChunk(content=delta["text"], model=self._model)
@@ -82,7 +82,7 @@ class StreamTranslator:
             fragment = ToolCallDelta(index, arguments=delta["toolUse"].get("input", ""))
             yield ChatChunk(tool_calls=(fragment,), model=self._model)
 
-    def _on_messageStop(self, event: dict[str, Any]) -> Iterator[ChatChunk]:  # noqa: N802
+    def _on_messageStop(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
         self._stopped = True
         native = event.get("stopReason", "end_turn")
         finish = wire.FINISH.get(native, native)

@@ -33,7 +33,12 @@ from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamBadRequestError, UpstreamResponseError
 
 _SYSTEM_ROLES = ("system", "developer")
-_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+_IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
 FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -118,7 +123,9 @@ def _content(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, An
         return []
     if isinstance(content, str):
         return [{"text": content}]
-    return [{"text": part.text} if isinstance(part, TextPart) else _image(part.url) for part in content]
+    return [
+        {"text": part.text} if isinstance(part, TextPart) else _image(part.url) for part in content
+    ]
 
 
 def _image(url: str) -> dict[str, Any]:
@@ -190,7 +197,11 @@ def decode_response(raw: bytes, provider: str, model: str) -> ChatResponse:
     blocks = body.output.message.content if body.output.message else []
     texts = [block.text for block in blocks if block.text]
     calls = tuple(
-        ToolCall(b.tool_use.tool_use_id, b.tool_use.name, msgspec.json.encode(b.tool_use.input or {}).decode())
+        ToolCall(
+            b.tool_use.tool_use_id,
+            b.tool_use.name,
+            msgspec.json.encode(b.tool_use.input or {}).decode(),
+        )
         for b in blocks
         if b.tool_use is not None
     )

@@ -34,8 +34,10 @@ GEMINI_API = "https://generativelanguage.googleapis.com/v1beta"
 
 
 def vertex_base_url(project: str, location: str) -> str:
-    host = "aiplatform.googleapis.com" if location == "global" else (
-        f"{location}-aiplatform.googleapis.com"
+    host = (
+        "aiplatform.googleapis.com"
+        if location == "global"
+        else (f"{location}-aiplatform.googleapis.com")
     )
     return f"https://{host}/v1/projects/{project}/locations/{location}/publishers/google"
 

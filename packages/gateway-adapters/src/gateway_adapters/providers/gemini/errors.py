@@ -20,7 +20,6 @@ from gateway_core.errors import (
     UpstreamBadRequestError,
     UpstreamOverloadedError,
     UpstreamRateLimitError,
-    UpstreamServerError,
     UpstreamTimeoutError,
 )
 

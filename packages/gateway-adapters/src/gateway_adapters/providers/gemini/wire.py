@@ -57,9 +57,7 @@ def to_gemini_payload(request: ChatRequest) -> dict[str, Any]:
 
 def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     contents: list[dict[str, Any]] = []
-    call_names = {
-        call.id: call.name for message in messages for call in message.tool_calls
-    }
+    call_names = {call.id: call.name for message in messages for call in message.tool_calls}
     for message in messages:
         if message.role in _SYSTEM_ROLES:
             continue
