@@ -1,7 +1,8 @@
 """The official openai SDK, through the real gateway, reaches Azure OpenAI, Amazon Bedrock, the
-Gemini API and Vertex AI models (on the fake upstream's Azure, Bedrock and Google dialects,
-over real sockets) and gets what it gets from an OpenAI model: the same answers, streams, tool calls, usage, errors
-and embeddings. No key, client secret or token shows in the gateway's logs or answers.
+Gemini API and Vertex AI (Gemini and Claude) models, on the fake upstream's Azure, Bedrock and
+Google dialects over real sockets, and gets what it gets from an OpenAI model: the same
+answers, streams, tool calls, usage, errors and embeddings. No key, client secret or token
+shows in the gateway's logs or answers.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ MODELS = {
     "azure-entra": "azure-entra/gpt-4o",
     "gemini": "gemini/gemini-2.5-flash",
     "vertex": "vertex_ai/gemini-2.5-pro",
+    "vertex-claude": "vertex_ai/claude-sonnet-4-5@20250929",
     "bedrock": "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0",
 }
 CLOUDS = [name for name in MODELS if name != "openai"]

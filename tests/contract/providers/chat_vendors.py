@@ -17,7 +17,11 @@ from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.azure import AzureOpenAIChatProvider
 from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
-from gateway_adapters.providers.gemini import GeminiChatProvider, GoogleTokenSource
+from gateway_adapters.providers.gemini import (
+    GeminiChatProvider,
+    GoogleTokenSource,
+    VertexClaudeChatProvider,
+)
 from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.domain.chat import ChatRequest
@@ -69,9 +73,11 @@ class Vendor:
     """Whether its answers name the model that answered (Bedrock's Converse does not)."""
     reports_retry_after: bool = True
     """Whether a rate limit says how long to wait (Bedrock's throttling does not)."""
+    label: str = ""
+    """The test id, when two vendors share a provider name (Vertex AI's Gemini and Claude)."""
 
     def __str__(self) -> str:  # the test id
-        return self.name
+        return self.label or self.name
 
     def ask(self, *messages: Message, **fields: Any) -> ChatRequest:
         """A request for this vendor's model; one user question unless ``messages`` are given."""
@@ -173,6 +179,21 @@ async def _bedrock(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]
             name="bedrock", base_url=base_url, signer=bedrock_signer(), client=session,
             timeout=timeout,
         )  # fmt: skip
+
+
+VERTEX_CLAUDE_PATH = "/v1/projects/fake-project/locations/us-east5/publishers/anthropic"
+
+
+@asynccontextmanager
+async def _vertex_claude(base_url: str, timeout: float) -> AsyncIterator[ChatProvider]:
+    async with Http1Client() as session:
+        yield VertexClaudeChatProvider(
+            name="vertex_ai",
+            base_url=f"{base_url}{VERTEX_CLAUDE_PATH}",
+            tokens=vertex_tokens(f"{base_url}/token"),
+            client=session,
+            timeout=timeout,
+        )
 
 
 OPENAI = Vendor(
@@ -307,7 +328,22 @@ BEDROCK = Vendor(
     reports_retry_after=False,
 )
 
-VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE, GEMINI, VERTEX, BEDROCK)
+VERTEX_CLAUDE = Vendor(
+    name="vertex_ai",
+    model="claude-sonnet-4-5@20250929",
+    path=f"{VERTEX_CLAUDE_PATH}/models/claude-sonnet-4-5@20250929:rawPredict",
+    stream_path=f"{VERTEX_CLAUDE_PATH}/models/claude-sonnet-4-5@20250929:streamRawPredict",
+    connect=_vertex_claude,
+    native_stop=ANTHROPIC.native_stop,
+    native_tool_calls=ANTHROPIC.native_tool_calls,
+    finish_reasons=ANTHROPIC.finish_reasons,
+    upstream_statuses=ANTHROPIC.upstream_statuses,
+    reports_cached_tokens=True,
+    secrets=(),  # bearer tokens, checked in test_gemini_adapter.py
+    label="vertex_ai-claude",
+)
+
+VENDORS = (OPENAI, ANTHROPIC, OLLAMA, AZURE, GEMINI, VERTEX, VERTEX_CLAUDE, BEDROCK)
 
 
 class ReplayedIds:

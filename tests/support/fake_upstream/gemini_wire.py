@@ -18,6 +18,7 @@ Bodies follow https://ai.google.dev/api/generate-content field for field (camelC
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -30,7 +31,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from google.auth import jwt
 
-from tests.support.fake_upstream import openai_wire
+from tests.support.fake_upstream import anthropic_wire, openai_wire
 from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS, FakeUpstream, Fault, Turn
 
 GEMINI_KEY = "AIzaFakeGeminiKey0123456789abcdef"
@@ -91,6 +92,7 @@ def install(upstream: FakeUpstream) -> None:
         upstream.route(f"{base}:streamGenerateContent", render)
         upstream.route(f"{base}:batchEmbedContents", render_embeddings)
     upstream.route(TOKEN_PATH, render_token, recorded=False)
+    install_claude(upstream)
 
 
 def error_response(
@@ -323,3 +325,41 @@ def service_account_info(token_uri: str) -> dict[str, str]:
         "client_id": "1234567890",
         "token_uri": token_uri,
     }
+
+
+VERTEX_CLAUDE = "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}"
+
+
+def install_claude(upstream: FakeUpstream) -> None:
+    upstream.route(f"{VERTEX_CLAUDE}:rawPredict", render_claude)
+    upstream.route(f"{VERTEX_CLAUDE}:streamRawPredict", render_claude)
+
+
+async def render_claude(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """Claude on Vertex: the Messages API's answers for a body that names no ``model`` and
+    carries ``anthropic_version: vertex-2023-10-16``; the same bearer tokens as Gemini."""
+    rejection = _rejection(request)
+    if rejection is not None:
+        return rejection
+    if not isinstance(body, dict) or "model" in body:
+        return anthropic_wire.error_response(400, "invalid_request_error", "model: not allowed")
+    if body.pop("anthropic_version", None) != "vertex-2023-10-16":
+        return anthropic_wire.error_response(400, "invalid_request_error", "anthropic_version")
+    body["model"] = request.match_info["model"]
+    problem = await asyncio.to_thread(anthropic_wire.request_body_problem, body)
+    if problem is not None:
+        return anthropic_wire.error_response(400, "invalid_request_error", problem)
+    if turn.fault in anthropic_wire._ERROR_ANSWERS:
+        status, kind, text = anthropic_wire._ERROR_ANSWERS[turn.fault]  # type: ignore[index]
+        return anthropic_wire.error_response(status, kind, text)
+    message = anthropic_wire.message_body(body, turn)
+    if request.path.endswith(":streamRawPredict"):
+        events = anthropic_wire.stream_events(message)
+        return await anthropic_wire._stream(request, events, turn.fault)
+    if turn.fault is Fault.MALFORMED_JSON:
+        return web.Response(text="<html>proxy error</html>", content_type="application/json")
+    if turn.fault is Fault.DROP_MID_STREAM:
+        return await anthropic_wire._cut_short(request, json.dumps(message).encode())
+    return web.json_response(message)

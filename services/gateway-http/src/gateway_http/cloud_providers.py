@@ -22,6 +22,8 @@ from gateway_adapters.providers.gemini import (
     GEMINI_API,
     GeminiChatProvider,
     GoogleTokenSource,
+    VertexAIChatProvider,
+    VertexClaudeChatProvider,
     vertex_base_url,
 )
 from gateway_core.ports.providers import ChatProvider
@@ -79,19 +81,31 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
 
 
 def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
+    ``.../publishers/anthropic``, one token source for both."""
     config, settings = provider.config, provider.settings
     credentials, default_project = _google_credentials(settings)
     project = settings.get("project") or default_project or ""
     location = settings.get("location") or "us-central1"
-    return GeminiChatProvider(
+    google_url = provider.base_url or vertex_base_url(project, location)
+    tokens = GoogleTokenSource(credentials)
+    timeouts = {
+        "timeout": config.timeout_seconds,
+        "connect_timeout": config.connect_timeout_seconds,
+    }
+    gemini = GeminiChatProvider(
+        name=provider.name, base_url=google_url, tokens=tokens, client=clients.http1,
+        headers=config.headers, **timeouts,
+    )  # fmt: skip
+    claude = VertexClaudeChatProvider(
         name=provider.name,
-        base_url=provider.base_url or vertex_base_url(project, location),
-        tokens=GoogleTokenSource(credentials),
+        base_url=google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic",
+        tokens=tokens,
         client=clients.http1,
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
-        headers=config.headers,
+        default_max_tokens=config.default_max_tokens or 4096,
+        **timeouts,
     )
+    return VertexAIChatProvider(gemini, claude)
 
 
 def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
