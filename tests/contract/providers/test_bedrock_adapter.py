@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import botocore.session
 import pytest
-from botocore.credentials import Credentials
+from botocore.credentials import Credentials, RefreshableCredentials
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
 from gateway_core.domain.chat import ChatRequest
@@ -227,3 +228,31 @@ async def test_titan_embeddings_one_call_per_input(
     assert answer.usage.prompt_tokens == 3
     assert sorted(r.body["inputText"] for r in fake_upstream.requests) == ["a b", "ccc"]
     assert {r.path for r in fake_upstream.requests} == {f"/model/{model}/invoke"}
+
+
+async def test_refreshable_credentials_are_refreshed_before_they_expire(
+    fake_upstream: FakeUpstream, session: Http1Client
+) -> None:
+    """As botocore refreshes web-identity (IRSA) or SSO credentials: the refresh runs when the
+    expiry comes near, off the event loop, and the next request is signed with the new ones."""
+    issued: list[str] = []
+
+    def refresh() -> dict[str, str]:
+        token = f"{SESSION_TOKEN}-{len(issued)}"
+        issued.append(token)
+        soon = datetime.now(UTC) + timedelta(minutes=5 if len(issued) == 1 else 60)
+        return {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY, "token": token,
+                "expiry_time": soon.isoformat()}  # fmt: skip
+
+    credentials = RefreshableCredentials.create_from_metadata(
+        refresh(), refresh_using=refresh, method="web-identity-fake"
+    )
+    provider = bedrock(fake_upstream, session, credentials)
+    request = ChatRequest(model=BEDROCK_MODEL, messages=QUESTION)
+
+    await provider.complete(request)  # 5 minutes left: inside botocore's refresh window
+    await provider.complete(request)
+
+    # One refresh (the new credentials last an hour), both requests signed with its token.
+    assert issued == [f"{SESSION_TOKEN}-0", f"{SESSION_TOKEN}-1"]
+    assert SIGNATURES.session_tokens == [f"{SESSION_TOKEN}-1", f"{SESSION_TOKEN}-1"]
