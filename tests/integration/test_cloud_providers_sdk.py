@@ -231,6 +231,7 @@ def test_a_rate_limit_is_the_sdk_s_rate_limit_error(
         "azure/text-embedding-3-small",
         "gemini/gemini-embedding-001",
         "bedrock/amazon.titan-embed-text-v2:0",
+        "vertex_ai/text-embedding-005",
     ],
 )
 def test_embeddings(client: openai.OpenAI, model: str) -> None:

@@ -31,9 +31,7 @@ WEATHER = ToolSpec(
     description="Current weather for a city",
     parameters={"type": "object", "properties": {"city": {"type": "string"}}},
 )
-PIXEL = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
 @pytest.fixture
@@ -251,3 +249,27 @@ async def test_embeddings_come_from_batch_embed_contents(
     assert answer.vectors == ((1.0, 2.0, 3.0), (3.0, 4.0, 5.0))
     (recorded,) = fake_upstream.requests
     assert recorded.path == "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+
+
+async def test_vertex_embeddings_come_from_predict(
+    fake_upstream: FakeUpstream, session: Http1Client
+) -> None:
+    provider = GeminiChatProvider(
+        name="vertex_ai",
+        base_url=f"{fake_upstream.url}{VERTEX_PATH}",
+        tokens=vertex_tokens(f"{fake_upstream.url}/token"),
+        client=session,
+    )
+
+    answer = await provider.embed(
+        EmbeddingRequest(model="text-embedding-005", inputs=("a b", "ccc"), dimensions=2)
+    )
+
+    assert answer.vectors == ((3.0, 4.0), (3.0, 4.0))
+    assert answer.usage.prompt_tokens == 3
+    (recorded,) = fake_upstream.requests
+    assert recorded.path == f"{VERTEX_PATH}/models/text-embedding-005:predict"
+    assert recorded.body == {
+        "instances": [{"content": "a b"}, {"content": "ccc"}],
+        "parameters": {"outputDimensionality": 2},
+    }

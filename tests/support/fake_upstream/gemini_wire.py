@@ -91,6 +91,7 @@ def install(upstream: FakeUpstream) -> None:
         upstream.route(f"{base}:generateContent", render)
         upstream.route(f"{base}:streamGenerateContent", render)
         upstream.route(f"{base}:batchEmbedContents", render_embeddings)
+    upstream.route(f"{VERTEX_MODEL}:predict", render_predict)
     upstream.route(TOKEN_PATH, render_token, recorded=False)
     install_claude(upstream)
 
@@ -363,3 +364,25 @@ async def render_claude(
     if turn.fault is Fault.DROP_MID_STREAM:
         return await anthropic_wire._cut_short(request, json.dumps(message).encode())
     return web.json_response(message)
+
+
+async def render_predict(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """Vertex AI's text embeddings: one prediction per instance, with its token count."""
+    rejection = _rejection(request) or _fault_response(request, turn.fault)
+    if rejection is not None:
+        return rejection
+    size = (body.get("parameters") or {}).get(
+        "outputDimensionality", openai_wire.EMBEDDING_DIMENSIONS
+    )
+    predictions = [
+        {
+            "embeddings": {
+                "values": [float(len(item["content"]) + i) for i in range(size)],
+                "statistics": {"token_count": len(item["content"].split()), "truncated": False},
+            }
+        }
+        for item in body["instances"]
+    ]
+    return web.json_response({"predictions": predictions})

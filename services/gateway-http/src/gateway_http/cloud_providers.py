@@ -177,5 +177,5 @@ CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProv
     "gemini": _gemini,
     "vertex_ai": _vertex,
 }
-CLOUD_EMBEDDERS = frozenset({"azure", "bedrock", "gemini"})
+CLOUD_EMBEDDERS = frozenset({"azure", "bedrock", "gemini", "vertex_ai"})
 """Cloud types whose chat adapter also embeds."""

@@ -22,7 +22,12 @@ from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.gemini import response
-from gateway_adapters.providers.gemini.embeddings import decode_batch, to_batch_payload
+from gateway_adapters.providers.gemini.embeddings import (
+    decode_batch,
+    decode_predict,
+    to_batch_payload,
+    to_predict_payload,
+)
 from gateway_adapters.providers.gemini.errors import http_error
 from gateway_adapters.providers.gemini.google_auth import GoogleTokenSource
 from gateway_adapters.providers.gemini.stream import StreamTranslator
@@ -88,6 +93,12 @@ class GeminiChatProvider:
             raise transport_error(exc, self.name) from exc
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """``batchEmbedContents`` on the Gemini API, ``predict`` on Vertex AI (whose door is
+        the one with a token source)."""
+        if self._tokens is not None:
+            target = await self._target(request.model, "predict")
+            raw = await self._post(target, encode(to_predict_payload(request)))
+            return decode_predict(raw, self.name, request.model)
         target = await self._target(request.model, "batchEmbedContents")
         raw = await self._post(target, encode(to_batch_payload(request)))
         return decode_batch(raw, self.name, request.model)

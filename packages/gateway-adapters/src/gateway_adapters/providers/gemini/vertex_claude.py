@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.ports.providers import ChatProvider
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
@@ -116,3 +117,6 @@ class VertexAIChatProvider:
 
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         return self._for(request.model).stream(request)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return await self._gemini.embed(request)  # Vertex's embedding models are Google's
