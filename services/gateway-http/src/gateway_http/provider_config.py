@@ -128,7 +128,9 @@ def resolve_providers(
 ) -> dict[str, ResolvedProvider]:
     resolved = {}
     for name, provider in config.providers.items():
-        api_key = next((environ[v] for v in key_variables(name, provider) if environ.get(v)), None)
+        api_key = next(
+            (environ[v] for v in key_variables(name, provider) if environ.get(v)), None
+        )
         base_url = environ.get(provider.base_url_env or "") or provider.base_url
         settings = dict(provider.settings)
         settings.update(
