@@ -18,7 +18,11 @@ from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
-from gateway_adapters.providers.bedrock.embeddings import decode_titan, titan_payload
+from gateway_adapters.providers.bedrock.embeddings import (
+    TitanEmbedding,
+    decode_titan,
+    titan_payload,
+)
 from gateway_adapters.providers.bedrock.errors import http_error
 from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.bedrock.stream import StreamTranslator
@@ -84,7 +88,7 @@ class BedrockChatProvider:
             provider=self.name,
         )
 
-    async def _embed_one(self, model: str, text: str, dimensions: int | None):  # type: ignore[no-untyped-def]
+    async def _embed_one(self, model: str, text: str, dimensions: int | None) -> TitanEmbedding:
         body = msgspec.json.encode(titan_payload(text, dimensions))
         raw = await self._post(await self._signed(model, "invoke", body), body)
         return decode_titan(raw, self.name)

@@ -2,7 +2,8 @@
 
 Bedrock names the failure in the ``x-amzn-ErrorType`` header (``ThrottlingException:http://...``)
 and answers ``{"message": "..."}``; inside a ConverseStream the same names arrive as exception
-frames (``:exception-type``). https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_Errors
+frames (``:exception-type``).
+https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_Errors
 Only a rejected request's message reaches the client.
 """
 
