@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from gateway_http.cloud_providers import _google_credentials
+from gateway_http.provider_factory import unconfigured_providers
 from gateway_http.provider_config import (
     ConfigError,
     load_gateway_config,
@@ -65,3 +66,12 @@ def test_missing_google_credentials_file_is_a_config_error_naming_the_setting(
 ) -> None:
     with pytest.raises(ConfigError, match="GOOGLE_APPLICATION_CREDENTIALS"):
         _google_credentials({"credentials_file": str(tmp_path / "absent.json")})
+
+
+def test_an_unconfigured_cloud_provider_names_its_credential_variables() -> None:
+    missing = unconfigured_providers(resolve_providers(load_gateway_config(SHIPPED), {}))
+
+    assert "AWS_ACCESS_KEY_ID" in missing["bedrock"]
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in missing["bedrock"]
+    assert "AZURE_OPENAI_API_KEY" in missing["azure"] and "AZURE_CLIENT_SECRET" in missing["azure"]
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in missing["vertex_ai"]

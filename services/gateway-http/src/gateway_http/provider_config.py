@@ -90,7 +90,8 @@ class ResolvedProvider:
 
     @property
     def key_settings(self) -> tuple[str, ...]:
-        return key_variables(self.name, self.config)
+        """What would make the provider usable: its key variables, then its credentials'."""
+        return (*key_variables(self.name, self.config), *self.config.credentials_env)
 
     @property
     def usable(self) -> bool:
