@@ -21,6 +21,9 @@ _VENDOR_RENDERERS = (
     "tests.support.fake_upstream.ollama_wire",
     "tests.support.fake_upstream.openai_responses_wire",
     "tests.support.fake_upstream.anthropic_extras_wire",  # after anthropic_wire: wraps it
+    "tests.support.fake_upstream.azure_wire",
+    "tests.support.fake_upstream.gemini_wire",
+    "tests.support.fake_upstream.bedrock_wire",
 )
 
 

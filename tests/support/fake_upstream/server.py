@@ -72,14 +72,20 @@ class FakeUpstream:
         self._script: deque[Turn] = deque()
         self._runner: web.AppRunner | None = None
         self._routes: dict[str, Renderer] = {}
+        self._unrecorded: set[str] = set()
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def route(self, path: str, renderer: Renderer) -> None:
-        """Register a vendor dialect's renderer for ``POST path`` (before ``start``)."""
+    def route(self, path: str, renderer: Renderer, *, recorded: bool = True) -> None:
+        """Register a vendor dialect's renderer for ``POST path`` (before ``start``); ``path``
+        may hold aiohttp ``{variables}``, read back from ``request.match_info``. Requests to an
+        unrecorded path (a credentials token endpoint) stay out of ``requests``: tests read
+        that list as the model calls made."""
         self._routes[path] = renderer
+        if not recorded:
+            self._unrecorded.add(path)
 
     def script(self, *turns: Turn) -> None:
         self._script.extend(turns)
@@ -115,10 +121,14 @@ class FakeUpstream:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        # Keyed by the route's pattern: Azure's and Gemini's paths carry the model in them.
+        pattern = request.match_info.route.resource.canonical  # type: ignore[union-attr]
+        if pattern in self._unrecorded:
+            return await self._routes[pattern](self, request, body, self.default_turn)
         self.requests.append(
             RecordedRequest(request.method, request.path, dict(request.headers), body)
         )
         turn = self.next_turn()
         if turn.fault is Fault.HANG:
             await asyncio.sleep(3600)
-        return await self._routes[request.path](self, request, body, turn)
+        return await self._routes[pattern](self, request, body, turn)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +18,9 @@ from gateway_adapters.config.validation import ConfigFileError, ConfigModel, val
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
 
-ProviderType = Literal["echo", "openai", "anthropic", "ollama"]
+ProviderType = Literal[
+    "echo", "openai", "anthropic", "ollama", "azure", "bedrock", "gemini", "vertex_ai"
+]
 
 
 class _ProvidersModel(ConfigModel):
@@ -43,6 +45,15 @@ class ProviderConfig(_ProvidersModel):
     """``openai`` type: forward ``/v1/responses`` natively to ``{base_url}/responses``. Unset:
     only for OpenAI's own API (``api.openai.com``); most OpenAI-compatible servers have no
     Responses API, so their requests are translated through the chat turn."""
+    settings: dict[str, str] = Field(default_factory=dict)
+    """Vendor settings by name (Azure ``api_version``, Vertex ``project`` and ``location``)."""
+    settings_env: dict[str, str] = Field(default_factory=dict)
+    """Setting name -> the environment variable that overrides it when set."""
+    credentials_env: tuple[str, ...] = ()
+    """Variables any one of which makes the provider usable without an API key: a cloud
+    credential chain (Entra ID client secret, a service-account key file, ...)."""
+    deployments: dict[str, str] = Field(default_factory=dict)
+    """Azure: the gateway's model id -> the deployment that serves it (default: the id)."""
 
 
 class ModelConfig(_ProvidersModel):
@@ -76,16 +87,21 @@ class ResolvedProvider:
 
     name: str
     config: ProviderConfig
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     base_url: str | None
+    settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """``config.settings`` with the environment's overrides; may hold secrets."""
+    has_credentials: bool = False
+    """A variable of ``config.credentials_env`` is set."""
 
     @property
     def key_settings(self) -> tuple[str, ...]:
-        return key_variables(self.name, self.config)
+        """What would make the provider usable: its key variables, then its credentials'."""
+        return (*key_variables(self.name, self.config), *self.config.credentials_env)
 
     @property
     def usable(self) -> bool:
-        return self.api_key is not None or not self.config.requires_api_key
+        return self.api_key is not None or self.has_credentials or not self.config.requires_api_key
 
 
 def key_variables(name: str, config: ProviderConfig) -> tuple[str, ...]:
@@ -123,7 +139,14 @@ def resolve_providers(
             (environ[v] for v in key_variables(name, provider) if environ.get(v)), None
         )
         base_url = environ.get(provider.base_url_env or "") or provider.base_url
-        resolved[name] = ResolvedProvider(name, provider, api_key, base_url)
+        settings = dict(provider.settings)
+        settings.update(
+            {key: environ[var] for key, var in provider.settings_env.items() if environ.get(var)}
+        )
+        has_credentials = any(environ.get(var) for var in provider.credentials_env)
+        resolved[name] = ResolvedProvider(
+            name, provider, api_key, base_url, settings, has_credentials
+        )
     return resolved
 
 

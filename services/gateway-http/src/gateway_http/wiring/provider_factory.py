@@ -17,7 +17,7 @@ from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.ports.embeddings import EmbeddingProvider
 from gateway_core.ports.providers import ChatProvider
-
+from gateway_http.wiring.cloud_providers import CLOUD_BUILDERS, CLOUD_EMBEDDERS
 from gateway_http.provider_config import ResolvedProvider
 
 
@@ -79,6 +79,7 @@ _BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]
     "anthropic": _anthropic,
     "ollama": _ollama,
     "echo": _echo,
+    **CLOUD_BUILDERS,
 }
 
 
@@ -102,7 +103,8 @@ def build_embedding_providers(
         if not provider.usable:
             continue
         chat = chat_providers.get(name)
-        if provider.config.type == "openai" and _embeds(chat):
+        embeds = provider.config.type == "openai" or provider.config.type in CLOUD_EMBEDDERS
+        if embeds and _embeds(chat):
             built[name] = chat
         elif provider.config.type == "echo":
             built[name] = EchoEmbeddingProvider(name)
