@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 
+from gateway_core.clock import SystemClock
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import ProviderError, ProviderNotConfiguredError
 from gateway_core.ports.providers import ChatProvider
+from gateway_core.resilience.planner import AttemptPlanner
 
 
 class CompleteChat:
-    """Route a request to its provider; on a retryable failure, try the route's fallbacks.
+    """Route a request to one of its deployments; on a retryable failure, retry or try the
+    route's other deployments and fallbacks, as ``planner`` decides (see its module).
 
     ``unconfigured`` maps provider names that exist in configuration but cannot serve (no API
     key) to the setting that would enable them, so the client gets a clear 503, not a 500.
@@ -26,11 +29,13 @@ class CompleteChat:
         providers: Mapping[str, ChatProvider],
         unconfigured: Mapping[str, str] | None = None,
         on_provider_error: Callable[[ProviderError], None] | None = None,
+        planner: AttemptPlanner | None = None,
     ) -> None:
         self._routing = routing
         self._providers = providers
         self._unconfigured = unconfigured or {}
         self._on_provider_error = on_provider_error or (lambda error: None)
+        self._planner = planner or AttemptPlanner(SystemClock())
 
     def targets(self, model: str) -> tuple[Target, ...]:
         return self._routing.resolve(model)
@@ -47,53 +52,40 @@ class CompleteChat:
         return provider
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        targets = self.targets(request.model)
-        last = len(targets) - 1
-        for position, target in enumerate(targets):
-            try:
-                provider = self._provider(target)
-                return await provider.complete(_addressed_to(request, target.model))
-            except (ProviderError, ProviderNotConfiguredError) as error:
-                if isinstance(error, ProviderError):
-                    self._on_provider_error(error)
-                if position == last or not error.retryable:
-                    raise
-        raise AssertionError("unreachable: the loop returns or raises")
+        async def call(target: Target) -> ChatResponse:
+            return await self._provider(target).complete(_addressed_to(request, target.model))
+
+        groups = self._routing.groups(request.model)
+        return await self._planner.run(groups, call, self._on_provider_error)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """Open the stream, falling back while nothing has been produced; then relay it.
-
-        Errors after the first chunk propagate: the client already has part of an answer.
+        """Open the stream, retrying and falling back while nothing has been produced; then
+        relay it. Errors after the first chunk propagate: the client has part of an answer.
         """
-        targets = self.targets(request.model)
-        last = len(targets) - 1
-        for position, target in enumerate(targets):
+
+        async def open_stream(target: Target) -> tuple[Target, AsyncIterator[ChatChunk], ChatChunk | None]:
+            chunks = self._provider(target).stream(_addressed_to(request, target.model))
             try:
-                provider = self._provider(target)
-                chunks = provider.stream(_addressed_to(request, target.model))
-                first = await anext(chunks)
+                return target, chunks, await anext(chunks)
             except StopAsyncIteration:
-                return
-            except (ProviderError, ProviderNotConfiguredError) as error:
-                if isinstance(error, ProviderError):
-                    self._on_provider_error(error)
-                if position == last or not error.retryable:
-                    raise
-                continue
-            try:
-                first = replace(
-                    first, model=first.model or target.model, provider=target.provider
-                )
-                yield first
-                async for chunk in chunks:
-                    yield chunk
-            except ProviderError as error:
-                self._on_provider_error(error)
-                raise
-            finally:
-                # Close the upstream stream promptly when the client goes away.
-                await chunks.aclose()  # type: ignore[attr-defined]
+                return target, chunks, None
+
+        groups = self._routing.groups(request.model)
+        target, chunks, first = await self._planner.run(
+            groups, open_stream, self._on_provider_error
+        )
+        if first is None:
             return
+        try:
+            yield replace(first, model=first.model or target.model, provider=target.provider)
+            async for chunk in chunks:
+                yield chunk
+        except ProviderError as error:
+            self._on_provider_error(error)
+            raise
+        finally:
+            # Close the upstream stream promptly when the client goes away.
+            await chunks.aclose()  # type: ignore[attr-defined]
 
 
 def _addressed_to(request: ChatRequest, model: str) -> ChatRequest:

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 
+from gateway_core.clock import SystemClock
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import (
     InvalidRequestError,
     PermissionDeniedError,
-    ProviderError,
     ProviderNotConfiguredError,
     StoreUnavailableError,
 )
 from gateway_core.ports.embeddings import EmbeddingProvider
+from gateway_core.resilience.planner import AttemptPlanner
 from gateway_core.use_cases.background import run_in_background
 from gateway_core.use_cases.rate_limit import RateLimiter
 from gateway_core.use_cases.serve_chat import ChatCaller
@@ -37,6 +38,7 @@ class CreateEmbeddings:
         *,
         usage: UsageTracker | None = None,
         limiter: RateLimiter | None = None,
+        planner: AttemptPlanner | None = None,
     ) -> None:
         """``providers``: the usable providers that embed; ``configured``: every usable
         provider's name (a model routed to one that does not embed gets a clear 400);
@@ -47,6 +49,7 @@ class CreateEmbeddings:
         self._unconfigured = unconfigured or {}
         self._usage = usage
         self._limiter = limiter
+        self._planner = planner or AttemptPlanner(SystemClock())
 
     def _provider(self, target: Target, model: str) -> EmbeddingProvider:
         provider = self._providers.get(target.provider)
@@ -100,14 +103,10 @@ class CreateEmbeddings:
             return self._usage.quote(response.model, response.usage).cost_usd
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """Route and embed, falling back on retryable failures; no controls."""
-        targets = self._routing.resolve(request.model)
-        last = len(targets) - 1
-        for position, target in enumerate(targets):
-            try:
-                provider = self._provider(target, request.model)
-                return await provider.embed(replace(request, model=target.model))
-            except (ProviderError, ProviderNotConfiguredError) as error:
-                if position == last or not error.retryable:
-                    raise
-        raise AssertionError("unreachable: the loop returns or raises")
+        """Route and embed, retrying and falling back on retryable failures; no controls."""
+
+        async def call(target: Target) -> EmbeddingResponse:
+            provider = self._provider(target, request.model)
+            return await provider.embed(replace(request, model=target.model))
+
+        return await self._planner.run(self._routing.groups(request.model), call)
