@@ -74,7 +74,9 @@ class DeploymentHealth:
         if now < self._cooling_until:
             return False
         state = self.state(now)
-        return state is CircuitState.CLOSED or not self._probing
+        if state is CircuitState.HALF_OPEN:
+            return not self._probing
+        return state is CircuitState.CLOSED
 
     def circuit_allows(self, now: float) -> bool:
         """Like ``available`` but ignoring a cooldown: for a retry that waits it out."""
