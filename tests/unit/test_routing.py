@@ -70,7 +70,11 @@ def test_groups_give_the_deployments_then_each_fallback() -> None:
         aliases={"gpt": "gpt-4o"},
     )
     primary, fallback = table.groups("gpt")
-    assert (primary.model, primary.deployments, primary.strategy) == ("gpt-4o", (east, west), "least_in_flight")
+    assert (primary.model, primary.deployments, primary.strategy) == (
+        "gpt-4o",
+        (east, west),
+        "least_in_flight",
+    )
     assert fallback.deployments[0].target == Target("anthropic", "claude-x")
     assert fallback.deployments[0].name == "claude"
     assert table.groups("gpt") is table.groups("gpt"), "exact routes' groups are built once"

@@ -130,7 +130,9 @@ def test_attempts_stop_at_max_attempts_then_fallbacks_run(
     assert upstream.names() == ["a", "a", "a", "b"]
 
 
-def test_the_budget_stops_retries_but_not_fallbacks(planner: AttemptPlanner, clock: FakeClock) -> None:
+def test_the_budget_stops_retries_but_not_fallbacks(
+    planner: AttemptPlanner, clock: FakeClock
+) -> None:
     stingy = RetrySettings(max_attempts=3, budget_ratio=0.0, budget_min_retries=1)
     upstream = Upstream(clock, a=[FAIL, FAIL, FAIL])
     no_breaker = HealthSettings(enabled=False)
@@ -188,7 +190,10 @@ def test_an_open_primary_goes_straight_to_its_fallback(
 ) -> None:
     upstream = Upstream(clock)
     upstream.always_fail.add("a")
-    groups = [group("m", deployment("a", retry=RetrySettings())), group("fallback", deployment("b"))]
+    groups = [
+        group("m", deployment("a", retry=RetrySettings())),
+        group("fallback", deployment("b")),
+    ]
     for _ in range(5):
         assert run(planner, groups, upstream) == "ok from b"
     assert upstream.names() == ["a", "b", "a", "b", "b", "b", "b"]
@@ -244,7 +249,9 @@ def test_a_cancelled_attempt_leaves_nothing_in_flight(planner: AttemptPlanner) -
     assert planner.states()["a"]["in_flight"] == 0
 
 
-def test_errors_are_reported_for_every_failed_attempt(planner: AttemptPlanner, clock: FakeClock) -> None:
+def test_errors_are_reported_for_every_failed_attempt(
+    planner: AttemptPlanner, clock: FakeClock
+) -> None:
     seen: list[ProviderError] = []
     upstream = Upstream(clock, a=[FAIL, FAIL])
     quiet = deployment("a", health=HealthSettings(enabled=False))

@@ -20,7 +20,9 @@ from gateway_core.errors import (
 )
 from gateway_core.resilience.retry import RetryBudget, is_transient, retry_delay
 
-SETTINGS = RetrySettings(max_attempts=3, backoff_base_seconds=0.1, backoff_max_seconds=0.3, retry_after_cap_seconds=2.0)
+SETTINGS = RetrySettings(
+    max_attempts=3, backoff_base_seconds=0.1, backoff_max_seconds=0.3, retry_after_cap_seconds=2.0
+)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +91,9 @@ def test_the_budget_allows_its_minimum_then_its_share_of_requests() -> None:
 
 
 def test_the_budget_refills_as_the_window_slides() -> None:
-    budget = RetryBudget(RetrySettings(budget_ratio=0.0, budget_min_retries=1, budget_window_seconds=10.0))
+    budget = RetryBudget(
+        RetrySettings(budget_ratio=0.0, budget_min_retries=1, budget_window_seconds=10.0)
+    )
     assert budget.try_spend(0.0)
     assert not budget.try_spend(5.0)
     assert budget.try_spend(10.5)

@@ -12,8 +12,8 @@ from gateway_core.clock import SystemClock
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from gateway_core.use_cases.execute_tool import ExecuteTool
-from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
+from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 from gateway_http import wiring
@@ -34,10 +34,10 @@ from gateway_http.provider_factory import (
 from gateway_http.settings import Settings
 from gateway_http.stores import (
     open_redis,
+    open_usage_store,
     rate_limit_store,
     response_cache,
     session_store,
-    open_usage_store,
 )
 from gateway_http.upstream_clients import open_upstream_clients
 
@@ -60,12 +60,14 @@ class Container(containers.DeclarativeContainer):
         GatewayMetrics, known_models=providers.Callable(model_names, served_models)
     )
     routing = providers.Singleton(routing_table, gateway_config)
+    planner = providers.Singleton(wiring.attempt_planner, clock, metrics, routing)
     complete_chat = providers.Singleton(
         CompleteChat,
         routing,
         chat_providers,
         providers.Singleton(unconfigured_providers, resolved_providers),
         on_provider_error=metrics.provided.count_provider_error,
+        planner=planner,
     )
 
     # Shared state: Redis when configured, else in memory.
@@ -128,8 +130,11 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(unconfigured_providers, resolved_providers),
         usage=usage_tracker,
         limiter=limiter,
+        planner=planner,
     )
     authenticator = providers.Singleton(wiring.authenticator, settings)
     callers = providers.Singleton(Callers, authenticator)
     chat_api = providers.Singleton(ChatApi, serve_chat, callers)
-    health_checks = providers.Singleton(wiring.health_checks, served_models, redis, loaded_tools)
+    health_checks = providers.Singleton(
+        wiring.health_checks, served_models, redis, loaded_tools, planner
+    )

@@ -33,6 +33,10 @@ class RequestRecord:
     tool_runs: list[dict[str, Any]] = field(default_factory=list)
     upstream_seconds: float | None = None
     """Time spent waiting on the provider (summed over rounds and fallbacks)."""
+    upstream_attempts: int = 0
+    """Upstream calls made (every retry, failover and fallback included)."""
+    upstream_retries: int = 0
+    """Of those, extra attempts within a model group (not first attempts, not fallbacks)."""
     error_code: str | None = None
     rate_limited: bool = False
     aborted: bool = False

@@ -80,9 +80,7 @@ class RoutingTable:
     """``"anthropic/"`` -> provider name; the rest of the name is the provider's model id."""
     patterns: tuple[PatternRoute, ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)
-    provider_retry: Mapping[str, tuple[RetrySettings, HealthSettings]] = field(
-        default_factory=dict
-    )
+    provider_retry: Mapping[str, tuple[RetrySettings, HealthSettings]] = field(default_factory=dict)
     """Settings for names routed by prefix or pattern, by provider."""
     _groups: dict[str, tuple[DeploymentGroup, ...]] = field(
         default_factory=dict, compare=False, repr=False

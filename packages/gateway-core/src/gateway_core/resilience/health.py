@@ -43,8 +43,15 @@ def counts_against(error: GatewayError) -> bool:
 
 class DeploymentHealth:
     __slots__ = (
-        "_settings", "_window", "_state", "_opened_until", "_cooling_until",
-        "_consecutive", "_probing", "in_flight", "latency",
+        "_consecutive",
+        "_cooling_until",
+        "_opened_until",
+        "_probing",
+        "_settings",
+        "_state",
+        "_window",
+        "in_flight",
+        "latency",
     )  # fmt: skip
 
     def __init__(self, settings: HealthSettings) -> None:
@@ -84,7 +91,10 @@ class DeploymentHealth:
 
     def available_in(self, now: float) -> float:
         """Seconds until it may be called again (0 when it may now)."""
-        until = max(self._cooling_until, self._opened_until if self._state is not CircuitState.CLOSED else 0.0)
+        until = max(
+            self._cooling_until,
+            self._opened_until if self._state is not CircuitState.CLOSED else 0.0,
+        )
         return max(until - now, 0.0)
 
     def begin(self, now: float) -> None:
@@ -96,7 +106,9 @@ class DeploymentHealth:
     def succeeded(self, now: float, latency: float) -> None:
         self.in_flight -= 1
         average = self.latency
-        self.latency = latency if average is None else average + LATENCY_SMOOTHING * (latency - average)
+        self.latency = (
+            latency if average is None else average + LATENCY_SMOOTHING * (latency - average)
+        )
         self._healthy(now)
 
     def failed(self, now: float, error: GatewayError) -> None:
@@ -129,7 +141,11 @@ class DeploymentHealth:
         settings = self._settings
         self._consecutive += 1
         self._window.add(now, 0, 1)
-        if self._probing or self._consecutive >= settings.failure_threshold or self._rate_exceeded(now):
+        if (
+            self._probing
+            or self._consecutive >= settings.failure_threshold
+            or self._rate_exceeded(now)
+        ):
             self._state = CircuitState.OPEN
             self._opened_until = now + settings.open_seconds
         self._probing = False
@@ -137,12 +153,16 @@ class DeploymentHealth:
     def _rate_exceeded(self, now: float) -> bool:
         successes, failures = self._window.totals(now)
         calls = successes + failures
-        return calls >= self._settings.min_requests and failures >= self._settings.failure_rate * calls
+        return (
+            calls >= self._settings.min_requests and failures >= self._settings.failure_rate * calls
+        )
 
     def _cool_down(self, now: float, retry_after: float | None) -> None:
         settings = self._settings
         rest = settings.rate_limit_cooldown_seconds if retry_after is None else retry_after
-        self._cooling_until = max(self._cooling_until, now + min(rest, settings.rate_limit_cooldown_cap_seconds))
+        self._cooling_until = max(
+            self._cooling_until, now + min(rest, settings.rate_limit_cooldown_cap_seconds)
+        )
         if self._probing:  # the probe learned nothing about the fault: stay open until it may
             self._state = CircuitState.OPEN
             self._opened_until = max(self._opened_until, self._cooling_until)

@@ -18,7 +18,7 @@ rests after a 429) or 503 ``upstream_circuit_open``, with the seconds until one 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from random import Random
@@ -86,11 +86,10 @@ class AttemptPlanner:
         self._budgets: dict[str, RetryBudget] = {}
         self.deployments: dict[str, Deployment] = {}
 
-    def watch(self, groups: Sequence[DeploymentGroup]) -> None:
+    def watch(self, deployments: Iterable[Deployment]) -> None:
         """Track these (configured) deployments from the start, so readiness lists them."""
-        for group in groups:
-            for deployment in group.deployments:
-                self.health(deployment)
+        for deployment in deployments:
+            self.health(deployment)
 
     def health(self, deployment: Deployment) -> DeploymentHealth:
         health = self._health.get(deployment.name)
@@ -152,7 +151,7 @@ class AttemptPlanner:
 class AttemptPlan:
     """One request's walk through its groups; ``first``, then ``failed`` after each failure."""
 
-    __slots__ = ("_planner", "_groups", "_group", "_in_group", "_tried")
+    __slots__ = ("_group", "_groups", "_in_group", "_planner", "_tried")
 
     def __init__(self, planner: AttemptPlanner, groups: Sequence[DeploymentGroup]) -> None:
         self._planner = planner
@@ -207,7 +206,9 @@ class AttemptPlan:
                 return retry
         return self._start_group(self._group + 1, now)
 
-    def _retry_in_group(self, failed: Deployment, error: GatewayError, now: float) -> Attempt | None:
+    def _retry_in_group(
+        self, failed: Deployment, error: GatewayError, now: float
+    ) -> Attempt | None:
         planner = self._planner
         other = self._choose(self._groups[self._group], now)
         if other is not None:

@@ -55,7 +55,7 @@ class RetryBudget:
     """Retries at most ``ratio`` of the requests seen over the window, or ``min_retries``,
     whichever is more (Envoy's retry budget, counted over time instead of concurrency)."""
 
-    __slots__ = ("_counts", "_ratio", "_min")
+    __slots__ = ("_counts", "_min", "_ratio")
 
     def __init__(self, settings: RetrySettings) -> None:
         self._counts = SlidingCounts(settings.budget_window_seconds)

@@ -9,7 +9,7 @@ class SlidingCounts:
     """``add(now, first, second)``, ``totals(now)``: the sums over the last ``window_seconds``
     (to the nearest bucket, a tenth of the window)."""
 
-    __slots__ = ("_width", "_stamps", "_first", "_second")
+    __slots__ = ("_first", "_second", "_stamps", "_width")
 
     def __init__(self, window_seconds: float) -> None:
         self._width = window_seconds / _BUCKETS

@@ -63,7 +63,9 @@ class CompleteChat:
         relay it. Errors after the first chunk propagate: the client has part of an answer.
         """
 
-        async def open_stream(target: Target) -> tuple[Target, AsyncIterator[ChatChunk], ChatChunk | None]:
+        async def open_stream(
+            target: Target,
+        ) -> tuple[Target, AsyncIterator[ChatChunk], ChatChunk | None]:
             chunks = self._provider(target).stream(_addressed_to(request, target.model))
             try:
                 return target, chunks, await anext(chunks)

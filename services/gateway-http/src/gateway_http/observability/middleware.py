@@ -18,6 +18,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway_core.resilience.planner import AttemptTally, current_tally
 from gateway_http.middleware import request_id
 from gateway_http.observability.logs import FIELDS_ATTRIBUTE, REQUEST_LOGGER
 from gateway_http.observability.metrics import GatewayMetrics
@@ -63,6 +64,8 @@ def request_fields(
         "cost_usd": record.cost_usd,
         "cache": record.cache,
         "tool_rounds": record.tool_rounds,
+        "upstream_attempts": record.upstream_attempts,
+        "upstream_retries": record.upstream_retries,
         "error_code": record.error_code,
         "rate_limited": record.rate_limited,
         "aborted": outcome.aborted or record.aborted,
@@ -88,7 +91,7 @@ def route_of(scope: Scope, record: RequestRecord) -> str:
 class _Exchange:
     """What the response messages showed so far (mutable, one per request)."""
 
-    __slots__ = ("started", "status", "finished")
+    __slots__ = ("finished", "started", "status")
 
     def __init__(self) -> None:
         self.started = perf_counter()
@@ -119,9 +122,13 @@ class RequestObserver:
         self._log_prompts = log_prompts
         self._request_log = logging.getLogger(REQUEST_LOGGER)
 
-    def observe(self, scope: Scope, exchange: _Exchange, ending: int | None) -> None:
+    def observe(
+        self, scope: Scope, exchange: _Exchange, ending: int | None, tally: AttemptTally
+    ) -> None:
         try:
             record = record_of(scope)
+            record.upstream_attempts = tally.attempts
+            record.upstream_retries = tally.retries
             outcome = exchange.outcome(scope, record, ending)
             # Metrics first: once a request's line is visible, /metrics counts it.
             self._metrics.observe(outcome, record)
@@ -147,6 +154,10 @@ class ObservedRequests:
             await self._app(scope, receive, send)
             return
         exchange = _Exchange()
+        # The provider path counts its attempts into this (one object, shared by the tasks
+        # the request spawns: they copy the context, not the tally).
+        tally = AttemptTally()
+        current_tally.set(tally)
 
         async def observed_send(message: Message) -> None:
             exchange.see(message)
@@ -162,7 +173,7 @@ class ObservedRequests:
             ending = STATUS_FAILED
             raise
         finally:
-            self._observer.observe(scope, exchange, ending)
+            self._observer.observe(scope, exchange, ending, tally)
 
 
 def install_observability(app: Litestar, metrics: GatewayMetrics, *, log_prompts: bool) -> None:
