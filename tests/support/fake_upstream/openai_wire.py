@@ -106,6 +106,8 @@ async def render(
     if turn.fault in _ERRORS:
         status, error = _ERRORS[turn.fault]  # type: ignore[index]
         headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+        if turn.headers is not None:
+            headers = dict(turn.headers)
         return web.json_response({"error": error}, status=status, headers=headers)
     model = turn.model or body["model"]
     if body.get("stream"):

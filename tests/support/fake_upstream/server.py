@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class Turn:
     cached_tokens: int = 0
     fault: Fault | None = None
     model: str | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    """An HTTP fault's headers (OpenAI dialect); ``None``: ``retry-after: 7`` on a 429."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    received_at: float = 0.0
+    """``time.monotonic()`` on arrival: the spacing of retries."""
 
 
 Renderer = Callable[["FakeUpstream", web.Request, Any, Turn], Awaitable[web.StreamResponse]]
@@ -107,7 +112,9 @@ class FakeUpstream:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         self.requests.append(
-            RecordedRequest(request.method, request.path, dict(request.headers), body)
+            RecordedRequest(
+                request.method, request.path, dict(request.headers), body, time.monotonic()
+            )
         )
         turn = self.next_turn()
         if turn.fault is Fault.HANG:

@@ -289,3 +289,13 @@ def test_lowest_latency_measures_each_then_prefers_the_fastest(
         asyncio.run(planner.run(groups, call))
     assert set(seen[:2]) == {"model-slow", "model-fast"}, "each is measured once"
     assert seen[2:] == ["model-fast"] * 4
+
+
+def test_without_health_a_lone_deployment_still_waits_before_its_retry(
+    planner: AttemptPlanner, clock: FakeClock
+) -> None:
+    lone = deployment("a", health=HealthSettings(enabled=False))
+    upstream = Upstream(clock, a=[UpstreamRateLimitError("x", status=429, retry_after=0.3)])
+    assert run(planner, [group("m", lone)], upstream) == "ok from a"
+    (_, first), (_, second) = upstream.calls
+    assert second - first == pytest.approx(0.3)

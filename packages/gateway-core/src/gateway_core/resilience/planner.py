@@ -174,10 +174,6 @@ class AttemptPlan:
         now = planner.clock.monotonic()
         planner.health(attempt.deployment).begin(now)
         self._in_group += 1
-        if len(self._groups[self._group].deployments) > 1:
-            if self._tried is None:
-                self._tried = []
-            self._tried.append(attempt.deployment.name)
         tally = current_tally.get()
         if tally is not None:
             tally.attempts += 1
@@ -198,6 +194,9 @@ class AttemptPlan:
         now = self._planner.clock.monotonic()
         deployment = attempt.deployment
         self._planner.health(deployment).failed(now, error)
+        if self._tried is None:  # only on failure: the happy path allocates nothing
+            self._tried = []
+        self._tried.append(deployment.name)
         if not error.retryable:
             return None
         if self._in_group < deployment.retry.max_attempts:
