@@ -41,7 +41,7 @@ def _config(upstream_url: str) -> dict:
             "backoff_max_seconds": BACKOFF_MAX,
             "retry_after_cap_seconds": 0.5,
             "budget_min_retries": 100,
-        },  # fmt: skip
+        },
         "health": {"enabled": True, "failure_threshold": 2, "open_seconds": OPEN_SECONDS},
         "providers": {
             "retrying": provider(upstream_url, health=NO_HEALTH),
@@ -49,7 +49,7 @@ def _config(upstream_url: str) -> dict:
                 upstream_url,
                 health=NO_HEALTH,
                 retry={"budget_ratio": 0.0, "budget_min_retries": 1, "budget_window_seconds": 60},
-            ),  # fmt: skip
+            ),
             "breaking": provider(upstream_url, retry={"max_attempts": 1}),
             "alive": provider(upstream_url),
             "dead": provider(dead_url, health={"open_seconds": 60}),
