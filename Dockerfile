@@ -29,14 +29,14 @@ COPY packages/gateway-core/pyproject.toml packages/gateway-core/
 COPY packages/gateway-adapters/pyproject.toml packages/gateway-adapters/
 COPY services/gateway-http/pyproject.toml services/gateway-http/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace
+    uv sync --locked --no-dev --no-install-workspace
 
 # Then the workspace members, as ordinary (non-editable) installs: the runtime image carries
 # /app/.venv only, not the source tree.
 COPY packages packages
 COPY services services
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --locked --no-dev --no-editable
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the interpreter, the virtual environment and the default configuration.

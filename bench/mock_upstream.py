@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 
 import uvloop
@@ -74,7 +75,7 @@ def answer(head: bytes, body: bytes, stats: Stats) -> bytes:
 class MockUpstreamProtocol(asyncio.Protocol):
     """One client connection; handles pipelined requests in arrival order."""
 
-    __slots__ = ("_transport", "_buffer", "_stats")
+    __slots__ = ("_buffer", "_stats", "_transport")
 
     def __init__(self, stats: Stats) -> None:
         self._transport: asyncio.Transport | None = None
@@ -150,10 +151,8 @@ def main() -> None:
     if args.pace_chunks > 0:
         pace = Pace(args.pace_chunks, args.pace_interval_ms / 1000,
                     args.pace_first_token_ms / 1000)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(serve(args.host, args.port, pace))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

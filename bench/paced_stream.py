@@ -66,7 +66,7 @@ class Pace:
 
 
 class _Stream:
-    __slots__ = ("transport", "sent", "due")
+    __slots__ = ("due", "sent", "transport")
 
     def __init__(self, transport: asyncio.Transport, due: float) -> None:
         self.transport, self.sent, self.due = transport, 0, due

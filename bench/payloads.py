@@ -31,6 +31,19 @@ def anthropic_body(model: str, stream: bool) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def responses_body(model: str, stream: bool) -> bytes:
+    """OpenAI's Responses API: the system prompt as ``instructions``, the turn as ``input``."""
+    body: dict = {
+        "model": model,
+        "instructions": _MESSAGES[0]["content"],
+        "input": _MESSAGES[1]["content"],
+        "store": False,
+    }
+    if stream:
+        body["stream"] = True
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def raw_post(
     host: str, port: int, path: str, body: bytes, headers: dict[str, str] | None = None
 ) -> bytes:

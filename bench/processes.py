@@ -7,6 +7,7 @@ failed or interrupted run leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -72,10 +73,8 @@ def stop(child: Child, grace_s: float = 5.0) -> None:
 
 def _kill_group_leftovers(group: int) -> None:
     """Workers that outlived their parent would keep the group alive: end them too."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def free_port() -> int:

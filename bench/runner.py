@@ -191,18 +191,28 @@ def apply_load(
     return result
 
 
+_STREAM_ENDS = {"anthropic": b"message_stop", "responses": b"response.completed",
+                "openai": b"data: [DONE]"}  # fmt: skip
+
+
 def check_answer(scenario: Scenario, sample: probe.Sample) -> None:
     """One request before any load: a wrong answer would make every figure meaningless."""
     if sample.status != 200:
         raise ScenarioFailed(f"answered {sample.status}: {sample.body[:300]!r}")
     if scenario.stream:
-        end = b"message_stop" if scenario.wire == "anthropic" else b"data: [DONE]"
-        if end not in sample.body or b'"error"' in sample.body:
+        end = _STREAM_ENDS[scenario.wire]
+        # A Responses stream's response objects carry "error": null; its failures are events.
+        failed = b"event: error" if scenario.wire == "responses" else b'"error"'
+        if end not in sample.body or failed in sample.body:
             raise ScenarioFailed(f"the stream did not end cleanly: {sample.body[-300:]!r}")
         return
     answer = json.loads(sample.body)
-    text = (answer["content"][0]["text"] if scenario.wire == "anthropic"
-            else answer["choices"][0]["message"]["content"])
+    if scenario.wire == "anthropic":
+        text = answer["content"][0]["text"]
+    elif scenario.wire == "responses":
+        text = answer["output"][0]["content"][0]["text"]
+    else:
+        text = answer["choices"][0]["message"]["content"]
     if not text:
         raise ScenarioFailed(f"empty answer: {sample.body[:300]!r}")
 

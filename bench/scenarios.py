@@ -27,8 +27,9 @@ class Scenario:
     description: str
     target: Literal["direct", "gateway", "portkey", "litellm"]
     """``portkey`` and ``litellm`` are the anchors (bench/anchors.py), run like the gateway."""
-    wire: Literal["openai", "anthropic"]
-    """The format spoken to the target: the gateway always takes OpenAI's."""
+    wire: Literal["openai", "anthropic", "responses"]
+    """The format spoken to the target: the upstreams' own, or one of the gateway's doors
+    (Chat Completions, Anthropic Messages, OpenAI Responses)."""
     model: str
     stream: bool
     workers: int = 1
@@ -48,16 +49,21 @@ class Scenario:
 
     @property
     def path(self) -> str:
-        return "/v1/messages" if self.wire == "anthropic" else "/v1/chat/completions"
+        return _PATHS[self.wire]
 
     @property
     def body(self) -> bytes:
-        build = payloads.anthropic_body if self.wire == "anthropic" else payloads.openai_body
-        return build(self.model, self.stream)
+        return _BODIES[self.wire](self.model, self.stream)
 
     @property
     def authorization(self) -> str | None:
         return f"Bearer {CLIENT_KEY}" if self.controls else None
+
+
+_PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages",
+          "responses": "/v1/responses"}  # fmt: skip
+_BODIES = {"openai": payloads.openai_body, "anthropic": payloads.anthropic_body,
+           "responses": payloads.responses_body}  # fmt: skip
 
 
 def _direct(wire: Literal["openai", "anthropic"], stream: bool, quick: bool = False) -> Scenario:
@@ -68,10 +74,12 @@ def _direct(wire: Literal["openai", "anthropic"], stream: bool, quick: bool = Fa
     )
 
 
-def _gateway(name: str, description: str, model: str, stream: bool, **extra) -> Scenario:
+def _gateway(name: str, description: str, model: str, stream: bool, door: str = "openai",
+             **extra) -> Scenario:  # fmt: skip
+    """``door``: the format the client speaks to the gateway (Chat Completions by default)."""
     wire = "anthropic" if model == "bench-anthropic" else "openai"
     baseline = f"direct-{wire}-{'stream' if stream else 'json'}"
-    return Scenario(name, description, "gateway", "openai", model, stream,
+    return Scenario(name, description, "gateway", door, model, stream,  # type: ignore[arg-type]
                     baseline=baseline, **extra)
 
 
@@ -108,6 +116,18 @@ CATALOGUE: tuple[Scenario, ...] = (
     _anchor("portkey", True),
     _anchor("litellm", False),
     _anchor("litellm", True),
+    _gateway("responses-json", "/v1/responses translated to the openai provider", "bench-openai",
+             False, door="responses"),
+    _gateway("responses-stream", "/v1/responses translated to the openai provider",
+             "bench-openai", True, door="responses"),
+    _gateway("messages-native-json", "/v1/messages forwarded natively to the anthropic provider",
+             "bench-anthropic", False, door="anthropic"),
+    _gateway("messages-native-stream", "/v1/messages forwarded natively to the anthropic provider",
+             "bench-anthropic", True, door="anthropic"),
+    _gateway("messages-translated-json", "/v1/messages translated to the openai provider",
+             "bench-openai", False, door="anthropic"),
+    _gateway("messages-translated-stream", "/v1/messages translated to the openai provider",
+             "bench-openai", True, door="anthropic"),
 )
 BY_NAME = {scenario.name: scenario for scenario in CATALOGUE}
 

@@ -35,9 +35,8 @@ import msgspec
 import openai
 import uvloop
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
-
 from bench.processes import free_port
+from gateway_adapters.http1 import Http1Client, Target, Timeouts
 
 BODY = {
     "model": "bench-model",
@@ -75,7 +74,9 @@ async def _measure(name: str, call: Callable[[], Awaitable[object]], calls: int)
 
 async def _run(base_url: str, calls: int) -> None:
     sdk_http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=8))
-    sdk = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, http_client=sdk_http)
+    sdk = openai.AsyncOpenAI(
+        base_url=base_url, api_key="bench", max_retries=0, http_client=sdk_http
+    )
     plain = httpx.AsyncClient(base_url=base_url)
     session = aiohttp.ClientSession()
     url = f"{base_url}/chat/completions"

@@ -18,6 +18,8 @@ _VENDOR_RENDERERS = (
     "tests.support.fake_upstream.openai_wire",
     "tests.support.fake_upstream.anthropic_wire",
     "tests.support.fake_upstream.ollama_wire",
+    "tests.support.fake_upstream.openai_responses_wire",
+    "tests.support.fake_upstream.anthropic_extras_wire",  # after anthropic_wire: wraps it
 )
 
 

@@ -21,6 +21,8 @@ VENDOR_MODELS = {
 UPSTREAM_TIMEOUT_SECONDS = 3.0
 OPENAI_KEY = "sk-fake-openai-e2e-key-000"
 ANTHROPIC_KEY = "sk-ant-fake-e2e-key-000"
+NATIVE_RESPONSES_MODEL = "gpt-5-native"
+"""Routed to an OpenAI provider with the Responses API: /v1/responses goes there natively."""
 
 
 def providers_config(upstream_url: str) -> dict:
@@ -30,6 +32,7 @@ def providers_config(upstream_url: str) -> dict:
             "fake-openai": {"type": "openai", "base_url": f"{upstream_url}/v1", "requires_api_key": True, **common},
             "fake-anthropic": {"type": "anthropic", "base_url": upstream_url, "requires_api_key": True, **common},
             "fake-ollama": {"type": "ollama", "base_url": upstream_url, **common},
+            "fake-openai-responses": {"type": "openai", "base_url": f"{upstream_url}/v1", "requires_api_key": True, "responses_api": True, **common},
             "unkeyed": {"type": "openai", "base_url": f"{upstream_url}/v1", "requires_api_key": True},
         },
         "models": {
@@ -42,6 +45,7 @@ def providers_config(upstream_url: str) -> dict:
                 "fallbacks": ["gpt-4o"],
             },
             "needs-key": {"provider": "unkeyed"},
+            NATIVE_RESPONSES_MODEL: {"provider": "fake-openai-responses", "model": "gpt-5"},
             "text-embedding-3-small": {"provider": "fake-openai"},
         },
         "prefixes": {"ollama/": "fake-ollama"},
@@ -59,6 +63,7 @@ def e2e_gateway(
         "LLM_GATEWAY_PROVIDERS_CONFIG": str(config),
         "LLM_GATEWAY_FAKE_OPENAI_API_KEY": OPENAI_KEY,
         "LLM_GATEWAY_FAKE_ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "LLM_GATEWAY_FAKE_OPENAI_RESPONSES_API_KEY": OPENAI_KEY,
     }
     with GatewayProcess(env) as gateway:
         yield gateway

@@ -155,9 +155,11 @@ def test_every_v1_route_asks_who_is_calling() -> None:
     v1 = [handler for handler in ROUTES if any(p.startswith("/v1") for p in handler.paths)]
     assert len(v1) >= len(PROTECTED)
     for handler in v1:
-        # The chat route gets its caller from its one dependency, chat_api (callers.of).
+        # The chat route gets its caller from its one dependency, chat_api (callers.of); the
+        # Responses and Messages doors from theirs (door.chat.callers.of).
         parameters = inspect.signature(handler.fn).parameters
-        assert "caller" in parameters or "chat_api" in parameters, handler.paths
+        asking = {"caller", "chat_api", "responses_door", "messages_door"}
+        assert asking & set(parameters), handler.paths
 
 
 def test_the_openai_sdk_sees_an_authentication_error(auth_setup: AuthSetup) -> None:

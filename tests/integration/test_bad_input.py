@@ -115,3 +115,24 @@ def test_health_and_readiness(http: httpx.Client) -> None:
         assert ready.status_code == 200
         assert ready.json()["status"] == "ready"
         assert ready.json()["checks"]["providers"]["status"] == "ok"
+
+
+def test_a_messages_tool_without_a_name_is_400_in_anthropic_shape(http: httpx.Client) -> None:
+    # Found by the schema fuzzer: it was a KeyError, a 500.
+    body = {"model": "echo", "max_tokens": 16, "tools": [{}],
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    response = http.post("/v1/messages", json=body)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert "name" in error["error"]["message"]
+    _still_serving(http)
+
+
+def test_huge_echo_embedding_dimensions_are_refused_not_built(http: httpx.Client) -> None:
+    # Found by the schema fuzzer: the echo provider built a vector of any size asked for.
+    body = {"model": "echo", "input": "hi", "dimensions": 1_000_000_000}
+    response = http.post("/v1/embeddings", json=body, timeout=5)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "dimensions"
+    _still_serving(http)

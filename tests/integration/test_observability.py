@@ -138,3 +138,22 @@ def _spread_over_workers(gateway: GatewayProcess) -> list[str]:
             if len(pids) == 2:
                 return sent
     raise AssertionError("one worker served every request: the test proves nothing")
+
+
+def test_streams_report_time_to_first_token_and_requests_in_flight_settle(
+    gateway: GatewayProcess,
+) -> None:
+    body = {**CHAT, "stream": True}
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body, timeout=30) as r:
+        assert r.status_code == 200
+        assert "[DONE]" in "".join(r.iter_text())
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        text = httpx.get(f"{gateway.url}/metrics", timeout=10).text
+        count = _metric(text, "llm_gateway_time_to_first_token_seconds_count", model="echo")
+        if count or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert count == 1
+    # Only the /metrics request itself is in flight while it renders.
+    assert _metric(text, "llm_gateway_requests_in_flight") == 1

@@ -151,7 +151,15 @@ def test_the_example_configurations_load(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "schema",
-    [GatewayConfig, ProviderConfig, ModelConfig, PatternConfig, RetryConfig, HealthConfig, DeploymentConfig],
+    [
+        GatewayConfig,
+        ProviderConfig,
+        ModelConfig,
+        PatternConfig,
+        RetryConfig,
+        HealthConfig,
+        DeploymentConfig,
+    ],
     ids=lambda s: s.__name__,
 )
 def test_every_providers_json_field_is_documented(schema: type[BaseModel]) -> None:

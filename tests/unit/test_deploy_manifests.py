@@ -2,7 +2,8 @@
 they set is a real setting, ports and probes match the service's routes, the config copies
 match config/, and the objects reference each other by the right names.
 
-Helm templates cannot be rendered here (no helm binary); they are checked as text."""
+The Helm chart is rendered with Helm's own engine in test_helm_chart.py; here its templates are
+checked as text, next to the plain manifests."""
 
 from __future__ import annotations
 
@@ -24,18 +25,22 @@ from gateway_http.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
+# An optional Redis for the plain manifests, applied on its own (test_helm_chart.py checks it).
+K8S_REDIS = K8S / "redis"
 CHART = REPO / "deploy" / "helm" / "llm-gateway"
 COMPOSE = REPO / "deploy" / "docker-compose.yml"
 CONFIG_FILES = ("providers.json", "tools.json", "pricing.json")
 # Read by prometheus_client itself, not by the gateway's settings.
 EXTERNAL_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR"}
+# Read by Redis (requirepass) from the same Secret, and by the chart to compose the Redis URL.
+REDIS_VARIABLES = {"REDIS_PASSWORD"}
 PORT = 8080
 
 
 def _k8s_objects() -> dict[str, dict[str, Any]]:
-    """Every object under deploy/k8s (examples included), by kind."""
+    """Every gateway object under deploy/k8s (examples included, Redis not), by kind."""
     objects = {}
-    for path in sorted(K8S.rglob("*.yaml")):
+    for path in sorted(p for p in K8S.rglob("*.yaml") if K8S_REDIS not in p.parents):
         for document in filter(None, yaml.safe_load_all(path.read_text("utf-8"))):
             assert document["kind"] not in objects, f"{path}: a second {document['kind']}"
             objects[document["kind"]] = document
@@ -110,7 +115,9 @@ VARIABLE_SOURCES = {
     "Dockerfile": lambda: {name for name in _dockerfile_env() if name.startswith("LLM_GATEWAY_")},
     "helm values": lambda: {*_helm_values()["env"], *_helm_values()["secrets"]["providerKeys"]},
     "helm templates": _helm_template_variables,
-    "example secret": lambda: set(_k8s_objects()["Secret"]["stringData"]) - {"api-keys.json"},
+    "example secret": lambda: (
+        set(_k8s_objects()["Secret"]["stringData"]) - {"api-keys.json"} - REDIS_VARIABLES
+    ),
 }
 
 

@@ -85,7 +85,7 @@ def test_tool_runs_are_logged_when_there_were_some() -> None:
         '{"headers": {"Authorization": "Token %s"}}',
         '{"x-api-key": "%s"}',
         '{"cookie": "session=%s; theme=dark"}',
-        '{"message": "headers [(b\'x-api-key\', b\'%s\')]"}',
+        "{\"message\": \"headers [(b'x-api-key', b'%s')]\"}",
         '{"message": "sent Authorization: Basic %s"}',
     ],
 )

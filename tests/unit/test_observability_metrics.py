@@ -16,6 +16,7 @@ from gateway_core.testing import FakeClock
 from gateway_http.observability.metrics import (
     MULTIPROCESS_DIR_ENV,
     GatewayMetrics,
+    KeyLabels,
     ModelLabels,
     method_label,
     prepare_multiprocess_dir,
@@ -186,3 +187,42 @@ def test_render_sums_every_process_in_multiprocess_mode(
     requests = "llm_gateway_requests_total"
     assert _value(metrics, requests, route=CHAT, method="POST", status="200") == 7
     assert _value(metrics, "llm_gateway_tokens_total", model="echo", kind="prompt") == 14
+
+
+def test_per_key_requests_tokens_and_cost_with_a_bounded_label() -> None:
+    metrics = GatewayMetrics(known_models=["gpt-4o"])
+    record = RequestRecord(key_id="team-a", model="gpt-4o", prompt_tokens=10,
+                           completion_tokens=4, cost_usd=0.25)  # fmt: skip
+    metrics.observe(_served(), record)
+    metrics.observe(_served(429), RequestRecord(key_id="team-a", model="gpt-4o"))
+    metrics.observe(_served(), RequestRecord(key_id="team-b", model="gpt-4o", prompt_tokens=1))
+    assert _value(metrics, "llm_gateway_key_requests_total", key_id="team-a") == 2
+    assert _value(metrics, "llm_gateway_key_tokens_total", key_id="team-a", kind="prompt") == 10
+    assert _value(metrics, "llm_gateway_key_tokens_total", key_id="team-a", kind="completion") == 4
+    assert _value(metrics, "llm_gateway_key_cost_usd_total", key_id="team-a") == 0.25
+    assert _value(metrics, "llm_gateway_key_requests_total", key_id="team-b") == 1
+
+
+def test_key_labels_stop_at_their_bound() -> None:
+    labels = KeyLabels(max_keys=2)
+    assert [labels.label(k) for k in ("a", "b", "c", "a")] == ["a", "b", "other", "a"]
+
+
+def test_time_to_first_token_is_observed_for_streams_only() -> None:
+    metrics = GatewayMetrics(known_models=["gpt-4o"])
+    stream = RequestOutcome("POST", CHAT, 200, 1.0, aborted=False, first_byte_seconds=0.12)
+    metrics.observe(stream, RequestRecord(model="gpt-4o", stream=True))
+    json_answer = RequestOutcome("POST", CHAT, 200, 0.5, aborted=False, first_byte_seconds=0.5)
+    metrics.observe(json_answer, RequestRecord(model="gpt-4o"))
+    ttft = "llm_gateway_time_to_first_token_seconds"
+    assert _value(metrics, f"{ttft}_count", model="gpt-4o") == 1
+    assert _value(metrics, f"{ttft}_sum", model="gpt-4o") == 0.12
+
+
+def test_requests_in_flight_go_up_and_down() -> None:
+    metrics = GatewayMetrics()
+    metrics.request_started()
+    metrics.request_started()
+    assert _value(metrics, "llm_gateway_requests_in_flight") == 2
+    metrics.request_finished()
+    assert _value(metrics, "llm_gateway_requests_in_flight") == 1

@@ -14,26 +14,32 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from gateway_http.caller import resolve_caller
-from gateway_http.container import Container
+from gateway_http.wiring import Container
 from gateway_http.errors import EXCEPTION_HANDLERS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
+from gateway_http.observability.tracing import install_tracing
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
+from gateway_http.routes.messages import MESSAGES_ROUTES
 from gateway_http.routes.models import list_models
 from gateway_http.routes.openapi import docs_page, openapi_document
-from gateway_http.routes.responses import create_response
+from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
 
 log = logging.getLogger("gateway_http")
 
+_DRAIN_SECONDS = 10.0
+"""How long shutdown waits for background work (an abandoned stream's billing) to finish."""
+
 ROUTES = [
     chat_completions,
-    create_response,
+    *RESPONSES_ROUTES,
+    *MESSAGES_ROUTES,
     create_embeddings,
     list_models,
     health,
@@ -66,12 +72,14 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
 
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
-    for provider in (container.chat_api, container.execute_tool, container.callers,
-                     container.embeddings,
-                     container.served_models, container.health_checks):  # fmt: skip
+    use_cases, adapters = container.use_cases, container.adapters
+    for provider in (use_cases.chat_api, use_cases.execute_tool, use_cases.callers,
+                     use_cases.responses_door, use_cases.messages_door,
+                     use_cases.embeddings, adapters.served_models,
+                     use_cases.health_checks):  # fmt: skip
         await _resolve(provider)
-    tools = await _resolve(container.loaded_tools)
-    (await _resolve(container.metrics)).watch_circuit_breakers(tools.breakers)
+    tools = await _resolve(adapters.loaded_tools)
+    (await _resolve(adapters.metrics)).watch_circuit_breakers(tools.breakers)
     if not container.settings().auth_enabled:
         log.warning(
             "authentication is off (LLM_GATEWAY_AUTH_ENABLED=false): every caller is anonymous; "
@@ -96,23 +104,29 @@ def create_app(container: Container | None = None) -> Litestar:
         try:
             yield
         finally:
+            # Billing and reconciliations still running go to the stores before they close.
+            if not await container.use_cases.background().drain(_DRAIN_SECONDS):
+                log.warning("background work was cut off at shutdown after %ss", _DRAIN_SECONDS)
             closed = container.shutdown_resources()
             if closed is not None:
                 await closed
 
     settings = container.settings()
+    use_cases, adapters = container.use_cases, container.adapters
     app = Litestar(
         route_handlers=ROUTES,
         dependencies={
-            "chat_api": _provide(container.chat_api),
-            "sessions": _provide(container.sessions),
-            "execute_tool": _provide(container.execute_tool),
-            "embeddings": _provide(container.embeddings),
-            "usage_store": _provide(container.usage_store),
-            "callers": _provide(container.callers),
-            "served_models": _provide(container.served_models),
-            "health_checks": _provide(container.health_checks),
-            "gateway_metrics": _provide(container.metrics),
+            "chat_api": _provide(use_cases.chat_api),
+            "responses_door": _provide(use_cases.responses_door),
+            "messages_door": _provide(use_cases.messages_door),
+            "sessions": _provide(use_cases.sessions),
+            "execute_tool": _provide(use_cases.execute_tool),
+            "embeddings": _provide(use_cases.embeddings),
+            "usage_store": _provide(adapters.usage_store),
+            "callers": _provide(use_cases.callers),
+            "served_models": _provide(adapters.served_models),
+            "health_checks": _provide(use_cases.health_checks),
+            "gateway_metrics": _provide(adapters.metrics),
             "caller": Provide(resolve_caller),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -123,5 +137,6 @@ def create_app(container: Container | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
-    install_observability(app, container.metrics(), log_prompts=settings.log_prompts)
+    install_observability(app, adapters.metrics(), log_prompts=settings.log_prompts)
+    install_tracing(app, adapters.tracer_provider())
     return app

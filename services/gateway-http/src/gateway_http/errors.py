@@ -85,8 +85,9 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def handle_gateway_error(request: Request, error: core.GatewayError) -> Response:
     status, body, headers = gateway_error_payload(error)
     record = record_of(request.scope)
-    if record.headers:
-        headers = {**record.headers, **headers}
+    admitted = record.rate_limit_headers()
+    if admitted:
+        headers = {**admitted, **headers}
     record.error_code = error.code
     record.rate_limited = isinstance(error, core.RateLimitExceededError)
     if status >= 500:

@@ -43,6 +43,10 @@ class ProviderConfig(_ProvidersModel):
     max_tokens_by_model: dict[str, int] = Field(default_factory=dict)
     retry: RetryConfig | None = None
     health: HealthConfig | None = None
+    responses_api: bool | None = None
+    """``openai`` type: forward ``/v1/responses`` natively to ``{base_url}/responses``. Unset:
+    only for OpenAI's own API (``api.openai.com``); most OpenAI-compatible servers have no
+    Responses API, so their requests are translated through the chat turn."""
 
 
 class ModelConfig(_ProvidersModel):

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     session_lock_timeout_seconds: float = Field(default=30.0, gt=0)
     """How long a turn waits for the previous turn on the same session before 409."""
 
+    responses_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    """How long a stored Responses API answer (``store``, the default) stays readable and
+    continuable with ``previous_response_id``."""
+
     auth_enabled: bool = False
     """Require a client API key on every /v1 route. Off is for local use only (warned at start)."""
     api_keys_file: Path | None = None
@@ -79,3 +83,13 @@ class Settings(BaseSettings):
 
     log_prompts: bool = False
     """Put prompts and completions in the request log (off: only sizes and counts)."""
+
+    tracing_enabled: bool = False
+    """OpenTelemetry traces (a span per request, per provider attempt, tool call, cache use),
+    exported over OTLP/HTTP. Off: no tracing code runs on the request path."""
+    tracing_otlp_endpoint: str | None = None
+    """Where spans go (e.g. ``http://otel-collector:4318/v1/traces``); unset: OpenTelemetry's
+    own ``OTEL_EXPORTER_OTLP_*`` variables, else ``http://localhost:4318/v1/traces``."""
+    tracing_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of new traces recorded; a caller's sampled ``traceparent`` is always followed."""
+    tracing_service_name: str = "llm-gateway"

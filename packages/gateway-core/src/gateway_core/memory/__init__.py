@@ -13,3 +13,7 @@ from gateway_core.memory.cache import InMemoryResponseCache  # noqa: E402
 from gateway_core.memory.usage import InMemoryUsageStore  # noqa: E402
 
 __all__ += ["InMemoryResponseCache", "InMemoryUsageStore"]
+
+from gateway_core.memory.responses import InMemoryResponseStore  # noqa: E402
+
+__all__ += ["InMemoryResponseStore"]

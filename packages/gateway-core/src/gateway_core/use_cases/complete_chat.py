@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
 
-from gateway_core.clock import SystemClock
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import ProviderError, ProviderNotConfiguredError
 from gateway_core.ports.providers import ChatProvider
-from gateway_core.resilience.planner import AttemptPlanner
+from gateway_core.use_cases.fallback import Fallback
+
+_Opened = tuple[Target, ChatChunk | None, AsyncGenerator[ChatChunk, None]]
 
 
 class CompleteChat:
     """Route a request to one of its deployments; on a retryable failure, retry or try the
-    route's other deployments and fallbacks, as ``planner`` decides (see its module).
+    route's other deployments and fallbacks, as the ``Fallback`` helper's planner decides.
 
     ``unconfigured`` maps provider names that exist in configuration but cannot serve (no API
     key) to the setting that would enable them, so the client gets a clear 503, not a 500.
     ``on_provider_error`` sees every failed upstream call, the ones a fallback rescued too
-    (for metrics).
+    (for metrics); ``fallback`` may be handed in instead, to share one across use cases.
     """
 
     def __init__(
@@ -29,13 +30,13 @@ class CompleteChat:
         providers: Mapping[str, ChatProvider],
         unconfigured: Mapping[str, str] | None = None,
         on_provider_error: Callable[[ProviderError], None] | None = None,
-        planner: AttemptPlanner | None = None,
+        *,
+        fallback: Fallback | None = None,
     ) -> None:
         self._routing = routing
         self._providers = providers
         self._unconfigured = unconfigured or {}
-        self._on_provider_error = on_provider_error or (lambda error: None)
-        self._planner = planner or AttemptPlanner(SystemClock())
+        self._fallback = fallback or Fallback(on_provider_error)
 
     def targets(self, model: str) -> tuple[Target, ...]:
         return self._routing.resolve(model)
@@ -52,42 +53,40 @@ class CompleteChat:
         return provider
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        async def call(target: Target) -> ChatResponse:
+        async def attempt(target: Target) -> ChatResponse:
             return await self._provider(target).complete(_addressed_to(request, target.model))
 
-        groups = self._routing.groups(request.model)
-        return await self._planner.run(groups, call, self._on_provider_error)
+        return await self._fallback.first_success(self._routing.groups(request.model), attempt)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """Open the stream, retrying and falling back while nothing has been produced; then
-        relay it. Errors after the first chunk propagate: the client has part of an answer.
-        """
-
-        async def open_stream(
-            target: Target,
-        ) -> tuple[Target, AsyncIterator[ChatChunk], ChatChunk | None]:
-            chunks = self._provider(target).stream(_addressed_to(request, target.model))
-            try:
-                return target, chunks, await anext(chunks)
-            except StopAsyncIteration:
-                return target, chunks, None
-
-        groups = self._routing.groups(request.model)
-        target, chunks, first = await self._planner.run(
-            groups, open_stream, self._on_provider_error
-        )
-        if first is None:
-            return
+    async def _open(self, request: ChatRequest, target: Target) -> _Opened:
+        """The target's stream and its first chunk (``None``: the stream was empty)."""
+        chunks = self._provider(target).stream(_addressed_to(request, target.model))
         try:
+            return target, await anext(chunks, None), chunks
+        except BaseException:
+            await chunks.aclose()
+            raise
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        """Open the stream, falling back while nothing has been produced; then relay it.
+
+        Errors after the first chunk propagate: the client already has part of an answer.
+        """
+        target, first, chunks = await self._fallback.first_success(
+            self._routing.groups(request.model), lambda target: self._open(request, target)
+        )
+        try:
+            if first is None:
+                return
             yield replace(first, model=first.model or target.model, provider=target.provider)
             async for chunk in chunks:
                 yield chunk
         except ProviderError as error:
-            self._on_provider_error(error)
+            self._fallback.report(error)
             raise
         finally:
             # Close the upstream stream promptly when the client goes away.
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
 
 
 def _addressed_to(request: ChatRequest, model: str) -> ChatRequest:

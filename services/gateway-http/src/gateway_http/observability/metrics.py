@@ -39,6 +39,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN = "unknown"
 OTHER = "other"
 MAX_EXTRA_MODELS = 64
+MAX_KEY_LABELS = 1000
+"""Distinct key ids labelled one by one per worker; later ones share ``other``."""
+ANONYMOUS = "anonymous"
 
 LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -104,6 +107,22 @@ class ModelLabels:
         return model
 
 
+class KeyLabels:
+    """Bounds the key label: key ids are configured (not secrets), but there may be many."""
+
+    def __init__(self, max_keys: int = MAX_KEY_LABELS) -> None:
+        self._seen: set[str] = set()
+        self._max_keys = max_keys
+
+    def label(self, key_id: str) -> str:
+        if key_id in self._seen:
+            return key_id
+        if len(self._seen) >= self._max_keys:
+            return OTHER
+        self._seen.add(key_id)
+        return key_id
+
+
 def method_label(method: str) -> str:
     return method if method in _METHODS else OTHER
 
@@ -116,6 +135,7 @@ class GatewayMetrics:
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self._models = ModelLabels(known_models)
+        self._keys = KeyLabels()
         self._breakers: Mapping[str, HasCircuitState] = {}
         self._deployments: HasDeploymentStates | None = None
         self._attempt_counters: dict[tuple[str, bool], Counter] = {}
@@ -170,6 +190,20 @@ class GatewayMetrics:
             "1 while a model deployment rests after a 429, else 0.",
             ["deployment"], multiprocess_mode="livemax", registry=registry,
         )  # fmt: skip
+        self._ttft = Histogram(
+            "llm_gateway_time_to_first_token_seconds",
+            "Streams: arrival to the first event (the first token as the client sees it).",
+            ["model"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self._in_flight = Gauge(
+            "llm_gateway_requests_in_flight", "HTTP requests being served now.",
+            multiprocess_mode="livesum", registry=registry,
+        )  # fmt: skip
+        self._key_requests = counter("key_requests", "Requests by client key id.", ("key_id",))
+        self._key_tokens = counter(
+            "key_tokens", "Tokens by client key id and kind.", ("key_id", "kind")
+        )
+        self._key_cost = counter("key_cost_usd", "Cost in USD by client key id.", ("key_id",))
         # livemax: the worst state any live worker sees (each worker has its own breakers).
         self._breaker_state = Gauge(
             "llm_gateway_circuit_breaker_state",
@@ -184,6 +218,9 @@ class GatewayMetrics:
         self._duration.labels(route).observe(outcome.latency_seconds)
         model = self._models.label(record.model, served=outcome.status < 400)
         self._count_usage(model, record)
+        self._count_key(record)
+        if record.stream and outcome.first_byte_seconds is not None and outcome.status < 400:
+            self._ttft.labels(model).observe(outcome.first_byte_seconds)
         self._count_upstream(record)
         cache = _CACHE_RESULTS.get(record.cache or "")
         if cache is not None:
@@ -205,6 +242,28 @@ class GatewayMetrics:
                 self._tokens.labels(model, kind).inc(count)
         if record.cost_usd > 0:
             self._cost.labels(model).inc(record.cost_usd)
+
+    def _count_key(self, record: RequestRecord) -> None:
+        # Model calls by an authenticated key only: with authentication off there is no key,
+        # and other routes (sessions, tools, a stray path) are not usage.
+        if record.key_id is None or record.model is None:
+            return
+        key = self._keys.label(record.key_id)
+        self._key_requests.labels(key).inc()
+        for kind, count in (
+            ("prompt", record.prompt_tokens),
+            ("completion", record.completion_tokens),
+        ):
+            if count > 0:
+                self._key_tokens.labels(key, kind).inc(count)
+        if record.cost_usd > 0:
+            self._key_cost.labels(key).inc(record.cost_usd)
+
+    def request_started(self) -> None:
+        self._in_flight.inc()
+
+    def request_finished(self) -> None:
+        self._in_flight.dec()
 
     def _count_upstream(self, record: RequestRecord) -> None:
         # Provider names come from configuration only (routes map to configured providers).

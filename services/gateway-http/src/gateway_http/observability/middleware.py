@@ -91,18 +91,22 @@ def route_of(scope: Scope, record: RequestRecord) -> str:
 class _Exchange:
     """What the response messages showed so far (mutable, one per request)."""
 
-    __slots__ = ("finished", "started", "status")
+    __slots__ = ("finished", "first_byte", "started", "status")
 
     def __init__(self) -> None:
         self.started = perf_counter()
         self.status: int | None = None
+        self.first_byte: float | None = None
         self.finished: float | None = None
 
     def see(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-        elif message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.finished = perf_counter()
+        elif message["type"] == "http.response.body":
+            if self.first_byte is None and message.get("body"):
+                self.first_byte = perf_counter()
+            if not message.get("more_body", False):
+                self.finished = perf_counter()
 
     def outcome(self, scope: Scope, record: RequestRecord, ending: int | None) -> RequestOutcome:
         """``ending``: the status to report when no response started (failed or cancelled)."""
@@ -111,13 +115,15 @@ class _Exchange:
         aborted = self.status is not None and self.finished is None
         status = self.status or ending or STATUS_CLIENT_GONE
         latency = (self.finished or perf_counter()) - self.started
-        return RequestOutcome(scope["method"], route, status, latency, aborted, path)
+        first_byte = None if self.first_byte is None else self.first_byte - self.started
+        return RequestOutcome(scope["method"], route, status, latency, aborted, path, first_byte)
 
 
 class RequestObserver:
     """Turns a finished request into a log line and metric updates; never raises."""
 
     def __init__(self, metrics: GatewayMetrics, *, log_prompts: bool = False) -> None:
+        self.metrics = metrics
         self._metrics = metrics
         self._log_prompts = log_prompts
         self._request_log = logging.getLogger(REQUEST_LOGGER)
@@ -129,6 +135,7 @@ class RequestObserver:
             record = record_of(scope)
             record.upstream_attempts = tally.attempts
             record.upstream_retries = tally.retries
+            record.close()
             outcome = exchange.outcome(scope, record, ending)
             # Metrics first: once a request's line is visible, /metrics counts it.
             self._metrics.observe(outcome, record)
@@ -164,6 +171,7 @@ class ObservedRequests:
             await send(message)
 
         ending = None
+        self._observer.metrics.request_started()
         try:
             await self._app(scope, receive, observed_send)
         except asyncio.CancelledError:
@@ -173,6 +181,7 @@ class ObservedRequests:
             ending = STATUS_FAILED
             raise
         finally:
+            self._observer.metrics.request_finished()
             self._observer.observe(scope, exchange, ending, tally)
 
 

@@ -27,3 +27,6 @@ class RequestOutcome:
     failed after the headers were sent)."""
     path: str | None = None
     """The raw path, truncated; only for unmatched routes, and only for the log line."""
+    first_byte_seconds: float | None = None
+    """From arrival to the first body byte; for a stream, to its first event: the time to
+    first token as the client sees it."""

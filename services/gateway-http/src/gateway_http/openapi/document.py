@@ -13,10 +13,11 @@ from typing import Any
 
 import msgspec
 
+from gateway_http.messages_api.body import CountTokensBodyFields, MessagesBodyFields
 from gateway_http.openapi import shapes
+from gateway_http.responses_api.body import ResponsesBodyFields
 from gateway_http.schemas.chat import ChatCompletionBody
 from gateway_http.schemas.embeddings import EmbeddingsBody
-from gateway_http.schemas.responses import ResponsesBody
 from gateway_http.schemas.sessions import CreateSessionBody
 from gateway_http.schemas.tools import ExecuteToolBody
 
@@ -30,6 +31,7 @@ _ERROR_MEANINGS = {
     403: "The key may not use this model or route.",
     404: "Unknown model, session, tool or route.",
     408: "The request was not received in time.",
+    529: "The provider is overloaded (Anthropic's status).",
     409: "The session is busy with another turn.",
     413: "The body is larger than the configured limit.",
     415: "The body is not JSON (`Content-Type: application/json`).",
@@ -56,6 +58,8 @@ class Operation:
     streams: bool = False
     """A 200 may also be an SSE stream (``stream: true`` in the body)."""
     needs_key: bool = True
+    anthropic_errors: bool = False
+    """Errors in Anthropic's shape (``/v1/messages``), not OpenAI's."""
     example: Mapping[str, Any] | None = None
     """A request body that works on the shipped configuration (the echo model)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -68,16 +72,44 @@ def _query(name: str, description: str) -> dict[str, Any]:
 
 _SESSION_ID = {"name": "session_id", "in": "path", "required": True,
                "schema": {"type": "string"}}
+_RESPONSE_ID = {"name": "response_id", "in": "path", "required": True,
+                "schema": {"type": "string"}}
+_STORE_ERRORS = (401, 403, 404, 503)
+_MESSAGES_ERRORS = (400, 401, 402, 403, 404, 409, 413, 415, 429, 502, 503, 504, 529)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/v1/chat/completions", "Create a chat completion", "chat",
               {200: ("The answer, or an SSE stream of chunks.", shapes.CHAT_COMPLETION)},
               body=ChatCompletionBody, errors=(*_MODEL_CALL_ERRORS, 422), streams=True,
               example={"model": "echo", "messages": [{"role": "user", "content": "Hello"}]}),
-    Operation("post", "/v1/responses", "Create a response (OpenAI Responses API)", "chat",
-              {200: ("The response object.", shapes.RESPONSE)},
-              body=ResponsesBody, errors=_MODEL_CALL_ERRORS,
+    Operation("post", "/v1/responses", "Create a response (OpenAI Responses API)", "responses",
+              {200: ("The response object, or its typed SSE events.", shapes.RESPONSE)},
+              body=ResponsesBodyFields, errors=_MODEL_CALL_ERRORS, streams=True,
               example={"model": "echo", "input": "Hello"}),
+    Operation("get", "/v1/responses/{response_id}", "Read a stored response", "responses",
+              {200: ("The response object.", shapes.RESPONSE)}, errors=_STORE_ERRORS,
+              parameters=(_RESPONSE_ID,)),
+    Operation("delete", "/v1/responses/{response_id}", "Delete a stored response", "responses",
+              {200: ("Deleted.", shapes.RESPONSE_DELETED)}, errors=_STORE_ERRORS,
+              parameters=(_RESPONSE_ID,)),
+    Operation("get", "/v1/responses/{response_id}/input_items",
+              "The input items of a stored response", "responses",
+              {200: ("A page of input items.", shapes.INPUT_ITEMS)},
+              errors=(400, *_STORE_ERRORS),
+              parameters=(_RESPONSE_ID, _query("order", "asc or desc (default)"),
+                          _query("limit", "1-100, default 20"),
+                          _query("after", "An item id to page after"))),
+    Operation("post", "/v1/messages", "Create a message (Anthropic Messages API)", "messages",
+              {200: ("The message, or Anthropic's SSE events.", shapes.ANTHROPIC_MESSAGE)},
+              body=MessagesBodyFields, errors=_MESSAGES_ERRORS, streams=True,
+              anthropic_errors=True,
+              example={"model": "echo", "max_tokens": 64,
+                       "messages": [{"role": "user", "content": "Hello"}]}),
+    Operation("post", "/v1/messages/count_tokens", "Count a message's input tokens", "messages",
+              {200: ("The count (exact when routed to Anthropic, else an estimate).",
+                     shapes.TOKEN_COUNT)},
+              body=CountTokensBodyFields, errors=_MESSAGES_ERRORS, anthropic_errors=True,
+              example={"model": "echo", "messages": [{"role": "user", "content": "Hello"}]}),
     Operation("post", "/v1/embeddings", "Create embeddings", "embeddings",
               {200: ("The vectors.", shapes.EMBEDDINGS)},
               body=EmbeddingsBody, errors=_MODEL_CALL_ERRORS,
@@ -133,10 +165,11 @@ def _answers(op: Operation) -> dict[str, Any]:
             if op.streams and status == 200:
                 answer["content"][_SSE] = {"schema": shapes.SSE_EVENT}
         answers[str(status)] = answer
+    error = "AnthropicError" if op.anthropic_errors else "Error"
     for status in op.errors:
         answers[str(status)] = {
             "description": _ERROR_MEANINGS[status],
-            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {_JSON: {"schema": {"$ref": f"#/components/schemas/{error}"}}},
         }
     return answers
 
@@ -181,6 +214,7 @@ def build_openapi(version: str, operations: Sequence[Operation] = OPERATIONS) ->
         "paths": paths,
         "components": {
             "schemas": {**components, "Error": shapes.ERROR,
+                        "AnthropicError": shapes.ANTHROPIC_ERROR,
                         "ChatCompletionChunk": shapes.CHAT_COMPLETION_CHUNK},
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",

@@ -146,6 +146,47 @@ RESPONSE = _object(
     ("id", "object", "model", "status", "output"),
 )
 
+RESPONSE_DELETED = _object(
+    {"id": {"type": "string"}, "object": {"const": "response"}, "deleted": {"const": True}},
+    ("id", "object", "deleted"),
+)
+
+INPUT_ITEMS = _object(
+    {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": {"type": "object"}},
+        "first_id": _NULLABLE_STRING,
+        "last_id": _NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    },
+    ("object", "data"),
+)
+
+ANTHROPIC_MESSAGE = _object(
+    {
+        "id": {"type": "string"},
+        "type": {"const": "message"},
+        "role": {"const": "assistant"},
+        "model": {"type": "string"},
+        "content": {"type": "array", "items": {"type": "object"}},
+        "stop_reason": _NULLABLE_STRING,
+        "usage": {"type": "object"},
+    },
+    ("id", "type", "role", "content"),
+)
+
+ANTHROPIC_ERROR = _object(
+    {
+        "type": {"const": "error"},
+        "error": _object(
+            {"type": {"type": "string"}, "message": {"type": "string"}}, ("type", "message")
+        ),
+    },
+    ("type", "error"),
+)
+
+TOKEN_COUNT = _object({"input_tokens": _INTEGER}, ("input_tokens",))
+
 MODEL = _object(
     {
         "id": {"type": "string"},

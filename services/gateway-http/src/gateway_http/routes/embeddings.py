@@ -6,9 +6,10 @@ import msgspec
 from litestar import Request, Response, post
 
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
-from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_core.use_cases.caller import ChatCaller
 from gateway_http.media import require_json
 from gateway_http.request_record import record_of
+from gateway_http.schemas.completions import COST_HEADER, cost_header_value
 from gateway_http.schemas.embeddings import decode_embeddings_body, embeddings_body
 
 _encode = msgspec.json.Encoder().encode
@@ -27,5 +28,5 @@ async def create_embeddings(
     record.prompt_tokens = response.usage.prompt_tokens
     record.cost_usd = cost
     body = _encode(embeddings_body(response, cost, as_base64))
-    headers = {"x-gateway-cost-usd": f"{cost:.10f}".rstrip("0").rstrip(".") or "0"}
+    headers = {COST_HEADER: cost_header_value(cost)}
     return Response(content=body, media_type="application/json", headers=headers)

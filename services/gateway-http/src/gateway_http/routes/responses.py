@@ -1,40 +1,242 @@
-"""``POST /v1/responses``: the Responses API subset consumers use (see schemas/responses.py)."""
+"""The Responses API: ``POST /v1/responses`` (JSON, or typed SSE events when ``stream``),
+``GET``/``DELETE /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items``.
+
+The route drives the chat turn through ``turn_adapter`` and translates with
+``responses_api``; with ``store`` (on unless the client says false) the answer and its input
+are kept for ``previous_response_id``, by owner like sessions.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import msgspec
-from litestar import Request, Response, post
+from gateway_core.domain.routing import Target
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import GatewayError, NotFoundError, StoreUnavailableError
+from gateway_core.ports.native import NativeCall
+from gateway_core.ports.responses import StoredResponse
+from gateway_core.use_cases.serve_chat import ChatCaller
+from litestar import Request, Response, delete, get, post
 
-from gateway_core.use_cases.serve_chat import ChatOptions, ChatOutcome
-from gateway_http.caller import ChatApi
+from gateway_http.errors import gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
-from gateway_http.request_record import record_of
-from gateway_http.schemas.responses import decode_responses_body, response_body, to_chat_request
+from gateway_http.request_record import RequestRecord, record_of
+from gateway_http.responses_api.body import decode_responses_body
+from gateway_http.responses_api.conversation import (
+    for_replay,
+    history_of,
+    input_items_page,
+    with_ids,
+)
+from gateway_http.responses_api.door import ResponsesDoor
+from gateway_http.responses_api.events import ResponsesEvents
+from gateway_http.responses_api.output import completed_response
+from gateway_http.responses_api.request import input_items, to_chat_request
+from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
+from gateway_http.sse import EventStream
+from gateway_http.turn_adapter import (
+    TurnStream,
+    NativeTurn,
+    dropped_header,
+    native_target,
+    note,
+    open_turn_stream,
+    run_turn,
+    turn_headers,
+)
+
+log = logging.getLogger("gateway_http.responses")
 
 _encode = msgspec.json.Encoder().encode
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class ResponseNotFoundError(NotFoundError):
+    code = "response_not_found"
 
 
 @post("/v1/responses", status_code=200)
-async def create_response(request: Request, chat_api: ChatApi) -> Response:
-    caller = chat_api.callers.of(request)
+async def create_response(request: Request, responses_door: ResponsesDoor) -> Response | EventStream:
+    door = responses_door
+    caller = door.chat.callers.of(request)
     require_json(request)
-    chat_request = to_chat_request(decode_responses_body(await request.body()))
+    body = decode_responses_body(await request.body())
+    history = await _history(door, body, caller)
     record = record_of(request.scope)
-    record.model = chat_request.model
-    outcome = ChatOutcome()
+    own_items = with_ids(input_items(body))
+    conversation = [*history, *input_items(body)]
+    target = native_target(door.chat, door.natives, body["model"])
+    if target is not None:
+        keep = _Keeper(door, body, caller, own_items, conversation)
+        return await _native(door, body, conversation if history else None, target, keep,
+                             NativeTurn(door.chat, caller, record, model=body["model"],
+                                        prompt_text=_text_of(body, conversation),
+                                        max_tokens=body.get("max_output_tokens"),
+                                        stream=bool(body.get("stream"))))  # fmt: skip
+    translation = to_chat_request(body, history)
+    response_id, created_at = new_id(), int(time.time())
+    if not body.get("stream"):
+        outcome = await run_turn(door.chat, translation.request, caller, record)
+        answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
+        await _keep(door, body, caller, answer, own_items, conversation)
+        headers = {**turn_headers(outcome), **dropped_header(translation.dropped)}
+        return Response(content=_encode(answer), media_type="application/json", headers=headers)
+    stream = await open_turn_stream(door.chat, translation.request, caller, record)
+    events = ResponsesEvents(body, response_id, created_at)
+    keep = _Keeper(door, body, caller, own_items, conversation)
+    headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
+               **dropped_header(translation.dropped)}  # fmt: skip
+    return EventStream(_sse(stream, events, keep, record), headers=headers)
+
+
+async def _native(
+    door: ResponsesDoor,
+    body: Mapping[str, Any],
+    conversation: list | None,
+    target: Target,
+    keep: _Keeper,
+    turn: NativeTurn,
+) -> Response | EventStream:
+    """Forward to a provider that speaks the Responses API: the body as sent, but for the
+    provider's model id and a stored conversation in place of ``previous_response_id``."""
+    upstream = {k: v for k, v in body.items() if k != "previous_response_id"}
+    upstream["model"] = target.model
+    if conversation is not None:
+        upstream["input"] = for_replay(conversation)
+    native = door.natives[target.provider]
+    call = NativeCall(upstream)
+    if body.get("stream"):
+        return await forward_stream(native, call, turn, keep)
+    answer, headers = await forward(native, call, turn)
+    await keep(msgspec.json.decode(answer))
+    return json_answer(answer, headers)
+
+
+def _text_of(body: Mapping[str, Any], conversation: list) -> str:
+    """What the rate limiter's token estimate reads for a native request."""
+    return (body.get("instructions") or "") + _encode(conversation).decode()
+
+
+async def _history(door: ResponsesDoor, body: Mapping[str, Any], caller: ChatCaller) -> list:
+    previous = body.get("previous_response_id")
+    if previous is None:
+        return []
+    stored = await door.store.get(previous, caller.owner)
+    if stored is None:
+        raise ResponseNotFoundError(
+            f"No response '{previous[:100]}' is stored for this key (it may have expired).",
+            param="previous_response_id",
+        )
+    return history_of(stored)
+
+
+async def _keep(
+    door: ResponsesDoor,
+    body: Mapping[str, Any],
+    caller: ChatCaller,
+    answer: Mapping[str, Any],
+    own_items: list[dict[str, Any]],
+    conversation: list,
+) -> None:
+    if body.get("store") is False:
+        return
+    stored = StoredResponse(answer["id"], caller.owner, answer, own_items, conversation)
     try:
-        await chat_api.serve.complete(chat_request, caller, ChatOptions(), outcome)
+        await door.store.put(stored, door.ttl_seconds)
+    except StoreUnavailableError as error:
+        # The answer is paid for and reaches the client; only its continuation is lost.
+        log.warning("the response store is unavailable; %s was not stored (%s)", answer["id"], error.code)
+
+
+class _Keeper:
+    """Stores a streamed answer once its last event is known."""
+
+    def __init__(self, door: ResponsesDoor, body: Mapping[str, Any], caller: ChatCaller,
+                 own_items: list[dict[str, Any]], conversation: list) -> None:  # fmt: skip
+        self.args = (door, body, caller)
+        self.items = (own_items, conversation)
+
+    async def __call__(self, answer: Mapping[str, Any]) -> None:
+        door, body, caller = self.args
+        await _keep(door, body, caller, answer, *self.items)
+
+
+def _event(event: dict[str, Any]) -> bytes:
+    return b"event: " + event["type"].encode() + b"\ndata: " + _encode(event) + b"\n\n"
+
+
+async def _sse(
+    stream: TurnStream, events: ResponsesEvents, keep: _Keeper, record: RequestRecord
+) -> AsyncIterator[bytes]:
+    try:
+        for event in events.start():
+            yield _event(event)
+        async for chunk in stream:
+            for event in events.feed(chunk):
+                yield _event(event)
+            if chunk.finish_reason is not None or chunk.usage is not None:
+                final = events.finish(chunk.finish_reason, chunk.usage or Usage())
+                await keep(events.final)  # type: ignore[arg-type]
+                for event in final:
+                    yield _event(event)
+    except GatewayError as error:
+        _, payload, _ = gateway_error_payload(error)
+        record.error_code = error.code
+        log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)
+        for event in events.failed(error.code, payload["error"]["message"]):
+            yield _event(event)
+    except Exception:
+        log.exception("stream failed after it started")
+        record.error_code = "internal_error"
+        for event in events.failed("internal_error", "The gateway failed while streaming."):
+            yield _event(event)
     finally:
-        record.headers = dict(outcome.rate_limit_headers)
-    response = outcome.response
-    assert response is not None, "a completed turn has a response"
-    record.provider = response.provider or None
-    record.prompt_tokens = response.usage.prompt_tokens
-    record.completion_tokens = response.usage.completion_tokens
-    record.cost_usd = outcome.cost_usd
-    headers = {**outcome.rate_limit_headers, "x-gateway-cost-usd": f"{outcome.cost_usd:.10f}"}
-    body = response_body(response, new_id(), int(time.time()))
-    return Response(content=_encode(body), media_type="application/json", headers=headers)
+        note(record, stream.outcome)
+        await stream.aclose()
+
+
+async def _stored(door: ResponsesDoor, caller: ChatCaller, response_id: str) -> StoredResponse:
+    stored = await door.store.get(response_id, caller.owner)
+    if stored is None:
+        raise ResponseNotFoundError(f"No response '{response_id[:100]}' is stored for this key.")
+    return stored
+
+
+@get("/v1/responses/{response_id:str}")
+async def read_response(
+    caller: ChatCaller, responses_door: ResponsesDoor, response_id: str
+) -> Response:
+    stored = await _stored(responses_door, caller, response_id)
+    return Response(content=_encode(stored.response), media_type="application/json")
+
+
+@delete("/v1/responses/{response_id:str}", status_code=200)
+async def delete_response(
+    caller: ChatCaller, responses_door: ResponsesDoor, response_id: str
+) -> Response:
+    if not await responses_door.store.delete(response_id, caller.owner):
+        raise ResponseNotFoundError(f"No response '{response_id[:100]}' is stored for this key.")
+    body = {"id": response_id, "object": "response", "deleted": True}
+    return Response(content=_encode(body), media_type="application/json")
+
+
+@get("/v1/responses/{response_id:str}/input_items")
+async def list_input_items(
+    caller: ChatCaller,
+    responses_door: ResponsesDoor,
+    response_id: str,
+    order: str = "desc",
+    limit: int = 20,
+    after: str | None = None,
+) -> Response:
+    stored = await _stored(responses_door, caller, response_id)
+    page = input_items_page(stored.input_items, order=order, limit=max(1, min(limit, 100)), after=after)
+    return Response(content=_encode(page), media_type="application/json")
+
+
+RESPONSES_ROUTES = [create_response, read_response, delete_response, list_input_items]

@@ -13,9 +13,17 @@ import msgspec
 from gateway_core.domain.chat import ChatChunk, ChatResponse, ToolCallDelta
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
-from gateway_core.use_cases.serve_chat import ChatOutcome
+from gateway_core.use_cases.chat_turn import TurnOutcome
 
 _encode = msgspec.json.Encoder().encode
+
+
+COST_HEADER = "x-gateway-cost-usd"
+
+
+def cost_header_value(cost_usd: float) -> str:
+    """The cost header's plain decimal: at most 10 decimals, no trailing zeros, ``0`` for none."""
+    return f"{cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
@@ -37,7 +45,7 @@ def message_body(message: Message) -> dict[str, Any]:
     return body
 
 
-def outcome_extension(outcome: ChatOutcome) -> dict[str, Any]:
+def outcome_extension(outcome: TurnOutcome) -> dict[str, Any]:
     """The gateway's additions to an answer: its cost, cache result, and the tools it ran."""
     extension: dict[str, Any] = {"cost_usd": outcome.cost_usd}
     if outcome.response is not None and outcome.response.provider:

@@ -7,12 +7,13 @@ import hashlib
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
+from gateway_core.errors import UpstreamBadRequestError
 
 _CHARS_PER_TOKEN = 4
 
@@ -49,7 +50,7 @@ class EchoChatProvider:
             provider=self.name,
         )
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         text, finish_reason, usage = self._answer(request)
         yield ChatChunk(role="assistant", content="", model=request.model)
         words = text.split(" ") if text else []
@@ -60,6 +61,10 @@ class EchoChatProvider:
 
 
 _TEST_DIMENSIONS = 8
+
+
+_MAX_TEST_DIMENSIONS = 4096
+"""Larger than any real embedding model's (3,072 for text-embedding-3-large)."""
 
 
 def _test_vector(text: str, dimensions: int) -> tuple[float, ...]:
@@ -78,6 +83,12 @@ class EchoEmbeddingProvider:
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         dimensions = request.dimensions or _TEST_DIMENSIONS
+        if dimensions > _MAX_TEST_DIMENSIONS:
+            # A client-chosen size would otherwise make the process build any vector asked for.
+            raise UpstreamBadRequestError(
+                f"The echo provider makes vectors of at most {_MAX_TEST_DIMENSIONS} dimensions.",
+                provider=self.name, param="dimensions",
+            )
         return EmbeddingResponse(
             model=request.model,
             vectors=tuple(_test_vector(text, dimensions) for text in request.inputs),

@@ -8,3 +8,7 @@ from gateway_adapters.stores.redis.cache import RedisResponseCache  # noqa: E402
 from gateway_adapters.stores.redis.usage import RedisUsageStore  # noqa: E402
 
 __all__ += ["RedisResponseCache", "RedisUsageStore"]
+
+from gateway_adapters.stores.redis.responses import RedisResponseStore  # noqa: E402
+
+__all__ += ["RedisResponseStore"]

@@ -1,15 +1,16 @@
-"""Small factories the container calls: settings in, configured objects out."""
+"""Small factories the containers call: settings in, configured objects out."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis
 
 from gateway_adapters.auth.key_file import load_keys
 from gateway_adapters.tools.registry import LoadedTools
 from gateway_adapters.tools.registry import load_tools as load_tools_file
+from gateway_core.domain.api_keys import ApiKey
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import RoutingTable
 from gateway_core.domain.sessions import HistoryLimits
@@ -22,9 +23,9 @@ from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.sessions import SessionConfig
 from gateway_http.health import HealthCheck
 from gateway_http.observability.metrics import GatewayMetrics
-from gateway_http.provider_factory import UpstreamClients
 from gateway_http.settings import Settings
-from gateway_http.stores import redis_check
+from gateway_http.wiring.provider_factory import UpstreamClients
+from gateway_http.wiring.stores import redis_check
 
 log = logging.getLogger("gateway_http")
 
@@ -38,13 +39,19 @@ def session_config(settings: Settings) -> SessionConfig:
 
 
 def rate_limiter(
-    store: RateLimitStore, settings: Settings, on_fallback: Callable[[], None]
+    store: RateLimitStore,
+    fallback: RateLimitStore,
+    settings: Settings,
+    on_fallback: Callable[[], None],
 ) -> RateLimiter:
+    """``fallback`` decides while ``store`` is down (per ``rate_limit_store_down``)."""
     defaults = RateLimits(
         settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute
     )
     policy = settings.rate_limit_store_down
-    return RateLimiter(store, defaults=defaults, policy=policy, on_fallback=on_fallback)
+    return RateLimiter(
+        store, defaults=defaults, policy=policy, fallback=fallback, on_fallback=on_fallback
+    )
 
 
 def load_tools(settings: Settings, clients: UpstreamClients, clock: Clock) -> LoadedTools:
@@ -55,12 +62,17 @@ def load_tools(settings: Settings, clients: UpstreamClients, clock: Clock) -> Lo
     return load_tools_file(settings.tools_config, settings=urls, client=clients.client, clock=clock)
 
 
-def authenticator(settings: Settings) -> Authenticator | None:
-    """``None`` when authentication is off (the embedded default, warned about at start)."""
+def api_keys(settings: Settings) -> tuple[ApiKey, ...]:
+    """The client keys (none are read when authentication is off)."""
     if not settings.auth_enabled:
-        return None
+        return ()
     env_value = settings.api_keys.get_secret_value() if settings.api_keys else None
-    return Authenticator(load_keys(settings.api_keys_file, env_value))
+    return tuple(load_keys(settings.api_keys_file, env_value))
+
+
+def authenticator(settings: Settings, keys: Sequence[ApiKey]) -> Authenticator | None:
+    """``None`` when authentication is off (the embedded default, warned about at start)."""
+    return Authenticator(keys) if settings.auth_enabled else None
 
 
 def log_store_error(store: str, error: GatewayError) -> None:

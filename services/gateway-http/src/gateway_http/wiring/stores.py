@@ -11,17 +11,20 @@ from redis.backoff import NoBackoff
 from gateway_adapters.stores.buffered_usage import BufferedUsageStore
 from gateway_adapters.stores.redis.cache import RedisResponseCache
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
+from gateway_adapters.stores.redis.responses import RedisResponseStore
 from gateway_adapters.stores.redis.sessions import RedisSessionStore
 from gateway_adapters.stores.redis.usage import RedisUsageStore
 from gateway_core.memory import (
     InMemoryRateLimitStore,
     InMemoryResponseCache,
+    InMemoryResponseStore,
     InMemorySessionStore,
     InMemoryUsageStore,
 )
 from gateway_core.ports.cache import ResponseCache
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import RateLimitStore
+from gateway_core.ports.responses import ResponseStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.ports.usage import UsageStore
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
@@ -50,6 +53,11 @@ async def open_redis(settings: Settings) -> AsyncIterator[Redis | None]:
 
 def session_store(redis: Redis | None, clock: Clock) -> SessionStore:
     return InMemorySessionStore(clock) if redis is None else RedisSessionStore(redis, clock)
+
+
+def response_store(redis: Redis | None, clock: Clock) -> ResponseStore:
+    """Stored Responses API answers live where sessions do."""
+    return InMemoryResponseStore(clock) if redis is None else RedisResponseStore(redis)
 
 
 def rate_limit_store(redis: Redis | None, clock: Clock, settings: Settings) -> RateLimitStore:

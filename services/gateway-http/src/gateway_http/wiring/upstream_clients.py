@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from gateway_adapters.http1 import Http1Client
-from gateway_http.provider_factory import UpstreamClients
+from gateway_http.wiring.provider_factory import UpstreamClients
 from gateway_http.settings import Settings
 
 

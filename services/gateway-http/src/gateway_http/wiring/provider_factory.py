@@ -7,6 +7,7 @@ OpenAI-compatible servers (vLLM, DeepSeek, OpenRouter, local inference servers) 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeGuard
 
 import httpx
 
@@ -100,11 +101,18 @@ def build_embedding_providers(
     for name, provider in providers.items():
         if not provider.usable:
             continue
-        if provider.config.type == "openai":
-            built[name] = chat_providers[name]  # type: ignore[assignment]
+        chat = chat_providers.get(name)
+        if provider.config.type == "openai" and _embeds(chat):
+            built[name] = chat
         elif provider.config.type == "echo":
             built[name] = EchoEmbeddingProvider(name)
     return built
+
+
+def _embeds(provider: object) -> TypeGuard[EmbeddingProvider]:
+    """Whether ``provider`` also embeds: a test may override the chat providers with fakes
+    that do not (or leave a configured provider out)."""
+    return callable(getattr(provider, "embed", None))
 
 
 def usable_providers(providers: Mapping[str, ResolvedProvider]) -> tuple[str, ...]:

@@ -1,0 +1,78 @@
+"""A vendor's SSE stream relayed event by event, with the usage read on the way.
+
+Shared by the native front-door adapters: each event is re-encoded whole (``event:`` and
+``data:`` lines and the blank line), so the client gets the vendor's events unchanged, and a
+vendor-specific ``watch`` function reads usage and model from the events that carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import msgspec
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import ProviderError
+
+from gateway_adapters.http1 import Response
+from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
+from gateway_adapters.providers.sse import iter_sse
+
+Watch = Callable[["RelayedStream", str, Mapping[str, Any]], None]
+ErrorFor = Callable[[int, bytes, Mapping[str, str]], ProviderError]
+
+
+class RelayedStream:
+    """A ``NativeStream``: iterate it for the vendor's events, as bytes."""
+
+    def __init__(
+        self,
+        opened: AbstractAsyncContextManager[Response],
+        *,
+        provider: str,
+        watch: Watch,
+        error_for: ErrorFor,
+        model: str,
+    ) -> None:
+        self.usage = Usage()
+        self.model = model
+        self.final: Mapping[str, Any] | None = None
+        self._opened = opened
+        self._provider = provider
+        self._watch = watch
+        self._error_for = error_for
+        self._events = self._relay()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._events
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+    async def _relay(self) -> AsyncIterator[bytes]:
+        try:
+            async with self._opened as response:
+                if response.status >= 300:
+                    raw = await response.read()
+                    raise self._error_for(response.status, raw, response.headers)
+                async for event in iter_sse(response.iter_chunks()):
+                    if event.data:
+                        self._read(event.event, event.data)
+                    yield _encoded(event.event, event.data)
+        except TRANSPORT_FAILURES as error:
+            raise transport_error(error, self._provider) from error
+
+    def _read(self, name: str, data: str) -> None:
+        try:
+            payload = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            return  # relayed as sent; the client's SDK judges it
+        if isinstance(payload, dict):
+            self._watch(self, name, payload)
+
+
+def _encoded(name: str, data: str) -> bytes:
+    head = b"" if name == "message" else b"event: " + name.encode() + b"\n"
+    lines = b"".join(b"data: " + line.encode() + b"\n" for line in data.split("\n"))
+    return head + lines + b"\n"

@@ -1,0 +1,67 @@
+"""Providers that speak a front door's wire format themselves, for native forwarding.
+
+When ``/v1/responses`` is routed to a provider that speaks OpenAI's Responses API, or
+``/v1/messages`` to one that speaks Anthropic's Messages API, the body goes to it as the
+client sent it (only ``model`` becomes the provider's id) and its answer comes back as sent:
+built-in and server tools, reasoning items with encrypted content, thinking signatures and
+``cache_control`` survive, which no translation through the chat turn could promise. The
+gateway's controls still apply around the call; the usage they need is read from the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway_core.domain.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class NativeCall:
+    body: Mapping[str, Any]
+    """The client's JSON body, ``model`` already the provider's own id."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Client headers the vendor defines (``anthropic-beta``, ``anthropic-version``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NativeReply:
+    body: bytes
+    """The vendor's JSON answer, unchanged."""
+    usage: Usage
+    model: str
+
+
+class NativeStream(Protocol):
+    """The vendor's server-sent events, each re-encoded whole (``event:`` and ``data:``
+    lines); ``usage`` and ``model`` are complete once iteration ended."""
+
+    usage: Usage
+    model: str
+    final: Mapping[str, Any] | None
+    """The vendor's whole answer when its stream ends with one (the Responses API's
+    ``response.completed``), else ``None``."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class NativeFormatProvider(Protocol):
+    """One vendor endpoint in a front door's own format. Raises ``ProviderError`` subclasses
+    only (the vendor's error table, as its chat adapter does); never retries."""
+
+    name: str
+
+    async def send(self, call: NativeCall) -> NativeReply: ...
+
+    def stream(self, call: NativeCall) -> NativeStream: ...
+
+
+class NativeTokenCounter(Protocol):
+    """A vendor that counts a request's input tokens exactly (Anthropic's count_tokens)."""
+
+    async def count_tokens(self, call: NativeCall) -> bytes:
+        """The vendor's JSON answer (``{"input_tokens": n}``), unchanged."""
+        ...

@@ -1,0 +1,55 @@
+"""The native front-door adapters of the configured providers (see ``ports.native``).
+
+``/v1/responses`` goes natively to ``openai`` providers that have the Responses API (OpenAI's
+own, or any with ``responses_api: true``); ``/v1/messages`` to every ``anthropic`` provider.
+Everything else is translated through the chat turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from gateway_adapters.providers.anthropic.messages_passthrough import AnthropicMessagesPassthrough
+from gateway_adapters.providers.openai.responses_passthrough import OpenAIResponsesPassthrough
+from gateway_core.ports.native import NativeFormatProvider, NativeTokenCounter
+
+from gateway_http.provider_config import ResolvedProvider
+from gateway_http.wiring.provider_factory import UpstreamClients
+
+
+@dataclass(frozen=True, slots=True)
+class NativeProviders:
+    responses: Mapping[str, NativeFormatProvider] = field(default_factory=dict)
+    messages: Mapping[str, NativeFormatProvider] = field(default_factory=dict)
+    token_counters: Mapping[str, NativeTokenCounter] = field(default_factory=dict)
+
+
+def _speaks_responses(provider: ResolvedProvider) -> bool:
+    if provider.config.type != "openai":
+        return False
+    if provider.config.responses_api is not None:
+        return provider.config.responses_api
+    return urlsplit(provider.base_url or "").hostname == "api.openai.com"
+
+
+def build_native_providers(
+    providers: Mapping[str, ResolvedProvider], clients: UpstreamClients
+) -> NativeProviders:
+    responses: dict[str, NativeFormatProvider] = {}
+    messages: dict[str, AnthropicMessagesPassthrough] = {}
+    for name, provider in providers.items():
+        if not provider.usable:
+            continue
+        config = provider.config
+        common = {
+            "name": name, "base_url": provider.base_url or "", "api_key": provider.api_key,
+            "client": clients.http1, "timeout": config.timeout_seconds,
+            "connect_timeout": config.connect_timeout_seconds, "headers": config.headers,
+        }  # fmt: skip
+        if _speaks_responses(provider):
+            responses[name] = OpenAIResponsesPassthrough(**common)  # type: ignore[arg-type]
+        elif config.type == "anthropic":
+            messages[name] = AnthropicMessagesPassthrough(**common)  # type: ignore[arg-type]
+    return NativeProviders(responses, messages, messages)

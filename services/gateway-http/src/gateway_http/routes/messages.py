@@ -1,0 +1,140 @@
+"""Anthropic's Messages API: ``POST /v1/messages`` (JSON, or Anthropic's SSE events when
+``stream``) and ``POST /v1/messages/count_tokens``. Errors are Anthropic-shaped here.
+
+Auth takes ``x-api-key`` as well as ``Authorization: Bearer``; ``anthropic-version`` and
+``anthropic-beta`` are accepted. The route drives the chat turn through ``turn_adapter``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import GatewayError, PermissionDeniedError
+from gateway_core.ports.native import NativeCall
+from litestar import Request, Response, post
+
+from gateway_http.ids import new_id
+from gateway_http.media import require_json
+from gateway_http.messages_api.body import decode_messages_body
+from gateway_http.messages_api.count import estimate_input_tokens
+from gateway_http.messages_api.door import MessagesDoor
+from gateway_http.messages_api.errors import ANTHROPIC_EXCEPTION_HANDLERS, stream_error
+from gateway_http.messages_api.events import Event, MessagesEvents
+from gateway_http.messages_api.output import message_object
+from gateway_http.messages_api.request import to_chat_request
+from gateway_http.request_record import RequestRecord, record_of
+from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
+from gateway_http.sse import EventStream
+from gateway_http.turn_adapter import (
+    TurnStream,
+    NativeTurn,
+    dropped_header,
+    native_target,
+    note,
+    open_turn_stream,
+    route_of,
+    run_turn,
+    turn_headers,
+)
+
+log = logging.getLogger("gateway_http.messages")
+
+_encode = msgspec.json.Encoder().encode
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+TOKEN_COUNT_HEADER = "x-gateway-token-count"
+
+
+@post("/v1/messages", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
+async def create_message(request: Request, messages_door: MessagesDoor) -> Response | EventStream:
+    door = messages_door
+    caller = door.chat.callers.of(request)
+    require_json(request)
+    body = decode_messages_body(await request.body())
+    record = record_of(request.scope)
+    target = native_target(door.chat, door.natives, body["model"])
+    if target is not None:
+        turn = NativeTurn(door.chat, caller, record, model=body["model"],
+                          prompt_text=_encode(body.get("messages")).decode(),
+                          max_tokens=body["max_tokens"], stream=bool(body.get("stream")))  # fmt: skip
+        call = _native_call(request, body, target.model)
+        native = door.natives[target.provider]
+        if body.get("stream"):
+            return await forward_stream(native, call, turn)
+        return json_answer(*await forward(native, call, turn))
+    translation = to_chat_request(body)
+    message_id = new_id()
+    if not body.get("stream"):
+        outcome = await run_turn(door.chat, translation.request, caller, record)
+        message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
+        headers = {**turn_headers(outcome), **dropped_header(translation.dropped)}
+        return Response(content=_encode(message), media_type="application/json", headers=headers)
+    stream = await open_turn_stream(door.chat, translation.request, caller, record)
+    events = MessagesEvents(message_id, body["model"])
+    headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
+               **dropped_header(translation.dropped)}  # fmt: skip
+    return EventStream(_sse(stream, events, record), headers=headers)
+
+
+def _native_call(request: Request, body: dict[str, Any], model: str) -> NativeCall:
+    """The body as sent, for the provider's model id, with the client's Anthropic headers."""
+    headers = {name: value for name in FORWARDED_HEADERS
+               if (value := request.headers.get(name)) is not None}  # fmt: skip
+    return NativeCall({**body, "model": model}, headers)
+
+
+def _event(event: Event) -> bytes:
+    name, data = event
+    return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
+
+
+async def _sse(stream: TurnStream, events: MessagesEvents, record: RequestRecord) -> AsyncIterator[bytes]:
+    try:
+        for event in events.start():
+            yield _event(event)
+        async for chunk in stream:
+            for event in events.feed(chunk):
+                yield _event(event)
+            if chunk.finish_reason is not None or chunk.usage is not None:
+                ending = events.finish(chunk.finish_reason, chunk.native_finish_reason,
+                                       chunk.usage or Usage())  # fmt: skip
+                for event in ending:
+                    yield _event(event)
+    except GatewayError as error:
+        record.error_code = error.code
+        log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)
+        yield _event(MessagesEvents.error(*stream_error(error)))
+    except Exception:
+        log.exception("stream failed after it started")
+        record.error_code = "internal_error"
+        yield _event(MessagesEvents.error("api_error", "The gateway failed while streaming."))
+    finally:
+        note(record, stream.outcome)
+        await stream.aclose()
+
+
+@post("/v1/messages/count_tokens", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
+async def count_tokens(request: Request, messages_door: MessagesDoor) -> Response:
+    door = messages_door
+    caller = door.chat.callers.of(request)
+    require_json(request)
+    body = decode_messages_body(await request.body(), counting=True)
+    if caller.key is not None and not caller.key.allows_model(body["model"]):
+        raise PermissionDeniedError(
+            f"This API key may not use the model '{body['model'][:100]}'.", param="model"
+        )
+    target = route_of(door.chat, body["model"])
+    counter = door.token_counters.get(target.provider)
+    if counter is not None:
+        exact = await counter.count_tokens(_native_call(request, body, target.model))
+        return json_answer(exact, {TOKEN_COUNT_HEADER: "exact"})
+    counted: dict[str, Any] = {"input_tokens": estimate_input_tokens(body)}
+    return Response(content=_encode(counted), media_type="application/json",
+                    headers={TOKEN_COUNT_HEADER: "estimate"})  # fmt: skip
+
+
+MESSAGES_ROUTES = [create_message, count_tokens]

@@ -1,0 +1,127 @@
+"""The one place the Responses and Messages front doors touch the chat turn's API.
+
+Both doors translate their wire format into a ``ChatRequest`` and back; running the turn
+itself (permission, limits, budget, cache, the model call, accounting) is the chat turn's
+job (``ChatTurn``), reached only through these functions. The request record follows the
+turn (``record.turn``), so the log line and the metrics read its outcome when the request
+ends, as they do for chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.messages import Message
+from gateway_core.domain.routing import Target
+from gateway_core.domain.usage import Usage
+from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
+from gateway_core.use_cases.serve_chat import ChatCaller
+
+from gateway_http.caller import ChatApi
+from gateway_http.request_record import RequestRecord
+from gateway_http.schemas.completions import COST_HEADER, cost_header_value
+
+
+async def run_turn(
+    api: ChatApi, request: ChatRequest, caller: ChatCaller, record: RequestRecord
+) -> TurnOutcome:
+    """The whole turn, not streamed; the outcome holds the answer, cost and headers."""
+    record.model, record.stream = request.model, False
+    turn = record.turn = api.serve.start(request, caller)
+    await turn.complete()
+    return turn.outcome
+
+
+class TurnStream:
+    """A streamed turn, opened: iterate it for chunks; ``outcome`` is the turn's so far."""
+
+    def __init__(self, turn: ChatTurn, chunks: AsyncGenerator[ChatChunk, None]) -> None:
+        self._turn = turn
+        self._chunks = chunks
+
+    @property
+    def outcome(self) -> TurnOutcome:
+        return self._turn.outcome
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+
+
+async def open_turn_stream(
+    api: ChatApi, request: ChatRequest, caller: ChatCaller, record: RequestRecord
+) -> TurnStream:
+    """What can still fail with a status has failed by now. The last chunk carries
+    finish_reason and usage, after accounting."""
+    record.model, record.stream = request.model, True
+    turn = record.turn = api.serve.start(request, caller)
+    return TurnStream(turn, await turn.open_stream())
+
+
+def note(record: RequestRecord, outcome: TurnOutcome) -> None:
+    """What the request log line and the metrics read about a turn."""
+    record.note(outcome)
+
+
+def turn_headers(outcome: TurnOutcome, *, final: bool = True) -> dict[str, str]:
+    headers: dict[str, str] = dict(outcome.rate_limit_headers)
+    if final:
+        headers[COST_HEADER] = cost_header_value(outcome.cost_usd)
+    return headers
+
+
+def dropped_header(dropped: list[str]) -> Mapping[str, str]:
+    """Request fields the translation left out, named for the client (see docs/API.md)."""
+    return {"x-gateway-dropped-params": ", ".join(dropped)} if dropped else {}
+
+
+def route_of(api: ChatApi, model: str) -> Target:
+    """Where ``model`` goes first (raises ``ModelNotFoundError``)."""
+    return api.serve.targets(model)[0]
+
+
+def native_target(api: ChatApi, natives: Mapping[str, object], model: str) -> Target | None:
+    """Where ``model`` goes when its provider speaks the door's format itself, else ``None``.
+
+    Only the route's primary target is used: a fallback to another format cannot replay a
+    native request, and one of the same format is not worth the difference here."""
+    target = route_of(api, model)
+    return target if target.provider in natives else None
+
+
+class NativeTurn:
+    """The chat turn around a natively forwarded call: permission, rate limit and budget
+    before it (``admit``); usage, cost and the token reservation after it (``settle``, or
+    ``release`` when it produced nothing)."""
+
+    def __init__(self, api: ChatApi, caller: ChatCaller, record: RequestRecord, *,
+                 model: str, prompt_text: str, max_tokens: int | None,
+                 stream: bool) -> None:  # fmt: skip
+        # Admission estimates tokens from a request; this one stands for the native body.
+        request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
+        self._turn = record.turn = api.serve.start(request, caller)
+        record.model, record.stream = model, stream
+
+    @property
+    def outcome(self) -> TurnOutcome:
+        return self._turn.outcome
+
+    async def admit(self) -> None:
+        await self._turn.begin_forwarded()
+
+    async def release(self) -> None:
+        await self._turn.abandon_forwarded()
+
+    async def settle(self, usage: Usage, model: str, provider: str) -> None:
+        await self._turn.end_forwarded(_response(usage, model, provider))
+
+    def settle_later(self, usage: Usage, model: str, provider: str) -> None:
+        """For a stream the client left: its task may be cancelled, so settle in another."""
+        self._turn.end_forwarded_later(_response(usage, model, provider))
+
+
+def _response(usage: Usage, model: str, provider: str) -> ChatResponse:
+    return ChatResponse(id="", model=model, choices=(), usage=usage, provider=provider)

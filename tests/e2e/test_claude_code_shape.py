@@ -1,0 +1,73 @@
+"""A request of the shape Claude Code sends (``recorded/claude_code_turn.json``: system blocks
+with ``cache_control``, many tools, extended thinking, a turn with a signed thinking block, a
+``tool_use`` and its ``tool_result``), streamed end to end through ``/v1/messages``: natively to
+Anthropic, and translated to an OpenAI-format model so Claude Code can run on it.
+
+The file is written by hand in the shape of Claude Code's requests (field for field as its
+requests look, contents shortened), not captured from a real session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+from tests.e2e.conftest import VENDOR_MODELS
+from tests.support.fake_upstream import FakeUpstream, Turn
+from tests.support.gateway import GatewayProcess
+
+RECORDED = Path(__file__).parent / "recorded" / "claude_code_turn.json"
+
+
+def _recorded(model: str) -> dict[str, Any]:
+    body = json.loads(RECORDED.read_text())
+    body["model"] = model
+    del body["stream"]  # the SDK's stream() sets it
+    # The SDK's 2.x signature no longer lists temperature; Claude Code still sends it.
+    body["extra_body"] = {"temperature": body.pop("temperature")}
+    return body
+
+
+
+
+@pytest.mark.parametrize("model", [VENDOR_MODELS["anthropic"], VENDOR_MODELS["openai"]])
+def test_a_claude_code_turn_streams_end_to_end(
+    e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream, model: str
+) -> None:
+    fake_upstream.script(Turn(text="The version attribute cannot be imported.",
+                              tool_calls=(("Grep", {"pattern": "__version__"}),)))  # fmt: skip
+    claude = anthropic.Anthropic(base_url=e2e_gateway.url, api_key="client-key", max_retries=0)
+    with claude.messages.stream(**_recorded(model)) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert [block.type for block in final.content] == ["text", "tool_use"]
+    assert final.content[1].input == {"pattern": "__version__"}  # type: ignore[union-attr]
+    assert final.stop_reason == "tool_use"
+    sent = fake_upstream.requests[-1]
+    assert len(sent.body["tools"]) == 9
+    if model == VENDOR_MODELS["anthropic"]:
+        recorded = json.loads(RECORDED.read_text())
+        assert sent.path == "/v1/messages"
+        assert sent.body["system"] == recorded["system"]
+        assert sent.body["messages"] == recorded["messages"]  # thinking signature, cache_control
+        assert sent.body["thinking"] == recorded["thinking"]
+    else:
+        assert sent.path == "/v1/chat/completions"
+        roles = [m["role"] for m in sent.body["messages"]]
+        assert roles == ["system", "user", "assistant", "tool"]
+        assert sent.body["messages"][2]["tool_calls"][0]["id"] == "toolu_01A9xQz3recordedshape001"
+        assert sent.body["messages"][3]["tool_call_id"] == "toolu_01A9xQz3recordedshape001"
+        assert sent.body["user"] == "user_7f3a_account_0c1d_session_5b2e"
+
+
+def test_the_translated_turn_says_what_it_dropped(e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    claude = anthropic.Anthropic(base_url=e2e_gateway.url, api_key="client-key", max_retries=0)
+    body = _recorded(VENDOR_MODELS["openai"])
+    with claude.messages.with_streaming_response.create(**body, stream=True) as raw:
+        dropped = raw.headers["x-gateway-dropped-params"]
+        assert b"message_stop" in raw.read()
+    assert "thinking" in dropped and "cache_control" in dropped and "thinking blocks" in dropped
