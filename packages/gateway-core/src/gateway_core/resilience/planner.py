@@ -43,6 +43,8 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class Attempt:
     deployment: Deployment
+    health: DeploymentHealth
+    """The deployment's (looked up once per attempt, not once per step)."""
     delay: float = 0.0
     """Seconds to wait before making it."""
     retry: bool = False
@@ -126,25 +128,29 @@ class AttemptPlanner:
     ) -> T:
         """``call(target)`` per attempt until one succeeds; raises the last failure."""
         plan = AttemptPlan(self, groups)
-        attempt = plan.first()
+        now = self.clock.monotonic()
+        attempt = plan.first(now)
         while True:
             if attempt.delay > 0.0:
                 await self._sleep(attempt.delay)
-            started = plan.begin(attempt)
+                now = self.clock.monotonic()
+            plan.begin(attempt, now)
             try:
                 result = await call(attempt.deployment.target)
             except (ProviderError, ProviderNotConfiguredError) as error:
                 if on_error is not None and isinstance(error, ProviderError):
                     on_error(error)
-                following = plan.failed(attempt, error)
+                now = self.clock.monotonic()
+                following = plan.failed(attempt, error, now)
                 if following is None:
                     raise
                 attempt = following
                 continue
             except BaseException:
-                plan.abandoned(attempt)
+                attempt.health.abandoned()
                 raise
-            plan.succeeded(attempt, started)
+            finished = self.clock.monotonic()
+            attempt.health.succeeded(finished, finished - now)
             return result
 
 
@@ -160,19 +166,18 @@ class AttemptPlan:
         self._in_group = 0
         self._tried: list[str] | None = None
 
-    def first(self) -> Attempt:
-        now = self._planner.clock.monotonic()
+    def first(self, now: float) -> Attempt:
         attempt = self._start_group(0, now)
         if attempt is None:
             raise unavailable(self._planner, self._groups, now)
-        self._planner.budget(attempt.deployment).note_request(now)
+        if attempt.deployment.retry.max_attempts > 1:  # the budget counts what may retry
+            self._planner.budget(attempt.deployment).note_request(now)
         return attempt
 
-    def begin(self, attempt: Attempt) -> float:
-        """Note the attempt as made; returns its start (for ``succeeded``)."""
+    def begin(self, attempt: Attempt, now: float) -> None:
+        """Note the attempt as made at ``now``."""
         planner = self._planner
-        now = planner.clock.monotonic()
-        planner.health(attempt.deployment).begin(now)
+        attempt.health.begin(now)
         self._in_group += 1
         tally = current_tally.get()
         if tally is not None:
@@ -180,20 +185,11 @@ class AttemptPlan:
             tally.retries += attempt.retry
         if planner.observer is not None:
             planner.observer.attempted(attempt.deployment, attempt.retry)
-        return now
 
-    def succeeded(self, attempt: Attempt, started: float) -> None:
-        now = self._planner.clock.monotonic()
-        self._planner.health(attempt.deployment).succeeded(now, now - started)
-
-    def abandoned(self, attempt: Attempt) -> None:
-        self._planner.health(attempt.deployment).abandoned()
-
-    def failed(self, attempt: Attempt, error: GatewayError) -> Attempt | None:
+    def failed(self, attempt: Attempt, error: GatewayError, now: float) -> Attempt | None:
         """The next attempt after ``attempt`` failed with ``error``, or ``None``: give up."""
-        now = self._planner.clock.monotonic()
         deployment = attempt.deployment
-        self._planner.health(deployment).failed(now, error)
+        attempt.health.failed(now, error)
         if self._tried is None:  # only on failure: the happy path allocates nothing
             self._tried = []
         self._tried.append(deployment.name)
@@ -211,20 +207,22 @@ class AttemptPlan:
         planner = self._planner
         other = self._choose(self._groups[self._group], now)
         if other is not None:
-            return Attempt(other, 0.0, True) if planner.budget(other).try_spend(now) else None
+            if not planner.budget(other).try_spend(now):
+                return None
+            return Attempt(other, planner.health(other), 0.0, True)
         if not is_transient(error) or not planner.health(failed).circuit_allows(now):
             return None
         delay = retry_delay(error, self._in_group, failed.retry, planner.random)
         if delay is None or not planner.budget(failed).try_spend(now):
             return None
-        return Attempt(failed, delay, True)
+        return Attempt(failed, planner.health(failed), delay, True)
 
     def _start_group(self, index: int, now: float) -> Attempt | None:
         for position in range(index, len(self._groups)):
             self._group, self._in_group, self._tried = position, 0, None
             chosen = self._choose(self._groups[position], now)
             if chosen is not None:
-                return Attempt(chosen)
+                return Attempt(chosen, self._planner.health(chosen))
         return None
 
     def _choose(self, group: DeploymentGroup, now: float) -> Deployment | None:
