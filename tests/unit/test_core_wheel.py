@@ -16,7 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _uv() -> str:
-    found = shutil.which("uv") or shutil.which("uv", path="/work/uvbin/bin")
+    # ``uv run`` names itself in $UV; scripts/test puts uv on PATH (or in .tools/uv).
+    found = (
+        os.environ.get("UV")
+        or shutil.which("uv")
+        or shutil.which("uv", path=str(REPO / ".tools" / "uv" / "bin"))
+    )
     assert found is not None, "uv is needed to build the wheel"
     return found
 
@@ -24,7 +29,7 @@ def _uv() -> str:
 def _run(*command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("VIRTUAL_ENV")}
     result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
     return result

@@ -33,7 +33,7 @@ def _cycles(python_path: Path | None = None) -> list[list[str]]:
         env["PYTHONPATH"] = str(python_path)
     result = subprocess.run(
         [sys.executable, "-c", _FIND_CYCLES],
-        cwd=python_path or CORE, env=env, capture_output=True, text=True, timeout=120,
+        cwd=python_path or CORE, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

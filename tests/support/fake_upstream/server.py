@@ -40,6 +40,15 @@ class Turn:
     model: str | None = None
     headers: tuple[tuple[str, str], ...] | None = None
     """An HTTP fault's headers (OpenAI dialect); ``None``: ``retry-after: 7`` on a 429."""
+    quote_credentials: bool = False
+    """With an HTTP fault: the error message quotes the credentials the request came with,
+    as some vendors' messages do (the gateway must never pass them on)."""
+
+
+def quoted_credentials(headers: Any) -> str:
+    """The request's credentials as a careless vendor message would quote them."""
+    sent = headers.get("authorization") or f"x-api-key: {headers.get('x-api-key', '')}"
+    return f"Invalid credentials in your request ({sent}); check your key."
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from gateway_core.clock import SystemClock
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.pricing import PriceTable
 from gateway_core.domain.routing import PatternRoute, RoutingTable
-from gateway_core.functions import FunctionTool, FunctionToolBackend, RequiredArgumentsValidator
 from gateway_core.domain.tool_registry import ToolRegistry
+from gateway_core.functions import FunctionTool, FunctionToolBackend, RequiredArgumentsValidator
 from gateway_core.memory import (
     InMemoryRateLimitStore,
     InMemoryResponseCache,

@@ -14,8 +14,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from gateway_http.caller import resolve_caller
-from gateway_http.wiring import Container
-from gateway_http.errors import EXCEPTION_HANDLERS
+from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
@@ -30,6 +29,7 @@ from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
+from gateway_http.wiring import Container
 
 log = logging.getLogger("gateway_http")
 
@@ -91,11 +91,13 @@ def create_app(container: Container | None = None) -> Litestar:
     container = container or Container()
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         initialised = container.init_resources()
         if initialised is not None:
             await initialised
         await _build_eagerly(container)
+        resolved = container.adapters.resolved_providers().values()
+        app.state[PROVIDER_SECRETS] = tuple(p.api_key for p in resolved if p.api_key)
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).

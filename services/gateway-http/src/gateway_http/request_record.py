@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from litestar.types import Scope
-
 from gateway_core.use_cases.chat_turn import TurnOutcome
+from litestar.types import Scope
 
 _STATE_KEY = "gateway_record"
 
@@ -92,7 +91,7 @@ class RequestRecord:
 
 
 def record_of(scope: Scope) -> RequestRecord:
-    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = scope.setdefault("state", {})
     record = state.get(_STATE_KEY)
     if record is None:
         record = state[_STATE_KEY] = RequestRecord()

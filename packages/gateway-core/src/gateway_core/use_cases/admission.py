@@ -30,7 +30,8 @@ class AdmissionPolicy:
         # The permission rule needs no keys: an empty authenticator applies it when
         # authentication is wired elsewhere (in process, in tests).
         self._authenticator = authenticator or Authenticator(())
-        self._background = background or BackgroundTasks()
+        # ``is None``, not ``or``: an idle BackgroundTasks is empty, hence falsy.
+        self._background = BackgroundTasks() if background is None else background
 
     async def admit(
         self, caller: ChatCaller, model: str, estimated_tokens: int

@@ -17,7 +17,9 @@ class BackgroundTasks:
     def __init__(self) -> None:
         self._running: set[asyncio.Task[Any]] = set()
 
-    def __len__(self) -> int:
+    @property
+    def running(self) -> int:
+        """How many tasks have not ended yet (no ``__len__``: an idle one must stay truthy)."""
         return len(self._running)
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from gateway_core.clock import SystemClock
-from gateway_core.domain.routing import DeploymentGroup, Target
+from gateway_core.domain.routing import Deployment, DeploymentGroup, Target
 from gateway_core.errors import ProviderError
 from gateway_core.resilience.planner import AttemptPlanner
 
@@ -41,8 +41,23 @@ class Fallback:
         self._on_provider_error(error)
 
     async def first_success(
-        self, groups: Sequence[DeploymentGroup], attempt: Callable[[Target], Awaitable[T]]
+        self,
+        routes: Sequence[DeploymentGroup] | Sequence[Target],
+        attempt: Callable[[Target], Awaitable[T]],
     ) -> T:
-        """``attempt(target)`` per planned attempt until one succeeds (``RoutingTable.groups``
-        gives ``groups``)."""
-        return await self._planner.run(groups, attempt, self._on_provider_error)
+        """``attempt(target)`` per planned attempt until one succeeds. ``routes``: the groups
+        ``RoutingTable.groups`` gives, or plain targets (each a group of one deployment with
+        the built-in settings: one attempt, tried in order)."""
+        return await self._planner.run(_as_groups(routes), attempt, self._on_provider_error)
+
+
+def _as_groups(
+    routes: Sequence[DeploymentGroup] | Sequence[Target],
+) -> Sequence[DeploymentGroup]:
+    if not routes or isinstance(routes[0], DeploymentGroup):
+        return routes  # type: ignore[return-value]
+    return tuple(
+        DeploymentGroup(t.model, (Deployment(t, f"{t.provider}/*"),))
+        for t in routes
+        if isinstance(t, Target)
+    )

@@ -13,15 +13,9 @@ from gateway_core.ports.cache import ResponseCache
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ANONYMOUS_KEY_ID, ChatCaller
-from gateway_core.use_cases.chat_turn import (
-    ChatTurn,
-    TurnOutcome,
-    TurnParts,
-    estimate_partial_usage,
-)
+from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome, TurnParts
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.rate_limit import RateLimiter
-from gateway_core.use_cases.session_history import new_messages, with_history
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.tool_transcript import ChatCompleter
@@ -42,9 +36,6 @@ __all__ = [
     "ChatTurn",
     "ServeChat",
     "TurnOutcome",
-    "estimate_partial_usage",
-    "new_messages",
-    "with_history",
 ]
 
 _DEFAULT_OPTIONS = ChatOptions()
@@ -69,7 +60,8 @@ class ServeChat:
         on_store_error: StoreErrorHook = ignore_store_error,
         background: BackgroundTasks | None = None,
     ) -> None:
-        background = background or BackgroundTasks()
+        if background is None:
+            background = BackgroundTasks()
         if admission is None:
             admission = AdmissionPolicy(limiter=limiter, budget=budget, background=background)
         self.background = background

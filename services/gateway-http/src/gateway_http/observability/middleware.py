@@ -16,6 +16,7 @@ from time import perf_counter
 from typing import Any
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway_core.resilience.planner import AttemptTally, current_tally
@@ -84,7 +85,7 @@ def request_fields(
 
 def route_of(scope: Scope, record: RequestRecord) -> str:
     # Litestar sets path_template once a route matched; the router's own 404/405 never do.
-    template: str | None = scope.get("path_template")  # type: ignore[assignment]
+    template: str | None = scope.get("path_template")
     return record.route or template or UNMATCHED_ROUTE
 
 
@@ -116,7 +117,8 @@ class _Exchange:
         status = self.status or ending or STATUS_CLIENT_GONE
         latency = (self.finished or perf_counter()) - self.started
         first_byte = None if self.first_byte is None else self.first_byte - self.started
-        return RequestOutcome(scope["method"], route, status, latency, aborted, path, first_byte)
+        method = scope["method"] if scope["type"] == ScopeType.HTTP else "GET"
+        return RequestOutcome(method, route, status, latency, aborted, path, first_byte)
 
 
 class RequestObserver:
@@ -157,7 +159,7 @@ class ObservedRequests:
         self._observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
         exchange = _Exchange()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.domain.chat import ChatChunk
@@ -38,7 +39,9 @@ _BODY_CACHE = {
 
 
 @post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: Request, chat_api: ChatApi) -> Response | EventStream:
+async def chat_completions(
+    request: Request[Any, Any, Any], chat_api: ChatApi
+) -> Response[bytes] | EventStream:
     caller = chat_api.callers.of(request)
     require_json(request)
     body = decode_chat_body(await request.body())
@@ -66,7 +69,7 @@ _CORRELATION_HEADERS = ("x-session-id", "x-tenant-id", "x-agent-id", "x-cms-mode
 _MAX_CORRELATION_CHARS = 128
 
 
-def _correlation(request: Request) -> dict[str, str] | None:
+def _correlation(request: Request[Any, Any, Any]) -> dict[str, str] | None:
     """Consumers' own ids, tolerated and logged; they never select a session."""
     headers = request.headers
     found = {
@@ -77,7 +80,7 @@ def _correlation(request: Request) -> dict[str, str] | None:
     return found or None
 
 
-def _options(request: Request, body: ChatCompletionBody) -> ChatOptions:
+def _options(request: Request[Any, Any, Any], body: ChatCompletionBody) -> ChatOptions:
     cache = cache_use_from_header(request.headers.get("cache-control"))
     gateway = body.gateway
     if gateway is not None and gateway.cache in _BODY_CACHE:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from litestar import Request, Response, post
 
-from gateway_core.use_cases.create_embeddings import CreateEmbeddings
-from gateway_core.use_cases.caller import ChatCaller
 from gateway_http.media import require_json
 from gateway_http.request_record import record_of
 from gateway_http.schemas.completions import COST_HEADER, cost_header_value
@@ -17,8 +19,8 @@ _encode = msgspec.json.Encoder().encode
 
 @post("/v1/embeddings", status_code=200)
 async def create_embeddings(
-    request: Request, embeddings: CreateEmbeddings, caller: ChatCaller
-) -> Response:
+    request: Request[Any, Any, Any], embeddings: CreateEmbeddings, caller: ChatCaller
+) -> Response[bytes]:
     require_json(request)
     embedding_request, as_base64 = decode_embeddings_body(await request.body())
     record = record_of(request.scope)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from gateway_core.domain.chat import ChatChunk, ChatResponse, ToolCallDelta
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
@@ -69,8 +68,13 @@ def outcome_extension(outcome: TurnOutcome) -> dict[str, Any]:
     return extension
 
 
-def completion_body(response: ChatResponse, extension: dict[str, Any] | None = None) -> dict:
+def completion_body(
+    response: ChatResponse, extension: dict[str, Any] | None = None
+) -> dict[str, Any]:
     native = {c.index: c.native_finish_reason for c in response.choices if c.native_finish_reason}
+    gateway: dict[str, Any] = {"provider": response.provider, **(extension or {})}
+    if native:
+        gateway["native_finish_reason"] = native.get(0) if len(native) == 1 else native
     body = {
         "id": response.id,
         "object": "chat.completion",
@@ -87,10 +91,8 @@ def completion_body(response: ChatResponse, extension: dict[str, Any] | None = N
         ],
         "usage": usage_body(response.usage),
         "system_fingerprint": response.system_fingerprint,
-        "x_gateway": {"provider": response.provider, **(extension or {})},
+        "x_gateway": gateway,
     }
-    if native:
-        body["x_gateway"]["native_finish_reason"] = native.get(0) if len(native) == 1 else native
     return body
 
 

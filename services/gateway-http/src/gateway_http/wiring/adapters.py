@@ -11,9 +11,10 @@ import os
 from dependency_injector import containers, providers
 
 from gateway_adapters.pricing_file import load_price_table
-from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced_tool_backends
 from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
+from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced_tool_backends
 from gateway_core.memory import InMemoryRateLimitStore
+from gateway_core.ports.clock import Clock
 from gateway_http.native_providers import build_native_providers
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.observability.tracing import tracer_of, tracer_provider_for
@@ -44,7 +45,7 @@ from gateway_http.wiring.upstream_clients import open_upstream_clients
 
 class Adapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
-    clock = providers.Dependency()
+    clock: providers.Dependency[Clock] = providers.Dependency()
     environ = providers.Object(os.environ)
 
     # Resources: opened and closed by the app's lifespan.

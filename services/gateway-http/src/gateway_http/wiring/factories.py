@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -93,12 +94,12 @@ def health_checks(
     tools: LoadedTools,
     planner: AttemptPlanner | None = None,
 ) -> tuple[HealthCheck, ...]:
-    async def providers_check() -> dict:
+    async def providers_check() -> dict[str, Any]:
         if not models:
             raise LookupError("no model can be served")
         return {"models": len(models)}
 
-    async def tools_check() -> dict:
+    async def tools_check() -> dict[str, Any]:
         states = {name: breaker.state.value for name, breaker in tools.breakers.items()}
         if states and all(state == "open" for state in states.values()):
             raise ConnectionError("every tool backend's circuit is open")

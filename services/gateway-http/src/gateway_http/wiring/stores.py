@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
 from gateway_adapters.stores.buffered_usage import BufferedUsageStore
 from gateway_adapters.stores.redis.cache import RedisResponseCache
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
@@ -28,6 +24,10 @@ from gateway_core.ports.responses import ResponseStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.ports.usage import UsageStore
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from gateway_http.settings import Settings
 
 
@@ -88,7 +88,7 @@ async def open_usage_store(redis: Redis | None, clock: Clock) -> AsyncIterator[U
         await store.aclose()
 
 
-async def redis_check(redis: Redis | None) -> dict:
+async def redis_check(redis: Redis | None) -> dict[str, str]:
     if redis is None:
         return {"backend": "memory"}
     await redis.ping()

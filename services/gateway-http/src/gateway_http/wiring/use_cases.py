@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dependency_injector import containers, providers
-
+from gateway_core.ports.clock import Clock
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.complete_chat import CompleteChat
@@ -14,6 +14,7 @@ from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
+
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.messages_api.door import MessagesDoor
 from gateway_http.responses_api.door import ResponsesDoor
@@ -24,7 +25,7 @@ from gateway_http.wiring import factories
 class UseCases(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
     settings = providers.Dependency(instance_of=Settings)
-    clock = providers.Dependency()
+    clock: providers.Dependency[Clock] = providers.Dependency()
 
     background = providers.Singleton(BackgroundTasks)
     """Work no response waits for (reconciliations, an abandoned stream's billing): drained
