@@ -114,6 +114,8 @@ async def render(
         if turn.quote_credentials:
             error = {**error, "message": quoted_credentials(request.headers)}
         headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+        if turn.headers is not None:
+            headers = dict(turn.headers)
         return web.json_response({"error": error}, status=status, headers=headers)
     model = turn.model or body["model"]
     if body.get("stream"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class Turn:
     cached_tokens: int = 0
     fault: Fault | None = None
     model: str | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    """An HTTP fault's headers (OpenAI dialect); ``None``: ``retry-after: 7`` on a 429."""
     quote_credentials: bool = False
     """With an HTTP fault: the error message quotes the credentials the request came with,
     as some vendors' messages do (the gateway must never pass them on)."""
@@ -54,6 +57,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    received_at: float = 0.0
+    """``time.monotonic()`` on arrival: the spacing of retries."""
 
 
 Renderer = Callable[["FakeUpstream", web.Request, Any, Turn], Awaitable[web.StreamResponse]]
@@ -126,7 +131,9 @@ class FakeUpstream:
         if pattern in self._unrecorded:
             return await self._routes[pattern](self, request, body, self.default_turn)
         self.requests.append(
-            RecordedRequest(request.method, request.path, dict(request.headers), body)
+            RecordedRequest(
+                request.method, request.path, dict(request.headers), body, time.monotonic()
+            )
         )
         turn = self.next_turn()
         if turn.fault is Fault.HANG:

@@ -47,6 +47,10 @@ class RequestRecord:
     tool_runs: list[dict[str, Any]] = field(default_factory=list)
     upstream_seconds: float | None = None
     """Time spent waiting on the provider (summed over rounds and fallbacks)."""
+    upstream_attempts: int = 0
+    """Upstream calls made (every retry, failover and fallback included)."""
+    upstream_retries: int = 0
+    """Of those, extra attempts within a model group (not first attempts, not fallbacks)."""
     error_code: str | None = None
     rate_limited: bool = False
     aborted: bool = False
@@ -58,7 +62,6 @@ class RequestRecord:
     prompt: Any = None
     completion: Any = None
     """Set only when prompt logging is switched on."""
-
 
     def rate_limit_headers(self) -> Mapping[str, str]:
         """The rate-limit state after admission: an error response still carries it."""

@@ -15,7 +15,8 @@ _Opened = tuple[Target, ChatChunk | None, AsyncGenerator[ChatChunk, None]]
 
 
 class CompleteChat:
-    """Route a request to its provider; on a retryable failure, try the route's fallbacks.
+    """Route a request to one of its deployments; on a retryable failure, retry or try the
+    route's other deployments and fallbacks, as the ``Fallback`` helper's planner decides.
 
     ``unconfigured`` maps provider names that exist in configuration but cannot serve (no API
     key) to the setting that would enable them, so the client gets a clear 503, not a 500.
@@ -55,7 +56,7 @@ class CompleteChat:
         async def attempt(target: Target) -> ChatResponse:
             return await self._provider(target).complete(_addressed_to(request, target.model))
 
-        return await self._fallback.first_success(self.targets(request.model), attempt)
+        return await self._fallback.first_success(self._routing.groups(request.model), attempt)
 
     async def _open(self, request: ChatRequest, target: Target) -> _Opened:
         """The target's stream and its first chunk (``None``: the stream was empty)."""
@@ -72,7 +73,7 @@ class CompleteChat:
         Errors after the first chunk propagate: the client already has part of an answer.
         """
         target, first, chunks = await self._fallback.first_success(
-            self.targets(request.model), lambda target: self._open(request, target)
+            self._routing.groups(request.model), lambda target: self._open(request, target)
         )
         try:
             if first is None:

@@ -50,6 +50,7 @@ class CreateEmbeddings:
         self._usage = usage
         self._admission = admission or AdmissionPolicy(limiter=limiter)
         self._fallback = fallback or Fallback()
+
     def _provider(self, target: Target, model: str) -> EmbeddingProvider:
         provider = self._providers.get(target.provider)
         if provider is not None:
@@ -102,4 +103,4 @@ class CreateEmbeddings:
             provider = self._provider(target, request.model)
             return await provider.embed(replace(request, model=target.model))
 
-        return await self._fallback.first_success(self._routing.resolve(request.model), attempt)
+        return await self._fallback.first_success(self._routing.groups(request.model), attempt)

@@ -19,6 +19,7 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway_core.resilience.planner import AttemptTally, current_tally
 from gateway_http.middleware import request_id
 from gateway_http.observability.logs import FIELDS_ATTRIBUTE, REQUEST_LOGGER
 from gateway_http.observability.metrics import GatewayMetrics
@@ -64,6 +65,8 @@ def request_fields(
         "cost_usd": record.cost_usd,
         "cache": record.cache,
         "tool_rounds": record.tool_rounds,
+        "upstream_attempts": record.upstream_attempts,
+        "upstream_retries": record.upstream_retries,
         "error_code": record.error_code,
         "rate_limited": record.rate_limited,
         "aborted": outcome.aborted or record.aborted,
@@ -127,9 +130,13 @@ class RequestObserver:
         self._log_prompts = log_prompts
         self._request_log = logging.getLogger(REQUEST_LOGGER)
 
-    def observe(self, scope: Scope, exchange: _Exchange, ending: int | None) -> None:
+    def observe(
+        self, scope: Scope, exchange: _Exchange, ending: int | None, tally: AttemptTally
+    ) -> None:
         try:
             record = record_of(scope)
+            record.upstream_attempts = tally.attempts
+            record.upstream_retries = tally.retries
             record.close()
             outcome = exchange.outcome(scope, record, ending)
             # Metrics first: once a request's line is visible, /metrics counts it.
@@ -156,6 +163,10 @@ class ObservedRequests:
             await self._app(scope, receive, send)
             return
         exchange = _Exchange()
+        # The provider path counts its attempts into this (one object, shared by the tasks
+        # the request spawns: they copy the context, not the tally).
+        tally = AttemptTally()
+        current_tally.set(tally)
 
         async def observed_send(message: Message) -> None:
             exchange.see(message)
@@ -173,7 +184,7 @@ class ObservedRequests:
             raise
         finally:
             self._observer.metrics.request_finished()
-            self._observer.observe(scope, exchange, ending)
+            self._observer.observe(scope, exchange, ending, tally)
 
 
 def install_observability(app: Litestar, metrics: GatewayMetrics, *, log_prompts: bool) -> None:

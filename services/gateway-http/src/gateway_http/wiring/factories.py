@@ -11,16 +11,19 @@ from gateway_adapters.tools.registry import LoadedTools
 from gateway_adapters.tools.registry import load_tools as load_tools_file
 from gateway_core.domain.api_keys import ApiKey
 from gateway_core.domain.models import ModelInfo
+from gateway_core.domain.routing import RoutingTable
 from gateway_core.domain.sessions import HistoryLimits
 from gateway_core.errors import GatewayError
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import RateLimitStore
+from gateway_core.resilience.planner import AttemptPlanner
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.sessions import SessionConfig
 from redis.asyncio import Redis
 
 from gateway_http.health import HealthCheck
+from gateway_http.observability.metrics import GatewayMetrics
 from gateway_http.settings import Settings
 from gateway_http.wiring.provider_factory import UpstreamClients
 from gateway_http.wiring.stores import redis_check
@@ -79,8 +82,19 @@ def log_store_error(store: str, error: GatewayError) -> None:
     log.warning("the %s store is unavailable; the answer was served anyway (%s)", store, error.code)
 
 
+def attempt_planner(clock: Clock, metrics: GatewayMetrics, routing: RoutingTable) -> AttemptPlanner:
+    """One per process: the deployments' health and the retry budgets are this worker's."""
+    planner = AttemptPlanner(clock, observer=metrics)
+    planner.watch(d for route in routing.models.values() for d in route.deployments)
+    metrics.watch_deployments(planner)
+    return planner
+
+
 def health_checks(
-    models: tuple[ModelInfo, ...], redis: Redis | None, tools: LoadedTools
+    models: tuple[ModelInfo, ...],
+    redis: Redis | None,
+    tools: LoadedTools,
+    planner: AttemptPlanner | None = None,
 ) -> tuple[HealthCheck, ...]:
     async def providers_check() -> dict[str, Any]:
         if not models:
@@ -93,8 +107,16 @@ def health_checks(
             raise ConnectionError("every tool backend's circuit is open")
         return {"circuits": states}
 
+    async def deployments_check() -> dict:
+        states = planner.states() if planner is not None else {}
+        if states and all(state["circuit"] == "open" for state in states.values()):
+            raise ConnectionError("every model deployment's circuit is open")
+        return {"deployments": states}
+
     return (
         HealthCheck("providers", providers_check, critical=True),
+        # Open circuits: answered at once with 503, fallbacks still served: degraded.
+        HealthCheck("deployments", deployments_check, critical=False),
         # Chat keeps working without Redis (sessions answer 503): degraded, not down.
         HealthCheck("redis", lambda: redis_check(redis), critical=False),
         HealthCheck("tools", tools_check, critical=False),

@@ -52,7 +52,13 @@ class UseCases(containers.DeclarativeContainer):
     usage_tracker = providers.Singleton(UsageTracker, adapters.prices, adapters.usage_store, clock)
 
     # The model call: one fallback helper for chat and embeddings.
-    fallback = providers.Singleton(Fallback, adapters.metrics.provided.count_provider_error)
+    planner = providers.Singleton(
+        factories.attempt_planner, clock, adapters.metrics, adapters.routing
+    )
+    """Retries, deployment health and routing strategies (per process)."""
+    fallback = providers.Singleton(
+        Fallback, adapters.metrics.provided.count_provider_error, planner
+    )
     complete_chat = providers.Singleton(
         CompleteChat,
         adapters.routing,
@@ -139,4 +145,5 @@ class UseCases(containers.DeclarativeContainer):
         adapters.served_models,
         adapters.redis,
         adapters.loaded_tools,
+        planner,
     )
