@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.support.background_loop import BackgroundLoop
+from tests.support.redis_topologies import Topologies
 from tests.support.fake_upstream import FakeUpstream
 
 # Each module installs one vendor's routes on the fake upstream: install(upstream) -> None.
@@ -20,6 +21,9 @@ _VENDOR_RENDERERS = (
     "tests.support.fake_upstream.ollama_wire",
     "tests.support.fake_upstream.openai_responses_wire",
     "tests.support.fake_upstream.anthropic_extras_wire",  # after anthropic_wire: wraps it
+    "tests.support.fake_upstream.azure_wire",
+    "tests.support.fake_upstream.gemini_wire",
+    "tests.support.fake_upstream.bedrock_wire",
 )
 
 
@@ -89,3 +93,15 @@ def redis_url() -> Iterator[str]:
             "Start one or set LLM_GATEWAY_TEST_REDIS_URL.",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def topologies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topologies]:
+    """A three-master Redis Cluster and a master+replica+sentinel, each started from
+    ``redis-server`` on free ports once per session, on first use (``topologies.cluster()``,
+    ``topologies.sentinel()``)."""
+    holder = Topologies(tmp_path_factory.mktemp("topologies"))
+    try:
+        yield holder
+    finally:
+        holder.stop()

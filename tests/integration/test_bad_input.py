@@ -136,3 +136,39 @@ def test_huge_echo_embedding_dimensions_are_refused_not_built(http: httpx.Client
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "dimensions"
     _still_serving(http)
+
+
+JSON_ROUTES = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages",
+               "/v1/sessions", "/v1/tools/execute"]  # fmt: skip
+
+
+@pytest.mark.parametrize("route", JSON_ROUTES)
+def test_invalid_utf8_is_400_on_every_json_route(http: httpx.Client, route: str) -> None:
+    bad = b'"\xff\xfe"'
+    raw = (b'{"model": ' + bad + b', "input": ' + bad + b', "name": ' + bad
+           + b', "context": {"a": ' + bad + b'}, "messages": [{"role": "user", "content": '
+           + bad + b"}]}")
+    response = http.post(route, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "UTF-8" in response.text
+    _still_serving(http)
+
+
+@pytest.mark.parametrize("route", JSON_ROUTES)
+def test_ten_thousand_deep_json_is_400_on_every_json_route(http: httpx.Client, route: str) -> None:
+    deep = b'{"model": "echo", "context": ' + b'{"a": ' * 10_000 + b"1" + b"}" * 10_001
+    response = http.post(route, content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    _still_serving(http)
+
+
+@pytest.mark.parametrize("route", ["/v1/embeddings", "/v1/sessions", "/v1/tools/execute"])
+@pytest.mark.parametrize("field", ["api_base", "base_url", "api_key"])
+def test_upstream_overrides_are_refused_on_every_route(
+    http: httpx.Client, route: str, field: str
+) -> None:
+    body = {"model": "echo", "input": "hi", "name": "calculator", field: "https://evil.example"}
+    response = http.post(route, json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("forbidden_parameter", field)

@@ -3,6 +3,7 @@ continuation that needs the store is a 503 the openai SDK can retry."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import openai
@@ -22,6 +23,10 @@ def test_the_answer_is_served_and_continuing_is_503(gateway: GatewayProcess) -> 
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
     response = client.responses.create(model="echo", input="still here")
     assert response.output_text == "still here"
+    # The log is written by a thread, in batches: give the line a moment to land.
+    deadline = time.monotonic() + 5
+    while "was not stored" not in gateway.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "was not stored" in gateway.logs()
     with pytest.raises(openai.InternalServerError) as caught:
         client.responses.create(model="echo", input="again", previous_response_id=response.id)

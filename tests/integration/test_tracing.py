@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from gateway_http.app import create_app
-from gateway_http.container import Container
+from gateway_http.wiring import Container
 from gateway_http.observability.tracing import tracer_provider
 from gateway_http.settings import Settings
 from tests.support.fake_upstream import FakeUpstream, Turn
@@ -51,7 +51,7 @@ def client(
     container.settings.override(providers.Object(Settings(
         providers_config=providers_path, tracing_enabled=True, cache_only_deterministic=True,
     )))
-    container.tracer_provider.override(providers.Object(
+    container.adapters.tracer_provider.override(providers.Object(
         tracer_provider(enabled=True, processor=SimpleSpanProcessor(exporter))
     ))
     with TestClient(app=create_app(container)) as test_client:

@@ -28,6 +28,7 @@ from gateway_http.provider_config import (
     key_variables,
     load_gateway_config,
 )
+from gateway_http.resilience_config import DeploymentConfig, HealthConfig, RetryConfig
 from gateway_http.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,7 +150,17 @@ def test_the_example_configurations_load(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "schema", [GatewayConfig, ProviderConfig, ModelConfig, PatternConfig], ids=lambda s: s.__name__
+    "schema",
+    [
+        GatewayConfig,
+        ProviderConfig,
+        ModelConfig,
+        PatternConfig,
+        RetryConfig,
+        HealthConfig,
+        DeploymentConfig,
+    ],
+    ids=lambda s: s.__name__,
 )
 def test_every_providers_json_field_is_documented(schema: type[BaseModel]) -> None:
     section = _section(_text(CONFIGURATION), "## config/providers.json")

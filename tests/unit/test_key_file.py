@@ -166,3 +166,14 @@ def test_create_key_refuses_bad_values_with_a_key_file_error() -> None:
         create_key("x", key_id="no spaces please")
     first, second = create_key("x"), create_key("x")
     assert first[0] != second[0] and first[1].id != second[1].id
+
+
+def test_expires_at_is_read_and_refused_when_not_a_number(tmp_path: Path) -> None:
+    entry = {"id": "temp", "name": "Temp", "sha256": "a" * 64, "expires_at": 1767225600}
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": [entry]}))
+    [key] = load_keys_file(path)
+    assert key.expires_at == 1767225600.0
+    path.write_text(json.dumps({"keys": [{**entry, "expires_at": "tomorrow"}]}))
+    with pytest.raises(KeyFileError, match="'expires_at' must be a number"):
+        load_keys_file(path)

@@ -29,7 +29,8 @@ def _record(**changes: object) -> RequestRecord:
     record = RequestRecord(
         route="/v1/chat/completions", key_id="team-a", model="gpt-4o", provider="openai",
         stream=True, prompt_tokens=12, completion_tokens=30, cached_tokens=4, cost_usd=0.0021,
-        cache="MISS", tool_rounds=2, upstream_seconds=0.2, prompt=[{"role": "user"}],
+        cache="MISS", tool_rounds=2, upstream_seconds=0.2, upstream_attempts=3,
+        upstream_retries=1, prompt=[{"role": "user"}],
         completion="the answer",
     )  # fmt: skip
     for name, value in changes.items():
@@ -45,7 +46,7 @@ def test_a_request_line_has_every_field() -> None:
         "gateway_overhead_ms": 50.0, "key_id": "team-a", "model": "gpt-4o", "provider": "openai",
         "stream": True, "prompt_tokens": 12, "completion_tokens": 30, "cached_tokens": 4,
         "cost_usd": 0.0021, "cache": "MISS", "tool_rounds": 2, "error_code": None,
-        "rate_limited": False, "aborted": False,
+        "rate_limited": False, "aborted": False, "upstream_attempts": 3, "upstream_retries": 1,
     }  # fmt: skip
 
 
@@ -84,7 +85,7 @@ def test_tool_runs_are_logged_when_there_were_some() -> None:
         '{"headers": {"Authorization": "Token %s"}}',
         '{"x-api-key": "%s"}',
         '{"cookie": "session=%s; theme=dark"}',
-        '{"message": "headers [(b\'x-api-key\', b\'%s\')]"}',
+        "{\"message\": \"headers [(b'x-api-key', b'%s')]\"}",
         '{"message": "sent Authorization: Basic %s"}',
     ],
 )

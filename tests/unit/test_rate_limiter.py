@@ -216,3 +216,36 @@ def test_the_token_estimate_covers_prompt_and_completion_budget() -> None:
     request = ChatRequest(model="m", messages=(Message.user("x" * 400),), max_tokens=50, n=2)
     assert estimate_tokens(request) == 100 + 4 + 100
     assert estimate_tokens(ChatRequest(model="m", messages=())) == 512
+
+
+async def test_fail_open_admits_only_its_share_of_each_limit(clock: FakeClock) -> None:
+    share = RateLimiter(DownStore(), defaults=RateLimits(10, 1000),
+                        fallback=InMemoryRateLimitStore(clock), fail_open_share=0.3)  # fmt: skip
+    admitted = []
+    for _ in range(5):
+        try:
+            admitted.append(await share.admit(WHO, estimated_tokens=10))
+        except RateLimitExceededError as error:
+            assert error.headers["x-ratelimit-limit-requests"] == "3"
+    assert len(admitted) == 3
+    assert admitted[0].headers["x-ratelimit-limit-tokens"] == "300"
+    assert admitted[0].reserved_tokens == 10
+
+
+async def test_the_share_is_at_least_one_unit_and_reconciles_against_it(clock: FakeClock) -> None:
+    fallback = InMemoryRateLimitStore(clock)
+    tiny = RateLimiter(DownStore(), defaults=RateLimits(1, 100), fallback=fallback,
+                       fail_open_share=0.1)  # fmt: skip
+    admission = await tiny.admit(WHO, estimated_tokens=50)
+    assert admission.reserved_tokens == 10  # the whole local allowance of 10 tokens
+    with pytest.raises(RateLimitExceededError):
+        await tiny.admit(WHO)
+    await tiny.reconcile(admission, 4)
+    decision = await fallback.acquire(WHO, [Charge("tokens", 10, 60.0, 0)])
+    assert decision.buckets[0].remaining == 6
+
+
+def test_a_share_outside_zero_to_one_is_refused() -> None:
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError):
+            RateLimiter(DownStore(), defaults=RateLimits(1, None), fail_open_share=bad)

@@ -54,3 +54,31 @@ def test_alias_cycles_end_in_not_found() -> None:
     table = RoutingTable(aliases={"a": "b", "b": "a"})
     with pytest.raises(ModelNotFoundError):
         table.resolve("a")
+
+
+def test_groups_give_the_deployments_then_each_fallback() -> None:
+    from gateway_core.domain.routing import Deployment
+
+    east = Deployment(Target("openai-east", "gpt-4o"), "gpt-4o@east", 2.0)
+    west = Deployment(Target("openai-west", "gpt-4o"), "gpt-4o@west", 1.0)
+    table = RoutingTable(
+        models={
+            "gpt-4o": ModelRoute(east.target, ("claude",), (east, west), "least_in_flight"),
+            "claude": ModelRoute(Target("anthropic", "claude-x")),
+        },
+        prefixes={"anthropic/": "anthropic"},
+        aliases={"gpt": "gpt-4o"},
+    )
+    primary, fallback = table.groups("gpt")
+    assert (primary.model, primary.deployments, primary.strategy) == (
+        "gpt-4o",
+        (east, west),
+        "least_in_flight",
+    )
+    assert fallback.deployments[0].target == Target("anthropic", "claude-x")
+    assert fallback.deployments[0].name == "claude"
+    assert table.groups("gpt") is table.groups("gpt"), "exact routes' groups are built once"
+    (dynamic,) = table.groups("anthropic/claude-y")
+    assert dynamic.deployments[0].name == "anthropic/*", "health per provider: bounded names"
+    assert dynamic.deployments[0].target == Target("anthropic", "claude-y")
+    assert table.resolve("gpt")[0] == east.target

@@ -1,4 +1,4 @@
-"""ServeChat and ChatStream with in-memory adapters, the scripted provider and a fake clock."""
+"""ServeChat's turns (JSON and streamed) with in-memory adapters, the scripted provider and a fake clock."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from gateway_core.testing import FakeClock, Reply, ScriptedProvider
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
+from gateway_core.use_cases.chat_turn import ChatTurn
 from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ServeChat
-from gateway_core.use_cases.serve_chat_stream import ChatStream
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
@@ -182,7 +182,7 @@ async def test_a_sessions_totals_are_the_sum_of_its_turns_with_the_cost_exact() 
     world.provider.script(Reply(text="one", usage=first), Reply(text="two", usage=second))
 
     answered = await world.serve.complete(_request("a", temperature=None), _key(), options)
-    streamed = ChatStream(world.serve, _request("b", temperature=None), _key(), options)
+    streamed = world.serve.start(_request("b", temperature=None), _key(), options)
     await _drain(streamed)
 
     assert (answered.cost_usd, streamed.outcome.cost_usd) == (0.1, 0.2)
@@ -216,15 +216,15 @@ async def test_a_failed_turn_appends_nothing_and_other_owners_see_nothing() -> N
         await world.serve.complete(_request(), _key("k2"), ChatOptions(session_id=session.id))
 
 
-async def _drain(stream: ChatStream) -> list:
-    await stream.open()
+async def _drain(turn: ChatTurn) -> list:
+    stream = await turn.open_stream()
     return [chunk async for chunk in stream]
 
 
 async def test_a_stream_ends_with_one_chunk_carrying_finish_and_usage() -> None:
     world = World()
     world.provider.script(Reply(text="one two three", usage=USAGE))
-    chunks = await _drain(ChatStream(world.serve, _request(temperature=None), _key(), ChatOptions()))
+    chunks = await _drain(world.serve.start(_request(temperature=None), _key(), ChatOptions()))
     assert "".join(c.content or "" for c in chunks) == "one two three"
     final = chunks[-1]
     assert (final.finish_reason, final.usage) == ("stop", USAGE)
@@ -235,7 +235,7 @@ async def test_a_stream_ends_with_one_chunk_carrying_finish_and_usage() -> None:
 async def test_a_streamed_session_turn_is_saved_when_complete() -> None:
     world = World()
     session = await world.sessions.create(owner=None)
-    stream = ChatStream(world.serve, _request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
+    stream = world.serve.start(_request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
     await _drain(stream)
     assert stream.outcome.cost_usd == pytest.approx(COST, abs=1e-12)
     assert [m.text for m in (await world.sessions.get(session.id, None)).messages] == ["hi", "fine"]
@@ -245,14 +245,14 @@ async def test_an_abandoned_stream_is_billed_for_its_text_and_not_saved() -> Non
     world = World()
     session = await world.sessions.create(owner=None)
     world.provider.script(Reply(text="word " * 40, usage=None))
-    stream = ChatStream(world.serve, _request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
-    await stream.open()
+    stream = world.serve.start(_request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
+    chunks = await stream.open_stream()
     seen = 0
-    async for _ in stream:
+    async for _ in chunks:
         seen += 1
         if seen == 5:
             break
-    await stream.aclose()
+    await chunks.aclose()
     for _ in range(20):  # the clean-up runs in a task of its own
         await asyncio.sleep(0)
     assert stream.outcome.aborted
@@ -270,7 +270,7 @@ async def test_an_abandoned_stream_is_billed_for_its_text_and_not_saved() -> Non
 async def test_a_cached_answer_is_replayed_as_a_stream() -> None:
     world = World()
     await world.serve.complete(_request(), _key(), ChatOptions())
-    stream = ChatStream(world.serve, _request(stream=True), _key(), ChatOptions())
+    stream = world.serve.start(_request(stream=True), _key(), ChatOptions())
     chunks = await _drain(stream)
     assert stream.outcome.cache == "HIT" and stream.outcome.cost_usd == 0.0
     assert "".join(c.content or "" for c in chunks) == "fine"

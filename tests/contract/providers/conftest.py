@@ -13,7 +13,13 @@ import pytest
 
 from gateway_core.ports.providers import ChatProvider
 from tests.contract.providers.chat_vendors import VENDORS, OpenProvider, ReplayedIds, Vendor
-from tests.support.fake_upstream import FakeUpstream, anthropic_wire, openai_wire
+from tests.support.fake_upstream import (
+    FakeUpstream,
+    anthropic_wire,
+    bedrock_wire,
+    gemini_wire,
+    openai_wire,
+)
 
 TIMEOUT = 10.0  # generous: the first Anthropic request builds the fake's SDK validator
 
@@ -44,6 +50,6 @@ async def provider(connect: OpenProvider) -> ChatProvider:
 @pytest.fixture
 def replayed_ids(monkeypatch: pytest.MonkeyPatch) -> ReplayedIds:
     ids = ReplayedIds()
-    for dialect in (openai_wire, anthropic_wire):
+    for dialect in (openai_wire, anthropic_wire, gemini_wire, bedrock_wire):
         monkeypatch.setattr(dialect, "uuid", ids)
     return ids

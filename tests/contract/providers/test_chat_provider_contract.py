@@ -65,7 +65,8 @@ async def test_a_plain_reply(
         model=vendor.model,
         tool_calls=(),
     )
-    assert [recorded.path for recorded in fake_upstream.requests] == [vendor.path]
+    path = (vendor.stream_path or vendor.path) if streamed else vendor.path
+    assert [recorded.path for recorded in fake_upstream.requests] == [path]
 
 
 async def test_a_completion_names_its_id_time_and_provider(
@@ -85,7 +86,9 @@ async def test_the_answering_model_is_reported(
 
     reply = await answer(provider, vendor.ask(), streamed=streamed)
 
-    assert reply.model == f"{vendor.model}-2025-01-01"
+    # A vendor that names no model in its answers is reported as the model asked for.
+    answering = f"{vendor.model}-2025-01-01" if vendor.reports_model else vendor.model
+    assert reply.model == answering
 
 
 @MODES
@@ -271,7 +274,8 @@ async def test_a_fault_becomes_its_domain_error_and_http_status(
     assert type(error) is FAULTS[fault].error
     assert status_and_type(error)[0] == FAULTS[fault].http_status
     assert (error.provider, error.status) == (vendor.name, vendor.upstream_statuses.get(fault))
-    expected_retry_after = RETRY_AFTER_SECONDS if fault is Fault.RATE_LIMITED else None
+    says_when = fault is Fault.RATE_LIMITED and vendor.reports_retry_after
+    expected_retry_after = RETRY_AFTER_SECONDS if says_when else None
     assert error.retry_after == expected_retry_after
     assert not [secret for secret in vendor.secrets if secret in f"{error} {error!r}"]
 

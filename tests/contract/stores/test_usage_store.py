@@ -7,6 +7,7 @@ day of its timestamp.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from gateway_adapters.stores.buffered_usage import BufferedUsageStore
+from gateway_adapters.stores.buffered_usage import BufferedUsageStore, UsageWriteError
 from gateway_adapters.stores.redis import RedisUsageStore
 from gateway_core.domain.usage import Usage, UsageEvent
 from gateway_core.errors import StoreUnavailableError
@@ -198,3 +199,44 @@ async def test_buffered_counts_survive_a_store_outage() -> None:
             await buffered.flush()  # still pending: kept, tried again
     finally:
         await dead.aclose()
+
+
+class _FailsOnceAfterFirstKey:
+    """A ``BatchUsageStore`` that writes key by key, like Redis's, and fails once after the
+    first key: what a connection lost mid-flush looks like."""
+
+    def __init__(self) -> None:
+        self.written: list[UsageTotal] = []
+        self.failed = False
+
+    async def add_totals(self, totals: Iterable[UsageTotal]) -> None:
+        done: set[str] = set()
+        for total in sorted(totals, key=lambda t: t.key_id):
+            if done and total.key_id not in done and not self.failed:
+                self.failed = True
+                raise UsageWriteError("lost mid-flush", frozenset(done))
+            self.written.append(total)
+            done.add(total.key_id)
+
+    async def totals(self, key_id: str | None, start: date, end: date) -> list[UsageTotal]:
+        return []
+
+
+async def test_a_flush_that_fails_part_way_never_counts_a_written_key_twice() -> None:
+    inner = _FailsOnceAfterFirstKey()
+    buffered = BufferedUsageStore(inner, flush_seconds=60)
+    await buffered.record(_event(key_id="k1"))
+    await buffered.record(_event(key_id="k2"))
+    with pytest.raises(StoreUnavailableError):
+        await buffered.flush()
+    await buffered.flush()
+    assert sorted(total.key_id for total in inner.written) == ["k1", "k2"]
+
+
+async def test_one_flush_of_many_keys_writes_each_whole(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    redis_store = RedisUsageStore(redis_client, key_prefix=key_prefix)
+    await redis_store.add_totals([UsageTotal.of(_event(key_id=f"k{i}")) for i in range(5)])
+    rows = await redis_store.totals(None, *MARCH)
+    assert [row.key_id for row in rows] == [f"k{i}" for i in range(5)]

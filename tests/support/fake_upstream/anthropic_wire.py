@@ -22,7 +22,13 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
-from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS, FakeUpstream, Fault, Turn
+from tests.support.fake_upstream.server import (
+    RETRY_AFTER_SECONDS,
+    FakeUpstream,
+    Fault,
+    Turn,
+    quoted_credentials,
+)
 
 Event = tuple[str, dict[str, Any]]
 
@@ -71,7 +77,10 @@ async def render(
     if rejection is not None:
         return rejection
     if turn.fault in _ERROR_ANSWERS:
-        return error_response(*_ERROR_ANSWERS[turn.fault])
+        status, kind, text = _ERROR_ANSWERS[turn.fault]
+        if turn.quote_credentials:
+            text = quoted_credentials(request.headers)
+        return error_response(status, kind, text)
     message = message_body(body, turn)
     if body.get("stream"):
         events = stream_events(message)

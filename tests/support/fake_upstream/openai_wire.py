@@ -15,7 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS, FakeUpstream, Fault, Turn
+from tests.support.fake_upstream.server import (
+    RETRY_AFTER_SECONDS,
+    FakeUpstream,
+    Fault,
+    Turn,
+    quoted_credentials,
+)
 
 PATH = "/v1/chat/completions"
 SYSTEM_FINGERPRINT = "fp_fake0001"
@@ -105,7 +111,11 @@ async def render(
 ) -> web.StreamResponse:
     if turn.fault in _ERRORS:
         status, error = _ERRORS[turn.fault]  # type: ignore[index]
+        if turn.quote_credentials:
+            error = {**error, "message": quoted_credentials(request.headers)}
         headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+        if turn.headers is not None:
+            headers = dict(turn.headers)
         return web.json_response({"error": error}, status=status, headers=headers)
     model = turn.model or body["model"]
     if body.get("stream"):

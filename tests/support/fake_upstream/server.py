@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,17 @@ class Turn:
     cached_tokens: int = 0
     fault: Fault | None = None
     model: str | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    """An HTTP fault's headers (OpenAI dialect); ``None``: ``retry-after: 7`` on a 429."""
+    quote_credentials: bool = False
+    """With an HTTP fault: the error message quotes the credentials the request came with,
+    as some vendors' messages do (the gateway must never pass them on)."""
+
+
+def quoted_credentials(headers: Any) -> str:
+    """The request's credentials as a careless vendor message would quote them."""
+    sent = headers.get("authorization") or f"x-api-key: {headers.get('x-api-key', '')}"
+    return f"Invalid credentials in your request ({sent}); check your key."
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    received_at: float = 0.0
+    """``time.monotonic()`` on arrival: the spacing of retries."""
 
 
 Renderer = Callable[["FakeUpstream", web.Request, Any, Turn], Awaitable[web.StreamResponse]]
@@ -63,14 +77,20 @@ class FakeUpstream:
         self._script: deque[Turn] = deque()
         self._runner: web.AppRunner | None = None
         self._routes: dict[str, Renderer] = {}
+        self._unrecorded: set[str] = set()
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def route(self, path: str, renderer: Renderer) -> None:
-        """Register a vendor dialect's renderer for ``POST path`` (before ``start``)."""
+    def route(self, path: str, renderer: Renderer, *, recorded: bool = True) -> None:
+        """Register a vendor dialect's renderer for ``POST path`` (before ``start``); ``path``
+        may hold aiohttp ``{variables}``, read back from ``request.match_info``. Requests to an
+        unrecorded path (a credentials token endpoint) stay out of ``requests``: tests read
+        that list as the model calls made."""
         self._routes[path] = renderer
+        if not recorded:
+            self._unrecorded.add(path)
 
     def script(self, *turns: Turn) -> None:
         self._script.extend(turns)
@@ -106,10 +126,16 @@ class FakeUpstream:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        # Keyed by the route's pattern: Azure's and Gemini's paths carry the model in them.
+        pattern = request.match_info.route.resource.canonical  # type: ignore[union-attr]
+        if pattern in self._unrecorded:
+            return await self._routes[pattern](self, request, body, self.default_turn)
         self.requests.append(
-            RecordedRequest(request.method, request.path, dict(request.headers), body)
+            RecordedRequest(
+                request.method, request.path, dict(request.headers), body, time.monotonic()
+            )
         )
         turn = self.next_turn()
         if turn.fault is Fault.HANG:
             await asyncio.sleep(3600)
-        return await self._routes[request.path](self, request, body, turn)
+        return await self._routes[pattern](self, request, body, turn)

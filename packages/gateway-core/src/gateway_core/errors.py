@@ -26,6 +26,7 @@
         ├── UpstreamBadRequestError     it rejected the request as invalid (400 to the client)
         ├── UpstreamRateLimitError      it rate limited us (429, keeps its retry-after)
         ├── UpstreamOverloadedError     overloaded / 529 / 503 (503)
+        │   └── UpstreamCircuitOpenError    every deployment's circuit is open: not called (503)
         ├── UpstreamAuthError           our key for it is wrong (502: not the client's fault)
         ├── UpstreamTimeoutError        (504)
         ├── UpstreamConnectionError     could not connect, or the connection dropped (502)
@@ -198,6 +199,13 @@ class UpstreamRateLimitError(ProviderError):
 
 class UpstreamOverloadedError(ProviderError):
     code = "upstream_overloaded"
+
+
+class UpstreamCircuitOpenError(UpstreamOverloadedError):
+    """Not an upstream answer: every deployment of the model failed recently, so none was
+    called (``retry_after``: seconds until one may be probed)."""
+
+    code = "upstream_circuit_open"
 
 
 class UpstreamAuthError(ProviderError):

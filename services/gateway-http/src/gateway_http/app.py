@@ -13,13 +13,13 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from gateway_http.admin.routes import ADMIN_ROUTES
 from gateway_http.caller import resolve_caller
-from gateway_http.container import Container
-from gateway_http.errors import EXCEPTION_HANDLERS
+from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
-from gateway_http.reload.install import start_reloading
+from gateway_http.reload.install import start_config_reload
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
@@ -31,8 +31,12 @@ from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
+from gateway_http.wiring import Container
 
 log = logging.getLogger("gateway_http")
+
+_DRAIN_SECONDS = 10.0
+"""How long shutdown waits for background work (an abandoned stream's billing) to finish."""
 
 ROUTES = [
     chat_completions,
@@ -51,6 +55,7 @@ ROUTES = [
     prometheus_metrics,
     openapi_document,
     docs_page,
+    *ADMIN_ROUTES,
 ]
 
 
@@ -69,23 +74,24 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
 
 
 def _current_models(container: Container) -> Any:
-    """The served models as of this request (a reload replaces them)."""
+    """RELOAD: the served models as of this request (a providers file reload replaces them)."""
 
     async def current() -> Any:
-        return (await _resolve(container.served_models_live)).current
+        return (await _resolve(container.adapters.served_models_live)).current
 
     return current
 
 
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
-    for provider in (container.chat_api, container.execute_tool, container.callers,
-                     container.responses_door, container.messages_door,
-                     container.embeddings,
-                     container.served_models, container.health_checks):  # fmt: skip
+    use_cases, adapters = container.use_cases, container.adapters
+    for provider in (use_cases.chat_api, use_cases.execute_tool, use_cases.callers,
+                     use_cases.responses_door, use_cases.messages_door,
+                     use_cases.embeddings, adapters.served_models,
+                     use_cases.health_checks):  # fmt: skip
         await _resolve(provider)
-    tools = await _resolve(container.loaded_tools)
-    (await _resolve(container.metrics)).watch_circuit_breakers(tools.breakers)
+    tools = await _resolve(adapters.loaded_tools)
+    (await _resolve(adapters.metrics)).watch_circuit_breakers(tools.breakers)
     if not container.settings().auth_enabled:
         log.warning(
             "authentication is off (LLM_GATEWAY_AUTH_ENABLED=false): every caller is anonymous; "
@@ -97,15 +103,15 @@ def create_app(container: Container | None = None) -> Litestar:
     container = container or Container()
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         initialised = container.init_resources()
         if initialised is not None:
             await initialised
         await _build_eagerly(container)
+        resolved = container.adapters.resolved_providers().values()
+        app.state[PROVIDER_SECRETS] = tuple(p.api_key for p in resolved if p.api_key)
         # RELOAD: configuration files reloaded on change and on SIGHUP (gateway_http/reload/).
-        stop_reloading = start_reloading(
-            await _resolve(container.config_reloader), container.settings().config_reload_seconds
-        )
+        stop_reloading = await start_config_reload(container, app.state)
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).
@@ -115,26 +121,31 @@ def create_app(container: Container | None = None) -> Litestar:
             yield
         finally:
             stop_reloading()  # RELOAD
+            # Billing and reconciliations still running go to the stores before they close.
+            if not await container.use_cases.background().drain(_DRAIN_SECONDS):
+                log.warning("background work was cut off at shutdown after %ss", _DRAIN_SECONDS)
             closed = container.shutdown_resources()
             if closed is not None:
                 await closed
 
     settings = container.settings()
+    use_cases, adapters = container.use_cases, container.adapters
     app = Litestar(
         route_handlers=ROUTES,
         dependencies={
-            "chat_api": _provide(container.chat_api),
-            "responses_door": _provide(container.responses_door),
-            "messages_door": _provide(container.messages_door),
-            "sessions": _provide(container.sessions),
-            "execute_tool": _provide(container.execute_tool),
-            "embeddings": _provide(container.embeddings),
-            "usage_store": _provide(container.usage_store),
-            "callers": _provide(container.callers),
+            "chat_api": _provide(use_cases.chat_api),
+            "responses_door": _provide(use_cases.responses_door),
+            "messages_door": _provide(use_cases.messages_door),
+            "sessions": _provide(use_cases.sessions),
+            "execute_tool": _provide(use_cases.execute_tool),
+            "embeddings": _provide(use_cases.embeddings),
+            "usage_store": _provide(adapters.usage_store),
+            "callers": _provide(use_cases.callers),
             "served_models": Provide(_current_models(container), use_cache=False),  # RELOAD
-            "health_checks": _provide(container.health_checks),
-            "gateway_metrics": _provide(container.metrics),
+            "health_checks": _provide(use_cases.health_checks),
+            "gateway_metrics": _provide(adapters.metrics),
             "caller": Provide(resolve_caller),
+            "key_admin": _provide(use_cases.key_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_request_id],
@@ -144,6 +155,6 @@ def create_app(container: Container | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
-    install_observability(app, container.metrics(), log_prompts=settings.log_prompts)
-    install_tracing(app, container.tracer_provider())
+    install_observability(app, adapters.metrics(), log_prompts=settings.log_prompts)
+    install_tracing(app, adapters.tracer_provider())
     return app

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-from litestar import Request
+from typing import Any
 
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.rate_limit import identity_for_address, identity_for_key
 from gateway_core.use_cases.serve_chat import ChatCaller, ServeChat
+from litestar import Request
+
 from gateway_http.request_record import record_of
 
 # Hashing a client address on every request is work a small cache saves.
@@ -22,7 +23,7 @@ class Callers:
     def __init__(self, authenticator: Authenticator | None) -> None:
         self._authenticator = authenticator
 
-    def of(self, request: Request) -> ChatCaller:
+    def of(self, request: Request[Any, Any, Any]) -> ChatCaller:
         if self._authenticator is None:
             address = request.client.host if request.client else "unknown"
             return ChatCaller(None, _address_identity(address))
@@ -44,6 +45,6 @@ class ChatApi:
     callers: Callers
 
 
-async def resolve_caller(request: Request, callers: Callers) -> ChatCaller:
+async def resolve_caller(request: Request[Any, Any, Any], callers: Callers) -> ChatCaller:
     """The ``caller`` dependency of the other routes."""
     return callers.of(request)

@@ -1,4 +1,5 @@
-"""``llm-gateway``: run the service (``serve``); create a client API key (``keys create``)."""
+"""``llm-gateway``: run the service (``serve``); manage client API keys (``keys create``,
+``keys list|revoke|rotate|disable|enable``: see ``gateway_http.admin.cli``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway_adapters.auth.key_file import KeyFileError, append_key, create_key
+from gateway_http.admin.cli import STORE_COMMANDS, add_store_commands, run_store_command
 from gateway_http.observability.logs import configure_logging, logging_config
 from gateway_http.observability.metrics import prepare_multiprocess_dir
 from gateway_http.settings import Settings
@@ -77,7 +79,8 @@ def _create_key(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_keys_parser(commands: argparse._SubParsersAction) -> None:
     keys = commands.add_parser("keys", help="manage client API keys")
-    create = keys.add_subparsers(dest="keys_command", required=True).add_parser(
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser(
         "create", help="create a key: prints the secret once, stores only its hash"
     )
     create.add_argument("--name", required=True, help="who the key is for")
@@ -87,7 +90,14 @@ def _add_keys_parser(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--tokens-per-minute", type=int)
     create.add_argument("--allowed-model", action="append", help="repeat; globs allowed (gpt-4o*)")
     create.add_argument("--monthly-budget-usd", type=float)
-    create.add_argument("--admin", action="store_true", help="may read every key's usage")
+    create.add_argument(
+        "--admin", action="store_true", help="may read every key's usage and manage keys"
+    )
+    create.add_argument(
+        "--store", action="store_true", help="into the key store (Redis), not a keys file"
+    )
+    create.add_argument("--expires-at", type=float, help="Unix seconds (--store only)")
+    add_store_commands(key_commands)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args, settings)
     if args.command == "keys":
+        if args.keys_command in STORE_COMMANDS or args.store:
+            return run_store_command(args, settings)
+        if args.expires_at is not None:
+            print("llm-gateway keys create: --expires-at needs --store", file=sys.stderr)
+            return 2
         return _create_key(args, settings)
     return 2
 

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from gateway_adapters.secrets import scrub
 from gateway_core import errors as core
 from gateway_http.request_record import record_of
 
 log = logging.getLogger("gateway_http.errors")
+
+PROVIDER_SECRETS = "provider_secrets"
+"""App state: the configured provider keys, scrubbed from every error a client sees."""
 
 # class -> (status, OpenAI error type); looked up along the exception's MRO, most specific first.
 _TABLE: dict[type[core.GatewayError], tuple[int, str]] = {
@@ -66,14 +71,23 @@ def status_and_type(error: core.GatewayError) -> tuple[int, str]:
     return 500, "internal_error"
 
 
-def gateway_error_payload(error: core.GatewayError) -> tuple[int, dict[str, Any], dict[str, str]]:
+def client_message(error: core.GatewayError, secrets: Iterable[str] = ()) -> str:
+    """The error's message as a client may see it: no secret (upstream messages quote what
+    they were sent), whoever raised it."""
+    return scrub(error.message, secrets)
+
+
+def gateway_error_payload(
+    error: core.GatewayError, secrets: Iterable[str] = ()
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     status, type_ = status_and_type(error)
     headers = dict(getattr(error, "headers", None) or {})
     if error.retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
     elif status in (502, 503, 504):
         headers["retry-after"] = "1"
-    return status, error_body(error.message, type_, error.code, error.param), headers
+    message = client_message(error, secrets)
+    return status, error_body(message, type_, error.code, error.param), headers
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -83,10 +97,12 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def handle_gateway_error(request: Request, error: core.GatewayError) -> Response:
-    status, body, headers = gateway_error_payload(error)
+    secrets = request.app.state.get(PROVIDER_SECRETS, ())
+    status, body, headers = gateway_error_payload(error, secrets)
     record = record_of(request.scope)
-    if record.headers:
-        headers = {**record.headers, **headers}
+    admitted = record.rate_limit_headers()
+    if admitted:
+        headers = {**admitted, **headers}
     record.error_code = error.code
     record.rate_limited = isinstance(error, core.RateLimitExceededError)
     if status >= 500:

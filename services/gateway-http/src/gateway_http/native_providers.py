@@ -16,7 +16,7 @@ from gateway_adapters.providers.openai.responses_passthrough import OpenAIRespon
 from gateway_core.ports.native import NativeFormatProvider, NativeTokenCounter
 
 from gateway_http.provider_config import ResolvedProvider
-from gateway_http.provider_factory import UpstreamClients
+from gateway_http.wiring.provider_factory import UpstreamClients
 
 
 @dataclass(frozen=True, slots=True)

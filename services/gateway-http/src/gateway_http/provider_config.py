@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from gateway_adapters.config.validation import ConfigFileError, ConfigModel, validate
 from gateway_core.domain.models import ModelInfo
-from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
+from gateway_core.domain.resilience import HealthSettings, RetrySettings, RoutingStrategy
+from gateway_core.domain.routing import Deployment, ModelRoute, PatternRoute, RoutingTable, Target
+from gateway_http.resilience_config import DeploymentConfig, HealthConfig, RetryConfig, merged
 
-ProviderType = Literal["echo", "openai", "anthropic", "ollama"]
+ProviderType = Literal[
+    "echo", "openai", "anthropic", "ollama", "azure", "bedrock", "gemini", "vertex_ai"
+]
 
 
 class _ProvidersModel(ConfigModel):
@@ -39,18 +43,50 @@ class ProviderConfig(_ProvidersModel):
     headers: dict[str, str] = Field(default_factory=dict)
     default_max_tokens: int | None = Field(default=None, ge=1)
     max_tokens_by_model: dict[str, int] = Field(default_factory=dict)
+    retry: RetryConfig | None = None
+    health: HealthConfig | None = None
     responses_api: bool | None = None
     """``openai`` type: forward ``/v1/responses`` natively to ``{base_url}/responses``. Unset:
     only for OpenAI's own API (``api.openai.com``); most OpenAI-compatible servers have no
     Responses API, so their requests are translated through the chat turn."""
+    settings: dict[str, str] = Field(default_factory=dict)
+    """Vendor settings by name (Azure ``api_version``, Vertex ``project`` and ``location``)."""
+    settings_env: dict[str, str] = Field(default_factory=dict)
+    """Setting name -> the environment variable that overrides it when set."""
+    credentials_env: tuple[str, ...] = ()
+    """Variables any one of which makes the provider usable without an API key: a cloud
+    credential chain (Entra ID client secret, a service-account key file, ...)."""
+    deployments: dict[str, str] = Field(default_factory=dict)
+    """Azure: the gateway's model id -> the deployment that serves it (default: the id)."""
 
 
 class ModelConfig(_ProvidersModel):
-    provider: str
+    provider: str | None = None
     model: str | None = None
     """The provider's own model id; defaults to the route's name."""
+    deployments: tuple[DeploymentConfig, ...] = ()
+    """Instead of ``provider`` and ``model``: several places serving this model."""
+    routing_strategy: RoutingStrategy = "weighted"
     fallbacks: tuple[str, ...] = ()
     description: str = ""
+    retry: RetryConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ModelConfig:
+        if self.provider is None and not self.deployments:
+            raise ValueError("'provider' is required")
+        if self.provider is not None and self.deployments:
+            raise ValueError("give either 'provider' or 'deployments', not both")
+        if self.deployments and self.model is not None:
+            raise ValueError("'model' goes in each deployment when 'deployments' is given")
+        return self
+
+    def placements(self, name: str) -> tuple[DeploymentConfig, ...]:
+        """Where this route goes: its deployments, or its one provider as a deployment."""
+        if self.deployments:
+            return self.deployments
+        assert self.provider is not None  # the validator saw to it
+        return (DeploymentConfig(provider=self.provider, model=self.model, name=name),)
 
 
 class PatternConfig(_ProvidersModel):
@@ -64,6 +100,8 @@ class GatewayConfig(_ProvidersModel):
     prefixes: dict[str, str] = Field(default_factory=dict)
     patterns: tuple[PatternConfig, ...] = ()
     aliases: dict[str, str] = Field(default_factory=dict)
+    retry: RetryConfig | None = None
+    health: HealthConfig | None = None
 
 
 class ConfigError(ConfigFileError):
@@ -76,16 +114,21 @@ class ResolvedProvider:
 
     name: str
     config: ProviderConfig
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     base_url: str | None
+    settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """``config.settings`` with the environment's overrides; may hold secrets."""
+    has_credentials: bool = False
+    """A variable of ``config.credentials_env`` is set."""
 
     @property
     def key_settings(self) -> tuple[str, ...]:
-        return key_variables(self.name, self.config)
+        """What would make the provider usable: its key variables, then its credentials'."""
+        return (*key_variables(self.name, self.config), *self.config.credentials_env)
 
     @property
     def usable(self) -> bool:
-        return self.api_key is not None or not self.config.requires_api_key
+        return self.api_key is not None or self.has_credentials or not self.config.requires_api_key
 
 
 def key_variables(name: str, config: ProviderConfig) -> tuple[str, ...]:
@@ -107,11 +150,17 @@ def load_gateway_config(path: Path) -> GatewayConfig:
 
 def _check_references(config: GatewayConfig, path: Path) -> None:
     known = config.providers.keys()
-    used = [m.provider for m in config.models.values()]
+    used = [p.provider for name, m in config.models.items() for p in m.placements(name)]
     used += list(config.prefixes.values()) + [p.provider for p in config.patterns]
     unknown = sorted(set(used) - set(known))
     if unknown:
         raise ConfigError(f"{path}: routes name unknown providers: {', '.join(unknown)}")
+    names = [d.name for route in routing_table(config).models.values() for d in route.deployments]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{path}: deployment names repeat: {', '.join(repeated)} (give each a 'name')"
+        )
 
 
 def resolve_providers(
@@ -119,21 +168,52 @@ def resolve_providers(
 ) -> dict[str, ResolvedProvider]:
     resolved = {}
     for name, provider in config.providers.items():
-        api_key = next(
-            (environ[v] for v in key_variables(name, provider) if environ.get(v)), None
-        )
+        api_key = next((environ[v] for v in key_variables(name, provider) if environ.get(v)), None)
         base_url = environ.get(provider.base_url_env or "") or provider.base_url
-        resolved[name] = ResolvedProvider(name, provider, api_key, base_url)
+        settings = dict(provider.settings)
+        settings.update(
+            {key: environ[var] for key, var in provider.settings_env.items() if environ.get(var)}
+        )
+        has_credentials = any(environ.get(var) for var in provider.credentials_env)
+        resolved[name] = ResolvedProvider(
+            name, provider, api_key, base_url, settings, has_credentials
+        )
     return resolved
 
 
 def routing_table(config: GatewayConfig) -> RoutingTable:
-    models = {
-        name: ModelRoute(Target(route.provider, route.model or name), route.fallbacks)
-        for name, route in config.models.items()
+    by_provider = {
+        name: (
+            merged(RetrySettings(), config.retry, provider.retry),
+            merged(HealthSettings(), config.health, provider.health),
+        )
+        for name, provider in config.providers.items()
     }
+    models = {}
+    for name, route in config.models.items():
+        deployments = tuple(
+            _deployment(name, route, placement, by_provider) for placement in route.placements(name)
+        )
+        target = deployments[0].target
+        models[name] = ModelRoute(target, route.fallbacks, deployments, route.routing_strategy)
     patterns = tuple(PatternRoute(p.pattern, p.provider) for p in config.patterns)
-    return RoutingTable(models, dict(config.prefixes), patterns, dict(config.aliases))
+    return RoutingTable(models, dict(config.prefixes), patterns, dict(config.aliases), by_provider)
+
+
+def _deployment(
+    route_name: str,
+    route: ModelConfig,
+    placement: DeploymentConfig,
+    by_provider: Mapping[str, tuple[RetrySettings, HealthSettings]],
+) -> Deployment:
+    retry, health = by_provider[placement.provider]
+    return Deployment(
+        Target(placement.provider, placement.model or route_name),
+        placement.name or f"{route_name}@{placement.provider}",
+        placement.weight,
+        merged(retry, route.retry),
+        health,
+    )
 
 
 def served_models(
@@ -142,10 +222,11 @@ def served_models(
     """The exact model names (and aliases to them) whose provider can serve now."""
     infos = []
     for name, route in config.models.items():
-        provider = providers[route.provider]
-        if provider.usable:
+        placement = next((p for p in route.placements(name) if providers[p.provider].usable), None)
+        if placement is not None:
+            provider = providers[placement.provider]
             description = route.description or provider.config.description
-            infos.append(ModelInfo(name, route.provider, route.provider, description))
+            infos.append(ModelInfo(name, placement.provider, placement.provider, description))
     usable = {info.id: info for info in infos}
     for alias, target in config.aliases.items():
         if target in usable:

@@ -1,18 +1,32 @@
-"""What one request did, filled in by the route as it learns it and read once the response
-has been sent (for the request log line and the metrics).
+"""What one request did, read once the response has been sent (for the request log line and
+the metrics) and by the error handler (the rate-limit headers an error still carries).
 
 Routes get it with ``record_of(request)``; it lives in the ASGI scope's state, so pure ASGI
-code (the log middleware) reads the same object.
+code (the log middleware) reads the same object. A chat route hands it its turn once
+(``record.turn = turn``); whatever the turn did is read from the turn's outcome when it is
+needed (``rate_limit_headers()``, ``close()``), so no route copies fields one by one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from gateway_core.use_cases.chat_turn import TurnOutcome
 from litestar.types import Scope
 
 _STATE_KEY = "gateway_record"
+
+
+class HasOutcome(Protocol):
+    """A chat turn (``ChatTurn``): what it did so far, as an immutable outcome."""
+
+    @property
+    def outcome(self) -> TurnOutcome: ...
+
+
+_NO_HEADERS: Mapping[str, str] = {}
 
 
 @dataclass(slots=True)
@@ -33,21 +47,51 @@ class RequestRecord:
     tool_runs: list[dict[str, Any]] = field(default_factory=list)
     upstream_seconds: float | None = None
     """Time spent waiting on the provider (summed over rounds and fallbacks)."""
+    upstream_attempts: int = 0
+    """Upstream calls made (every retry, failover and fallback included)."""
+    upstream_retries: int = 0
+    """Of those, extra attempts within a model group (not first attempts, not fallbacks)."""
     error_code: str | None = None
     rate_limited: bool = False
     aborted: bool = False
     """The client went away before a stream ended."""
-    headers: dict[str, str] | None = None
-    """Headers an error response must still carry (the rate-limit state after admission)."""
+    turn: HasOutcome | None = None
+    """The chat turn the request drove, if any: read by ``close`` and the error handler."""
     correlation: dict[str, str] | None = None
     """Consumers' own correlation headers (x-session-id, X-Tenant-ID, ...): logged, never used."""
     prompt: Any = None
     completion: Any = None
     """Set only when prompt logging is switched on."""
 
+    def rate_limit_headers(self) -> Mapping[str, str]:
+        """The rate-limit state after admission: an error response still carries it."""
+        return self.turn.outcome.rate_limit_headers if self.turn is not None else _NO_HEADERS
+
+    def close(self) -> None:
+        """Take in the turn's outcome (once the response is done): what it cost, what ran."""
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            self.note(turn.outcome)
+
+    def note(self, outcome: TurnOutcome) -> None:
+        response = outcome.response
+        if response is not None:
+            self.provider = response.provider or None
+            self.completion = response.choices[0].message if response.choices else None
+            usage = response.usage
+            self.prompt_tokens = usage.prompt_tokens
+            self.completion_tokens = usage.completion_tokens
+            self.cached_tokens = usage.cached_tokens
+        self.cost_usd = outcome.cost_usd
+        self.cache = outcome.cache
+        self.tool_rounds = outcome.tool_rounds
+        self.aborted = self.aborted or outcome.aborted
+        self.upstream_seconds = outcome.upstream_seconds
+        self.tool_runs = [{"name": run.name, "success": run.success} for run in outcome.tool_runs]
+
 
 def record_of(scope: Scope) -> RequestRecord:
-    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = scope.setdefault("state", {})
     record = state.get(_STATE_KEY)
     if record is None:
         record = state[_STATE_KEY] = RequestRecord()

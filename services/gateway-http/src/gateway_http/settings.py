@@ -41,7 +41,12 @@ class Settings(BaseSettings):
     """Connections to each upstream host (kept alive when idle up to 30 s), per worker."""
 
     redis_timeout_seconds: float = Field(default=1.0, gt=0)
-    """Connect and socket timeout for Redis: a dead Redis must fail fast, not hang requests."""
+    """Connect and socket timeout for Redis: a dead Redis must fail fast, not hang requests.
+    One attempt per command: a timed-out command is never sent twice."""
+    redis_max_connections: int = Field(default=64, ge=1)
+    """Connections to Redis per worker process (per node on a Cluster): the pool's bound."""
+    redis_pool_timeout_seconds: float = Field(default=1.0, gt=0)
+    """How long a command waits for a free connection when the pool is exhausted."""
 
     session_ttl_seconds: int = Field(default=3600, ge=60)
     """Default lifetime of a session; every successful turn slides it forward."""
@@ -61,12 +66,18 @@ class Settings(BaseSettings):
     """A JSON keys file (``llm-gateway keys create`` writes it): ids, names, SHA-256 hashes."""
     api_keys: SecretStr | None = None
     """A JSON array of the same entries as the keys file, for a small list."""
+    keys_refresh_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often each process checks the key store for changes (admin API, ``llm-gateway
+    keys``): a revoked key is refused everywhere within this time."""
 
     rate_limit_requests_per_minute: int | None = Field(default=None, ge=1)
     rate_limit_tokens_per_minute: int | None = Field(default=None, ge=1)
     """Defaults for every client (a key's own limits win); unset: unlimited."""
     rate_limit_store_down: Literal["fail_open", "fail_closed"] = "fail_open"
     """When Redis is down: admit through a per-process limiter, or answer 503."""
+    rate_limit_fail_open_share: float = Field(default=0.5, gt=0, le=1)
+    """While Redis is down (``fail_open``), each replica admits at most this share of every
+    limit (at least 1 per period): N replicas admit at most N × share × limit."""
     rate_limit_lease_fraction: float = Field(default=0.01, ge=0, le=0.1)
     """Far from its limits, a client is admitted from a local lease of this share of each limit,
     without a Redis round trip per request (never beyond the limits); 0: every request asks."""

@@ -2,73 +2,74 @@
 
 Both doors translate their wire format into a ``ChatRequest`` and back; running the turn
 itself (permission, limits, budget, cache, the model call, accounting) is the chat turn's
-job, reached only through these functions, so a change of the turn's API is a change here.
+job (``ChatTurn``), reached only through these functions. The request record follows the
+turn (``record.turn``), so the log line and the metrics read its outcome when the request
+ends, as they do for chat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
-from gateway_core.domain.chat import ChatRequest, ChatResponse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
-from gateway_core.use_cases.background import run_in_background
-from gateway_core.use_cases.rate_limit import Admission
-from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ChatOutcome
-from gateway_core.use_cases.serve_chat_stream import ChatStream
+from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
+from gateway_core.use_cases.serve_chat import ChatCaller
 
 from gateway_http.caller import ChatApi
 from gateway_http.request_record import RequestRecord
+from gateway_http.schemas.completions import COST_HEADER, cost_header_value
 
 
 async def run_turn(
     api: ChatApi, request: ChatRequest, caller: ChatCaller, record: RequestRecord
-) -> ChatOutcome:
+) -> TurnOutcome:
     """The whole turn, not streamed; the outcome holds the answer, cost and headers."""
     record.model, record.stream = request.model, False
-    outcome = ChatOutcome()
-    try:
-        await api.serve.complete(request, caller, ChatOptions(), outcome)
-    finally:
-        record.headers = dict(outcome.rate_limit_headers)
-    note(record, outcome)
-    return outcome
+    turn = record.turn = api.serve.start(request, caller)
+    await turn.complete()
+    return turn.outcome
+
+
+class TurnStream:
+    """A streamed turn, opened: iterate it for chunks; ``outcome`` is the turn's so far."""
+
+    def __init__(self, turn: ChatTurn, chunks: AsyncGenerator[ChatChunk, None]) -> None:
+        self._turn = turn
+        self._chunks = chunks
+
+    @property
+    def outcome(self) -> TurnOutcome:
+        return self._turn.outcome
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
 
 
 async def open_turn_stream(
     api: ChatApi, request: ChatRequest, caller: ChatCaller, record: RequestRecord
-) -> ChatStream:
-    """A streamed turn, opened: what can still fail with a status has failed by now. Iterate
-    it for chunks; the last one carries finish_reason and usage, after accounting."""
+) -> TurnStream:
+    """What can still fail with a status has failed by now. The last chunk carries
+    finish_reason and usage, after accounting."""
     record.model, record.stream = request.model, True
-    stream = ChatStream(api.serve, request, caller, ChatOptions())
-    try:
-        await stream.open()
-    finally:
-        record.headers = dict(stream.outcome.rate_limit_headers)
-    return stream
+    turn = record.turn = api.serve.start(request, caller)
+    return TurnStream(turn, await turn.open_stream())
 
 
-def note(record: RequestRecord, outcome: ChatOutcome) -> None:
+def note(record: RequestRecord, outcome: TurnOutcome) -> None:
     """What the request log line and the metrics read about a turn."""
-    response = outcome.response
-    if response is not None:
-        record.provider = response.provider or None
-        record.prompt_tokens = response.usage.prompt_tokens
-        record.completion_tokens = response.usage.completion_tokens
-        record.cached_tokens = response.usage.cached_tokens
-    record.cost_usd = outcome.cost_usd
-    record.cache = outcome.cache
-    record.tool_rounds = outcome.tool_rounds
-    record.aborted = outcome.aborted
-    record.upstream_seconds = outcome.upstream_seconds
+    record.note(outcome)
 
 
-def turn_headers(outcome: ChatOutcome, *, final: bool = True) -> dict[str, str]:
+def turn_headers(outcome: TurnOutcome, *, final: bool = True) -> dict[str, str]:
     headers: dict[str, str] = dict(outcome.rate_limit_headers)
     if final:
-        headers["x-gateway-cost-usd"] = f"{outcome.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+        headers[COST_HEADER] = cost_header_value(outcome.cost_usd)
     return headers
 
 
@@ -79,7 +80,7 @@ def dropped_header(dropped: list[str]) -> Mapping[str, str]:
 
 def route_of(api: ChatApi, model: str) -> Target:
     """Where ``model`` goes first (raises ``ModelNotFoundError``)."""
-    return api.serve.chat.targets(model)[0]
+    return api.serve.targets(model)[0]
 
 
 def native_target(api: ChatApi, natives: Mapping[str, object], model: str) -> Target | None:
@@ -92,36 +93,35 @@ def native_target(api: ChatApi, natives: Mapping[str, object], model: str) -> Ta
 
 
 class NativeTurn:
-    """The chat turn's controls around a natively forwarded call: permission, rate limit and
-    budget before it (``admit``); usage, cost and the token reservation after it
-    (``settle``, or ``release`` when it produced nothing)."""
+    """The chat turn around a natively forwarded call: permission, rate limit and budget
+    before it (``admit``); usage, cost and the token reservation after it (``settle``, or
+    ``release`` when it produced nothing)."""
 
     def __init__(self, api: ChatApi, caller: ChatCaller, record: RequestRecord, *,
                  model: str, prompt_text: str, max_tokens: int | None,
                  stream: bool) -> None:  # fmt: skip
-        self._api, self._caller, self._record = api, caller, record
         # Admission estimates tokens from a request; this one stands for the native body.
-        self._request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
-        self.outcome = ChatOutcome()
-        self._admission: Admission | None = None
+        request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
+        self._turn = record.turn = api.serve.start(request, caller)
         record.model, record.stream = model, stream
 
+    @property
+    def outcome(self) -> TurnOutcome:
+        return self._turn.outcome
+
     async def admit(self) -> None:
-        try:
-            self._admission = await self._api.serve.admit(self._request, self._caller, self.outcome)
-        finally:
-            self._record.headers = dict(self.outcome.rate_limit_headers)
+        await self._turn.begin_forwarded()
 
     async def release(self) -> None:
-        await self._api.serve.release(self._admission)
+        await self._turn.abandon_forwarded()
 
     async def settle(self, usage: Usage, model: str, provider: str) -> None:
-        response = ChatResponse(id="", model=model, choices=(), usage=usage, provider=provider)
-        self.outcome.response = response
-        await self._api.serve.account(self._caller, self._admission, response, self.outcome)
-        note(self._record, self.outcome)
+        await self._turn.end_forwarded(_response(usage, model, provider))
 
     def settle_later(self, usage: Usage, model: str, provider: str) -> None:
         """For a stream the client left: its task may be cancelled, so settle in another."""
-        self.outcome.aborted = True
-        run_in_background(self.settle(usage, model, provider))
+        self._turn.end_forwarded_later(_response(usage, model, provider))
+
+
+def _response(usage: Usage, model: str, provider: str) -> ChatResponse:
+    return ChatResponse(id="", model=model, choices=(), usage=usage, provider=provider)

@@ -5,10 +5,12 @@ The keys file::
     {"keys": [
       {"id": "team-a", "name": "Team A", "sha256": "<64 hex>",
        "requests_per_minute": 60, "tokens_per_minute": 100000,
-       "allowed_models": ["gpt-4o", "claude-*"], "monthly_budget_usd": 50.0, "admin": false}
+       "allowed_models": ["gpt-4o", "claude-*"], "monthly_budget_usd": 50.0, "admin": false,
+       "expires_at": 1767225600}
     ]}
 
-Only ``id``, ``name`` and ``sha256`` are required. The environment variable (a small list, for
+Only ``id``, ``name`` and ``sha256`` are required; ``expires_at`` is Unix seconds, after which
+the key is refused. The environment variable (a small list, for
 containers) holds a JSON array of the same objects: ``[{"id": "ci", "name": "CI", "sha256":
 "..."}]``. Either source may be absent; ids and hashes must be unique across both.
 
@@ -40,6 +42,7 @@ _OPTIONAL = (
     "allowed_models",
     "monthly_budget_usd",
     "admin",
+    "expires_at",
 )
 
 

@@ -56,6 +56,8 @@ class KeyEntry(ConfigModel):
     allowed_models: Annotated[tuple[str, ...], BeforeValidator(_model_names)] = ()
     monthly_budget_usd: Annotated[float | None, BeforeValidator(_number)] = None
     admin: Annotated[bool, BeforeValidator(_flag)] = False
+    expires_at: Annotated[float | None, BeforeValidator(_number)] = None
+    """Unix seconds after which the key is refused."""
 
     @model_validator(mode="before")
     @classmethod
@@ -80,6 +82,7 @@ class KeyEntry(ConfigModel):
             allowed_models=self.allowed_models,
             monthly_budget_usd=self.monthly_budget_usd,
             admin=self.admin,
+            expires_at=self.expires_at,
         )
 
 

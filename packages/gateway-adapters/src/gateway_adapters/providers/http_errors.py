@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 import msgspec
 
 from gateway_adapters import http1
+from gateway_adapters.secrets import scrub
 from gateway_core.errors import (
     ProviderError,
     UpstreamBadRequestError,
@@ -77,8 +78,10 @@ def status_error(
             error_class = UpstreamBadRequestError
         else:
             error_class = UpstreamResponseError
+    # Vendors quote what they were sent ("Bearer sk-..."): never pass a key on.
     return error_class(
-        message, provider=provider, status=status, code=code, param=param, retry_after=retry_after
+        scrub(message), provider=provider, status=status, code=code, param=param,
+        retry_after=retry_after,
     )
 
 

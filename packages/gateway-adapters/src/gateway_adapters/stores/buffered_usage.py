@@ -33,6 +33,15 @@ log = logging.getLogger(__name__)
 _Row = tuple[str, str, date]
 
 
+class UsageWriteError(StoreUnavailableError):
+    """``add_totals`` failed part-way: the totals of ``written_key_ids`` were written (whole),
+    the others not at all. A retry must leave the written ones out."""
+
+    def __init__(self, message: str, written_key_ids: frozenset[str]) -> None:
+        super().__init__(message, retry_after=1.0)
+        self.written_key_ids = written_key_ids
+
+
 class BatchUsageStore(Protocol):
     """A usage store that can add whole totals at once (``RedisUsageStore``)."""
 
@@ -76,9 +85,11 @@ class BufferedUsageStore:
                 return
             try:
                 await self._inner.add_totals(batch.values())
-            except BaseException:
+            except BaseException as error:
+                written = error.written_key_ids if isinstance(error, UsageWriteError) else ()
                 for total in batch.values():
-                    self._add(total)
+                    if total.key_id not in written:
+                        self._add(total)
                 raise
 
     async def aclose(self) -> None:

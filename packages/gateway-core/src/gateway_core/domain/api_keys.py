@@ -47,6 +47,14 @@ class ApiKey:
     allowed_models: tuple[str, ...] = ()
     monthly_budget_usd: float | None = None
     admin: bool = False
+    disabled: bool = False
+    """Refused until enabled again (the admin API's ``disable``); revoking deletes the key."""
+    expires_at: float | None = None
+    """Unix seconds after which the key is refused; ``None``: never."""
+    created_at: float | None = None
+    previous_sha256: str | None = field(default=None, repr=False)
+    """After a rotation, the old secret's hash, accepted until ``previous_valid_until``."""
+    previous_valid_until: float | None = None
 
     def __post_init__(self) -> None:
         # Messages name the field only: never the value, which may be a pasted secret.
@@ -54,6 +62,8 @@ class ApiKey:
             raise ValueError("'id' must be 1-64 characters of letters, digits, '.', '_', '-'")
         if _SHA256_HEX.fullmatch(self.sha256) is None:
             raise ValueError("'sha256' must be 64 lowercase hex characters")
+        if self.previous_sha256 is not None and _SHA256_HEX.fullmatch(self.previous_sha256) is None:
+            raise ValueError("'previous_sha256' must be 64 lowercase hex characters")
         for name in ("requests_per_minute", "tokens_per_minute"):
             value = getattr(self, name)
             if value is not None and (type(value) is not int or value <= 0):
@@ -62,6 +72,20 @@ class ApiKey:
             raise ValueError("'monthly_budget_usd' must not be negative")
         if not isinstance(self.allowed_models, tuple):
             raise ValueError("'allowed_models' must be a tuple of model names or patterns")
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def previous_secret_valid(self, now: float) -> bool:
+        """Whether the secret replaced by the last rotation still works (the overlap)."""
+        until = self.previous_valid_until
+        return self.previous_sha256 is not None and until is not None and now < until
+
+    def hashes(self) -> tuple[str, ...]:
+        """Every hash that may identify this key: the current one, then the previous one."""
+        if self.previous_sha256 is None:
+            return (self.sha256,)
+        return (self.sha256, self.previous_sha256)
 
     def allows_model(self, model: str) -> bool:
         if not self.allowed_models or model in self.allowed_models:

@@ -17,3 +17,7 @@ __all__ += ["InMemoryResponseCache", "InMemoryUsageStore"]
 from gateway_core.memory.responses import InMemoryResponseStore  # noqa: E402
 
 __all__ += ["InMemoryResponseStore"]
+
+from gateway_core.memory.api_keys import InMemoryKeyStore  # noqa: E402
+
+__all__ += ["InMemoryKeyStore"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
@@ -17,6 +17,9 @@ class ChatProvider(Protocol):
 
     async def complete(self, request: ChatRequest) -> ChatResponse: ...
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """Chunks as the upstream produces them; the last ones carry finish_reason and usage."""
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        """Chunks as the upstream produces them; the last ones carry finish_reason and usage.
+
+        An async generator (``async def`` with ``yield``): ``aclose()`` ends the upstream call
+        early when the client goes away."""
         ...

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
+from gateway_core.clock import SystemClock
 from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.errors import AuthenticationError, PermissionDeniedError
+from gateway_core.ports.clock import Clock
 
 _MAX_SECRET_LENGTH = 512
 """Longer is not a key of ours; refusing it early keeps hashing cheap."""
@@ -22,6 +24,8 @@ MISSING_KEY = (
 )
 MALFORMED_AUTHORIZATION = "Malformed Authorization header: expected 'Bearer <key>'."
 INVALID_KEY = "Invalid API key."
+DISABLED_KEY = "This API key is disabled."
+EXPIRED_KEY = "This API key has expired."
 
 
 class Authenticator:
@@ -31,19 +35,30 @@ class Authenticator:
     lookup is not constant-time, but it is keyed by a SHA-256 the caller cannot steer, so its
     timing tells nothing about any stored key; ``compare_digest`` keeps the final check free of
     an early exit as a matter of principle. Error messages never contain the presented secret.
+
+    Two sets of keys: the static ones given at construction (keys file, environment), and the
+    managed ones (the key store, see ``KeySync``) swapped in whole by ``use_managed_keys``.
+    Lookups read one dict, replaced in one assignment: a request sees the old set or the new
+    one, never half of each, and the hot path never waits on a store.
     """
 
-    def __init__(self, keys: Sequence[ApiKey]) -> None:
-        by_hash: dict[str, ApiKey] = {}
-        seen_ids: set[str] = set()
-        for key in keys:
-            if key.id in seen_ids:
-                raise ValueError(f"two API keys share the id '{key.id}'")
-            if key.sha256 in by_hash:
-                raise ValueError(f"API keys '{by_hash[key.sha256].id}' and '{key.id}' share a hash")
-            seen_ids.add(key.id)
-            by_hash[key.sha256] = key
-        self._by_hash = by_hash
+    def __init__(self, keys: Sequence[ApiKey], clock: Clock | None = None) -> None:
+        self._static = tuple(keys)
+        self._clock = clock or SystemClock()
+        self._by_hash = _index(self._static, strict=True)
+
+    @property
+    def key_count(self) -> int:
+        return len({key.id for key in self._by_hash.values()})
+
+    @property
+    def static_keys(self) -> tuple[ApiKey, ...]:
+        return self._static
+
+    def use_managed_keys(self, keys: Sequence[ApiKey]) -> None:
+        """Serve ``keys`` (the store's) besides the static ones. A managed key whose id or hash
+        a static key already has is left out: configuration wins."""
+        self._by_hash = _index((*self._static, *keys), strict=False)
 
     def authenticate(self, authorization_header: str | None, x_api_key: str | None) -> ApiKey:
         secret = _presented_secret(authorization_header, x_api_key)
@@ -51,8 +66,19 @@ class Authenticator:
             raise AuthenticationError(INVALID_KEY)
         digest = hash_secret(secret)
         candidate = self._by_hash.get(digest)
-        if candidate is None or not hmac.compare_digest(candidate.sha256, digest):
+        if candidate is None:
             raise AuthenticationError(INVALID_KEY)
+        if not hmac.compare_digest(candidate.sha256, digest):
+            # The secret a rotation replaced: valid during the overlap only.
+            previous = candidate.previous_sha256 or ""
+            if not hmac.compare_digest(previous, digest) or not candidate.previous_secret_valid(
+                self._clock.now()
+            ):
+                raise AuthenticationError(INVALID_KEY)
+        if candidate.disabled:
+            raise AuthenticationError(DISABLED_KEY)
+        if candidate.expires_at is not None and candidate.expired(self._clock.now()):
+            raise AuthenticationError(EXPIRED_KEY)
         return candidate
 
     def authorize_model(self, key: ApiKey, model: str) -> None:
@@ -77,3 +103,29 @@ def _presented_secret(authorization_header: str | None, x_api_key: str | None) -
     if x_api_key is not None:
         return x_api_key.strip()
     raise AuthenticationError(MISSING_KEY)
+
+
+def _index(keys: Sequence[ApiKey], *, strict: bool) -> dict[str, ApiKey]:
+    """Every usable hash (current and previous) to its key. ``strict``: a shared id or hash is
+    a configuration error; otherwise the later key is left out."""
+    by_hash: dict[str, ApiKey] = {}
+    seen_ids: set[str] = set()
+    for key in keys:
+        clash = _clash(key, seen_ids, by_hash)
+        if clash is not None:
+            if strict:
+                raise ValueError(clash)
+            continue
+        seen_ids.add(key.id)
+        for digest in key.hashes():
+            by_hash[digest] = key
+    return by_hash
+
+
+def _clash(key: ApiKey, seen_ids: set[str], by_hash: dict[str, ApiKey]) -> str | None:
+    if key.id in seen_ids:
+        return f"two API keys share the id '{key.id}'"
+    for digest in key.hashes():
+        if digest in by_hash:
+            return f"API keys '{by_hash[digest].id}' and '{key.id}' share a hash"
+    return None

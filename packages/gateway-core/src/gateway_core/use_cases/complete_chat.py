@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import ProviderError, ProviderNotConfiguredError
 from gateway_core.ports.providers import ChatProvider
+from gateway_core.use_cases.fallback import Fallback
+
+_Opened = tuple[Target, ChatChunk | None, AsyncGenerator[ChatChunk, None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +24,13 @@ class ChatRoutes:
 
 
 class CompleteChat:
-    """Route a request to its provider; on a retryable failure, try the route's fallbacks.
+    """Route a request to one of its deployments; on a retryable failure, retry or try the
+    route's other deployments and fallbacks, as the ``Fallback`` helper's planner decides.
 
     ``unconfigured`` maps provider names that exist in configuration but cannot serve (no API
     key) to the setting that would enable them, so the client gets a clear 503, not a 500.
     ``on_provider_error`` sees every failed upstream call, the ones a fallback rescued too
-    (for metrics).
+    (for metrics); ``fallback`` may be handed in instead, to share one across use cases.
     """
 
     def __init__(
@@ -35,9 +39,11 @@ class CompleteChat:
         providers: Mapping[str, ChatProvider],
         unconfigured: Mapping[str, str] | None = None,
         on_provider_error: Callable[[ProviderError], None] | None = None,
+        *,
+        fallback: Fallback | None = None,
     ) -> None:
         self._routes = ChatRoutes(routing, providers, unconfigured or {})
-        self._on_provider_error = on_provider_error or (lambda error: None)
+        self._fallback = fallback or Fallback(on_provider_error)
 
     def reroute(self, routes: ChatRoutes) -> None:
         """Serve new requests with ``routes``; a request already running keeps the routes it
@@ -61,54 +67,44 @@ class CompleteChat:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         routes = self._routes
-        targets = routes.routing.resolve(request.model)
-        last = len(targets) - 1
-        for position, target in enumerate(targets):
-            try:
-                provider = self._provider(routes, target)
-                return await provider.complete(_addressed_to(request, target.model))
-            except (ProviderError, ProviderNotConfiguredError) as error:
-                if isinstance(error, ProviderError):
-                    self._on_provider_error(error)
-                if position == last or not error.retryable:
-                    raise
-        raise AssertionError("unreachable: the loop returns or raises")
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        async def attempt(target: Target) -> ChatResponse:
+            provider = self._provider(routes, target)
+            return await provider.complete(_addressed_to(request, target.model))
+
+        return await self._fallback.first_success(routes.routing.groups(request.model), attempt)
+
+    async def _open(self, request: ChatRequest, routes: ChatRoutes, target: Target) -> _Opened:
+        """The target's stream and its first chunk (``None``: the stream was empty)."""
+        chunks = self._provider(routes, target).stream(_addressed_to(request, target.model))
+        try:
+            return target, await anext(chunks, None), chunks
+        except BaseException:
+            await chunks.aclose()
+            raise
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         """Open the stream, falling back while nothing has been produced; then relay it.
 
         Errors after the first chunk propagate: the client already has part of an answer.
         """
         routes = self._routes
-        targets = routes.routing.resolve(request.model)
-        last = len(targets) - 1
-        for position, target in enumerate(targets):
-            try:
-                provider = self._provider(routes, target)
-                chunks = provider.stream(_addressed_to(request, target.model))
-                first = await anext(chunks)
-            except StopAsyncIteration:
+        target, first, chunks = await self._fallback.first_success(
+            routes.routing.groups(request.model),
+            lambda target: self._open(request, routes, target),
+        )
+        try:
+            if first is None:
                 return
-            except (ProviderError, ProviderNotConfiguredError) as error:
-                if isinstance(error, ProviderError):
-                    self._on_provider_error(error)
-                if position == last or not error.retryable:
-                    raise
-                continue
-            try:
-                first = replace(
-                    first, model=first.model or target.model, provider=target.provider
-                )
-                yield first
-                async for chunk in chunks:
-                    yield chunk
-            except ProviderError as error:
-                self._on_provider_error(error)
-                raise
-            finally:
-                # Close the upstream stream promptly when the client goes away.
-                await chunks.aclose()  # type: ignore[attr-defined]
-            return
+            yield replace(first, model=first.model or target.model, provider=target.provider)
+            async for chunk in chunks:
+                yield chunk
+        except ProviderError as error:
+            self._fallback.report(error)
+            raise
+        finally:
+            # Close the upstream stream promptly when the client goes away.
+            await chunks.aclose()
 
 
 def _addressed_to(request: ChatRequest, model: str) -> ChatRequest:

@@ -15,15 +15,14 @@ from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import (
     InvalidRequestError,
-    PermissionDeniedError,
-    ProviderError,
     ProviderNotConfiguredError,
     StoreUnavailableError,
 )
 from gateway_core.ports.embeddings import EmbeddingProvider
-from gateway_core.use_cases.background import run_in_background
+from gateway_core.use_cases.admission import AdmissionPolicy
+from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.fallback import Fallback
 from gateway_core.use_cases.rate_limit import RateLimiter
-from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_core.use_cases.usage import UsageTracker
 
 
@@ -37,16 +36,20 @@ class CreateEmbeddings:
         *,
         usage: UsageTracker | None = None,
         limiter: RateLimiter | None = None,
+        admission: AdmissionPolicy | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
         """``providers``: the usable providers that embed; ``configured``: every usable
         provider's name (a model routed to one that does not embed gets a clear 400);
-        ``unconfigured``: provider names without a key -> the setting that would enable them."""
+        ``unconfigured``: provider names without a key -> the setting that would enable them;
+        ``admission`` (else one built from ``limiter``) and ``fallback`` are chat's."""
         self._routing = routing
         self._providers = providers
         self._configured = frozenset(configured)
         self._unconfigured = unconfigured or {}
         self._usage = usage
-        self._limiter = limiter
+        self._admission = admission or AdmissionPolicy(limiter=limiter)
+        self._fallback = fallback or Fallback()
 
     def _provider(self, target: Target, model: str) -> EmbeddingProvider:
         provider = self._providers.get(target.provider)
@@ -68,46 +71,36 @@ class CreateEmbeddings:
         self, request: EmbeddingRequest, caller: ChatCaller
     ) -> tuple[EmbeddingResponse, float]:
         """Embed for ``caller`` with every control; returns the answer and its cost (USD)."""
-        if caller.key is not None and not caller.key.allows_model(request.model):
-            raise PermissionDeniedError(
-                f"This API key may not use the model '{request.model}'.", param="model"
-            )
-        admission = None
-        if self._limiter is not None:
-            estimate = sum(-(-len(text) // 4) for text in request.inputs)
-            limits = self._limiter.limits_for(caller.key)
-            admission = await self._limiter.admit(
-                caller.identity, estimated_tokens=estimate, limits=limits
-            )
+        admission = self._admission
+        estimate = sum(-(-len(text) // 4) for text in request.inputs)
+        admitted = await admission.admit(caller, request.model, estimate)
         try:
             response = await self.embed(request)
         except BaseException:
-            if admission is not None and self._limiter is not None:
-                await self._limiter.reconcile(admission, 0)
+            await admission.release(admitted)
             raise
         cost = await self._account(caller, response)
-        if admission is not None and self._limiter is not None:
-            run_in_background(self._limiter.reconcile(admission, response.usage.total_tokens))
+        admission.note_spend(caller.key_id, cost)
+        admission.settle(admitted, response.usage.total_tokens)
         return response, cost
 
     async def _account(self, caller: ChatCaller, response: EmbeddingResponse) -> float:
         if self._usage is None:
             return 0.0
-        args = {"key_id": caller.key_id, "model": response.model, "provider": response.provider}
+        usage, model = response.usage, response.model
         try:
-            return (await self._usage.record(**args, usage=response.usage)).cost_usd
+            event = await self._usage.record(
+                key_id=caller.key_id, model=model, provider=response.provider, usage=usage
+            )
         except StoreUnavailableError:
-            return self._usage.quote(response.model, response.usage).cost_usd
+            return self._usage.quote(model, usage).cost_usd
+        return event.cost_usd
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Route and embed, falling back on retryable failures; no controls."""
-        targets = self._routing.resolve(request.model)
-        last = len(targets) - 1
-        for position, target in enumerate(targets):
-            try:
-                provider = self._provider(target, request.model)
-                return await provider.embed(replace(request, model=target.model))
-            except (ProviderError, ProviderNotConfiguredError) as error:
-                if position == last or not error.retryable:
-                    raise
-        raise AssertionError("unreachable: the loop returns or raises")
+
+        async def attempt(target: Target) -> EmbeddingResponse:
+            provider = self._provider(target, request.model)
+            return await provider.embed(replace(request, model=target.model))
+
+        return await self._fallback.first_success(self._routing.groups(request.model), attempt)

@@ -19,9 +19,10 @@ is a Go-style duration as OpenAI sends it (``"20ms"``, ``"1s"``, ``"1.5s"``, ``"
 until the bucket is full again. A dimension without a limit gets no headers.
 
 When the store is down (``StoreUnavailableError``): ``fail_open`` (the default) admits through a
-per-process in-memory limiter with the same limits (so N replicas admit up to N times the limit
-while Redis is away) and calls ``on_fallback`` each time, for a metric; ``fail_closed`` lets the
-``StoreUnavailableError`` (503) through.
+per-process in-memory limiter holding ``fail_open_share`` of each limit (at least 1 unit), so
+N replicas admit at most N × share × limit per period while Redis is away (plus what each
+replica's live lease still holds, see ``rate_limit_leases``), and calls ``on_fallback`` each
+time, for a metric; ``fail_closed`` lets the ``StoreUnavailableError`` (503) through.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from gateway_core.clock import SystemClock
@@ -125,8 +126,12 @@ class RateLimiter:
         policy: StoreDownPolicy | str = StoreDownPolicy.FAIL_OPEN,
         fallback: RateLimitStore | None = None,
         on_fallback: Callable[[], None] | None = None,
+        fail_open_share: float = 1.0,
     ) -> None:
+        if not 0 < fail_open_share <= 1:
+            raise ValueError("fail_open_share must be in (0, 1]")
         self._store = store
+        self._share = fail_open_share
         self.defaults = defaults
         self._policy = StoreDownPolicy(policy)
         self._fallback = fallback or InMemoryRateLimitStore(SystemClock())
@@ -146,7 +151,7 @@ class RateLimiter:
         charges = self._charges(limits, max(0, estimated_tokens))
         if not charges:
             return Admission(identity, limits, reserved_tokens=0, headers={})
-        decision, via_fallback = await self._acquire(identity, charges)
+        decision, charges, via_fallback = await self._acquire(identity, charges)
         headers = _headers(charges, decision)
         if not decision.allowed:
             raise RateLimitExceededError(
@@ -168,7 +173,9 @@ class RateLimiter:
         if tokens_per_minute is None or delta == 0:
             return
         charge = Charge(TOKENS, tokens_per_minute, MINUTE, delta)
-        store = self._fallback if admission.via_fallback else self._store
+        store = self._store
+        if admission.via_fallback:
+            store, charge = self._fallback, self._fallback_charge(charge)
         try:
             await store.adjust(admission.identity, charge)
         except StoreUnavailableError:
@@ -187,16 +194,26 @@ class RateLimiter:
 
     async def _acquire(
         self, identity: str, charges: tuple[Charge, ...]
-    ) -> tuple[RateLimitDecision, bool]:
+    ) -> tuple[RateLimitDecision, tuple[Charge, ...], bool]:
+        """The decision, the charges it was made on (a fallback's are its share) and whether
+        the fallback made it."""
         try:
-            return await self._store.acquire(identity, charges), False
+            return await self._store.acquire(identity, charges), charges, False
         except StoreUnavailableError:
             if self._policy is StoreDownPolicy.FAIL_CLOSED:
                 raise
         self.fallbacks += 1
         if self._on_fallback is not None:
             self._on_fallback()
-        return await self._fallback.acquire(identity, charges), True
+        local = tuple(self._fallback_charge(charge) for charge in charges)
+        return await self._fallback.acquire(identity, local), local, True
+
+    def _fallback_charge(self, charge: Charge) -> Charge:
+        """``charge`` against this replica's share of the limit (at least 1 unit): the bound
+        that keeps N replicas within N × share × limit while the store is down."""
+        limit = max(1, math.floor(charge.limit * self._share))
+        cost = min(charge.cost, limit) if charge.cost > 0 else charge.cost
+        return replace(charge, limit=limit, cost=cost)
 
 
 def _headers(charges: tuple[Charge, ...], decision: RateLimitDecision) -> dict[str, str]:

@@ -27,115 +27,33 @@ the model writes it, in every round (rounds are separated by a blank line); inte
 rounds' tool calls are consumed, not forwarded. The stream has one role chunk first, then
 content, then (for a client tool turn) the turn's tool calls, one finish chunk and one usage
 chunk summing all rounds. ``ToolLoopStream.result`` is set just before the finish chunk, so
-the HTTP shell can put ``result.tool_runs`` in an extension field of that chunk.
+the chat turn can account the whole loop before the client sees the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from gateway_core.clock import SystemClock
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message, ToolCall
 from gateway_core.domain.tool_registry import ToolResult, ToolRun
-from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, InvalidRequestError, ToolArgumentsError
 from gateway_core.ports.clock import Clock
 from gateway_core.use_cases.execute_tool import ExecuteTool
-from gateway_core.use_cases.tool_loop_stream import RoundAssembly, ToolLoopStream
+from gateway_core.use_cases.tool_loop_stream import ToolLoopStream
+from gateway_core.use_cases.tool_transcript import (
+    TOOL_CALLS_LIMIT,
+    ChatCompleter,
+    ToolLoopResult,
+    Transcript,
+)
 
-TOOL_CALLS_LIMIT = "tool_calls_limit"
-"""The ``finish_reason`` of an answer cut short because the model kept calling tools."""
-
-_ROUND_SEPARATOR = "\n\n"
-
-
-class ChatCompleter(Protocol):
-    """What the loop calls the model through: ``CompleteChat`` (routing and fallbacks)."""
-
-    async def complete(self, request: ChatRequest) -> ChatResponse: ...
-
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ToolLoopResult:
-    """The final answer, plus everything the loop added to the conversation.
-
-    ``exchange`` is every new message in order (assistant turns with tool calls, tool results,
-    the final assistant message): what a session records. ``rounds`` counts model calls.
-    For a stream, ``response.id`` is empty: the HTTP shell names the stream.
-    """
-
-    response: ChatResponse
-    exchange: tuple[Message, ...]
-    tool_runs: tuple[ToolRun, ...]
-    rounds: int
-    notice: str | None = None
-    """Why the loop stopped early (the round limit), for the response's extension field."""
-
-    @property
-    def finish_reason(self) -> str | None:
-        return self.response.choices[0].finish_reason
-
-    @property
-    def usage(self) -> Usage:
-        return self.response.usage
-
-
-class _Transcript:
-    """The loop's growing state for one request: messages added, tools run, usage so far."""
-
-    def __init__(self, request: ChatRequest, gateway_tools: frozenset[str]) -> None:
-        self.request = request
-        self.gateway_tools = gateway_tools
-        self.exchange: list[Message] = []
-        self.tool_runs: list[ToolRun] = []
-        self.usage = Usage()
-        self.rounds = 0
-
-    def next_request(self) -> ChatRequest:
-        self.rounds += 1
-        request = replace(self.request, messages=self.request.messages + tuple(self.exchange))
-        if self.rounds > 1 and request.tool_choice not in (None, "auto", "none"):
-            request = replace(request, tool_choice="auto")
-        return request
-
-    def runs_gateway_tools(self, message: Message) -> bool:
-        calls = message.tool_calls
-        return bool(calls) and all(call.name in self.gateway_tools for call in calls)
-
-    def record_round(self, message: Message, results: Sequence[tuple[Message, ToolRun]]) -> None:
-        self.exchange.append(message)
-        for tool_message, run in results:
-            self.exchange.append(tool_message)
-            self.tool_runs.append(run)
-
-    def limit_notice(self, message: Message, max_rounds: int) -> str:
-        names = ", ".join(sorted({call.name for call in message.tool_calls}))
-        return (
-            f"The model still called tools after {max_rounds} round(s) of tool calls, the "
-            f"gateway's limit; its last calls ({names}) were not run."
-        )
-
-    def finish(self, response: ChatResponse, limited_by: int | None) -> ToolLoopResult:
-        """The result for the model's last answer; ``limited_by`` is the round limit hit."""
-        choice = response.choices[0]
-        notice = None
-        if limited_by is not None:
-            notice = self.limit_notice(choice.message, limited_by)
-            text_only = Message.assistant(choice.message.text)
-            choice = replace(choice, message=text_only, finish_reason=TOOL_CALLS_LIMIT)
-        self.exchange.append(choice.message)
-        final = replace(response, choices=(choice,), usage=self.usage)
-        exchange, runs = tuple(self.exchange), tuple(self.tool_runs)
-        return ToolLoopResult(final, exchange, runs, self.rounds, notice)
-
+__all__ = ["TOOL_CALLS_LIMIT", "ChatCompleter", "ToolLoop", "ToolLoopResult", "ToolLoopStream"]
 
 class ToolLoop:
     """Call the model, run the gateway's tools it asks for, repeat; see the module docstring."""
@@ -153,7 +71,7 @@ class ToolLoop:
             raise ValueError("max_rounds must be >= 0 and max_result_chars >= 1.")
         self._chat = chat
         self._tools = tools
-        self._max_rounds = max_rounds
+        self.max_rounds = max_rounds
         self._max_result_chars = max_result_chars
         self._clock = clock or SystemClock()
 
@@ -188,61 +106,24 @@ class ToolLoop:
     async def complete(
         self, request: ChatRequest, *, offer_all_tools: bool = False
     ) -> ToolLoopResult:
-        transcript = _Transcript(*self.prepare(request, offer_all_tools))
+        transcript = Transcript(*self.prepare(request, offer_all_tools))
         while True:
             response = await self._chat.complete(transcript.next_request())
             transcript.usage += response.usage
             message = response.choices[0].message
             if not transcript.runs_gateway_tools(message):
                 return transcript.finish(response, limited_by=None)
-            if transcript.rounds > self._max_rounds:
-                return transcript.finish(response, limited_by=self._max_rounds)
-            results = await self._run_round(message.tool_calls, transcript.rounds)
+            if transcript.rounds > self.max_rounds:
+                return transcript.finish(response, limited_by=self.max_rounds)
+            results = await self.run_round(message.tool_calls, transcript.rounds)
             transcript.record_round(message, results)
 
     def stream(self, request: ChatRequest, *, offer_all_tools: bool = False) -> ToolLoopStream:
         """Raises request errors (``n > 1``) now; model and tool errors while iterating."""
-        transcript = _Transcript(*self.prepare(request, offer_all_tools))
-        return ToolLoopStream(lambda publish: self._stream(transcript, publish))
+        transcript = Transcript(*self.prepare(request, offer_all_tools))
+        return ToolLoopStream(self._chat, self, transcript)
 
-    async def _stream(
-        self, transcript: _Transcript, publish: Callable[[ToolLoopResult], None]
-    ) -> AsyncGenerator[ChatChunk, None]:
-        assembly = RoundAssembly(first_round=True)
-        limited_by: int | None = None
-        while True:
-            # aclosing: when the client leaves mid-round, the model's stream closes now.
-            async with aclosing(self._stream_round(transcript, assembly)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-            message = assembly.message()
-            if not transcript.runs_gateway_tools(message):
-                break
-            if transcript.rounds > self._max_rounds:
-                limited_by = self._max_rounds
-                break
-            results = await self._run_round(message.tool_calls, transcript.rounds)
-            transcript.record_round(message, results)
-            assembly = assembly.next_round(separator=_ROUND_SEPARATOR)
-        result = transcript.finish(assembly.response(transcript.request.model), limited_by)
-        publish(result)
-        for chunk in assembly.closing_chunks(result.response):
-            yield chunk
-
-    async def _stream_round(
-        self, transcript: _Transcript, assembly: RoundAssembly
-    ) -> AsyncGenerator[ChatChunk, None]:
-        chunks = self._chat.stream(transcript.next_request())
-        try:
-            async for chunk in chunks:
-                visible = assembly.add(chunk)
-                if visible is not None:
-                    yield visible
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-        transcript.usage += assembly.usage
-
-    async def _run_round(
+    async def run_round(
         self, calls: Sequence[ToolCall], round_number: int
     ) -> list[tuple[Message, ToolRun]]:
         async with asyncio.TaskGroup() as group:

@@ -1,97 +1,65 @@
-"""The streaming side of the tool loop: ``RoundAssembly`` turns each round's model stream into
-what the client sees and assembles the round's assistant message from the fragments;
-``ToolLoopStream`` is what ``ToolLoop.stream`` returns."""
+"""The streaming driver of the tool loop: ``ToolLoopStream`` is what ``ToolLoop.stream`` returns.
+
+Each round's model stream goes through a ``RoundView``: a ``StreamAccumulator`` (the round's
+assistant message, finish reason and usage) plus what the client may see of it (role and
+text only: one role chunk over all rounds, a separator between the rounds' texts).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import aclosing
+from typing import Protocol
 
-from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
+from gateway_core.domain.chat import ChatChunk, ChatResponse, ToolCallDelta
 from gateway_core.domain.messages import Message, ToolCall
-from gateway_core.domain.usage import Usage
+from gateway_core.domain.stream_accumulator import StreamAccumulator
+from gateway_core.domain.tool_registry import ToolRun
+from gateway_core.use_cases.tool_transcript import ChatCompleter, ToolLoopResult, Transcript
 
-if TYPE_CHECKING:
-    from gateway_core.use_cases.tool_loop import ToolLoopResult
-
-
-@dataclass
-class _CallParts:
-    id: str | None = None
-    name: str | None = None
-    arguments: list[str] = field(default_factory=list)
+ROUND_SEPARATOR = "\n\n"
 
 
-class RoundAssembly:
-    """One model stream: forwards its text, keeps its tool calls, finish reason and usage.
+class ToolRunner(Protocol):
+    """Runs one round's gateway tool calls: ``ToolLoop``."""
 
-    Forwarded chunks carry only role and content. Exactly one role chunk reaches the client
-    over all rounds; ``separator`` is put before a later round's first text when text was
-    forwarded before, so the rounds' texts do not run together.
-    """
+    max_rounds: int
 
-    def __init__(self, *, first_round: bool, separator: str = "", text_sent: bool = False) -> None:
-        self._role_sent = not first_round
-        self._pending_separator = separator if text_sent else ""
-        self._text_sent = text_sent
-        self._text: list[str] = []
-        self._calls: dict[int, _CallParts] = {}
-        self.finish_reason: str | None = None
-        self.native_finish_reason: str | None = None
-        self.usage = Usage()
-        self.model: str | None = None
+    async def run_round(
+        self, calls: Sequence[ToolCall], round_number: int
+    ) -> list[tuple[Message, ToolRun]]: ...
 
-    def next_round(self, *, separator: str) -> RoundAssembly:
-        return RoundAssembly(first_round=False, separator=separator, text_sent=self._text_sent)
+
+class RoundView:
+    """One model stream: accumulated in full, forwarded as role and text only."""
+
+    __slots__ = ("_pending_separator", "_role_sent", "_text_sent", "accumulator")
+
+    def __init__(self, *, role_sent: bool = False, separator: str = "") -> None:
+        self.accumulator = StreamAccumulator()
+        self._role_sent = role_sent
+        self._text_sent = bool(separator)
+        self._pending_separator = separator
+
+    def next_round(self) -> RoundView:
+        separator = ROUND_SEPARATOR if self._text_sent else ""
+        return RoundView(role_sent=self._role_sent, separator=separator)
 
     def add(self, chunk: ChatChunk) -> ChatChunk | None:
         """Take one chunk of the model's stream; return what the client should get, if any."""
-        self.model = self.model or chunk.model
-        for delta in chunk.tool_calls:
-            self._add_call_delta(delta)
-        if chunk.finish_reason is not None:
-            self.finish_reason = chunk.finish_reason
-            self.native_finish_reason = chunk.native_finish_reason
-        if chunk.usage is not None:
-            # Providers report a stream's usage once, at its end: the last report wins.
-            self.usage = chunk.usage
-        return self._visible(chunk)
-
-    def _add_call_delta(self, delta: ToolCallDelta) -> None:
-        parts = self._calls.setdefault(delta.index, _CallParts())
-        # Some providers repeat id and name in every fragment: the first one counts.
-        parts.id = parts.id or delta.id
-        parts.name = parts.name or delta.name
-        parts.arguments.append(delta.arguments)
-
-    def _visible(self, chunk: ChatChunk) -> ChatChunk | None:
+        self.accumulator.add(chunk)
         content = chunk.content or None
         if content is not None:
-            self._text.append(content)
             content = self._pending_separator + content
             self._pending_separator = ""
             self._text_sent = True
         role = None if self._role_sent else (chunk.role or ("assistant" if content else None))
         if role is None and content is None:
             return None
-        self._role_sent = self._role_sent or role is not None
         if role is not None:
+            self._role_sent = True
             content = content or ""  # a role chunk carries "" as OpenAI's first chunk does
         return ChatChunk(role=role, content=content, model=chunk.model)
-
-    def message(self) -> Message:
-        calls = tuple(
-            ToolCall(parts.id or f"call_{index}", parts.name or "", "".join(parts.arguments))
-            for index, parts in sorted(self._calls.items())
-        )
-        text = "".join(self._text)
-        return Message.assistant(text or None, calls)
-
-    def response(self, requested_model: str) -> ChatResponse:
-        choice = Choice(self.message(), self.finish_reason, 0, self.native_finish_reason)
-        model = self.model or requested_model
-        return ChatResponse(id="", model=model, choices=(choice,), usage=self.usage)
 
     def closing_chunks(self, final: ChatResponse) -> Iterator[ChatChunk]:
         """The end of the client's stream: a role chunk if none was sent yet, the final turn's
@@ -110,17 +78,13 @@ class RoundAssembly:
 
 
 class ToolLoopStream:
-    """An async iterator of ``ChatChunk`` with ``result`` set before the finish chunk."""
+    """An async iterator of ``ChatChunk``; ``result`` is set just before the finish chunk."""
 
-    def __init__(
-        self,
-        produce: Callable[[Callable[[ToolLoopResult], None]], AsyncGenerator[ChatChunk, None]],
-    ) -> None:
+    def __init__(self, chat: ChatCompleter, tools: ToolRunner, transcript: Transcript) -> None:
         self.result: ToolLoopResult | None = None
-        self._chunks = produce(self._publish)
-
-    def _publish(self, result: ToolLoopResult) -> None:
-        self.result = result
+        self._chat = chat
+        self._tools = tools
+        self._chunks = self._run(transcript)
 
     def __aiter__(self) -> ToolLoopStream:
         return self
@@ -131,3 +95,36 @@ class ToolLoopStream:
     async def aclose(self) -> None:
         """Stop early (the client went away): closes the model's stream too."""
         await self._chunks.aclose()
+
+    async def _run(self, transcript: Transcript) -> AsyncGenerator[ChatChunk, None]:
+        view = RoundView()
+        max_rounds = self._tools.max_rounds
+        limited_by: int | None = None
+        while True:
+            # aclosing: when the client leaves mid-round, the model's stream closes now.
+            async with aclosing(self._round(transcript, view)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+            message = view.accumulator.message()
+            if not transcript.runs_gateway_tools(message):
+                break
+            if transcript.rounds > max_rounds:
+                limited_by = max_rounds
+                break
+            results = await self._tools.run_round(message.tool_calls, transcript.rounds)
+            transcript.record_round(message, results)
+            view = view.next_round()
+        answer = view.accumulator.response(transcript.request.model)
+        self.result = transcript.finish(answer, limited_by)
+        for chunk in view.closing_chunks(self.result.response):
+            yield chunk
+
+    async def _round(
+        self, transcript: Transcript, view: RoundView
+    ) -> AsyncGenerator[ChatChunk, None]:
+        async with aclosing(self._chat.stream(transcript.next_request())) as chunks:
+            async for chunk in chunks:
+                visible = view.add(chunk)
+                if visible is not None:
+                    yield visible
+        transcript.usage += view.accumulator.usage

@@ -27,6 +27,7 @@ from gateway_core.errors import BudgetExceededError
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.usage import UsageQuery, UsageSink
 
+
 class UsageTracker:
     """Prices calls and appends them to the usage sink."""
 

@@ -14,7 +14,6 @@ from msgspec import Meta, Struct
 
 from gateway_http.schemas.json_body import decode_body, error_path
 
-_FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 
 
 class MessageFields(Struct):
@@ -55,11 +54,4 @@ def decode_messages_body(raw: bytes, *, counting: bool = False) -> dict[str, Any
         msgspec.convert(body, CountTokensBodyFields if counting else MessagesBodyFields)
     except msgspec.ValidationError as error:
         raise InvalidRequestError(str(error), param=error_path(str(error))) from None
-    for name in _FORBIDDEN_FIELDS:
-        if name in body:
-            raise InvalidRequestError(
-                f"'{name}' is not accepted: the gateway chooses the upstream.",
-                code="forbidden_parameter",
-                param=name,
-            )
     return body

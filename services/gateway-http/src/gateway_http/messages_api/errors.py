@@ -70,7 +70,9 @@ def handle_gateway_error(request: Request, error: core.GatewayError) -> Response
     """The gateway's own handler (logging, the request record, headers), Anthropic's body."""
     reference = openai_shaped.handle_gateway_error(request, error)
     status, error_type = anthropic_error(error)
-    return _reshaped(reference, status, error_type, error.message)
+    # The message the reference already carries: scrubbed of every secret.
+    message = msgspec.json.decode(reference.content)["error"]["message"]  # type: ignore[arg-type]
+    return _reshaped(reference, status, error_type, message)
 
 
 def handle_http_error(request: Request, error: HTTPException) -> Response:

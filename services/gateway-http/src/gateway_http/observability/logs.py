@@ -133,7 +133,9 @@ class JsonLinesHandler(logging.Handler):
 
     def _line(self, created: float, level: str, logger: str, pid: int | None, fields: Any) -> str:
         timestamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
-        head = {"ts": timestamp.replace("+00:00", "Z"), "level": level.lower(), "logger": logger}
+        head: dict[str, Any] = {
+            "ts": timestamp.replace("+00:00", "Z"), "level": level.lower(), "logger": logger
+        }
         head["pid"] = pid
         try:
             encoded = self._encoder.encode({**head, **fields})

@@ -24,12 +24,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from gateway_adapters.tools.circuit_breaker import CircuitState
+from gateway_core.domain.models import ModelInfo
+from gateway_core.domain.routing import Deployment
+from gateway_core.errors import ProviderError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from gateway_adapters.tools.circuit_breaker import CircuitState
-from gateway_core.domain.models import ModelInfo
-from gateway_core.errors import ProviderError
 from gateway_http.observability.outcome import RequestOutcome
 from gateway_http.request_record import RequestRecord
 
@@ -51,6 +52,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _CACHE_RESULTS = {"HIT": "hit", "MISS": "miss"}
 _BREAKER_LEVELS = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 _BREAKER_REFRESH_SECONDS = 1.0
+_DEPLOYMENT_LEVELS = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def _provider_error_codes() -> frozenset[str]:
@@ -63,6 +65,12 @@ def _provider_error_codes() -> frozenset[str]:
 
 
 UPSTREAM_ERROR_CODES = _provider_error_codes()
+
+
+class HasDeploymentStates(Protocol):
+    """What the attempt planner exposes: each tracked deployment's state."""
+
+    def states(self) -> Mapping[str, Mapping[str, object]]: ...
 
 
 class HasCircuitState(Protocol):
@@ -129,6 +137,8 @@ class GatewayMetrics:
         self._models = ModelLabels(known_models)
         self._keys = KeyLabels()
         self._breakers: Mapping[str, HasCircuitState] = {}
+        self._deployments: HasDeploymentStates | None = None
+        self._attempt_counters: dict[tuple[str, bool], Counter] = {}
         self._breakers_refreshed_at = float("-inf")
         # Read like prometheus_client read it at import: the two must agree on the storage.
         self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV) or None
@@ -162,6 +172,24 @@ class GatewayMetrics:
             "upstream_errors", "Requests failed by a provider error.", ("provider", "kind")
         )
         self._stream_aborts = counter("stream_aborts", "Responses cut before their end.")
+        self._attempts = counter(
+            "upstream_attempts", "Upstream calls, retries and fallbacks included.",
+            ("provider", "deployment"),
+        )  # fmt: skip
+        self._retries = counter(
+            "upstream_retries", "Extra upstream calls within a model group (retries).",
+            ("provider", "deployment"),
+        )  # fmt: skip
+        self._deployment_state = Gauge(
+            "llm_gateway_deployment_circuit_state",
+            "Model deployments' circuit breakers: 0 closed, 1 half-open, 2 open.",
+            ["deployment"], multiprocess_mode="livemax", registry=registry,
+        )  # fmt: skip
+        self._deployment_cooling = Gauge(
+            "llm_gateway_deployment_cooling_down",
+            "1 while a model deployment rests after a 429, else 0.",
+            ["deployment"], multiprocess_mode="livemax", registry=registry,
+        )  # fmt: skip
         self._ttft = Histogram(
             "llm_gateway_time_to_first_token_seconds",
             "Streams: arrival to the first event (the first token as the client sees it).",
@@ -230,7 +258,8 @@ class GatewayMetrics:
         key = self._keys.label(record.key_id)
         self._key_requests.labels(key).inc()
         for kind, count in (
-            ("prompt", record.prompt_tokens), ("completion", record.completion_tokens),
+            ("prompt", record.prompt_tokens),
+            ("completion", record.completion_tokens),
         ):
             if count > 0:
                 self._key_tokens.labels(key, kind).inc(count)
@@ -255,6 +284,26 @@ class GatewayMetrics:
         kind = error.code if error.code in UPSTREAM_ERROR_CODES else "other"
         self._upstream_errors.labels(error.provider or UNKNOWN, kind).inc()
 
+    def attempted(self, deployment: Deployment, retry: bool) -> None:
+        """The attempt planner's observer: one upstream call made. Deployment names come from
+        configuration (or ``<provider>/*``): a bounded set."""
+        self._labelled(self._attempts, deployment, False).inc()
+        if retry:
+            self._labelled(self._retries, deployment, True).inc()
+
+    def _labelled(self, counter: Counter, deployment: Deployment, retry: bool) -> Counter:
+        # Looking a labelled child up costs more than the increment: keep them.
+        child = self._attempt_counters.get((deployment.name, retry))
+        if child is None:
+            child = counter.labels(deployment.target.provider, deployment.name)
+            self._attempt_counters[(deployment.name, retry)] = child
+        return child
+
+    def watch_deployments(self, planner: HasDeploymentStates) -> None:
+        """Report the planner's deployments' states from now on."""
+        self._deployments = planner
+        self.refresh_circuit_breakers()
+
     def count_rate_limit_fallback(self) -> None:
         """Pass as the rate limiter's ``on_fallback``."""
         self._fallbacks.inc()
@@ -270,6 +319,10 @@ class GatewayMetrics:
         self._breakers_refreshed_at = time.monotonic()
         for backend, breaker in self._breakers.items():
             self._breaker_state.labels(backend).set(_BREAKER_LEVELS[breaker.state])
+        if self._deployments is not None:
+            for name, state in self._deployments.states().items():
+                self._deployment_state.labels(name).set(_DEPLOYMENT_LEVELS[str(state["circuit"])])
+                self._deployment_cooling.labels(name).set(1 if state["cooling_down"] else 0)
 
     def render(self) -> bytes:
         """The Prometheus text exposition, summed over every worker in multiprocess mode."""

@@ -16,8 +16,10 @@ from time import perf_counter
 from typing import Any
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway_core.resilience.planner import AttemptTally, current_tally
 from gateway_http.middleware import request_id
 from gateway_http.observability.logs import FIELDS_ATTRIBUTE, REQUEST_LOGGER
 from gateway_http.observability.metrics import GatewayMetrics
@@ -63,6 +65,8 @@ def request_fields(
         "cost_usd": record.cost_usd,
         "cache": record.cache,
         "tool_rounds": record.tool_rounds,
+        "upstream_attempts": record.upstream_attempts,
+        "upstream_retries": record.upstream_retries,
         "error_code": record.error_code,
         "rate_limited": record.rate_limited,
         "aborted": outcome.aborted or record.aborted,
@@ -81,7 +85,7 @@ def request_fields(
 
 def route_of(scope: Scope, record: RequestRecord) -> str:
     # Litestar sets path_template once a route matched; the router's own 404/405 never do.
-    template: str | None = scope.get("path_template")  # type: ignore[assignment]
+    template: str | None = scope.get("path_template")
     return record.route or template or UNMATCHED_ROUTE
 
 
@@ -113,7 +117,8 @@ class _Exchange:
         status = self.status or ending or STATUS_CLIENT_GONE
         latency = (self.finished or perf_counter()) - self.started
         first_byte = None if self.first_byte is None else self.first_byte - self.started
-        return RequestOutcome(scope["method"], route, status, latency, aborted, path, first_byte)
+        method = scope["method"] if scope["type"] == ScopeType.HTTP else "GET"
+        return RequestOutcome(method, route, status, latency, aborted, path, first_byte)
 
 
 class RequestObserver:
@@ -125,9 +130,14 @@ class RequestObserver:
         self._log_prompts = log_prompts
         self._request_log = logging.getLogger(REQUEST_LOGGER)
 
-    def observe(self, scope: Scope, exchange: _Exchange, ending: int | None) -> None:
+    def observe(
+        self, scope: Scope, exchange: _Exchange, ending: int | None, tally: AttemptTally
+    ) -> None:
         try:
             record = record_of(scope)
+            record.upstream_attempts = tally.attempts
+            record.upstream_retries = tally.retries
+            record.close()
             outcome = exchange.outcome(scope, record, ending)
             # Metrics first: once a request's line is visible, /metrics counts it.
             self._metrics.observe(outcome, record)
@@ -149,10 +159,14 @@ class ObservedRequests:
         self._observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
         exchange = _Exchange()
+        # The provider path counts its attempts into this (one object, shared by the tasks
+        # the request spawns: they copy the context, not the tally).
+        tally = AttemptTally()
+        current_tally.set(tally)
 
         async def observed_send(message: Message) -> None:
             exchange.see(message)
@@ -170,7 +184,7 @@ class ObservedRequests:
             raise
         finally:
             self._observer.metrics.request_finished()
-            self._observer.observe(scope, exchange, ending)
+            self._observer.observe(scope, exchange, ending, tally)
 
 
 def install_observability(app: Litestar, metrics: GatewayMetrics, *, log_prompts: bool) -> None:

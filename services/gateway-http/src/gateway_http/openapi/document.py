@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from gateway_http.admin.schemas import CreateKeyBody, KeyFields, RotateKeyBody
 from gateway_http.messages_api.body import CountTokensBodyFields, MessagesBodyFields
 from gateway_http.openapi import shapes
 from gateway_http.responses_api.body import ResponsesBodyFields
@@ -75,6 +76,8 @@ _SESSION_ID = {"name": "session_id", "in": "path", "required": True,
 _RESPONSE_ID = {"name": "response_id", "in": "path", "required": True,
                 "schema": {"type": "string"}}
 _STORE_ERRORS = (401, 403, 404, 503)
+_KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ADMIN_ERRORS = (400, 401, 403, 404, 409, 413, 415, 503)
 _MESSAGES_ERRORS = (400, 401, 402, 403, 404, 409, 413, 415, 429, 502, 503, 504, 529)
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -137,6 +140,31 @@ OPERATIONS: tuple[Operation, ...] = (
               parameters=(_query("start", "First UTC day (YYYY-MM-DD)"),
                           _query("end", "Last UTC day (YYYY-MM-DD)"),
                           _query("key_id", "One key's usage (admin keys)"))),
+    Operation("post", "/v1/admin/keys", "Create a client key (the secret is shown once)",
+              "admin", {201: ("The new key, with its secret.", shapes.API_KEY)},
+              body=CreateKeyBody, errors=_ADMIN_ERRORS),
+    Operation("get", "/v1/admin/keys", "List client keys", "admin",
+              {200: ("Every key (never a secret or a hash).", shapes.API_KEYS)},
+              errors=(401, 403, 503)),
+    Operation("get", "/v1/admin/keys/{key_id}", "Read a client key", "admin",
+              {200: ("The key.", shapes.API_KEY)}, errors=(401, 403, 404, 503),
+              parameters=(_KEY_ID,)),
+    Operation("patch", "/v1/admin/keys/{key_id}", "Change a key's limits, models or budget",
+              "admin", {200: ("The key.", shapes.API_KEY)}, body=KeyFields,
+              errors=_ADMIN_ERRORS, parameters=(_KEY_ID,)),
+    Operation("delete", "/v1/admin/keys/{key_id}", "Revoke a client key", "admin",
+              {200: ("The revoked key.", shapes.API_KEY)}, errors=(401, 403, 404, 409, 503),
+              parameters=(_KEY_ID,)),
+    Operation("post", "/v1/admin/keys/{key_id}/disable", "Disable a client key", "admin",
+              {200: ("The key.", shapes.API_KEY)}, errors=(401, 403, 404, 409, 503),
+              parameters=(_KEY_ID,)),
+    Operation("post", "/v1/admin/keys/{key_id}/enable", "Enable a client key again", "admin",
+              {200: ("The key.", shapes.API_KEY)}, errors=(401, 403, 404, 409, 503),
+              parameters=(_KEY_ID,)),
+    Operation("post", "/v1/admin/keys/{key_id}/rotate",
+              "Rotate a key's secret (both work during the overlap)", "admin",
+              {200: ("The key, with its new secret.", shapes.API_KEY)}, body=RotateKeyBody,
+              errors=_ADMIN_ERRORS, parameters=(_KEY_ID,)),
     Operation("get", "/health", "Liveness", "operations",
               {200: ("The process runs.", shapes.HEALTH)}, needs_key=False),
     Operation("get", "/ready", "Readiness", "operations",

@@ -185,6 +185,24 @@ ANTHROPIC_ERROR = _object(
     ("type", "error"),
 )
 
+API_KEY = _object(
+    {
+        "id": {"type": "string"},
+        "object": {"const": "api_key"},
+        "name": {"type": "string"},
+        "source": {"enum": ["store", "configuration"]},
+        "disabled": {"type": "boolean"},
+        "admin": {"type": "boolean"},
+        "secret": {"type": "string", "description": "Only in the answer that made it."},
+    },
+    ("id", "object", "name"),
+)
+
+API_KEYS = _object(
+    {"object": {"const": "list"}, "data": {"type": "array", "items": API_KEY}},
+    ("object", "data"),
+)
+
 TOKEN_COUNT = _object({"input_tokens": _INTEGER}, ("input_tokens",))
 
 MODEL = _object(

@@ -15,7 +15,6 @@ from msgspec import Meta, Struct
 
 from gateway_http.schemas.json_body import decode_body, error_path
 
-_FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 
 
 class ResponsesBodyFields(Struct, kw_only=True):
@@ -46,11 +45,4 @@ def decode_responses_body(raw: bytes) -> dict[str, Any]:
         raise InvalidRequestError(str(error), param=error_path(str(error))) from None
     if body.get("input") is None and body.get("previous_response_id") is None:
         raise InvalidRequestError("'input' is required.", param="input")
-    for name in _FORBIDDEN_FIELDS:
-        if name in body:
-            raise InvalidRequestError(
-                f"'{name}' is not accepted: the gateway chooses the upstream.",
-                code="forbidden_parameter",
-                param=name,
-            )
     return body

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from litestar import Request, Response, post
 
-from gateway_core.use_cases.create_embeddings import CreateEmbeddings
-from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.media import require_json
 from gateway_http.request_record import record_of
+from gateway_http.schemas.completions import COST_HEADER, cost_header_value
 from gateway_http.schemas.embeddings import decode_embeddings_body, embeddings_body
 
 _encode = msgspec.json.Encoder().encode
@@ -16,8 +19,8 @@ _encode = msgspec.json.Encoder().encode
 
 @post("/v1/embeddings", status_code=200)
 async def create_embeddings(
-    request: Request, embeddings: CreateEmbeddings, caller: ChatCaller
-) -> Response:
+    request: Request[Any, Any, Any], embeddings: CreateEmbeddings, caller: ChatCaller
+) -> Response[bytes]:
     require_json(request)
     embedding_request, as_base64 = decode_embeddings_body(await request.body())
     record = record_of(request.scope)
@@ -27,5 +30,5 @@ async def create_embeddings(
     record.prompt_tokens = response.usage.prompt_tokens
     record.cost_usd = cost
     body = _encode(embeddings_body(response, cost, as_base64))
-    headers = {"x-gateway-cost-usd": f"{cost:.10f}".rstrip("0").rstrip(".") or "0"}
+    headers = {COST_HEADER: cost_header_value(cost)}
     return Response(content=body, media_type="application/json", headers=headers)

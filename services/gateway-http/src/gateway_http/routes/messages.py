@@ -16,7 +16,6 @@ from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, PermissionDeniedError
 from gateway_core.ports.native import NativeCall
-from gateway_core.use_cases.serve_chat_stream import ChatStream
 from litestar import Request, Response, post
 
 from gateway_http.ids import new_id
@@ -32,6 +31,7 @@ from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
+    TurnStream,
     NativeTurn,
     dropped_header,
     native_target,
@@ -92,7 +92,7 @@ def _event(event: Event) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
 
-async def _sse(stream: ChatStream, events: MessagesEvents, record: RequestRecord) -> AsyncIterator[bytes]:
+async def _sse(stream: TurnStream, events: MessagesEvents, record: RequestRecord) -> AsyncIterator[bytes]:
     try:
         for event in events.start():
             yield _event(event)

@@ -20,7 +20,6 @@ from gateway_core.errors import GatewayError, NotFoundError, StoreUnavailableErr
 from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
 from gateway_core.use_cases.serve_chat import ChatCaller
-from gateway_core.use_cases.serve_chat_stream import ChatStream
 from litestar import Request, Response, delete, get, post
 
 from gateway_http.errors import gateway_error_payload
@@ -41,6 +40,7 @@ from gateway_http.responses_api.request import input_items, to_chat_request
 from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
+    TurnStream,
     NativeTurn,
     dropped_header,
     native_target,
@@ -171,7 +171,7 @@ def _event(event: dict[str, Any]) -> bytes:
 
 
 async def _sse(
-    stream: ChatStream, events: ResponsesEvents, keep: _Keeper, record: RequestRecord
+    stream: TurnStream, events: ResponsesEvents, keep: _Keeper, record: RequestRecord
 ) -> AsyncIterator[bytes]:
     try:
         for event in events.start():

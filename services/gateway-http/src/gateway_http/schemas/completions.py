@@ -9,13 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from gateway_core.domain.chat import ChatChunk, ChatResponse, ToolCallDelta
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
-from gateway_core.use_cases.serve_chat import ChatOutcome
+from gateway_core.use_cases.chat_turn import TurnOutcome
 
 _encode = msgspec.json.Encoder().encode
+
+
+COST_HEADER = "x-gateway-cost-usd"
+
+
+def cost_header_value(cost_usd: float) -> str:
+    """The cost header's plain decimal: at most 10 decimals, no trailing zeros, ``0`` for none."""
+    return f"{cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
@@ -37,7 +44,7 @@ def message_body(message: Message) -> dict[str, Any]:
     return body
 
 
-def outcome_extension(outcome: ChatOutcome) -> dict[str, Any]:
+def outcome_extension(outcome: TurnOutcome) -> dict[str, Any]:
     """The gateway's additions to an answer: its cost, cache result, and the tools it ran."""
     extension: dict[str, Any] = {"cost_usd": outcome.cost_usd}
     if outcome.response is not None and outcome.response.provider:
@@ -61,8 +68,13 @@ def outcome_extension(outcome: ChatOutcome) -> dict[str, Any]:
     return extension
 
 
-def completion_body(response: ChatResponse, extension: dict[str, Any] | None = None) -> dict:
+def completion_body(
+    response: ChatResponse, extension: dict[str, Any] | None = None
+) -> dict[str, Any]:
     native = {c.index: c.native_finish_reason for c in response.choices if c.native_finish_reason}
+    gateway: dict[str, Any] = {"provider": response.provider, **(extension or {})}
+    if native:
+        gateway["native_finish_reason"] = native.get(0) if len(native) == 1 else native
     body = {
         "id": response.id,
         "object": "chat.completion",
@@ -79,10 +91,8 @@ def completion_body(response: ChatResponse, extension: dict[str, Any] | None = N
         ],
         "usage": usage_body(response.usage),
         "system_fingerprint": response.system_fingerprint,
-        "x_gateway": {"provider": response.provider, **(extension or {})},
+        "x_gateway": gateway,
     }
-    if native:
-        body["x_gateway"]["native_finish_reason"] = native.get(0) if len(native) == 1 else native
     return body
 
 

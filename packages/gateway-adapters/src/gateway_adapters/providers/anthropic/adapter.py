@@ -9,7 +9,7 @@ wire format (see wire.py and the contract tests).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncGenerator, Collection, Mapping
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
@@ -93,7 +93,7 @@ class AnthropicChatProvider:
             raise transport_error(error, self.name) from error
         return parse_response(raw, provider=self.name, created=int(time.time()))
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         body = self._body(request, stream=True)
         translator = StreamTranslator(self.name)
         try:

@@ -7,7 +7,7 @@ import hashlib
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -50,7 +50,7 @@ class EchoChatProvider:
             provider=self.name,
         )
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         text, finish_reason, usage = self._answer(request)
         yield ChatChunk(role="assistant", content="", model=request.model)
         words = text.split(" ") if text else []

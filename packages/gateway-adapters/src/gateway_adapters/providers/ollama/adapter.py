@@ -7,7 +7,7 @@ Ollama's default NDJSON, one JSON object per line, translated as each line arriv
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import httpx
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
@@ -63,7 +63,7 @@ class OllamaChatProvider:
             fallback_model=request.model,
         )
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         body = chat_body(request, stream=True, keep_alive=self._keep_alive)
         translator = StreamTranslator(provider=self.name, fallback_model=request.model)
         try:

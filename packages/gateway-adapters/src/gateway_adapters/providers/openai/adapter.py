@@ -8,7 +8,7 @@ CPU per call, and the SDK's retries would fight the use case's own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -76,7 +76,7 @@ class OpenAIChatProvider:
             raise transport_error(exc, self.name) from exc
         return decode_response(raw, self.name)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         body = encode_payload(to_openai_payload(request, stream=True))
         try:
             async with self._client.post(self._chat, body, self._stream_timeout) as response:

@@ -6,9 +6,15 @@ clocks never matter. The arithmetic is the one of ``gateway_core.memory.rate_lim
 module and ``gateway_core.ports.rate_limits`` for the algorithm); the contract suite holds both
 to the same numbers.
 
-Key names: ``<prefix>:rl:{<identity>}:<bucket>``, a hash ``{used, at}`` that expires when the
-bucket is full again. The identity is a key id or a hashed client address, never a secret; the
-braces are a Redis Cluster hash tag, so that one script's buckets live in one slot.
+Key names: ``<prefix>:rl:{<identity>}:<bucket>``, a hash ``{used, at, limit}``. The identity is
+a key id or a hashed client address, never a secret; the braces are a Redis Cluster hash tag,
+so that one script's buckets live in one slot.
+
+Buckets have no TTL, on purpose: Redis's ``volatile-*`` memory policies evict only keys that
+have one (and ``volatile-ttl``, the documented policy, would evict these first, being the
+shortest-lived), so memory pressure can never forget what a client spent and admit it again.
+A bucket is deleted when an acquisition finds it full again, and ``sweep_full_buckets`` (run in
+the background by every gateway process) deletes those nobody came back to.
 """
 
 from __future__ import annotations
@@ -47,8 +53,8 @@ local function save(key, used, limit)
     return
   end
   -- '%.0f': Lua's own number-to-string switches to exponent form and drops digits.
-  redis.call('HSET', key, 'used', string.format('%.0f', used), 'at', string.format('%.0f', now))
-  redis.call('PEXPIRE', key, string.format('%.0f', math.ceil(used / limit)))
+  redis.call('HSET', key, 'used', string.format('%.0f', used), 'at', string.format('%.0f', now),
+             'limit', limit)
 end
 """
 
@@ -91,6 +97,19 @@ return 1
 """
 )
 
+# KEYS[1]: one bucket. Deletes it if it has refilled (full), atomically with the check. A bucket
+# without 'limit' was written with a TTL by an earlier version: it expires by itself.
+_SWEEP = (
+    _PRELUDE
+    + """
+local state = redis.call('HMGET', KEYS[1], 'used', 'at', 'limit')
+if not state[1] or not state[3] then return 0 end
+if refilled(KEYS[1], tonumber(state[3])) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+)
+
 _STORE_NAME = "rate-limit"
 
 
@@ -103,6 +122,7 @@ class RedisRateLimitStore:
         # register_script: EVALSHA, loading the script (SCRIPT LOAD) again after a NOSCRIPT.
         self._acquire_script = client.register_script(_ACQUIRE)
         self._adjust_script = client.register_script(_ADJUST)
+        self._sweep_script = client.register_script(_SWEEP)
 
     def key_name(self, identity: str, bucket: str) -> str:
         return f"{self._key_prefix}:rl:{{{identity}}}:{bucket}"
@@ -135,6 +155,16 @@ class RedisRateLimitStore:
         with translated_redis_errors(_STORE_NAME):
             args = [charge.limit, charge.period_ms, charge.cost]
             await self._adjust_script(keys=[key], args=args)
+
+
+    async def sweep_full_buckets(self, batch: int = 500) -> int:
+        """Delete every bucket that has refilled; returns how many. SCANs the keyspace (every
+        primary on a Cluster) in steps of ``batch``, so Redis never blocks on it."""
+        deleted = 0
+        with translated_redis_errors(_STORE_NAME):
+            async for key in self._client.scan_iter(match=f"{self._key_prefix}:rl:*", count=batch):
+                deleted += int(await self._sweep_script(keys=[key]))
+        return deleted
 
 
 def _check_identity(identity: str) -> None:

@@ -6,19 +6,20 @@ Layout (``{key_id}`` is a Redis Cluster hash tag, so one key's data shares a slo
     <prefix>:usage:{<key_id>}:days           zset  "<YYYY-MM-DD>" scored by its ordinal
     <prefix>:usage:keys                      set   key ids, for the admin's all-keys query
 
-Recording is one ``MULTI`` of ``HINCRBY``s and index updates: no read on the request path, so
-concurrent replicas never lose an update. Cost is counted in integer picodollars with
+Recording is one ``SADD`` to the index, then one ``MULTI`` of ``HINCRBY``s and index updates
+per key id (its keys share a slot, so this holds on Redis Cluster too): no read on the request
+path, so concurrent replicas never lose an update. A key's counters are written whole or not
+at all; when a later key's transaction fails, ``UsageWriteError`` says which keys were written,
+so that a retry never counts them twice. Cost is counted in integer picodollars with
 ``HINCRBY`` (``HINCRBYFLOAT`` would drift: Redis stores it as a long double). Model names may
 contain ``:`` (``qwen3:8b``); counter names never do, so a field splits on its first ``:``.
 Day hashes and the day index expire ``retention_days`` after their last write.
-
-On Redis Cluster the ``keys`` index lives in another slot than a key's counters, so this
-``MULTI`` would be refused (CROSSSLOT); a cluster deployment would move that ``SADD`` out.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import groupby
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
@@ -27,7 +28,8 @@ from gateway_core.domain.usage import UsageEvent
 from gateway_core.ports.usage import UsageTotal
 from redis.asyncio import Redis
 
-from gateway_adapters.stores.redis.errors import translated_redis_errors
+from gateway_adapters.stores.buffered_usage import UsageWriteError
+from gateway_adapters.stores.redis.errors import store_unavailable, translated_redis_errors
 
 _STORE = "usage"
 DEFAULT_RETENTION_DAYS = 400
@@ -57,23 +59,39 @@ class RedisUsageStore:
         await self.add_totals((UsageTotal.of(event),))
 
     async def add_totals(self, totals: Iterable[UsageTotal]) -> None:
-        """Add whole totals (for ``BufferedUsageStore``) in one ``MULTI``."""
+        """Add whole totals (for ``BufferedUsageStore``): one transaction per key id."""
+        by_key = sorted(totals, key=lambda total: total.key_id)
+        if not by_key:
+            return
+        with translated_redis_errors(_STORE):
+            await self._client.sadd(f"{self._prefix}:keys", *{t.key_id for t in by_key})
+        written: set[str] = set()
+        for key_id, rows in groupby(by_key, key=lambda total: total.key_id):
+            try:
+                await self._add_key_totals(key_id, list(rows))
+            except Exception as error:
+                translated = store_unavailable(error, _STORE)
+                if translated is None:
+                    raise
+                raise UsageWriteError(translated.message, frozenset(written)) from error
+            written.add(key_id)
+
+    async def _add_key_totals(self, key_id: str, totals: Sequence[UsageTotal]) -> None:
         ttl = self._retention_days * _SECONDS_PER_DAY
+        days_name = self._days_name(key_id)
         pipe = self._client.pipeline(transaction=True)
         for total in totals:
-            day_name, days_name = self._day_name(total.key_id, total.day), self._days_name(total.key_id)
+            day_name = self._day_name(key_id, total.day)
             for counter, amount in _increments(total).items():
                 if amount:
                     pipe.hincrby(day_name, f"{counter}:{total.model}", amount)
             pipe.expire(day_name, ttl)
             pipe.zadd(days_name, {total.day.isoformat(): total.day.toordinal()})
-            # Forget index entries whose day hash has expired: still no read on this path.
-            oldest = total.day.toordinal() - self._retention_days
-            pipe.zremrangebyscore(days_name, "-inf", f"({oldest}")
-            pipe.expire(days_name, ttl)
-            pipe.sadd(f"{self._prefix}:keys", total.key_id)
-        with translated_redis_errors(_STORE):
-            await pipe.execute()
+        # Forget index entries whose day hash has expired: still no read on this path.
+        oldest = max(total.day for total in totals).toordinal() - self._retention_days
+        pipe.zremrangebyscore(days_name, "-inf", f"({oldest}")
+        pipe.expire(days_name, ttl)
+        await pipe.execute()
 
     async def totals(self, key_id: str | None, start: date, end: date) -> list[UsageTotal]:
         with translated_redis_errors(_STORE):

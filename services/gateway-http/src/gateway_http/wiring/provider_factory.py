@@ -7,9 +7,9 @@ OpenAI-compatible servers (vLLM, DeepSeek, OpenRouter, local inference servers) 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeGuard
 
 import httpx
-
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.echo import EchoChatProvider, EchoEmbeddingProvider
@@ -17,6 +17,7 @@ from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.ports.embeddings import EmbeddingProvider
 from gateway_core.ports.providers import ChatProvider
+from gateway_http.wiring.cloud_providers import CLOUD_BUILDERS, CLOUD_EMBEDDERS
 from gateway_http.provider_config import ResolvedProvider
 
 
@@ -78,6 +79,7 @@ _BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]
     "anthropic": _anthropic,
     "ollama": _ollama,
     "echo": _echo,
+    **CLOUD_BUILDERS,
 }
 
 
@@ -100,11 +102,19 @@ def build_embedding_providers(
     for name, provider in providers.items():
         if not provider.usable:
             continue
-        if provider.config.type == "openai":
-            built[name] = chat_providers[name]  # type: ignore[assignment]
+        chat = chat_providers.get(name)
+        embeds = provider.config.type == "openai" or provider.config.type in CLOUD_EMBEDDERS
+        if embeds and _embeds(chat):
+            built[name] = chat
         elif provider.config.type == "echo":
             built[name] = EchoEmbeddingProvider(name)
     return built
+
+
+def _embeds(provider: object) -> TypeGuard[EmbeddingProvider]:
+    """Whether ``provider`` also embeds: a test may override the chat providers with fakes
+    that do not (or leave a configured provider out)."""
+    return callable(getattr(provider, "embed", None))
 
 
 def usable_providers(providers: Mapping[str, ResolvedProvider]) -> tuple[str, ...]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-
 from gateway_adapters.http1 import Http1Client
-from gateway_http.provider_factory import UpstreamClients
+
 from gateway_http.settings import Settings
+from gateway_http.wiring.provider_factory import UpstreamClients
 
 
 async def open_upstream_clients(settings: Settings) -> AsyncIterator[UpstreamClients]:

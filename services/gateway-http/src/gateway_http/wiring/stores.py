@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway_adapters.stores.buffered_usage import BufferedUsageStore
 from gateway_adapters.stores.redis.cache import RedisResponseCache
+from gateway_adapters.stores.redis.connection import build_redis
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
 from gateway_adapters.stores.redis.responses import RedisResponseStore
 from gateway_adapters.stores.redis.sessions import RedisSessionStore
@@ -28,6 +27,7 @@ from gateway_core.ports.responses import ResponseStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.ports.usage import UsageStore
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
+from gateway_http.redis_connection import redis_connection_config
 from gateway_http.settings import Settings
 
 
@@ -36,15 +36,7 @@ async def open_redis(settings: Settings) -> AsyncIterator[Redis | None]:
     if settings.redis_url is None:
         yield None
         return
-    client = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry_on_timeout=False,
-        # One immediate retry replaces a pooled connection that died with a Redis restart;
-        # the library's default backs off for seconds, which would hold requests hostage.
-        retry=Retry(NoBackoff(), 1),
-    )
+    client = build_redis(redis_connection_config(settings))
     try:
         yield client
     finally:
@@ -88,7 +80,7 @@ async def open_usage_store(redis: Redis | None, clock: Clock) -> AsyncIterator[U
         await store.aclose()
 
 
-async def redis_check(redis: Redis | None) -> dict:
+async def redis_check(redis: Redis | None) -> dict[str, str]:
     if redis is None:
         return {"backend": "memory"}
     await redis.ping()

@@ -1,0 +1,109 @@
+"""Amazon Bedrock as a ChatProvider (Converse, ConverseStream) and EmbeddingProvider (Titan),
+over the pooled HTTP/1.1 client, every request signed with SigV4 (``signing``).
+
+``base_url`` is ``https://bedrock-runtime.{region}.amazonaws.com`` (``runtime_url``); the model
+is a Bedrock model id (``anthropic.claude-sonnet-4-5-20250929-v1:0``), an inference profile id
+(``us.anthropic...``) or an ARN, percent-encoded into the path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from urllib.parse import quote
+
+import msgspec
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.usage import Usage
+
+from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.providers.bedrock.embeddings import (
+    TitanEmbedding,
+    decode_titan,
+    titan_payload,
+)
+from gateway_adapters.providers.bedrock.errors import http_error
+from gateway_adapters.providers.bedrock.signing import SigV4Signer
+from gateway_adapters.providers.bedrock.stream import StreamTranslator
+from gateway_adapters.providers.bedrock.wire import decode_response, to_converse_payload
+from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
+
+
+def runtime_url(region: str) -> str:
+    return f"https://bedrock-runtime.{region}.amazonaws.com"
+
+
+class BedrockChatProvider:
+    def __init__(
+        self,
+        *,
+        name: str,
+        signer: SigV4Signer,
+        client: Http1Client,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self._signer = signer
+        self._client = client
+        self._base_url = (base_url or runtime_url(signer.region)).rstrip("/")
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
+        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"BedrockChatProvider(name={self.name!r}, base_url={self._base_url!r})"
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        body = msgspec.json.encode(to_converse_payload(request))
+        raw = await self._post(await self._signed(request.model, "converse", body), body)
+        return decode_response(raw, self.name, request.model)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        body = msgspec.json.encode(to_converse_payload(request))
+        target = await self._signed(request.model, "converse-stream", body)
+        translator = StreamTranslator(self.name, request.model)
+        try:
+            async with self._client.post(target, body, self._stream_timeout) as answer:
+                if answer.status >= 300:
+                    raw = await answer.read()
+                    raise http_error(answer.status, raw, answer.headers, self.name)
+                async for chunk in translator.chunks(answer.iter_chunks()):
+                    yield chunk
+        except TRANSPORT_FAILURES as exc:
+            raise transport_error(exc, self.name) from exc
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """One Titan ``InvokeModel`` call per input, concurrently."""
+        answers = await asyncio.gather(
+            *(self._embed_one(request.model, text, request.dimensions) for text in request.inputs)
+        )
+        return EmbeddingResponse(
+            model=request.model,
+            vectors=tuple(tuple(answer.embedding) for answer in answers),
+            usage=Usage(prompt_tokens=sum(a.input_text_token_count for a in answers)),
+            provider=self.name,
+        )
+
+    async def _embed_one(self, model: str, text: str, dimensions: int | None) -> TitanEmbedding:
+        body = msgspec.json.encode(titan_payload(text, dimensions))
+        raw = await self._post(await self._signed(model, "invoke", body), body)
+        return decode_titan(raw, self.name)
+
+    async def _signed(self, model: str, operation: str, body: bytes) -> Target:
+        url = f"{self._base_url}/model/{quote(model, safe='')}/{operation}"
+        headers = await self._signer.headers(url, body, self._headers, self.name)
+        return Target(url, headers)
+
+    async def _post(self, target: Target, body: bytes) -> bytes:
+        try:
+            async with self._client.post(target, body, self._complete_timeout) as answer:
+                raw = await answer.read()
+                if answer.status >= 300:
+                    raise http_error(answer.status, raw, answer.headers, self.name)
+        except TRANSPORT_FAILURES as exc:
+            raise transport_error(exc, self.name) from exc
+        return raw

@@ -1,0 +1,168 @@
+"""Gemini ``generateContent`` requests from the gateway's domain values. Pure: no I/O.
+
+The same body serves the Gemini API and Vertex AI
+(https://ai.google.dev/api/generate-content, .../rest/v1/projects.locations.publishers.models):
+
+- system and developer messages -> ``systemInstruction``; user -> ``user`` contents; assistant
+  -> ``model`` contents with ``functionCall`` parts; tool results -> ``functionResponse`` parts,
+  named after the call they answer (Gemini matches results by name), the tool's text under
+  ``output`` as Google documents (consecutive results share one content);
+- ``data:`` images -> ``inlineData``; ``gs://`` and ``https://`` images -> ``fileData`` with
+  the MIME type their extension names (refused by name when it names none);
+- tools -> ``functionDeclarations``; ``tool_choice`` -> ``toolConfig.functionCallingConfig``;
+- ``response_format`` json_schema -> ``responseMimeType: application/json`` + ``responseSchema``
+  (the schema as sent: Google answers a 400 naming a keyword its OpenAPI subset lacks);
+  json_object -> ``responseMimeType`` alone;
+- temperature, top_p, max_tokens, stop, n, seed -> ``generationConfig``.
+``user``, ``metadata`` and ``parallel_tool_calls`` have no Gemini field and are not sent.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.messages import ContentPart, Message, TextPart
+from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
+from gateway_core.errors import UpstreamBadRequestError
+
+_SYSTEM_ROLES = ("system", "developer")
+_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+
+def encode(body: Mapping[str, Any]) -> bytes:
+    return msgspec.json.encode(body)
+
+
+def to_gemini_payload(request: ChatRequest) -> dict[str, Any]:
+    payload: dict[str, Any] = {"contents": _contents(request.messages)}
+    system = [
+        {"text": message.text} for message in request.messages if message.role in _SYSTEM_ROLES
+    ]
+    if system:
+        payload["systemInstruction"] = {"parts": system}
+    if request.tools:
+        declarations = [_declaration(spec) for spec in request.tools]
+        payload["tools"] = [{"functionDeclarations": declarations}]
+    if request.tool_choice is not None:
+        payload["toolConfig"] = {"functionCallingConfig": _calling_config(request.tool_choice)}
+    config = _generation_config(request)
+    if config:
+        payload["generationConfig"] = config
+    return payload
+
+
+def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    contents: list[dict[str, Any]] = []
+    call_names = {call.id: call.name for message in messages for call in message.tool_calls}
+    for message in messages:
+        if message.role in _SYSTEM_ROLES:
+            continue
+        role, parts = _turn(message, call_names)
+        if contents and contents[-1]["role"] == role and message.role == "tool":
+            contents[-1]["parts"].extend(parts)  # parallel results answer in one turn
+        else:
+            contents.append({"role": role, "parts": parts})
+    return contents
+
+
+def _turn(message: Message, call_names: Mapping[str, str]) -> tuple[str, list[dict[str, Any]]]:
+    if message.role == "tool":
+        name = call_names.get(message.tool_call_id or "")
+        if name is None:
+            raise UpstreamBadRequestError(
+                f"tool message answers an unknown tool_call_id {message.tool_call_id!r}",
+                param="messages",
+            )
+        response = {"name": name, "response": {"output": message.text}}
+        return "user", [{"functionResponse": response}]
+    parts = _parts(message.content)
+    if message.role == "assistant":
+        parts += [
+            {"functionCall": {"name": call.name, "args": _arguments(call.arguments)}}
+            for call in message.tool_calls
+        ]
+        return "model", parts or [{"text": ""}]
+    return "user", parts
+
+
+def _arguments(text: str) -> Any:
+    try:
+        return msgspec.json.decode(text or "{}")
+    except msgspec.DecodeError as error:
+        raise UpstreamBadRequestError(
+            "a tool call's arguments are not JSON", param="messages"
+        ) from error
+
+
+def _parts(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, Any]]:
+    if content is None or content == "":
+        return []
+    if isinstance(content, str):
+        return [{"text": content}]
+    return [_part(part) for part in content]
+
+
+def _part(part: ContentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"text": part.text}
+    if part.url.startswith("data:"):
+        header, _, data = part.url[5:].partition(",")
+        mime_type, _, encoding = header.partition(";")
+        if encoding != "base64" or not data:
+            raise UpstreamBadRequestError(
+                "a data: image must be base64 (data:<type>;base64,...)", param="messages"
+            )
+        return {"inlineData": {"mimeType": mime_type, "data": data}}
+    mime_type, _ = mimetypes.guess_type(part.url.split("?", 1)[0])
+    if mime_type is None:
+        raise UpstreamBadRequestError(
+            "Gemini needs an image's type: send a data: URL, or a URL ending in its extension",
+            param="messages",
+        )
+    return {"fileData": {"mimeType": mime_type, "fileUri": part.url}}
+
+
+def _declaration(spec: ToolSpec) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": spec.name, "parameters": dict(spec.parameters)}
+    if spec.description:
+        declaration["description"] = spec.description
+    return declaration
+
+
+def _calling_config(choice: ToolChoice) -> dict[str, Any]:
+    if isinstance(choice, NamedToolChoice):
+        return {"mode": "ANY", "allowedFunctionNames": [choice.name]}
+    return {"mode": _MODES[choice]}
+
+
+def _generation_config(request: ChatRequest) -> dict[str, Any]:
+    fields = {
+        "temperature": request.temperature,
+        "topP": request.top_p,
+        "maxOutputTokens": request.max_tokens,
+        "seed": request.seed,
+        "candidateCount": request.n if request.n != 1 else None,
+        "stopSequences": list(request.stop) or None,
+    }
+    config = {name: value for name, value in fields.items() if value is not None}
+    config.update(_structured_output(request.response_format))
+    return config
+
+
+def _structured_output(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
+    kind = (response_format or {}).get("type")
+    if kind == "json_object":
+        return {"responseMimeType": "application/json"}
+    if kind != "json_schema":
+        return {}
+    spec = (response_format or {}).get("json_schema") or {}
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    if not isinstance(schema, Mapping):
+        raise UpstreamBadRequestError(
+            "response_format json_schema needs a schema.", param="response_format.json_schema"
+        )
+    return {"responseMimeType": "application/json", "responseSchema": dict(schema)}

@@ -1,0 +1,74 @@
+"""The admission policy: everything that may refuse a request before a model is called.
+
+In order: the key may use the model (403, ``Authenticator.authorize_model``), the rate limiter
+admits the request and reserves its estimated tokens (429), the key is within its monthly
+budget (402). Chat (JSON and streams) and embeddings admit through it; a turn that produced
+nothing gives its reservation back (``release``), one that was answered settles it with the
+real token count (``settle``, off the request's path).
+"""
+
+from __future__ import annotations
+
+from gateway_core.use_cases.authenticate import Authenticator
+from gateway_core.use_cases.background import BackgroundTasks
+from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.rate_limit import Admission, RateLimiter
+from gateway_core.use_cases.usage import MonthlyBudget
+
+
+class AdmissionPolicy:
+    def __init__(
+        self,
+        *,
+        limiter: RateLimiter | None = None,
+        budget: MonthlyBudget | None = None,
+        authenticator: Authenticator | None = None,
+        background: BackgroundTasks | None = None,
+    ) -> None:
+        self.limiter = limiter
+        self.budget = budget
+        # The permission rule needs no keys: an empty authenticator applies it when
+        # authentication is wired elsewhere (in process, in tests).
+        self._authenticator = authenticator or Authenticator(())
+        # ``is None``, not ``or``: an idle BackgroundTasks is empty, hence falsy.
+        self._background = BackgroundTasks() if background is None else background
+
+    async def admit(
+        self, caller: ChatCaller, model: str, estimated_tokens: int
+    ) -> Admission | None:
+        """Raises ``PermissionDeniedError``, ``RateLimitExceededError``,
+        ``BudgetExceededError``; returns the rate limiter's admission (its headers), if any."""
+        key = caller.key
+        if key is not None:
+            self._authenticator.authorize_model(key, model)
+        admission = None
+        if self.limiter is not None:
+            admission = await self.limiter.admit(
+                caller.identity,
+                estimated_tokens=estimated_tokens,
+                limits=self.limiter.limits_for(key),
+            )
+        if self.budget is not None and key is not None:
+            try:
+                await self.budget.ensure_within_budget(key.id, key.monthly_budget_usd)
+            except BaseException:
+                await self.release(admission)
+                raise
+        return admission
+
+    async def release(self, admission: Admission | None) -> None:
+        """A request that produced nothing gives its token reservation back."""
+        if admission is not None and self.limiter is not None:
+            await self.limiter.reconcile(admission, 0)
+
+    def settle(self, admission: Admission | None, spent_tokens: int) -> None:
+        """Reconcile the reservation with what was spent: a store round trip the answer need
+        not wait for (``reconcile`` never raises); it reaches the store before the client can
+        send its next request."""
+        if admission is not None and self.limiter is not None:
+            self._background.run(self.limiter.reconcile(admission, spent_tokens))
+
+    def note_spend(self, key_id: str, cost_usd: float) -> None:
+        """Keep the budget's view of the month current without another store read."""
+        if self.budget is not None and cost_usd:
+            self.budget.note(key_id, cost_usd)

@@ -1,0 +1,352 @@
+"""One chat turn: the unit of work every front door drives (JSON, SSE, and the next ones).
+
+A ``ChatTurn`` owns the whole turn, in one order for every driver:
+
+1. admission (``AdmissionPolicy``): the key may use the model (403), the rate limiter admits
+   it (429), the key is within its monthly budget (402);
+2. the session's turn (``SessionService``): its lock and history (404, 409, 503);
+3. the exact-match cache (``TurnCache``): a hit answers without a model call;
+4. the model, through the tool loop when the request offers gateway tools;
+5. the end, in this order: usage and cost recorded (``UsageTracker``; a down store is logged,
+   never fails a paid answer), the session committed, the answer cached, the token
+   reservation reconciled with the real usage.
+
+A turn that ends early (an error, a client that went away mid-stream) is abandoned by one
+method, exactly once: it is billed for what it produced (usage as the upstream reported it,
+else estimated from the text generated), or gives its reservation back if it produced
+nothing; the session is left uncommitted and its lock released.
+
+Drivers: ``await turn.complete()`` returns the ``ChatResponse``; ``await turn.open_stream()``
+runs everything that can still fail with a status (up to the model's first chunk) and returns
+the chunks, whose end is one chunk carrying ``finish_reason`` and ``usage``, yielded after the
+turn was settled. A door that forwards a request in the provider's own format (the Responses
+and Messages APIs' native path) drives the same turn around a call it makes itself:
+``begin_forwarded()`` (admission), then ``end_forwarded(response)`` with what the provider
+reported, or ``abandon_forwarded()`` when the call produced nothing. Either way ``turn.outcome`` is the immutable account of the turn (readable
+after a failure too: the rate-limit headers an error response still carries).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.messages import Message
+from gateway_core.domain.stream_accumulator import StreamAccumulator
+from gateway_core.domain.tool_registry import ToolRun
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import StoreUnavailableError
+from gateway_core.use_cases.admission import AdmissionPolicy
+from gateway_core.use_cases.background import BackgroundTasks
+from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.rate_limit import Admission, estimate_tokens
+from gateway_core.use_cases.session_history import new_messages, with_history
+from gateway_core.use_cases.sessions import SessionService, SessionTurn
+from gateway_core.use_cases.tool_loop import ToolLoop, ToolLoopResult, ToolLoopStream
+from gateway_core.use_cases.tool_transcript import ChatCompleter
+from gateway_core.use_cases.turn_cache import ChatOptions, StoreErrorHook, TurnCache, replay
+from gateway_core.use_cases.usage import UsageTracker
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """What a turn did: for response headers, extension fields and the request log."""
+
+    response: ChatResponse | None = None
+    rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
+    cache: str | None = None
+    """``HIT`` or ``MISS`` when the cache was consulted, else ``None``."""
+    cost_usd: float = 0.0
+    tool_runs: tuple[ToolRun, ...] = ()
+    tool_rounds: int = 0
+    notice: str | None = None
+    aborted: bool = False
+    """The turn ended before its answer did (the client went away, the upstream failed)."""
+    upstream_seconds: float | None = None
+    """Time spent waiting on the model (all rounds, fallbacks and tools included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnParts:
+    """What every turn is served with: built once, shared by all turns."""
+
+    chat: ChatCompleter
+    tools: ToolLoop | None
+    sessions: SessionService
+    usage: UsageTracker
+    admission: AdmissionPolicy
+    cache: TurnCache
+    on_store_error: StoreErrorHook
+    background: BackgroundTasks
+
+
+class ChatTurn:
+    """One request's turn; see the module docstring. Drive it once."""
+
+    def __init__(
+        self, parts: TurnParts, request: ChatRequest, caller: ChatCaller, options: ChatOptions
+    ) -> None:
+        self.request = request
+        self._parts = parts
+        self._caller = caller
+        self._options = options
+        tools = parts.tools
+        engaged = tools is not None and tools.engages(request, options.offer_all_tools)
+        self._tools = tools if engaged else None
+        self._full = request
+        self._admission: Admission | None = None
+        self._session_scope: AbstractAsyncContextManager[SessionTurn] | None = None
+        self._session: SessionTurn | None = None
+        self._key: str | None = None
+        self._progress: StreamAccumulator | None = None
+        self._accounted = False
+        self._response: ChatResponse | None = None
+        self._cache_state: str | None = None
+        self._cost = 0.0
+        self._tool_result: ToolLoopResult | None = None
+        self._aborted = False
+        self._upstream_seconds: float | None = None
+
+    @property
+    def outcome(self) -> TurnOutcome:
+        result = self._tool_result
+        runs = result.tool_runs if result is not None else ()
+        admission = self._admission
+        return TurnOutcome(
+            response=self._response,
+            rate_limit_headers=admission.headers if admission is not None else _NO_HEADERS,
+            cache=self._cache_state,
+            cost_usd=self._cost,
+            tool_runs=runs,
+            tool_rounds=max((run.round for run in runs), default=0),
+            notice=result.notice if result is not None else None,
+            aborted=self._aborted,
+            upstream_seconds=self._upstream_seconds,
+        )
+
+    # -- the drivers ------------------------------------------------------------------------
+
+    async def complete(self) -> ChatResponse:
+        hit = await self._begin()
+        try:
+            if hit is None:
+                response, exchange = await self._call_model()
+            else:
+                response, exchange = hit, (hit.choices[0].message,)
+            await self._settle(response, exchange)
+        except BaseException:
+            await self._abandon()
+            raise
+        return response
+
+    async def open_stream(self) -> AsyncGenerator[ChatChunk, None]:
+        """Begin the turn and wait for the model's first chunk (raising what still gets an
+        HTTP status); returns the whole stream, that chunk first."""
+        hit = await self._begin()
+        chunks = self._relay(hit)
+        try:
+            first = await anext(chunks, None)
+        except BaseException:
+            await chunks.aclose()
+            raise
+        return _prefixed(first, chunks)
+
+    async def begin_forwarded(self) -> None:
+        """Admission for a call the door makes itself: no session, no cache, no tool loop
+        (the request is the provider's own format, which the gateway relays as it is)."""
+        admission = self._parts.admission
+        tokens = estimate_tokens(self.request) if admission.limiter is not None else 0
+        self._admission = await admission.admit(self._caller, self.request.model, tokens)
+
+    async def end_forwarded(self, response: ChatResponse, *, aborted: bool = False) -> None:
+        """Account a forwarded call by the usage the provider reported (once)."""
+        self._aborted = self._aborted or aborted
+        if not self._accounted:
+            await self._account(response)
+
+    def end_forwarded_later(self, response: ChatResponse) -> None:
+        """For a forwarded stream the client left: its task may be cancelled, so the turn is
+        accounted in the background (drained at shutdown)."""
+        self._aborted = True
+        self._parts.background.run(self.end_forwarded(response, aborted=True))
+
+    async def abandon_forwarded(self) -> None:
+        """A forwarded call that produced nothing gives its reservation back."""
+        if not self._accounted:
+            self._accounted = True
+            await self._parts.admission.release(self._admission)
+
+    # -- the steps --------------------------------------------------------------------------
+
+    async def _begin(self) -> ChatResponse | None:
+        """Admission, the session's lock and history, the cache lookup; returns a cache hit."""
+        parts, request, caller = self._parts, self.request, self._caller
+        admission = parts.admission
+        tokens = estimate_tokens(request) if admission.limiter is not None else 0
+        self._admission = await admission.admit(caller, request.model, tokens)
+        try:
+            session_id = self._options.session_id
+            if session_id is not None:
+                scope = parts.sessions.turn(session_id, caller.owner)
+                self._session = await scope.__aenter__()
+                self._session_scope = scope
+                self._full = with_history(request, self._session)
+            return await self._cached()
+        except BaseException:
+            await self._abandon()
+            raise
+
+    async def _cached(self) -> ChatResponse | None:
+        cache = self._parts.cache
+        key = self._key = cache.key_for(
+            self._full, self._caller.key_id, self._options, self._tools is not None
+        )
+        if key is None:
+            return None
+        self._cache_state = "MISS"
+        hit = await cache.lookup(key, self._options)
+        if hit is not None:
+            self._cache_state = "HIT"
+        return hit
+
+    async def _call_model(self) -> tuple[ChatResponse, tuple[Message, ...]]:
+        started = time.perf_counter()
+        answer: tuple[ChatResponse, tuple[Message, ...]]
+        if self._tools is None:
+            response = await self._parts.chat.complete(self._full)
+            answer = response, (response.choices[0].message,)
+        else:
+            offer_all = self._options.offer_all_tools
+            result = await self._tools.complete(self._full, offer_all_tools=offer_all)
+            self._tool_result = result
+            answer = result.response, result.exchange
+        self._upstream_seconds = time.perf_counter() - started
+        return answer
+
+    async def _relay(self, hit: ChatResponse | None) -> AsyncGenerator[ChatChunk, None]:
+        """The stream's chunks as they come, its end held back until the turn is settled."""
+        progress = self._progress = StreamAccumulator()
+        settled = False
+        try:
+            source = replay(hit) if hit is not None else self._model_stream()
+            started = time.perf_counter()
+            try:
+                async for chunk in source:
+                    progress.add(chunk)
+                    if chunk.finish_reason is None and chunk.usage is None:
+                        yield chunk
+                    elif (rest := _without_end(chunk)) is not None:
+                        yield rest
+            finally:
+                await source.aclose()
+                if hit is None:
+                    self._upstream_seconds = time.perf_counter() - started
+            response = progress.response(self.request.model)
+            if isinstance(source, ToolLoopStream) and source.result is not None:
+                self._tool_result = source.result
+                exchange = source.result.exchange
+            else:
+                exchange = (response.choices[0].message,)
+            await self._settle(response, exchange)
+            settled = True
+        finally:
+            if not settled:
+                # The request's task may be cancelled by now and could not wait for a store.
+                self._aborted = True
+                self._parts.background.run(self._abandon())
+        choice = response.choices[0]
+        yield ChatChunk(
+            finish_reason=choice.finish_reason,
+            native_finish_reason=choice.native_finish_reason,
+            usage=response.usage,
+        )
+
+    def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
+        if self._tools is None:
+            return self._parts.chat.stream(self._full)
+        return self._tools.stream(self._full, offer_all_tools=self._options.offer_all_tools)
+
+    async def _settle(self, response: ChatResponse, exchange: tuple[Message, ...]) -> None:
+        """The one order of an answered turn's end: account, commit, cache, leave."""
+        await self._account(response)
+        session = self._session
+        if session is not None:
+            await session.commit(
+                new_messages(self.request, session, exchange),
+                usage=response.usage,
+                cost_usd=self._cost,
+            )
+        if self._cache_state == "MISS":
+            await self._parts.cache.store(self._key, self._options, response)
+        await self._leave_session()
+
+    async def _account(self, response: ChatResponse) -> None:
+        """Record usage and cost, and settle the token reservation. Never raises."""
+        self._accounted = True
+        self._response = response
+        parts, hit = self._parts, self._cache_state == "HIT"
+        key_id = self._caller.key_id
+        try:
+            event = await parts.usage.record(
+                key_id=key_id, model=response.model, provider=response.provider,
+                usage=response.usage, cache_hit=hit,
+            )  # fmt: skip
+            self._cost = event.cost_usd
+        except StoreUnavailableError as error:
+            parts.on_store_error("usage", error)
+            self._cost = 0.0 if hit else parts.usage.quote(response.model, response.usage).cost_usd
+        parts.admission.note_spend(key_id, self._cost)
+        parts.admission.settle(self._admission, 0 if hit else response.usage.total_tokens)
+
+    async def _abandon(self) -> None:
+        """An early end: bill what was produced (once), or give the reservation back; leave
+        the session uncommitted."""
+        try:
+            if self._accounted:
+                return
+            progress = self._progress
+            if progress is None or not progress.started:
+                self._accounted = True
+                await self._parts.admission.release(self._admission)
+                return
+            usage = progress.usage
+            if usage == Usage():
+                usage = estimate_partial_usage(self._full, progress.generated_chars())
+            await self._account(progress.response(self.request.model, usage))
+        finally:
+            await self._leave_session()
+
+    async def _leave_session(self) -> None:
+        scope, self._session_scope = self._session_scope, None
+        if scope is not None:
+            await scope.__aexit__(None, None, None)
+
+
+def _without_end(chunk: ChatChunk) -> ChatChunk | None:
+    """``chunk`` without its finish reason and usage (they go in the turn's last chunk)."""
+    rest = replace(chunk, finish_reason=None, native_finish_reason=None, usage=None)
+    return rest if rest.role is not None or rest.content or rest.tool_calls else None
+
+
+async def _prefixed(
+    first: ChatChunk | None, rest: AsyncGenerator[ChatChunk, None]
+) -> AsyncGenerator[ChatChunk, None]:
+    try:
+        if first is not None:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()
+
+
+def estimate_partial_usage(request: ChatRequest, generated_chars: int) -> Usage:
+    """Usage of a stream that ended before the upstream reported any: about 4 chars a token."""
+    prompt_chars = sum(len(m.text) for m in request.messages)
+    return Usage(prompt_tokens=-(-prompt_chars // 4), completion_tokens=-(-generated_chars // 4))

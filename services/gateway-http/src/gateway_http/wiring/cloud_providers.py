@@ -1,0 +1,181 @@
+"""Builders for the cloud providers (Azure OpenAI, Bedrock, Gemini API, Vertex AI): their credential
+chains, read from the resolved settings, turned into the adapters' token sources.
+
+Kept apart from provider_factory.py, which only registers them (``CLOUD_BUILDERS``,
+``CLOUD_EMBEDDERS``). Nothing here logs or repeats a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway_adapters.providers.azure import (
+    AzureOpenAIChatProvider,
+    Deployment,
+    EntraTokenSource,
+)
+from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
+from gateway_adapters.providers.gemini import (
+    GEMINI_API,
+    GeminiChatProvider,
+    GoogleTokenSource,
+    VertexAIChatProvider,
+    VertexClaudeChatProvider,
+    vertex_base_url,
+)
+from gateway_core.ports.providers import ChatProvider
+
+from gateway_http.provider_config import ConfigError, ResolvedProvider
+
+if TYPE_CHECKING:
+    from gateway_http.wiring.provider_factory import UpstreamClients
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config, settings = provider.config, provider.settings
+    return AzureOpenAIChatProvider(
+        name=provider.name,
+        endpoint=provider.base_url or "",
+        api_version=settings.get("api_version", "v1"),
+        api_key=provider.api_key,
+        entra=None if provider.api_key else _entra(settings, clients),
+        deployments={model: Deployment(name) for model, name in config.deployments.items()},
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> EntraTokenSource | None:
+    """Client credentials (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``,
+    the names azure-identity reads), or None when they are incomplete."""
+    names = ("tenant_id", "client_id", "client_secret")
+    if not all(settings.get(name) for name in names):
+        return None
+    return EntraTokenSource(
+        tenant_id=settings["tenant_id"],
+        client_id=settings["client_id"],
+        client_secret=settings["client_secret"],
+        authority=settings.get("authority_host") or "https://login.microsoftonline.com",
+        client=clients.http1,
+    )
+
+
+def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
+    return GeminiChatProvider(
+        name=provider.name,
+        base_url=provider.base_url or GEMINI_API,
+        api_key=provider.api_key,
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
+    ``.../publishers/anthropic``, one token source for both."""
+    config, settings = provider.config, provider.settings
+    credentials, default_project = _google_credentials(settings)
+    project = settings.get("project") or default_project or ""
+    location = settings.get("location") or "us-central1"
+    google_url = provider.base_url or vertex_base_url(project, location)
+    tokens = GoogleTokenSource(credentials)
+    timeouts = {
+        "timeout": config.timeout_seconds,
+        "connect_timeout": config.connect_timeout_seconds,
+    }
+    gemini = GeminiChatProvider(
+        name=provider.name, base_url=google_url, tokens=tokens, client=clients.http1,
+        headers=config.headers, **timeouts,
+    )  # fmt: skip
+    claude = VertexClaudeChatProvider(
+        name=provider.name,
+        base_url=google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic",
+        tokens=tokens,
+        client=clients.http1,
+        default_max_tokens=config.default_max_tokens or 4096,
+        **timeouts,
+    )
+    return VertexAIChatProvider(gemini, claude)
+
+
+def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    """botocore's credential chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
+    (/``AWS_SESSION_TOKEN``), ``AWS_PROFILE`` and the shared config and credentials files,
+    web identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``: IRSA on EKS), container
+    and instance metadata. ``settings.profile`` picks a profile; ``settings.region`` the region."""
+    import botocore.session
+
+    config, settings = provider.config, provider.settings
+    session = botocore.session.Session(profile=settings.get("profile") or None)
+    region = settings.get("region") or session.get_config_variable("region") or "us-east-1"
+    return BedrockChatProvider(
+        name=provider.name,
+        signer=SigV4Signer(session.get_credentials(), region),
+        base_url=provider.base_url,
+        client=clients.http1,
+        timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        headers=config.headers,
+    )
+
+
+def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
+    """A key file named by ``credentials_file`` (``GOOGLE_APPLICATION_CREDENTIALS``): a service
+    account, an authorized user, or an external account (workload identity federation); else
+    google-auth's default chain (gcloud user credentials, the GKE / Compute Engine metadata
+    server). The file's ``type`` picks its loader (google-auth's generic loader is deprecated:
+    it would load whatever type a file claims)."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    path = settings.get("credentials_file")
+    try:
+        if path:
+            return _credentials_from_file(Path(path))
+        return google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    except (DefaultCredentialsError, OSError, ValueError):
+        # google-auth's message may quote the file; name the setting instead.
+        raise ConfigError(
+            "vertex_ai: no usable Google credentials (GOOGLE_APPLICATION_CREDENTIALS, "
+            "gcloud application-default login, or a metadata server)"
+        ) from None
+
+
+def _credentials_from_file(path: Path) -> tuple[Any, str | None]:
+    from google.auth import aws, identity_pool
+    from google.oauth2 import credentials as user
+    from google.oauth2 import service_account
+
+    info = json.loads(path.read_text(encoding="utf-8"))
+    kind = info.get("type")
+    scopes = [CLOUD_PLATFORM_SCOPE]
+    if kind == "service_account":
+        loaded = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+        return loaded, info.get("project_id")
+    if kind == "authorized_user":
+        return user.Credentials.from_authorized_user_info(info, scopes=scopes), None
+    if kind == "external_account":
+        source = str((info.get("credential_source") or {}).get("environment_id", ""))
+        loader = aws.Credentials if source.startswith("aws") else identity_pool.Credentials
+        return loader.from_info(info, scopes=scopes), None
+    raise ValueError(f"unsupported credentials type {kind!r}")
+
+
+CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProvider]] = {
+    "azure": _azure,
+    "bedrock": _bedrock,
+    "gemini": _gemini,
+    "vertex_ai": _vertex,
+}
+CLOUD_EMBEDDERS = frozenset({"azure", "bedrock", "gemini", "vertex_ai"})
+"""Cloud types whose chat adapter also embeds."""

@@ -1,0 +1,87 @@
+"""ChatTurn's early ends: an abandoned or failed stream is accounted exactly once, by one path,
+and its session is given back uncommitted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import pytest
+from gateway_core import ChatChunk, ChatOptions, ChatRequest, ChatResponse, Message, build_gateway
+from gateway_core.errors import UpstreamConnectionError
+from gateway_core.gateway import Gateway
+from gateway_core.testing import FakeClock, Reply, ScriptedProvider
+
+
+class BreaksMidway:
+    """A provider whose stream fails after a few words."""
+
+    name = "breaks"
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        raise UpstreamConnectionError("gone", provider=self.name)
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        yield ChatChunk(role="assistant", content="", model=request.model)
+        for word in ("one ", "two ", "three "):
+            yield ChatChunk(content=word)
+        raise UpstreamConnectionError("the connection dropped", provider=self.name)
+
+
+CLOCK_START = datetime(2026, 11, 26, 12, tzinfo=UTC).timestamp()
+
+
+async def _requests_billed(gateway: Gateway, clock: FakeClock) -> int:
+    await gateway.aclose()  # the clean-up of an early end runs in the background
+    today = datetime.fromtimestamp(clock.now(), UTC).date()
+    return sum(total.requests for total in await gateway.usage.totals(None, today, today))
+
+
+def _request(text: str = "hi") -> ChatRequest:
+    return ChatRequest(model="m", messages=(Message.user(text),), stream=True)
+
+
+async def test_a_stream_failing_midway_is_billed_once_for_what_it_produced() -> None:
+    clock = FakeClock(CLOCK_START)
+    gateway = build_gateway([BreaksMidway()], clock=clock)
+    session = await gateway.sessions.create(owner=None)
+    turn = gateway.start(_request(), options=ChatOptions(session_id=session.id))
+    chunks = await turn.open_stream()
+    received = []
+    with pytest.raises(UpstreamConnectionError):
+        async for chunk in chunks:
+            received.append(chunk.content)
+    assert "".join(c or "" for c in received) == "one two three "
+    assert await _requests_billed(gateway, clock) == 1
+    assert turn.outcome.aborted
+    assert turn.outcome.response is not None
+    assert turn.outcome.response.usage.completion_tokens > 0  # estimated: none was reported
+    stored = await gateway.sessions.get(session.id, None)
+    assert stored.messages == ()
+
+
+async def test_closing_an_abandoned_stream_twice_bills_it_once() -> None:
+    clock = FakeClock(CLOCK_START)
+    model = ScriptedProvider("scripted", default=Reply(text="word " * 20))
+    gateway = build_gateway([model], clock=clock)
+    turn = gateway.start(_request())
+    chunks = await turn.open_stream()
+    await anext(chunks)
+    await anext(chunks)
+    await chunks.aclose()
+    await chunks.aclose()
+    assert await _requests_billed(gateway, clock) == 1
+    assert turn.outcome.aborted
+
+
+async def test_a_turn_that_fails_before_any_chunk_bills_nothing_and_frees_the_session() -> None:
+    clock = FakeClock(CLOCK_START)
+    failing = ScriptedProvider("scripted", replies=[Reply(error=UpstreamConnectionError("down"))])
+    gateway = build_gateway([failing], clock=clock)
+    session = await gateway.sessions.create(owner=None)
+    options = ChatOptions(session_id=session.id)
+    with pytest.raises(UpstreamConnectionError):
+        await gateway.start(_request(), options=options).open_stream()
+    answer = await gateway.complete(_request("again"), options=options)  # the lock is free
+    assert answer.choices[0].message.text == "again"
+    assert await _requests_billed(gateway, clock) == 1  # the answered turn only

@@ -1,0 +1,52 @@
+"""StreamAccumulator: chunks in, a complete answer out."""
+
+from __future__ import annotations
+
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.domain.stream_accumulator import StreamAccumulator
+from gateway_core.domain.usage import Usage
+
+
+def test_text_tool_calls_by_index_finish_and_usage_make_the_response() -> None:
+    accumulator = StreamAccumulator()
+    assert not accumulator.started
+    for chunk in (
+        ChatChunk(role="assistant", content="", model="m-1", provider="p"),
+        ChatChunk(content="Let me "),
+        ChatChunk(content="look.", provider="other"),
+        ChatChunk(tool_calls=(ToolCallDelta(1, "call_b", "second", '{"x"'),)),
+        ChatChunk(tool_calls=(ToolCallDelta(0, "call_a", "first", "{}"),)),
+        # Some providers repeat id and name in every fragment: the first ones count.
+        ChatChunk(tool_calls=(ToolCallDelta(1, "ignored", "ignored", ": 1}"),)),
+        ChatChunk(finish_reason="tool_calls", native_finish_reason="tool_use"),
+        ChatChunk(usage=Usage(3, 1)),
+        ChatChunk(usage=Usage(10, 7)),  # the last report wins
+    ):
+        accumulator.add(chunk)
+    response = accumulator.response("requested")
+    choice = response.choices[0]
+    assert choice.message.text == "Let me look."
+    assert [(c.id, c.name, c.arguments) for c in choice.message.tool_calls] == [
+        ("call_a", "first", "{}"), ("call_b", "second", '{"x": 1}'),
+    ]  # fmt: skip
+    assert (choice.finish_reason, choice.native_finish_reason) == ("tool_calls", "tool_use")
+    assert (response.usage, response.model, response.provider) == (Usage(10, 7), "m-1", "p")
+    assert accumulator.generated_chars() == len("Let me look.") + len('{"x": 1}{}')
+
+
+def test_an_empty_stream_answers_with_the_requested_model_and_a_usage_given() -> None:
+    accumulator = StreamAccumulator()
+    accumulator.add(ChatChunk(role="assistant"))
+    response = accumulator.response("requested", usage=Usage(5, 0))
+    assert accumulator.started
+    assert (response.model, response.usage, response.choices[0].message.content) == (
+        "requested", Usage(5, 0), None,
+    )  # fmt: skip
+    assert response.choices[0].message.tool_calls == ()
+    assert [c.id for c in StreamAccumulator().message().tool_calls] == []
+
+
+def test_a_call_without_an_id_gets_one_by_its_index() -> None:
+    accumulator = StreamAccumulator()
+    accumulator.add(ChatChunk(tool_calls=(ToolCallDelta(2, None, "f", "{}"),)))
+    assert accumulator.message().tool_calls[0].id == "call_2"
