@@ -33,6 +33,11 @@ class FileSignature:
     mtime_ns: int
     digest: str
 
+    @property
+    def identity(self) -> tuple[str, int, int, int]:
+        """Everything but the digest: what a ``stat`` tells."""
+        return (self.resolved, self.inode, self.size, self.mtime_ns)
+
 
 def signature(path: Path, previous: FileSignature | None = None) -> FileSignature | None:
     """The file's signature, ``None`` when it cannot be read. The content is hashed only when
@@ -41,9 +46,7 @@ def signature(path: Path, previous: FileSignature | None = None) -> FileSignatur
         resolved = path.resolve()
         stat = os.stat(resolved)
         identity = (str(resolved), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        if previous is not None and identity == (
-            previous.resolved, previous.inode, previous.size, previous.mtime_ns
-        ):
+        if previous is not None and identity == previous.identity:
             return previous
         digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
     except OSError:
