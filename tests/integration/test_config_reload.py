@@ -190,3 +190,31 @@ def test_a_new_tool_is_listed_and_a_bad_tools_file_is_refused(
         assert _eventually(lambda: bool(_refusals(polling_gateway, "tools")))
         assert "nowhere" in _refusals(polling_gateway, "tools")[0]
         assert "orphan" not in listed(client) and "search_again" in listed(client)
+
+
+def test_with_two_workers_polling_reloads_both(config_dir: Path) -> None:
+    """uvicorn's supervisor does not forward SIGHUP to workers: each worker polls."""
+    env = {
+        "LLM_GATEWAY_PROVIDERS_CONFIG": str(config_dir / "providers.json"),
+        "LLM_GATEWAY_PRICING_CONFIG": str(config_dir / "pricing.json"),
+        "LLM_GATEWAY_TOOLS_CONFIG": str(config_dir / "tools.json"),
+        "LLM_GATEWAY_CONFIG_RELOAD_SECONDS": "0.2",
+    }
+    with GatewayProcess(env, workers=2) as gateway:
+        _write(config_dir / "providers.json", WITH_SECOND)
+        time.sleep(1.0)
+
+        def every_worker_serves_it() -> bool:
+            # A fresh connection each time, so that the kernel can hand it to either worker.
+            statuses = {
+                _chat(httpx.Client(base_url=gateway.url, timeout=10), "second-model").status_code
+                for _ in range(20)
+            }
+            return statuses == {200}
+
+        assert _eventually(every_worker_serves_it), gateway.logs()[-2500:]
+        lines = [json.loads(line) for line in gateway.logs().splitlines() if line.startswith("{")]
+        reloaded = {
+            line["pid"] for line in lines if line["message"].startswith("reloaded the providers")
+        }
+        assert len(reloaded) == 2

@@ -170,3 +170,15 @@ def test_live_swaps_the_whole_value_and_returns_the_old_one() -> None:
     assert live.swap({"routes": 2}) is held
     assert live.current == {"routes": 2}
     assert held == {"routes": 1}
+
+
+def test_a_change_made_during_start_up_is_reloaded(tmp_path: Path) -> None:
+    """The baseline is taken before start-up reads the file; a change after it is new."""
+    path = tmp_path / "sample.json"
+    _write(path, {"v": 1})
+    before_start_up = {"sample": signature(path)}
+    _write(path, {"v": 2})  # while the worker was starting
+    applied = Applied(path)
+    reloader = ConfigReloader([WatchedFile("sample", path, applied)], seen=before_start_up)
+    reloader.check()
+    assert applied.values == [{"v": 2}]

@@ -19,6 +19,7 @@ from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
+from gateway_http.reload.install import baseline as reload_baseline
 from gateway_http.reload.install import start_config_reload
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
@@ -104,6 +105,7 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        seen = reload_baseline(container.settings())  # RELOAD: before start-up reads the files
         initialised = container.init_resources()
         if initialised is not None:
             await initialised
@@ -111,7 +113,7 @@ def create_app(container: Container | None = None) -> Litestar:
         resolved = container.adapters.resolved_providers().values()
         app.state[PROVIDER_SECRETS] = tuple(p.api_key for p in resolved if p.api_key)
         # RELOAD: configuration files reloaded on change and on SIGHUP (gateway_http/reload/).
-        stop_reloading = await start_config_reload(container, app.state)
+        stop_reloading = await start_config_reload(container, app.state, seen)
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).

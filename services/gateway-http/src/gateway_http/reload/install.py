@@ -38,7 +38,7 @@ from gateway_http.provider_config import (
     routing_table,
     served_models,
 )
-from gateway_http.reload.watcher import ConfigReloader, WatchedFile
+from gateway_http.reload.watcher import ConfigReloader, FileSignature, WatchedFile, signature
 from gateway_http.settings import Settings
 from gateway_http.wiring import factories
 from gateway_http.wiring.provider_factory import (
@@ -111,8 +111,21 @@ def tools_reload(
     return WatchedFile("tools", settings.tools_config, apply)
 
 
-async def start_config_reload(container: Container, app_state: State) -> Callable[[], None]:
-    """Watch the providers, pricing and tools files of this worker; returns the stop."""
+def baseline(settings: Settings) -> dict[str, FileSignature | None]:
+    """The files' signatures, taken before start-up reads them."""
+    paths = {
+        "providers": settings.providers_config,
+        "pricing": settings.pricing_config,
+        "tools": settings.tools_config,
+    }
+    return {name: signature(path) for name, path in paths.items()}
+
+
+async def start_config_reload(
+    container: Container, app_state: State, seen: Mapping[str, FileSignature | None]
+) -> Callable[[], None]:
+    """Watch the providers, pricing and tools files of this worker; returns the stop.
+    ``seen``: ``baseline`` from before start-up, so a change made meanwhile is reloaded."""
     adapters, use_cases = container.adapters, container.use_cases
     settings = container.settings()
     clients = await _resolve(adapters.upstream_clients)
@@ -129,7 +142,7 @@ async def start_config_reload(container: Container, app_state: State) -> Callabl
         ),
     )  # fmt: skip
     metrics = adapters.metrics()
-    reloader = ConfigReloader(files, on_result=metrics.count_config_reload)
+    reloader = ConfigReloader(files, on_result=metrics.count_config_reload, seen=seen)
     return start_reloading(reloader, settings.config_reload_seconds)
 
 

@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +68,17 @@ class ConfigReloader:
         self,
         files: Sequence[WatchedFile],
         on_result: Callable[[str, str], None] = lambda file, result: None,
+        seen: Mapping[str, FileSignature | None] | None = None,
     ) -> None:
+        """``seen``: the signatures taken before start-up read the files (``baseline``), so
+        that a change made while the worker was starting is not taken as already loaded."""
         self._files = tuple(files)
         self._on_result = on_result
-        self._seen = {file.name: signature(file.path) for file in self._files}
+        seen = seen or {}
+        self._seen = {
+            file.name: seen[file.name] if file.name in seen else signature(file.path)
+            for file in self._files
+        }
 
     def check(self) -> None:
         """Reload every file whose content changed since it was last seen."""
