@@ -37,6 +37,10 @@ class Turn:
     cached_tokens: int = 0
     fault: Fault | None = None
     model: str | None = None
+    reasoning: str | None = None  # OpenAI-compatible ``reasoning_content`` (DeepSeek, vLLM)
+    refusal: str | None = None
+    reasoning_tokens: int = 0
+    message_fields: tuple[tuple[str, Any], ...] = ()  # more message fields, e.g. unknown ones
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
-from gateway_http.routes.models import list_models
+from gateway_http.routes.models import list_models, retrieve_model
 from gateway_http.routes.responses import create_response
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
@@ -35,6 +35,7 @@ ROUTES = [
     create_response,
     create_embeddings,
     list_models,
+    retrieve_model,
     health,
     ready,
     create_session,
@@ -108,6 +109,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "usage_store": _provide(container.usage_store),
             "callers": _provide(container.callers),
             "served_models": _provide(container.served_models),
+            "routing": _provide(container.routing),
             "health_checks": _provide(container.health_checks),
             "gateway_metrics": _provide(container.metrics),
             "caller": Provide(resolve_caller),

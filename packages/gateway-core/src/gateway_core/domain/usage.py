@@ -12,6 +12,8 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     """Prompt tokens served from the vendor's prompt cache (a subset of ``prompt_tokens``)."""
+    reasoning_tokens: int = 0
+    """Completion tokens the model spent reasoning (a subset of ``completion_tokens``)."""
 
     @property
     def total_tokens(self) -> int:
@@ -22,6 +24,7 @@ class Usage:
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.cached_tokens + other.cached_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
         )
 
 

@@ -17,7 +17,12 @@ from gateway_http.errors import error_body, gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.request_record import RequestRecord, record_of
-from gateway_http.schemas.chat import ChatCompletionBody, decode_chat_body, to_domain
+from gateway_http.schemas.chat import (
+    ChatCompletionBody,
+    decode_chat_body,
+    to_domain,
+    unmodelled_fields,
+)
 from gateway_http.schemas.completions import ChunkEncoder, encode_completion, outcome_extension
 from gateway_http.sse import EventStream
 
@@ -35,8 +40,9 @@ async def chat_completions(request: Request, chat_api: ChatApi) -> Response | Ev
     serve_chat = chat_api.serve
     caller = chat_api.callers.of(request)
     require_json(request)
-    body = decode_chat_body(await request.body())
-    chat_request = to_domain(body)
+    raw = await request.body()
+    body = decode_chat_body(raw)
+    chat_request = to_domain(body, unmodelled_fields(raw))
     options = _options(request, body)
     record = record_of(request.scope)
     record.model, record.stream = chat_request.model, body.stream

@@ -1,18 +1,27 @@
 """The OpenAI Chat Completions request, decoded and validated in one pass by msgspec.
 
-Unknown fields are ignored (clients send vendor extras); fields that would let a client pick
-the upstream (``api_base``, ``base_url``, ``api_key``) are rejected.
+Fields this schema does not model are kept, decoded, in ``ChatRequest.extra`` (an
+OpenAI-format provider receives them as sent); fields that would let a client pick the
+upstream (``api_base``, ``base_url``, ``api_key``) are rejected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
 from gateway_core.domain.chat import ChatRequest
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import (
+    NO_EXTRA,
+    ContentPart,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+)
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 from gateway_core.errors import ForbiddenParameterError
 from gateway_http.schemas.json_body import decode_body
@@ -67,6 +76,11 @@ class AssistantMessageBody(Struct, tag="assistant", tag_field="role"):
     content: Content | None = None
     name: str | None = None
     tool_calls: list[ToolCallBody] | None = None
+    reasoning_content: str | None = None
+    # Returned by the gateway's own answers; sent back as they were.
+    refusal: str | None = None
+    audio: dict[str, Any] | None = None
+    function_call: dict[str, Any] | None = None
 
 
 class ToolMessageBody(Struct, tag="tool", tag_field="role"):
@@ -149,6 +163,10 @@ class ChatCompletionBody(Struct, kw_only=True):
 
 
 _decoder = msgspec.json.Decoder(ChatCompletionBody)
+# The top level again, values left as raw JSON text: finds unmodelled fields without
+# building objects for the (large) modelled ones such as ``messages``.
+_fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_MODELLED = frozenset(ChatCompletionBody.__struct_fields__)
 
 
 def decode_chat_body(raw: bytes) -> ChatCompletionBody:
@@ -162,7 +180,17 @@ def decode_chat_body(raw: bytes) -> ChatCompletionBody:
     return body
 
 
-def to_domain(body: ChatCompletionBody) -> ChatRequest:
+def unmodelled_fields(raw: bytes) -> dict[str, Any]:
+    """The request's fields this schema does not model, decoded (call after validation)."""
+    fields = _fields_decoder.decode(raw)
+    if fields.keys() <= _MODELLED:
+        return {}
+    return {
+        name: msgspec.json.decode(value) for name, value in fields.items() if name not in _MODELLED
+    }
+
+
+def to_domain(body: ChatCompletionBody, extra: dict[str, Any] | None = None) -> ChatRequest:
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     return ChatRequest(
         model=body.model,
@@ -180,6 +208,8 @@ def to_domain(body: ChatCompletionBody) -> ChatRequest:
         metadata=body.metadata,
         stream=body.stream,
         parallel_tool_calls=body.parallel_tool_calls,
+        max_completion_tokens=body.max_completion_tokens,
+        extra=extra or NO_EXTRA,
     )
 
 
@@ -197,10 +227,20 @@ def _message(body: MessageBody) -> Message:
         calls = tuple(
             ToolCall(c.id, c.function.name, c.function.arguments) for c in body.tool_calls or ()
         )
-        return Message("assistant", _content(body.content), body.name, calls)
+        return Message(
+            "assistant", _content(body.content), body.name, calls,
+            reasoning_content=body.reasoning_content, extra=_assistant_extra(body),
+        )  # fmt: skip
     if isinstance(body, ToolMessageBody):
         return Message("tool", _content(body.content), tool_call_id=body.tool_call_id)
     return Message(body.__struct_config__.tag, _content(body.content), body.name)  # type: ignore[arg-type]
+
+
+def _assistant_extra(body: AssistantMessageBody) -> Mapping[str, Any]:
+    if body.refusal is None and body.audio is None and body.function_call is None:
+        return NO_EXTRA
+    given = {"refusal": body.refusal, "audio": body.audio, "function_call": body.function_call}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _tool(body: ToolBody) -> ToolSpec:
