@@ -40,6 +40,7 @@ class Turn:
     reasoning: str | None = None  # OpenAI-compatible ``reasoning_content`` (DeepSeek, vLLM)
     refusal: str | None = None
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0  # Anthropic's cache_creation_input_tokens
     message_fields: tuple[tuple[str, Any], ...] = ()  # more message fields, e.g. unknown ones
 
 

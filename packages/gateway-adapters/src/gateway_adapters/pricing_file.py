@@ -1,6 +1,6 @@
 """Read the price table from ``config/pricing.json``.
 
-The file is ``{"models": {"<name or glob>": {"input", "output", "cached_input"?}}}``, prices
+The file is ``{"models": {"<name or glob>": {"input", "output", "cached_input"?, "cache_write_input"?}}}``, prices
 in USD per million tokens; top-level keys and model keys starting with ``_`` are notes. Numbers
 are parsed as ``Decimal`` so that ``0.175`` stays exactly 0.175. Order is kept: patterns match
 in the order written. Every mistake names the file and the entry, so a bad deploy fails at
@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway_core.domain.pricing import Price, PriceTable
 
-_FIELDS = frozenset({"input", "output", "cached_input"})
+_FIELDS = frozenset({"input", "output", "cached_input", "cache_write_input"})
 _REQUIRED = ("input", "output")
 
 
@@ -65,11 +65,16 @@ def _price(entry: Any, where: str) -> Price:
     if missing:
         raise PricingFileError(f"{where}: missing {', '.join(missing)}")
     for field, value in entry.items():
-        if field == "cached_input" and value is None:
-            continue  # null: cached prompt tokens are billed at the input price
+        if field in ("cached_input", "cache_write_input") and value is None:
+            continue  # null: those prompt tokens are billed at the input price
         if isinstance(value, bool) or not isinstance(value, (int, Decimal, float)):
             raise PricingFileError(f"{where}.{field}: expected a number, got {value!r}")
     try:
-        return Price.per_million(entry["input"], entry["output"], entry.get("cached_input"))
+        return Price.per_million(
+            entry["input"],
+            entry["output"],
+            entry.get("cached_input"),
+            entry.get("cache_write_input"),
+        )
     except ValueError as error:
         raise PricingFileError(f"{where}: {error}") from error

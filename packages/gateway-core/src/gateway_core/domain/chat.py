@@ -42,6 +42,8 @@ class ChatRequest:
     """As the client sent it; ``max_tokens`` holds the output limit whichever name was used."""
     extra: Mapping[str, Any] = NO_EXTRA
     """Request fields the gateway does not model, by name, as the client sent them."""
+    drop_params: bool = False
+    """Leave out fields the provider cannot serve instead of refusing the request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ class ChatResponse:
     system_fingerprint: str | None = None
     extra: Mapping[str, Any] = NO_EXTRA
     """Top-level fields not modelled (``service_tier``...), as the provider returned them."""
+    dropped_params: tuple[str, ...] = ()
+    """Request fields left out because the provider cannot serve them (``drop_params``)."""
 
 
 @dataclass(frozen=True, slots=True)

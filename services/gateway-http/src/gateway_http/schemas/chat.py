@@ -77,6 +77,8 @@ class AssistantMessageBody(Struct, tag="assistant", tag_field="role"):
     name: str | None = None
     tool_calls: list[ToolCallBody] | None = None
     reasoning_content: str | None = None
+    thinking_blocks: list[dict[str, Any]] | None = None
+    """Anthropic thinking blocks with their signatures, as the gateway returned them."""
     # Returned by the gateway's own answers; sent back as they were.
     refusal: str | None = None
     audio: dict[str, Any] | None = None
@@ -149,6 +151,7 @@ class ChatCompletionBody(Struct, kw_only=True):
     stream: bool = False
     stream_options: StreamOptions | None = None
     session_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    drop_params: bool = False
     gateway: GatewayOptionsBody | None = None
     # Present only so that they can be refused: a client never chooses the upstream.
     api_base: Any = None
@@ -209,6 +212,7 @@ def to_domain(body: ChatCompletionBody, extra: dict[str, Any] | None = None) -> 
         stream=body.stream,
         parallel_tool_calls=body.parallel_tool_calls,
         max_completion_tokens=body.max_completion_tokens,
+        drop_params=body.drop_params,
         extra=extra or NO_EXTRA,
     )
 
@@ -237,9 +241,19 @@ def _message(body: MessageBody) -> Message:
 
 
 def _assistant_extra(body: AssistantMessageBody) -> Mapping[str, Any]:
-    if body.refusal is None and body.audio is None and body.function_call is None:
+    if (
+        body.refusal is None
+        and body.audio is None
+        and body.function_call is None
+        and body.thinking_blocks is None
+    ):
         return NO_EXTRA
-    given = {"refusal": body.refusal, "audio": body.audio, "function_call": body.function_call}
+    given = {
+        "refusal": body.refusal,
+        "audio": body.audio,
+        "function_call": body.function_call,
+        "thinking_blocks": body.thinking_blocks,
+    }
     return {name: value for name, value in given.items() if value is not None}
 
 

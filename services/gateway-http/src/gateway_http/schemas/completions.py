@@ -25,7 +25,10 @@ def usage_body(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
@@ -90,6 +93,8 @@ def completion_body(response: ChatResponse, extension: dict[str, Any] | None = N
         "system_fingerprint": response.system_fingerprint,
         "x_gateway": {"provider": response.provider, **(extension or {})},
     }
+    if response.dropped_params:
+        body["x_gateway"]["dropped_params"] = list(response.dropped_params)
     if native:
         body["x_gateway"]["native_finish_reason"] = native.get(0) if len(native) == 1 else native
     return body

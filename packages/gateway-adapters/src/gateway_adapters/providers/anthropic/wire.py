@@ -11,7 +11,11 @@ only: the SDK is never called at run time). Where OpenAI and Anthropic differ:
 - ``n`` > 1 cannot be served (one choice per request);
 - ``response_format`` ``json_object`` has no Anthropic equivalent and is ignored; ``json_schema``
   becomes ``output_config.format`` (structured outputs); ``seed`` is ignored;
-- the newest models refuse temperature and top_p, so those are dropped for them.
+- the newest models refuse temperature and top_p, so those are dropped for them;
+- fields the gateway does not model follow ``field_support.ANTHROPIC`` (``reasoning_effort``
+  becomes a ``thinking`` budget, ``top_k`` is forwarded, others are refused by name);
+- thinking blocks (with their signatures) come back as the message's ``thinking_blocks`` and
+  ``reasoning_content``, and go back to Anthropic ahead of the assistant turn's other blocks.
 """
 
 from __future__ import annotations
@@ -21,11 +25,18 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import msgspec
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import (
+    NO_EXTRA,
+    ContentPart,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+)
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.errors import InvalidRequestError, UpstreamResponseError
 
-from gateway_adapters.providers.anthropic.schema import MessageBody
+from gateway_adapters.providers.anthropic.schema import ContentBlock, MessageBody
 
 if TYPE_CHECKING:
     from anthropic.types import (
@@ -80,12 +91,28 @@ _IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/w
 _json_encoder = msgspec.json.Encoder()
 
 
+REASONING_BUDGETS: Mapping[str, int | None] = {
+    "none": None,
+    "minimal": None,
+    "low": 1024,
+    "medium": 4096,
+    "high": 16384,
+}
+"""``reasoning_effort`` -> thinking ``budget_tokens`` (1024 is Anthropic's minimum)."""
+
+
 def build_body(
-    request: ChatRequest, *, default_max_tokens: int, stream: bool = False, sampling: bool = True
+    request: ChatRequest,
+    *,
+    default_max_tokens: int,
+    stream: bool = False,
+    sampling: bool = True,
+    extras: Mapping[str, Any] = NO_EXTRA,
 ) -> MessagesRequestBody:
     """The Messages API body for ``request``; raises InvalidRequestError for what cannot map.
 
     ``sampling=False`` leaves temperature and top_p out, for models that refuse them.
+    ``extras`` are the unmodelled fields ``field_support.servable_extras`` let through.
     """
     if request.n > 1:
         raise InvalidRequestError(
@@ -115,9 +142,31 @@ def build_body(
     output_config = _output_config(request.response_format)
     if output_config is not None:
         body["output_config"] = output_config
+    if extras:
+        _apply_extras(body, extras)
     if stream:
         body["stream"] = True
     return body
+
+
+def _apply_extras(body: MessagesRequestBody, extras: Mapping[str, Any]) -> None:
+    if "top_k" in extras:
+        body["top_k"] = extras["top_k"]
+    if "thinking" in extras:
+        body["thinking"] = extras["thinking"]
+    elif "reasoning_effort" in extras:
+        effort = extras["reasoning_effort"]
+        if effort not in REASONING_BUDGETS:
+            raise InvalidRequestError(
+                f"reasoning_effort must be one of {', '.join(REASONING_BUDGETS)}.",
+                param="reasoning_effort",
+            )
+        budget = REASONING_BUDGETS[effort]
+        if budget is not None:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if body["max_tokens"] <= budget:
+                # Anthropic counts thinking in max_tokens: keep the asked room for the answer.
+                body["max_tokens"] += budget
 
 
 def _conversation(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
@@ -148,7 +197,9 @@ def _turn(role: Literal["user", "assistant"], blocks: list[Block]) -> MessagePar
 def _blocks(message: Message, param: str) -> list[Block]:
     if message.role == "tool":
         return [_tool_result(message, param)]
-    blocks: list[Block] = list(_content_blocks(message.content, f"{param}.content"))
+    # Thinking blocks go back first and unchanged: Anthropic checks their signatures.
+    blocks: list[Block] = list(message.extra.get("thinking_blocks") or ())
+    blocks += _content_blocks(message.content, f"{param}.content")
     for number, call in enumerate(message.tool_calls):
         blocks.append(_tool_use(call, f"{param}.tool_calls[{number}].function.arguments"))
     return blocks
@@ -256,6 +307,16 @@ def encode(body: MessagesRequestBody) -> bytes:
 _message_decoder = msgspec.json.Decoder(MessageBody)
 
 
+_THINKING = ("thinking", "redacted_thinking")
+
+
+def thinking_block(block: ContentBlock) -> dict[str, Any]:
+    """A thinking block as Anthropic sent it, to hand back unchanged on the next turn."""
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+
+
 def finish_reason(stop_reason: str | None) -> str | None:
     if stop_reason is None:
         return None
@@ -282,8 +343,14 @@ def parse_response(raw: bytes, *, provider: str, created: int) -> ChatResponse:
         if block.type == "tool_use"
     )
     text = "".join(texts) if texts else (None if calls else "")
+    thinking = [thinking_block(block) for block in body.content if block.type in _THINKING]
+    reasoning = "".join(block.thinking for block in body.content if block.type == "thinking")
     choice = Choice(
-        message=Message.assistant(text, calls),
+        message=Message(
+            "assistant", text, tool_calls=calls,
+            reasoning_content=reasoning or None,
+            extra={"thinking_blocks": thinking} if thinking else NO_EXTRA,
+        ),  # fmt: skip
         finish_reason=finish_reason(body.stop_reason),
         native_finish_reason=body.stop_reason,
     )
