@@ -103,3 +103,25 @@ def test_cache_read_and_write_tokens_are_reported(
     # config/pricing.json, per million: input 3.00, cache read 0.30, cache write 3.75, output 15.
     expected = (30 * 3.00 + 40 * 0.30 + 30 * 3.75 + 7 * 15.00) / 1_000_000
     assert (completion.model_extra or {})["x_gateway"]["cost_usd"] == pytest.approx(expected)
+
+
+def test_ollama_maps_top_k_penalties_and_reasoning_effort(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    client.chat.completions.create(
+        model="llama3.2",
+        messages=HELLO,
+        reasoning_effort="high",
+        frequency_penalty=0.5,
+        extra_body={"top_k": 7},
+    )
+    (sent,) = [r.body for r in fake_upstream.requests if r.path == "/api/chat"]
+    assert sent["think"] == "high"
+    assert (sent["options"]["top_k"], sent["options"]["frequency_penalty"]) == (7, 0.5)
+
+
+def test_ollama_refuses_logprobs_by_name(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="llama3.2", messages=HELLO, logprobs=True)
+    assert refused.value.body["param"] == "logprobs"  # type: ignore[index]
+    assert "fake-ollama" in refused.value.body["message"]  # type: ignore[index]
