@@ -125,3 +125,36 @@ def test_ollama_refuses_logprobs_by_name(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="llama3.2", messages=HELLO, logprobs=True)
     assert refused.value.body["param"] == "logprobs"  # type: ignore[index]
     assert "fake-ollama" in refused.value.body["message"]  # type: ignore[index]
+
+
+def test_cache_control_reaches_anthropic_on_system_parts_and_tools(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    ephemeral = {"type": "ephemeral"}
+    messages = [
+        {"role": "system", "content": [
+            {"type": "text", "text": "A long, stable instruction.", "cache_control": ephemeral}]},
+        {"role": "user", "content": [
+            {"type": "text", "text": "A long document.", "cache_control": ephemeral},
+            {"type": "text", "text": "Summarise it."}]},
+    ]  # fmt: skip
+    tool = {**WEATHER_TOOL, "cache_control": ephemeral}
+    client.chat.completions.create(model=CLAUDE, messages=messages, tools=[tool])  # type: ignore[list-item]
+    (sent,) = _messages_bodies(fake_upstream)
+    assert sent["system"] == [
+        {"type": "text", "text": "A long, stable instruction.", "cache_control": ephemeral}
+    ]
+    assert sent["messages"][0]["content"] == [
+        {"type": "text", "text": "A long document.", "cache_control": ephemeral},
+        {"type": "text", "text": "Summarise it."},
+    ]
+    assert sent["tools"][0]["cache_control"] == ephemeral
+
+
+def test_strict_function_tools_reach_openai(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    strict_tool = {"type": "function", "function": {**WEATHER_TOOL["function"], "strict": True}}
+    client.chat.completions.create(model="gpt-4o", messages=HELLO, tools=[strict_tool])  # type: ignore[list-item]
+    (sent,) = [r.body for r in fake_upstream.requests if r.path.endswith("/chat/completions")]
+    assert sent["tools"][0]["function"]["strict"] is True

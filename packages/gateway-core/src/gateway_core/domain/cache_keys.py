@@ -89,6 +89,15 @@ def cache_use_from_header(cache_control: str | None) -> CacheUse:
 
 
 def _answer_fields(request: ChatRequest) -> dict[str, Any]:
+    fields = _modelled_answer_fields(request)
+    if request.extra:
+        # Unmodelled fields change the answer too (logprobs, reasoning_effort...); only added
+        # when present, so keys of requests without them stay what they were.
+        fields["extra"] = request.extra
+    return fields
+
+
+def _modelled_answer_fields(request: ChatRequest) -> dict[str, Any]:
     return {
         "model": request.model,
         "messages": [_message(message) for message in request.messages],

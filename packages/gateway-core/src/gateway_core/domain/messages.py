@@ -39,6 +39,8 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
+    cache_control: Mapping[str, Any] | None = None
+    """Anthropic's prompt-cache breakpoint (``{"type": "ephemeral"}``), as the client sent it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cache_control: Mapping[str, Any] | None = None
 
 
 ContentPart = TextPart | ImagePart

@@ -31,6 +31,7 @@ _FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_l
 
 class TextPartBody(Struct, tag="text", tag_field="type"):
     text: str
+    cache_control: dict[str, Any] | None = None
 
 
 class ImageUrl(Struct):
@@ -40,6 +41,7 @@ class ImageUrl(Struct):
 
 class ImagePartBody(Struct, tag="image_url", tag_field="type"):
     image_url: ImageUrl
+    cache_control: dict[str, Any] | None = None
 
 
 PartBody = TextPartBody | ImagePartBody
@@ -103,11 +105,13 @@ class FunctionBody(Struct):
     name: str
     description: str = ""
     parameters: dict[str, Any] | None = None
+    strict: bool | None = None
 
 
 class ToolBody(Struct):
     function: FunctionBody
     type: Literal["function"] = "function"
+    cache_control: dict[str, Any] | None = None
 
 
 class NamedFunction(Struct):
@@ -221,7 +225,9 @@ def _content(content: Content | None) -> str | tuple[ContentPart, ...] | None:
     if content is None or isinstance(content, str):
         return content
     return tuple(
-        TextPart(p.text) if isinstance(p, TextPartBody) else ImagePart(p.image_url.url, p.image_url.detail)
+        TextPart(p.text, p.cache_control)
+        if isinstance(p, TextPartBody)
+        else ImagePart(p.image_url.url, p.image_url.detail, p.cache_control)
         for p in content
     )
 
@@ -261,7 +267,13 @@ def _tool(body: ToolBody) -> ToolSpec:
     parameters = body.function.parameters
     if parameters is None:
         parameters = {"type": "object", "properties": {}}
-    return ToolSpec(body.function.name, body.function.description, parameters)
+    return ToolSpec(
+        body.function.name,
+        body.function.description,
+        parameters,
+        body.function.strict,
+        body.cache_control,
+    )
 
 
 def _tool_choice(choice: str | NamedToolChoiceBody | None) -> ToolChoice | None:

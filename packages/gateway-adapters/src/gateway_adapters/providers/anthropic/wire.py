@@ -169,7 +169,12 @@ def _apply_extras(body: MessagesRequestBody, extras: Mapping[str, Any]) -> None:
                 body["max_tokens"] += budget
 
 
-def _conversation(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
+def _conversation(
+    messages: Sequence[Message],
+) -> tuple[str | list[TextBlockParam], list[MessageParam]]:
+    """The ``system`` value (a string, or text blocks when one carries ``cache_control``) and
+    the alternating turns."""
+    system_blocks = _cached_system_blocks(messages)
     system: list[str] = []
     turns: list[tuple[Literal["user", "assistant"], list[Block]]] = []
     for position, message in enumerate(messages):
@@ -185,7 +190,22 @@ def _conversation(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]
             turns[-1][1].extend(blocks)
         else:
             turns.append((role, blocks))
-    return "\n\n".join(system), [_turn(role, blocks) for role, blocks in turns]
+    turn_params = [_turn(role, blocks) for role, blocks in turns]
+    return (system_blocks or "\n\n".join(system)), turn_params
+
+
+def _cached_system_blocks(messages: Sequence[Message]) -> list[TextBlockParam]:
+    """System text as blocks, kept apart, when a part asks for caching; else empty."""
+    system = [m for m in messages if m.role in ("system", "developer")]
+    parts = [p for m in system if not isinstance(m.content, str) for p in m.content or ()]
+    if not any(isinstance(p, TextPart) and p.cache_control for p in parts):
+        return []
+    blocks: list[TextBlockParam] = []
+    for message in system:
+        for part in _content_blocks(message.content, "messages"):
+            if part["type"] == "text":
+                blocks.append(part)  # type: ignore[arg-type]
+    return blocks
 
 
 def _turn(role: Literal["user", "assistant"], blocks: list[Block]) -> MessageParam:
@@ -213,11 +233,16 @@ def _content_blocks(
         return [{"type": "text", "text": content}] if content else []
     blocks: list[TextBlockParam | ImageBlockParam] = []
     for number, part in enumerate(content):
+        block: TextBlockParam | ImageBlockParam
         if isinstance(part, TextPart):
-            if part.text:
-                blocks.append({"type": "text", "text": part.text})
+            if not part.text:
+                continue
+            block = {"type": "text", "text": part.text}
         else:
-            blocks.append(_image(part, f"{param}[{number}].image_url"))
+            block = _image(part, f"{param}[{number}].image_url")
+        if part.cache_control is not None:
+            block["cache_control"] = dict(part.cache_control)  # type: ignore[typeddict-item]
+        blocks.append(block)
     return blocks
 
 
@@ -269,6 +294,8 @@ def _tool(spec: ToolSpec) -> ToolParam:
     tool: ToolParam = {"name": spec.name, "input_schema": schema}
     if spec.description:
         tool["description"] = spec.description
+    if spec.cache_control is not None:
+        tool["cache_control"] = dict(spec.cache_control)  # type: ignore[typeddict-item]
     return tool
 
 

@@ -186,6 +186,8 @@ def _tool(spec: ToolSpec) -> ChatCompletionFunctionToolParam:
     function: FunctionDefinition = {"name": spec.name, "parameters": dict(spec.parameters)}
     if spec.description:
         function["description"] = spec.description
+    if spec.strict is not None:
+        function["strict"] = spec.strict
     return {"type": "function", "function": function}
 
 
