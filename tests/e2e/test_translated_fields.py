@@ -158,3 +158,31 @@ def test_strict_function_tools_reach_openai(
     client.chat.completions.create(model="gpt-4o", messages=HELLO, tools=[strict_tool])  # type: ignore[list-item]
     (sent,) = [r.body for r in fake_upstream.requests if r.path.endswith("/chat/completions")]
     assert sent["tools"][0]["function"]["strict"] is True
+
+
+AUDIO_AND_FILE = [
+    {"type": "text", "text": "What is in these?"},
+    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+    {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}},
+]
+
+
+def test_audio_and_file_parts_reach_openai_as_sent(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": AUDIO_AND_FILE}]  # type: ignore[list-item, misc]
+    )
+    (sent,) = [r.body for r in fake_upstream.requests if r.path.endswith("/chat/completions")]
+    assert sent["messages"][0]["content"] == AUDIO_AND_FILE
+
+
+@pytest.mark.parametrize("model", [CLAUDE, "llama3.2"])
+def test_audio_parts_are_refused_by_name_elsewhere(client: openai.OpenAI, model: str) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": AUDIO_AND_FILE}]  # type: ignore[list-item, misc]
+        )
+    body = refused.value.body
+    assert body["code"] == "unsupported_parameter"  # type: ignore[index]
+    assert "input_audio" in body["message"]  # type: ignore[index]

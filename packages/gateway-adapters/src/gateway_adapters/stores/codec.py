@@ -11,7 +11,14 @@ from typing import Any
 
 import msgspec
 from gateway_core.domain.chat import ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import (
+    ContentPart,
+    ImagePart,
+    Message,
+    OpaquePart,
+    TextPart,
+    ToolCall,
+)
 from gateway_core.domain.usage import Usage
 
 
@@ -59,6 +66,8 @@ def _content_to_wire(content: str | tuple[ContentPart, ...] | None) -> Any:
 def _part_to_wire(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, OpaquePart):
+        return {"type": part.type, part.type: dict(part.body)}
     image: dict[str, Any] = {"url": part.url}
     if part.detail is not None:
         image["detail"] = part.detail
@@ -74,6 +83,8 @@ def _content_from_wire(content: Any) -> str | tuple[ContentPart, ...] | None:
 def _part_from_wire(part: Mapping[str, Any]) -> ContentPart:
     if part["type"] == "text":
         return TextPart(part["text"])
+    if part["type"] != "image_url":
+        return OpaquePart(part["type"], part[part["type"]])
     image = part["image_url"]
     return ImagePart(url=image["url"], detail=image.get("detail"))
 

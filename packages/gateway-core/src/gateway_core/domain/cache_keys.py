@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway_core.domain.chat import ChatRequest, ChatResponse
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart
+from gateway_core.domain.messages import ContentPart, ImagePart, Message, OpaquePart, TextPart
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 
 CACHE_KEY_VERSION = 1
@@ -139,6 +139,8 @@ def _part(part: ContentPart) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
         return {"type": "image_url", "url": part.url, "detail": part.detail}
+    if isinstance(part, OpaquePart):
+        return {"type": part.type, "body": part.body}
     raise TypeError(f"cache_key does not know the content part {type(part).__name__}")
 
 

@@ -52,7 +52,17 @@ class ImagePart:
     cache_control: Mapping[str, Any] | None = None
 
 
-ContentPart = TextPart | ImagePart
+@dataclass(frozen=True, slots=True)
+class OpaquePart:
+    """A content part the gateway passes on without reading (``input_audio``, ``file``):
+    forwarded as sent to OpenAI-format providers, refused by name by the others."""
+
+    type: str
+    body: Mapping[str, Any]
+    """The part's payload, the value under its ``type`` key (``{"data", "format"}``...)."""
+
+
+ContentPart = TextPart | ImagePart | OpaquePart
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from gateway_core.domain.messages import (
     ContentPart,
     ImagePart,
     Message,
+    OpaquePart,
     TextPart,
     ToolCall,
 )
@@ -44,7 +45,15 @@ class ImagePartBody(Struct, tag="image_url", tag_field="type"):
     cache_control: dict[str, Any] | None = None
 
 
-PartBody = TextPartBody | ImagePartBody
+class InputAudioPartBody(Struct, tag="input_audio", tag_field="type"):
+    input_audio: dict[str, Any]
+
+
+class FilePartBody(Struct, tag="file", tag_field="type"):
+    file: dict[str, Any]
+
+
+PartBody = TextPartBody | ImagePartBody | InputAudioPartBody | FilePartBody
 Content = str | list[PartBody]
 
 
@@ -224,12 +233,17 @@ def to_domain(body: ChatCompletionBody, extra: dict[str, Any] | None = None) -> 
 def _content(content: Content | None) -> str | tuple[ContentPart, ...] | None:
     if content is None or isinstance(content, str):
         return content
-    return tuple(
-        TextPart(p.text, p.cache_control)
-        if isinstance(p, TextPartBody)
-        else ImagePart(p.image_url.url, p.image_url.detail, p.cache_control)
-        for p in content
-    )
+    return tuple(_part(p) for p in content)
+
+
+def _part(part: PartBody) -> ContentPart:
+    if isinstance(part, TextPartBody):
+        return TextPart(part.text, part.cache_control)
+    if isinstance(part, ImagePartBody):
+        return ImagePart(part.image_url.url, part.image_url.detail, part.cache_control)
+    if isinstance(part, InputAudioPartBody):
+        return OpaquePart("input_audio", part.input_audio)
+    return OpaquePart("file", part.file)
 
 
 def _message(body: MessageBody) -> Message:

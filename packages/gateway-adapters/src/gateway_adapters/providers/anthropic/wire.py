@@ -30,11 +30,16 @@ from gateway_core.domain.messages import (
     ContentPart,
     ImagePart,
     Message,
+    OpaquePart,
     TextPart,
     ToolCall,
 )
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
-from gateway_core.errors import InvalidRequestError, UpstreamResponseError
+from gateway_core.errors import (
+    InvalidRequestError,
+    UnsupportedParameterError,
+    UpstreamResponseError,
+)
 
 from gateway_adapters.providers.anthropic.schema import ContentBlock, MessageBody
 
@@ -238,6 +243,11 @@ def _content_blocks(
             if not part.text:
                 continue
             block = {"type": "text", "text": part.text}
+        elif isinstance(part, OpaquePart):
+            raise UnsupportedParameterError(
+                f"{part.type} content parts are not supported by Anthropic models.",
+                param=f"{param}[{number}].type",
+            )
         else:
             block = _image(part, f"{param}[{number}].image_url")
         if part.cache_control is not None:

@@ -21,10 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ImagePart, Message, ToolCall
+from gateway_core.domain.messages import ImagePart, Message, OpaquePart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import InvalidRequestError, UpstreamResponseError
+from gateway_core.errors import (
+    InvalidRequestError,
+    UnsupportedParameterError,
+    UpstreamResponseError,
+)
 
 from gateway_adapters.providers.ollama.errors import error_in_body
 
@@ -97,6 +101,12 @@ def _message_to_wire(message: Message, param: str, tool_names: Mapping[str, str]
 def _images(message: Message, param: str) -> list[str]:
     if not isinstance(message.content, tuple):
         return []
+    for index, part in enumerate(message.content):
+        if isinstance(part, OpaquePart):
+            raise UnsupportedParameterError(
+                f"{part.type} content parts are not supported by Ollama models.",
+                param=f"{param}.content[{index}].type",
+            )
     return [
         _image_base64(part, f"{param}.content[{index}].image_url")
         for index, part in enumerate(message.content)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice, ToolCallDelta
-from gateway_core.domain.messages import NO_EXTRA, ContentPart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import (
+    NO_EXTRA,
+    ContentPart,
+    Message,
+    OpaquePart,
+    TextPart,
+    ToolCall,
+)
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamBadRequestError, UpstreamResponseError
@@ -162,6 +169,8 @@ def _content(
 def _part(part: ContentPart) -> ChatCompletionContentPartParam:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, OpaquePart):
+        return {"type": part.type, part.type: part.body}  # type: ignore[return-value,misc]
     image_url: ImageURL = {"url": part.url}
     if part.detail is not None:
         # The client's own value, passed on for the vendor to judge (OpenAI's list grows).
@@ -176,7 +185,8 @@ def _text_content(message: Message) -> str | list[ChatCompletionContentPartTextP
     texts = [part for part in message.content if isinstance(part, TextPart)]
     if len(texts) < len(message.content):
         raise UpstreamBadRequestError(
-            f"image content is only accepted in user messages, not in {message.role} messages",
+            f"image, audio and file content is only accepted in user messages, not in "
+            f"{message.role} messages",
             param="messages",
         )
     return [{"type": "text", "text": part.text} for part in texts]
