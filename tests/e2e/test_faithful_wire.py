@@ -231,3 +231,32 @@ def test_pydantic_ai_settings_arrive(
     sent = _sent(fake_upstream)
     assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 50
     assert (sent["frequency_penalty"], sent["top_k"]) == (0.5, 5)
+
+
+def test_custom_tools_and_allowed_tools_reach_openai(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    function_tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+    }
+    custom_tool = {"type": "custom", "custom": {"name": "run_sql", "description": "SQL"}}
+    choice = {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "auto", "tools": [{"type": "custom", "custom": {"name": "run_sql"}}]},
+    }
+    client.chat.completions.create(
+        model="gpt-4o", messages=HELLO, tools=[function_tool, custom_tool], tool_choice=choice  # type: ignore[list-item, arg-type]
+    )
+    sent = _sent(fake_upstream)
+    assert sent["tools"] == [function_tool, custom_tool]
+    assert sent["tool_choice"] == choice
+
+
+def test_custom_tools_are_refused_by_name_by_anthropic(client: openai.OpenAI) -> None:
+    custom_tool = {"type": "custom", "custom": {"name": "run_sql"}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="claude-sonnet-4-5-20250929", messages=HELLO, tools=[custom_tool]  # type: ignore[list-item]
+        )
+    assert refused.value.body["param"] == "tools"  # type: ignore[index]

@@ -24,7 +24,7 @@ from gateway_core.domain.messages import (
     ToolCall,
 )
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
-from gateway_core.errors import ForbiddenParameterError
+from gateway_core.errors import ForbiddenParameterError, InvalidRequestError
 from gateway_http.schemas.json_body import decode_body
 
 _FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
@@ -117,9 +117,12 @@ class FunctionBody(Struct):
     strict: bool | None = None
 
 
-class ToolBody(Struct):
-    function: FunctionBody
-    type: Literal["function"] = "function"
+class ToolBody(Struct, omit_defaults=True):
+    """A function tool, or another type (``custom``) passed on to OpenAI-format providers."""
+
+    function: FunctionBody | None = None
+    type: str = "function"
+    custom: dict[str, Any] | None = None
     cache_control: dict[str, Any] | None = None
 
 
@@ -127,9 +130,13 @@ class NamedFunction(Struct):
     name: str
 
 
-class NamedToolChoiceBody(Struct):
-    function: NamedFunction
-    type: Literal["function"] = "function"
+class NamedToolChoiceBody(Struct, omit_defaults=True):
+    """A named function, or another choice (``allowed_tools``, ``custom``) passed on as is."""
+
+    function: NamedFunction | None = None
+    type: str = "function"
+    allowed_tools: dict[str, Any] | None = None
+    custom: dict[str, Any] | None = None
 
 
 class StreamOptions(Struct):
@@ -208,6 +215,9 @@ def unmodelled_fields(raw: bytes) -> dict[str, Any]:
 
 def to_domain(body: ChatCompletionBody, extra: dict[str, Any] | None = None) -> ChatRequest:
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+    tools = body.tools or ()
+    if any(tool.type != "function" for tool in tools) or _other_choice(body.tool_choice):
+        extra = _with_other_tools(body, dict(extra or {}))
     return ChatRequest(
         model=body.model,
         messages=tuple(_message(m) for m in body.messages),
@@ -217,7 +227,7 @@ def to_domain(body: ChatCompletionBody, extra: dict[str, Any] | None = None) -> 
         stop=stop,
         n=body.n,
         seed=body.seed,
-        tools=tuple(_tool(t) for t in body.tools or ()),
+        tools=tuple(_tool(t, i) for i, t in enumerate(tools) if t.type == "function"),
         tool_choice=_tool_choice(body.tool_choice),
         response_format=body.response_format,
         user=body.user,
@@ -277,7 +287,26 @@ def _assistant_extra(body: AssistantMessageBody) -> Mapping[str, Any]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def _tool(body: ToolBody) -> ToolSpec:
+def _other_choice(choice: str | NamedToolChoiceBody | None) -> bool:
+    return isinstance(choice, NamedToolChoiceBody) and choice.type != "function"
+
+
+def _with_other_tools(body: ChatCompletionBody, extra: dict[str, Any]) -> dict[str, Any]:
+    """Tools and a tool choice of types the gateway does not model, kept as the client sent
+    them (as ``extra["tools"]`` / ``extra["tool_choice"]``) for OpenAI-format providers."""
+    others = [msgspec.to_builtins(t) for t in body.tools or () if t.type != "function"]
+    if others:
+        extra["tools"] = others
+    if _other_choice(body.tool_choice):
+        extra["tool_choice"] = msgspec.to_builtins(body.tool_choice)
+    return extra
+
+
+def _tool(body: ToolBody, index: int) -> ToolSpec:
+    if body.function is None:
+        raise InvalidRequestError(
+            "A function tool needs a 'function' object.", param=f"tools[{index}].function"
+        )
     parameters = body.function.parameters
     if parameters is None:
         parameters = {"type": "object", "properties": {}}
@@ -292,5 +321,11 @@ def _tool(body: ToolBody) -> ToolSpec:
 
 def _tool_choice(choice: str | NamedToolChoiceBody | None) -> ToolChoice | None:
     if isinstance(choice, NamedToolChoiceBody):
+        if choice.type != "function":
+            return None  # passed on through ``extra``
+        if choice.function is None:
+            raise InvalidRequestError(
+                "A function tool_choice needs a 'function' object.", param="tool_choice.function"
+            )
         return NamedToolChoice(choice.function.name)
     return choice  # type: ignore[return-value]

@@ -91,6 +91,9 @@ def to_openai_payload(request: ChatRequest, *, stream: bool = False) -> Completi
         "parallel_tool_calls": request.parallel_tool_calls,
     }
     given = {key: value for key, value in optional.items() if value is not None}
+    if "tools" in given and "tools" in request.extra:
+        # Function tools (the gateway's, maybe) and the client's other tools (custom) together.
+        given["tools"] = [*given["tools"], *request.extra["tools"]]
     payload.update(given)  # type: ignore[typeddict-item]
     if not stream:
         return payload
