@@ -260,3 +260,20 @@ def test_custom_tools_are_refused_by_name_by_anthropic(client: openai.OpenAI) ->
             model="claude-sonnet-4-5-20250929", messages=HELLO, tools=[custom_tool]  # type: ignore[list-item]
         )
     assert refused.value.body["param"] == "tools"  # type: ignore[index]
+
+
+def test_a_cached_answer_keeps_the_fields_the_gateway_does_not_model(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(Turn(text="Hello there", reasoning="A greeting.", reasoning_tokens=3))
+    ask = {"model": "gpt-4o", "messages": HELLO, "temperature": 0, "logprobs": True,
+           "extra_body": {"x_cache_probe": "faithful"}}  # fmt: skip
+    first = client.chat.completions.create(**ask)  # type: ignore[call-overload]
+    again = client.chat.completions.create(**ask)  # type: ignore[call-overload]
+    assert len(fake_upstream.requests) == 1, "the second answer comes from the response cache"
+    for completion in (first, again):
+        choice = completion.choices[0]
+        assert (choice.message.model_extra or {})["reasoning_content"] == "A greeting."
+        assert choice.logprobs is not None and choice.logprobs.content
+        assert completion.service_tier == "default"
+        assert completion.usage.completion_tokens_details.reasoning_tokens == 3  # type: ignore[union-attr]
