@@ -82,10 +82,15 @@ def test_an_unsupported_field_is_refused_by_name(client: openai.OpenAI, field: d
 
 
 def test_drop_params_drops_and_says_so(client: openai.OpenAI, fake_upstream: FakeUpstream) -> None:
-    completion = client.chat.completions.create(
-        model=CLAUDE, messages=HELLO, logprobs=True, extra_body={"drop_params": True}
+    raw = client.chat.completions.with_raw_response.create(
+        model=CLAUDE, messages=HELLO, logprobs=True, top_logprobs=2, extra_body={"drop_params": True}
     )
-    assert (completion.model_extra or {})["x_gateway"]["dropped_params"] == ["logprobs"]
+    assert raw.headers["x-gateway-dropped-params"] == "logprobs,top_logprobs"
+    completion = raw.parse()
+    assert (completion.model_extra or {})["x_gateway"]["dropped_params"] == [
+        "logprobs",
+        "top_logprobs",
+    ]
     (sent,) = _messages_bodies(fake_upstream)
     assert "logprobs" not in sent and "drop_params" not in sent
 

@@ -98,6 +98,8 @@ def _headers(outcome: ChatOutcome, final: bool = True) -> dict[str, str]:
     headers = dict(outcome.rate_limit_headers)
     if outcome.cache is not None:
         headers["x-gateway-cache"] = outcome.cache
+    if outcome.response is not None and outcome.response.dropped_params:
+        headers["x-gateway-dropped-params"] = ",".join(outcome.response.dropped_params)
     if final:
         headers["x-gateway-cost-usd"] = f"{outcome.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
     return headers
