@@ -24,7 +24,7 @@ from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.messages import MESSAGES_ROUTES
-from gateway_http.routes.models import list_models
+from gateway_http.routes.models import list_models, retrieve_model
 from gateway_http.routes.openapi import docs_page, openapi_document
 from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
@@ -43,6 +43,7 @@ ROUTES = [
     *MESSAGES_ROUTES,
     create_embeddings,
     list_models,
+    retrieve_model,
     health,
     ready,
     create_session,
@@ -129,6 +130,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "usage_store": _provide(adapters.usage_store),
             "callers": _provide(use_cases.callers),
             "served_models": _provide(adapters.served_models),
+            "routing": _provide(adapters.routing),
             "health_checks": _provide(use_cases.health_checks),
             "gateway_metrics": _provide(adapters.metrics),
             "caller": Provide(resolve_caller),
