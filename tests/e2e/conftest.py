@@ -37,6 +37,7 @@ def providers_config(upstream_url: str) -> dict:
         },
         "models": {
             "gpt-4o": {"provider": "fake-openai"},
+            "o3-mini": {"provider": "fake-openai"},
             "claude-sonnet-4-5-20250929": {"provider": "fake-anthropic"},
             "llama3.2": {"provider": "fake-ollama", "model": "llama3.2:3b"},
             "claude-with-fallback": {

@@ -22,8 +22,9 @@ def test_the_consumers_request_reads_data_0_embedding(
     assert result.usage.prompt_tokens == 5
     sent = fake_upstream.requests[-1]
     assert sent.path == "/v1/embeddings"
+    # The SDK asks for base64 by default: the upstream is asked the same, as the client did.
     assert sent.body == {"model": "text-embedding-3-small", "input": ["rate limiting"],
-                         "encoding_format": "float"}  # fmt: skip
+                         "encoding_format": "base64"}  # fmt: skip
     assert sent.headers["Authorization"].startswith("Bearer ")
 
 

@@ -98,9 +98,11 @@ def test_a_changed_providers_file_is_served_within_seconds(
 ) -> None:
     with httpx.Client(base_url=polling_gateway.url, timeout=10) as client:
         assert _chat(client, "second-model").status_code == 404
+        assert client.get("/v1/models/second-model").status_code == 404
         _write(config_dir / "providers.json", WITH_SECOND)
         assert _eventually(lambda: _chat(client, "second-model").status_code == 200)
         assert "second-model" in _models(client)
+        assert client.get("/v1/models/second-model").status_code == 200
         answer = _chat(client, "second-model").json()
         assert answer["choices"][0]["message"]["content"]
         assert client.get("/ready").status_code == 200

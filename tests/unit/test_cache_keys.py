@@ -229,3 +229,11 @@ def _different(value: Any) -> Any:
     if isinstance(value, int | float):
         return value + 1
     return f"{value}~"
+
+
+def test_unmodelled_fields_change_the_key() -> None:
+    plain = ChatRequest(model="gpt-4o", messages=(Message.user("Hi"),), temperature=0)
+    with_logprobs = ChatRequest(
+        model="gpt-4o", messages=(Message.user("Hi"),), temperature=0, extra={"logprobs": True}
+    )
+    assert cache_key(plain, "k") != cache_key(with_logprobs, "k")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -169,6 +170,9 @@ def materialized(value: Any) -> Any:
 
 def message_body(body: dict[str, Any], turn: Turn) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
+    if turn.reasoning is not None:
+        signature = "sig-" + hashlib.sha256(turn.reasoning.encode()).hexdigest()[:16]
+        content.append({"type": "thinking", "thinking": turn.reasoning, "signature": signature})
     if turn.text:
         content.append({"type": "text", "text": turn.text})
     for name, arguments in turn.tool_calls:
@@ -187,8 +191,8 @@ def message_body(body: dict[str, Any], turn: Turn) -> dict[str, Any]:
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
         "usage": {
-            "input_tokens": turn.prompt_tokens - turn.cached_tokens,
-            "cache_creation_input_tokens": 0,
+            "input_tokens": turn.prompt_tokens - turn.cached_tokens - turn.cache_write_tokens,
+            "cache_creation_input_tokens": turn.cache_write_tokens,
             "cache_read_input_tokens": turn.cached_tokens,
             "output_tokens": turn.completion_tokens,
         },
@@ -223,6 +227,12 @@ def _block_events(index: int, block: dict[str, Any]) -> list[Event]:
     if block["type"] == "text":
         opening: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
+    elif block["type"] == "thinking":
+        opening = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [
+            *({"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"])),
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
     else:
         opening = {**block, "input": {}}
         # The real API opens with an empty fragment, then cuts the JSON text anywhere.

@@ -7,8 +7,10 @@ including the nulls OpenAI sends. Errors use its ``{"error": {message, type, par
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
 import time
 import uuid
 from typing import Any
@@ -94,16 +96,32 @@ async def render_embeddings(
     if turn.fault in _ERRORS:
         status, error = _ERRORS[turn.fault]  # type: ignore[index]
         return web.json_response({"error": error}, status=status)
-    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    given = body["input"]
+    if isinstance(given, str) or (given and isinstance(given[0], int)):
+        given = [given]  # one text, or the token ids of one
+    encode = _base64_floats if body.get("encoding_format") == "base64" else list
     data = [
         {"object": "embedding", "index": index,
-         "embedding": [float(len(text) + position) for position in range(EMBEDDING_DIMENSIONS)]}
-        for index, text in enumerate(inputs)
+         "embedding": encode([float(len(item) + p) for p in range(EMBEDDING_DIMENSIONS)])}
+        for index, item in enumerate(given)
     ]  # fmt: skip
     usage = {"prompt_tokens": turn.prompt_tokens, "total_tokens": turn.prompt_tokens}
     return web.json_response(
         {"object": "list", "data": data, "model": turn.model or body["model"], "usage": usage}
     )
+
+
+def _base64_floats(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def _logprobs(text: str) -> dict[str, Any]:
+    """OpenAI's ``logprobs`` of a choice, one entry per word."""
+    entries = [
+        {"token": word, "logprob": -0.25, "bytes": list(word.encode()), "top_logprobs": []}
+        for word in re.findall(r"\s*\S+", text)
+    ]
+    return {"content": entries, "refusal": None}
 
 
 async def render(
@@ -126,16 +144,19 @@ async def render(
         )
     if turn.fault is Fault.DROP_MID_STREAM:
         return await _drop(request, json.dumps(completion(turn, model)).encode())
-    return web.json_response(completion(turn, model))
+    return web.json_response(completion(turn, model, wants_logprobs=bool(body.get("logprobs"))))
 
 
-def completion(turn: Turn, model: str) -> dict[str, Any]:
+def completion(turn: Turn, model: str, *, wants_logprobs: bool = False) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": turn.text,
-        "refusal": None,
+        "refusal": turn.refusal,
         "annotations": [],
+        **dict(turn.message_fields),
     }
+    if turn.reasoning is not None:
+        message["reasoning_content"] = turn.reasoning
     if turn.tool_calls:
         message["tool_calls"] = [
             {
@@ -151,7 +172,12 @@ def completion(turn: Turn, model: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish(turn)}
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": _logprobs(turn.text or "") if wants_logprobs else None,
+                "finish_reason": _finish(turn),
+            }
         ],
         "usage": usage(turn),
         "service_tier": "default",
@@ -167,6 +193,13 @@ def usage(turn: Turn) -> dict[str, Any]:
     }
     if turn.cached_tokens:
         report["prompt_tokens_details"] = {"cached_tokens": turn.cached_tokens, "audio_tokens": 0}
+    if turn.reasoning_tokens:
+        report["completion_tokens_details"] = {
+            "reasoning_tokens": turn.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        }
     return report
 
 
@@ -178,7 +211,9 @@ def _call_id(index: int, name: str) -> str:
     return f"call_{index}_{name}"
 
 
-def chunk_events(turn: Turn, model: str, include_usage: bool) -> list[dict[str, Any]]:
+def chunk_events(
+    turn: Turn, model: str, include_usage: bool, wants_logprobs: bool = False
+) -> list[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of a streamed answer, in order."""
     envelope = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -191,12 +226,21 @@ def chunk_events(turn: Turn, model: str, include_usage: bool) -> list[dict[str, 
     if include_usage:
         envelope["usage"] = None  # OpenAI sends null on every chunk but the last
 
-    def event(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def event(
+        delta: dict[str, Any], finish: str | None = None, logprobs: Any = None
+    ) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return {**envelope, "choices": [choice]}
 
     events = [event({"role": "assistant", "content": "", "refusal": None})]
-    events += [event({"content": piece}) for piece in re.findall(r"\s*\S+", turn.text or "")]
+    if turn.reasoning is not None:
+        events += [event({"reasoning_content": p}) for p in re.findall(r"\s*\S+", turn.reasoning)]
+    if turn.refusal is not None:
+        events += [event({"refusal": p}) for p in re.findall(r"\s*\S+", turn.refusal)]
+    events += [
+        event({"content": piece}, logprobs=_logprobs(piece) if wants_logprobs else None)
+        for piece in re.findall(r"\s*\S+", turn.text or "")
+    ]
     for index, (name, arguments) in enumerate(turn.tool_calls):
         events += [
             event({"tool_calls": [delta]}) for delta in _tool_call_deltas(index, name, arguments)
@@ -226,7 +270,7 @@ def _tool_call_deltas(index: int, name: str, arguments: dict[str, Any]) -> list[
 
 async def _stream(request: web.Request, body: Any, turn: Turn, model: str) -> web.StreamResponse:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    events = chunk_events(turn, model, include_usage)
+    events = chunk_events(turn, model, include_usage, bool(body.get("logprobs")))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     for position, event in enumerate(events):

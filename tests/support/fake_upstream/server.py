@@ -44,6 +44,12 @@ class Turn:
     """With an HTTP fault: the error message quotes the credentials the request came with,
     as some vendors' messages do (the gateway must never pass them on)."""
 
+    reasoning: str | None = None  # OpenAI-compatible ``reasoning_content`` (DeepSeek, vLLM)
+    refusal: str | None = None
+    reasoning_tokens: int = 0
+    cache_write_tokens: int = 0  # Anthropic's cache_creation_input_tokens
+    message_fields: tuple[tuple[str, Any], ...] = ()  # more message fields, e.g. unknown ones
+
 
 def quoted_credentials(headers: Any) -> str:
     """The request's credentials as a careless vendor message would quote them."""

@@ -347,7 +347,10 @@ def test_usage_counts_cached_input_as_prompt_tokens() -> None:
     usage = parse_response(TEXT_MESSAGE, provider="anthropic", created=0).usage
 
     assert usage == Usage(
-        prompt_tokens=2095 + 2000 + 100, completion_tokens=503, cached_tokens=2000
+        prompt_tokens=2095 + 2000 + 100,
+        completion_tokens=503,
+        cached_tokens=2000,
+        cache_write_tokens=100,
     )
 
 
@@ -478,7 +481,7 @@ def test_later_usage_reports_replace_earlier_ones() -> None:
     ]
 
     assert translate(events)[-1].usage == Usage(
-        prompt_tokens=537, completion_tokens=9, cached_tokens=30
+        prompt_tokens=537, completion_tokens=9, cached_tokens=30, cache_write_tokens=7
     )
 
 

@@ -291,9 +291,14 @@ def test_a_documented_completion() -> None:
     assert response.system_fingerprint == "fp_fc9f1d7035"
     assert response.choices == (
         Choice(
-            message=Message.assistant("The image shows a wooden boardwalk."),
+            message=Message(
+                "assistant",
+                "The image shows a wooden boardwalk.",
+                extra={"refusal": None, "annotations": []},
+            ),
             finish_reason="stop",
             native_finish_reason="stop",
+            extra={"logprobs": None},
         ),
     )
     assert response.usage == Usage(prompt_tokens=1117, completion_tokens=46, cached_tokens=1024)
@@ -376,10 +381,16 @@ def test_documented_text_chunks() -> None:
         from_openai_chunk(_chunk({}, "stop")),
     ]
 
+    # What the gateway does not model (logprobs, system_fingerprint) is kept to pass on.
+    kept = {"choice_extra": {"logprobs": None}, "extra": {"system_fingerprint": "fp_44709d6fcb"}}
     assert chunks == [
-        [ChatChunk(role="assistant", content="", model="gpt-4o-mini")],
-        [ChatChunk(content="Hello", model="gpt-4o-mini")],
-        [ChatChunk(finish_reason="stop", native_finish_reason="stop", model="gpt-4o-mini")],
+        [ChatChunk(role="assistant", content="", model="gpt-4o-mini", **kept)],
+        [ChatChunk(content="Hello", model="gpt-4o-mini", **kept)],
+        [
+            ChatChunk(
+                finish_reason="stop", native_finish_reason="stop", model="gpt-4o-mini", **kept
+            )
+        ],
     ]
 
 
@@ -414,12 +425,17 @@ def test_the_usage_chunk_has_no_choices() -> None:
             "completion_tokens": 12,
             "total_tokens": 21,
             "prompt_tokens_details": {"cached_tokens": 8},
+            "completion_tokens_details": {"reasoning_tokens": 5},
         },
     }
 
     assert from_openai_chunk(body) == [
         ChatChunk(
-            usage=Usage(prompt_tokens=9, completion_tokens=12, cached_tokens=8), model="gpt-4o-mini"
+            usage=Usage(
+                prompt_tokens=9, completion_tokens=12, cached_tokens=8, reasoning_tokens=5
+            ),
+            model="gpt-4o-mini",
+            extra={"system_fingerprint": "fp_44709d6fcb"},
         )
     ]
 

@@ -2,7 +2,8 @@
 
     GatewayError
     ├── InvalidRequestError             the client's request is wrong (400)
-    │   └── ForbiddenParameterError     a field that would choose the upstream (400)
+    │   ├── ForbiddenParameterError     a field that would choose the upstream (400)
+    │   └── UnsupportedParameterError   a field the provider cannot serve (400)
     ├── AuthenticationError             missing, unknown or malformed client key (401)
     ├── PermissionDeniedError           the key may not do this (403)
     ├── NotFoundError                   (404)
@@ -71,6 +72,12 @@ class InvalidRequestError(GatewayError):
 
 class ForbiddenParameterError(InvalidRequestError):
     code = "forbidden_parameter"
+
+
+class UnsupportedParameterError(InvalidRequestError):
+    """A request field the chosen provider cannot serve and that would change the answer."""
+
+    code = "unsupported_parameter"
 
 
 class AuthenticationError(GatewayError):

@@ -26,7 +26,7 @@ from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.messages import MESSAGES_ROUTES
-from gateway_http.routes.models import list_models
+from gateway_http.routes.models import list_models, retrieve_model
 from gateway_http.routes.openapi import docs_page, openapi_document
 from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
@@ -45,6 +45,7 @@ ROUTES = [
     *MESSAGES_ROUTES,
     create_embeddings,
     list_models,
+    retrieve_model,
     health,
     ready,
     create_session,
@@ -79,6 +80,15 @@ def _current_models(container: Container) -> Any:
 
     async def current() -> Any:
         return (await _resolve(container.adapters.served_models_live)).current
+
+    return current
+
+
+def _current_routing(container: Container) -> Any:
+    """RELOAD: the routing table as of this request (a providers file reload replaces it)."""
+
+    async def current() -> Any:
+        return (await _resolve(container.use_cases.complete_chat)).routing
 
     return current
 
@@ -144,6 +154,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "usage_store": _provide(adapters.usage_store),
             "callers": _provide(use_cases.callers),
             "served_models": Provide(_current_models(container), use_cache=False),  # RELOAD
+            "routing": Provide(_current_routing(container), use_cache=False),  # RELOAD
             "health_checks": _provide(use_cases.health_checks),
             "gateway_metrics": _provide(adapters.metrics),
             "caller": Provide(resolve_caller),

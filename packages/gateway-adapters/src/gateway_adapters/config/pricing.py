@@ -1,5 +1,5 @@
 """The model of ``config/pricing.json``: ``{"models": {"<name or glob>": {"input", "output",
-"cached_input"?}}}``, USD per million tokens.
+"cached_input"?, "cache_write_input"?}}}``, USD per million tokens.
 
 Top-level keys and model keys starting with ``_`` are notes. Numbers stay as parsed (the loader
 parses fractions as ``Decimal``, so that ``0.175`` stays exactly 0.175); order is kept, since
@@ -29,6 +29,10 @@ class PriceEntry(ConfigModel):
     output: PriceValue
     cached_input: Annotated[Decimal | int | float | None, BeforeValidator(_number_or_null)] = None
     """``null`` or absent: cached prompt tokens are billed at the input price."""
+    cache_write_input: Annotated[
+        Decimal | int | float | None, BeforeValidator(_number_or_null)
+    ] = None
+    """``null`` or absent: tokens written to the prompt cache are billed at the input price."""
 
     @model_validator(mode="after")
     def _valid_price(self) -> PriceEntry:
@@ -36,7 +40,9 @@ class PriceEntry(ConfigModel):
         return self
 
     def price(self) -> Price:
-        return Price.per_million(self.input, self.output, self.cached_input)
+        return Price.per_million(
+            self.input, self.output, self.cached_input, cache_write_input=self.cache_write_input
+        )
 
 
 class PricingFile(ConfigModel):

@@ -12,7 +12,15 @@ from typing import Any
 import msgspec
 
 from gateway_core.domain.chat import ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import (
+    ContentPart,
+    NO_EXTRA,
+    ImagePart,
+    Message,
+    OpaquePart,
+    TextPart,
+    ToolCall,
+)
 from gateway_core.domain.usage import Usage
 
 
@@ -35,6 +43,11 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         ]
     if message.tool_call_id is not None:
         data["tool_call_id"] = message.tool_call_id
+    # What the gateway does not model (refusal, thinking blocks...) is kept too.
+    if message.reasoning_content is not None:
+        data["reasoning_content"] = message.reasoning_content
+    if message.extra:
+        data["extra"] = dict(message.extra)
     return data
 
 
@@ -48,6 +61,8 @@ def message_from_dict(data: Mapping[str, Any]) -> Message:
             for c in data.get("tool_calls") or ()
         ),
         tool_call_id=data.get("tool_call_id"),
+        reasoning_content=data.get("reasoning_content"),
+        extra=data.get("extra") or NO_EXTRA,
     )
 
 
@@ -60,6 +75,8 @@ def _content_to_wire(content: str | tuple[ContentPart, ...] | None) -> Any:
 def _part_to_wire(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, OpaquePart):
+        return {"type": part.type, part.type: dict(part.body)}
     image: dict[str, Any] = {"url": part.url}
     if part.detail is not None:
         image["detail"] = part.detail
@@ -75,6 +92,8 @@ def _content_from_wire(content: Any) -> str | tuple[ContentPart, ...] | None:
 def _part_from_wire(part: Mapping[str, Any]) -> ContentPart:
     if part["type"] == "text":
         return TextPart(part["text"])
+    if part["type"] != "image_url":
+        return OpaquePart(part["type"], part[part["type"]])
     image = part["image_url"]
     return ImagePart(url=image["url"], detail=image.get("detail"))
 
@@ -104,7 +123,10 @@ def response_to_dict(response: ChatResponse) -> dict[str, Any]:
             "prompt_tokens": response.usage.prompt_tokens,
             "completion_tokens": response.usage.completion_tokens,
             "cached_tokens": response.usage.cached_tokens,
+            "reasoning_tokens": response.usage.reasoning_tokens,
+            "cache_write_tokens": response.usage.cache_write_tokens,
         },
+        "extra": dict(response.extra),
     }
 
 
@@ -118,10 +140,13 @@ def response_from_dict(data: Mapping[str, Any]) -> ChatResponse:
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
             cached_tokens=usage.get("cached_tokens", 0),
+            reasoning_tokens=usage.get("reasoning_tokens", 0),
+            cache_write_tokens=usage.get("cache_write_tokens", 0),
         ),
         created=data.get("created", 0),
         provider=data.get("provider", ""),
         system_fingerprint=data.get("system_fingerprint"),
+        extra=data.get("extra") or NO_EXTRA,
     )
 
 
@@ -131,6 +156,7 @@ def _choice_to_dict(choice: Choice) -> dict[str, Any]:
         "message": message_to_dict(choice.message),
         "finish_reason": choice.finish_reason,
         "native_finish_reason": choice.native_finish_reason,
+        "extra": dict(choice.extra),
     }
 
 
@@ -140,4 +166,5 @@ def _choice_from_dict(data: Mapping[str, Any]) -> Choice:
         finish_reason=data.get("finish_reason"),
         index=data.get("index", 0),
         native_finish_reason=data.get("native_finish_reason"),
+        extra=data.get("extra") or NO_EXTRA,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway_core.domain.chat import ChatRequest, ChatResponse
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart
+from gateway_core.domain.messages import ContentPart, ImagePart, Message, OpaquePart, TextPart
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 
 CACHE_KEY_VERSION = 1
@@ -89,6 +89,15 @@ def cache_use_from_header(cache_control: str | None) -> CacheUse:
 
 
 def _answer_fields(request: ChatRequest) -> dict[str, Any]:
+    fields = _modelled_answer_fields(request)
+    if request.extra:
+        # Unmodelled fields change the answer too (logprobs, reasoning_effort...); only added
+        # when present, so keys of requests without them stay what they were.
+        fields["extra"] = request.extra
+    return fields
+
+
+def _modelled_answer_fields(request: ChatRequest) -> dict[str, Any]:
     return {
         "model": request.model,
         "messages": [_message(message) for message in request.messages],
@@ -130,6 +139,8 @@ def _part(part: ContentPart) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
         return {"type": "image_url", "url": part.url, "detail": part.detail}
+    if isinstance(part, OpaquePart):
+        return {"type": part.type, "body": part.body}
     raise TypeError(f"cache_key does not know the content part {type(part).__name__}")
 
 

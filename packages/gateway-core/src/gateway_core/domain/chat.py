@@ -3,6 +3,11 @@
 ``finish_reason`` uses OpenAI's values (stop, length, tool_calls, content_filter); a
 provider's own reason is kept in ``native_finish_reason`` and an unknown one is passed
 through unchanged rather than turned into ``stop``.
+
+``extra`` fields hold what a client sent or a provider returned that the gateway does not
+model (``reasoning_effort``, ``logprobs``, ``service_tier``, fields nobody has heard of yet),
+as decoded JSON values: an OpenAI-format provider receives them, and the client gets them
+back, exactly as they were (see "Faithful on the wire" in docs/API.md).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway_core.domain.messages import Message
+from gateway_core.domain.messages import NO_EXTRA, Message
 from gateway_core.domain.tools import ToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
 
@@ -33,6 +38,12 @@ class ChatRequest:
     metadata: Mapping[str, str] | None = None
     stream: bool = False
     parallel_tool_calls: bool | None = None
+    max_completion_tokens: int | None = None
+    """As the client sent it; ``max_tokens`` holds the output limit whichever name was used."""
+    extra: Mapping[str, Any] = NO_EXTRA
+    """Request fields the gateway does not model, by name, as the client sent them."""
+    drop_params: bool = False
+    """Leave out fields the provider cannot serve instead of refusing the request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,8 @@ class Choice:
     finish_reason: str | None
     index: int = 0
     native_finish_reason: str | None = None
+    extra: Mapping[str, Any] = NO_EXTRA
+    """Choice fields not modelled (``logprobs``...), as the provider returned them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,10 @@ class ChatResponse:
     created: int = 0
     provider: str = ""
     system_fingerprint: str | None = None
+    extra: Mapping[str, Any] = NO_EXTRA
+    """Top-level fields not modelled (``service_tier``...), as the provider returned them."""
+    dropped_params: tuple[str, ...] = ()
+    """Request fields left out because the provider cannot serve them (``drop_params``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +99,11 @@ class ChatChunk:
     """The model that answered, when the provider says so (for example after a fallback)."""
     provider: str | None = None
     """The provider that answered; set on a stream's first chunk by ``CompleteChat``."""
+    reasoning_content: str | None = None
+    """A piece of the model's reasoning text (DeepSeek/vLLM ``reasoning_content``)."""
+    delta_extra: Mapping[str, Any] = NO_EXTRA
+    """Delta fields not modelled (``refusal`` pieces...), as the provider streamed them."""
+    choice_extra: Mapping[str, Any] = NO_EXTRA
+    """Choice fields not modelled (``logprobs``...), as the provider streamed them."""
+    extra: Mapping[str, Any] = NO_EXTRA
+    """Chunk fields not modelled (``service_tier``, ``system_fingerprint``...)."""

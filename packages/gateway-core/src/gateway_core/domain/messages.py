@@ -5,8 +5,33 @@ Values are frozen, slotted dataclasses: cheap to build on the request path and s
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+class _NoFields(Mapping[str, Any]):
+    """An empty, hashable mapping: a dataclass default needs one (no default_factory call)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+NO_EXTRA: Mapping[str, Any] = _NoFields()
+"""The shared empty ``extra``: most values carry no unmodelled fields, and need no dict."""
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
@@ -14,6 +39,8 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
+    cache_control: Mapping[str, Any] | None = None
+    """Anthropic's prompt-cache breakpoint (``{"type": "ephemeral"}``), as the client sent it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +49,20 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cache_control: Mapping[str, Any] | None = None
 
 
-ContentPart = TextPart | ImagePart
+@dataclass(frozen=True, slots=True)
+class OpaquePart:
+    """A content part the gateway passes on without reading (``input_audio``, ``file``):
+    forwarded as sent to OpenAI-format providers, refused by name by the others."""
+
+    type: str
+    body: Mapping[str, Any]
+    """The part's payload, the value under its ``type`` key (``{"data", "format"}``...)."""
+
+
+ContentPart = TextPart | ImagePart | OpaquePart
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +81,10 @@ class Message:
     name: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    reasoning_content: str | None = None
+    """The model's reasoning text, as DeepSeek and vLLM return it (and accept it back)."""
+    extra: Mapping[str, Any] = NO_EXTRA
+    """Message fields not modelled (``refusal``, ``annotations``, ``audio``...), as sent."""
 
     @classmethod
     def system(cls, text: str) -> Message:

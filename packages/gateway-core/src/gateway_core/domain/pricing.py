@@ -7,8 +7,9 @@ Stores that add costs up keep them as integer picodollars (``to_picodollars``), 
 exact for any cost rounded to ten places.
 
 Prompt tokens the vendor served from its own prompt cache (``Usage.cached_tokens``) are billed
-at the cached-input price, the rest of the prompt at the input price. Anthropic's surcharge on
-cache *writes* is not modelled: those tokens are billed at the plain input price.
+at the cached-input price; tokens written to it (``Usage.cache_write_tokens``, Anthropic's
+cache_creation) at the cache-write price (``input`` when none is set); the rest of the prompt
+at the input price.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Price:
     input: Decimal
     output: Decimal
     cached_input: Decimal | None = None
+    cache_write_input: Decimal | None = None
+    """Per million prompt tokens written to the vendor's prompt cache; ``None``: ``input``."""
 
     @classmethod
     def per_million(
@@ -51,12 +54,18 @@ class Price:
         input: PriceNumber,
         output: PriceNumber,
         cached_input: PriceNumber | None = None,
+        cache_write_input: PriceNumber | None = None,
     ) -> Price:
         """Build a price from numbers or decimal strings, checking each one."""
         return cls(
             input=_exact(input, "input price"),
             output=_exact(output, "output price"),
             cached_input=None if cached_input is None else _exact(cached_input, "cached price"),
+            cache_write_input=(
+                None
+                if cache_write_input is None
+                else _exact(cache_write_input, "cache write price")
+            ),
         )
 
     @property
@@ -71,9 +80,12 @@ def cost_decimal(usage: Usage, price: Price) -> Decimal:
     """The exact cost of ``usage`` at ``price``, unrounded."""
     # A vendor reporting more cached tokens than prompt tokens must not make the bill negative.
     cached = min(max(usage.cached_tokens, 0), usage.prompt_tokens)
+    written = min(max(usage.cache_write_tokens, 0), usage.prompt_tokens - cached)
+    write_price = price.input if price.cache_write_input is None else price.cache_write_input
     total_per_million = (
-        (usage.prompt_tokens - cached) * price.input
+        (usage.prompt_tokens - cached - written) * price.input
         + cached * price.cached_input_or_input
+        + written * write_price
         + usage.completion_tokens * price.output
     )
     return total_per_million / _TOKENS_PER_PRICE_UNIT

@@ -14,6 +14,10 @@ class ToolSpec:
     name: str
     description: str = ""
     parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    strict: bool | None = None
+    """OpenAI's structured-outputs flag on a function tool, as the client sent it."""
+    cache_control: Mapping[str, Any] | None = None
+    """Anthropic's prompt-cache breakpoint on this tool, as the client sent it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,11 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     """Prompt tokens served from the vendor's prompt cache (a subset of ``prompt_tokens``)."""
+    reasoning_tokens: int = 0
+    """Completion tokens the model spent reasoning (a subset of ``completion_tokens``)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the vendor's prompt cache (Anthropic's cache_creation, a
+    subset of ``prompt_tokens``)."""
 
     @property
     def total_tokens(self) -> int:
@@ -22,6 +27,8 @@ class Usage:
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.cached_tokens + other.cached_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

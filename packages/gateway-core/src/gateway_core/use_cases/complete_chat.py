@@ -50,6 +50,11 @@ class CompleteChat:
         started with (it read ``self._routes`` once), so a reload never changes it midway."""
         self._routes = routes
 
+    @property
+    def routing(self) -> RoutingTable:
+        """The routing table new requests use (``reroute`` replaces it)."""
+        return self._routes.routing
+
     def targets(self, model: str) -> tuple[Target, ...]:
         return self._routes.routing.resolve(model)
 

@@ -19,7 +19,12 @@ from gateway_http.errors import error_body, gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.request_record import RequestRecord, record_of
-from gateway_http.schemas.chat import ChatCompletionBody, decode_chat_body, to_domain
+from gateway_http.schemas.chat import (
+    ChatCompletionBody,
+    decode_chat_body,
+    to_domain,
+    unmodelled_fields,
+)
 from gateway_http.schemas.completions import (
     COST_HEADER,
     ChunkEncoder,
@@ -44,8 +49,9 @@ async def chat_completions(
 ) -> Response[bytes] | EventStream:
     caller = chat_api.callers.of(request)
     require_json(request)
-    body = decode_chat_body(await request.body())
-    chat_request = to_domain(body)
+    raw = await request.body()
+    body = decode_chat_body(raw)
+    chat_request = to_domain(body, unmodelled_fields(raw))
     record = record_of(request.scope)
     record.model, record.stream = chat_request.model, body.stream
     record.prompt = chat_request.messages
@@ -93,6 +99,8 @@ def _headers(outcome: TurnOutcome, final: bool = True) -> dict[str, str]:
     headers = dict(outcome.rate_limit_headers)
     if outcome.cache is not None:
         headers["x-gateway-cache"] = outcome.cache
+    if outcome.response is not None and outcome.response.dropped_params:
+        headers["x-gateway-dropped-params"] = ",".join(outcome.response.dropped_params)
     if final:
         headers[COST_HEADER] = cost_header_value(outcome.cost_usd)
     return headers

@@ -1,15 +1,17 @@
 """Chat responses and stream chunks in OpenAI's wire shapes, encoded straight to bytes.
 
 Gateway additions live under ``x_gateway`` (OpenAI SDKs keep unknown fields), e.g. the
-provider that answered and the provider's own finish reason.
+provider that answered and the provider's own finish reason. Fields a provider returned that
+the gateway does not model (the values' ``extra``) are written back as they came.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from gateway_core.domain.chat import ChatChunk, ChatResponse, ToolCallDelta
+from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
 from gateway_core.use_cases.chat_turn import TurnOutcome
@@ -30,17 +32,34 @@ def usage_body(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
 
 def message_body(message: Message) -> dict[str, Any]:
     body: dict[str, Any] = {"role": message.role, "content": message.content, "refusal": None}
+    if message.extra:
+        body.update(message.extra)
+    if message.reasoning_content is not None:
+        body["reasoning_content"] = message.reasoning_content
     if message.tool_calls:
         body["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in message.tool_calls
         ]
+    return body
+
+
+def _choice_body(choice: Choice) -> dict[str, Any]:
+    body: dict[str, Any] = {"index": choice.index, "logprobs": None}
+    if choice.extra:
+        body.update(choice.extra)
+    body["message"] = message_body(choice.message)
+    body["finish_reason"] = choice.finish_reason
     return body
 
 
@@ -73,22 +92,17 @@ def completion_body(
 ) -> dict[str, Any]:
     native = {c.index: c.native_finish_reason for c in response.choices if c.native_finish_reason}
     gateway: dict[str, Any] = {"provider": response.provider, **(extension or {})}
+    if response.dropped_params:
+        gateway["dropped_params"] = list(response.dropped_params)
     if native:
         gateway["native_finish_reason"] = native.get(0) if len(native) == 1 else native
-    body = {
+    body: dict[str, Any] = dict(response.extra) if response.extra else {}
+    body |= {
         "id": response.id,
         "object": "chat.completion",
         "created": response.created,
         "model": response.model,
-        "choices": [
-            {
-                "index": choice.index,
-                "message": message_body(choice.message),
-                "finish_reason": choice.finish_reason,
-                "logprobs": None,
-            }
-            for choice in response.choices
-        ],
+        "choices": [_choice_body(choice) for choice in response.choices],
         "usage": usage_body(response.usage),
         "system_fingerprint": response.system_fingerprint,
         "x_gateway": gateway,
@@ -133,28 +147,37 @@ class ChunkEncoder:
         }
 
     def chunk(self, chunk: ChatChunk, extension: dict[str, Any] | None = None) -> bytes:
-        delta: dict[str, Any] = {}
+        delta: dict[str, Any] = dict(chunk.delta_extra) if chunk.delta_extra else {}
         if chunk.role is not None:
             delta["role"] = chunk.role
         if chunk.content is not None:
             delta["content"] = chunk.content
+        if chunk.reasoning_content is not None:
+            delta["reasoning_content"] = chunk.reasoning_content
         if chunk.tool_calls:
             delta["tool_calls"] = [_tool_call_delta(d) for d in chunk.tool_calls]
-        choice = {
-            "index": chunk.index,
-            "delta": delta,
-            "finish_reason": chunk.finish_reason,
-            "logprobs": None,
-        }
+        choice: dict[str, Any] = {"index": chunk.index, "delta": delta, "logprobs": None}
+        if chunk.choice_extra:
+            choice.update(chunk.choice_extra)
+        choice["finish_reason"] = chunk.finish_reason
         body = self._envelope([choice])
+        if chunk.extra:
+            body = {**chunk.extra, **body}
         if extension is not None or chunk.native_finish_reason is not None:
             body["x_gateway"] = dict(extension or {})
             if chunk.native_finish_reason is not None:
                 body["x_gateway"]["native_finish_reason"] = chunk.native_finish_reason
         return self._event(body)
 
-    def usage(self, usage: Usage, extension: dict[str, Any] | None = None) -> bytes:
+    def usage(
+        self,
+        usage: Usage,
+        extension: dict[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> bytes:
         body = self._envelope([])
+        if extra:
+            body = {**extra, **body}
         body["usage"] = usage_body(usage)
         if extension:
             body["x_gateway"] = extension

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Collection, Mapping
+from dataclasses import replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
@@ -22,6 +23,7 @@ from gateway_adapters.providers.anthropic.wire import (
     parse_response,
 )
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.providers.field_support import ANTHROPIC, servable_extras
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
 
@@ -73,15 +75,20 @@ class AnthropicChatProvider:
     def __repr__(self) -> str:  # never show the headers: they hold the key
         return f"AnthropicChatProvider(name={self.name!r}, url={self._url!r})"
 
-    def _body(self, request: ChatRequest, *, stream: bool) -> bytes:
+    def _body(self, request: ChatRequest, *, stream: bool) -> tuple[bytes, tuple[str, ...]]:
+        """The encoded body, and the request fields dropped as unsupported (``drop_params``)."""
         default = self._max_tokens_by_model.get(request.model, self._default_max_tokens)
         sampling = not request.model.startswith(self._models_without_sampling)
-        return encode(
-            build_body(request, default_max_tokens=default, stream=stream, sampling=sampling)
+        extras, dropped = servable_extras(
+            request.extra, ANTHROPIC, provider=self.name, drop=request.drop_params
         )
+        body = build_body(
+            request, default_max_tokens=default, stream=stream, sampling=sampling, extras=extras
+        )
+        return encode(body), dropped
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        body = self._body(request, stream=False)
+        body, dropped = self._body(request, stream=False)
         try:
             async with self._client.post(self._answer, body, self._answer_timeout) as response:
                 raw = await response.read()
@@ -91,10 +98,11 @@ class AnthropicChatProvider:
                     )
         except TRANSPORT_FAILURES as error:
             raise transport_error(error, self.name) from error
-        return parse_response(raw, provider=self.name, created=int(time.time()))
+        response = parse_response(raw, provider=self.name, created=int(time.time()))
+        return replace(response, dropped_params=dropped) if dropped else response
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        body = self._body(request, stream=True)
+        body, _ = self._body(request, stream=True)
         translator = StreamTranslator(self.name)
         try:
             async with self._client.post(self._streamed, body, self._stream_timeout) as response:

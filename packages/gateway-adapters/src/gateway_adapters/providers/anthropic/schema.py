@@ -20,6 +20,10 @@ class ContentBlock(msgspec.Struct):
     id: str = ""
     name: str = ""
     input: dict[str, Any] = msgspec.field(default_factory=dict)
+    thinking: str = ""
+    signature: str = ""
+    data: str = ""
+    """A ``redacted_thinking`` block's encrypted thinking."""
 
 
 class TokenUsage(msgspec.Struct):
@@ -43,6 +47,7 @@ class TokenUsage(msgspec.Struct):
             prompt_tokens=(self.input_tokens or 0) + cache_read + cache_write,
             completion_tokens=self.output_tokens or 0,
             cached_tokens=cache_read,
+            cache_write_tokens=cache_write,
         )
 
 
@@ -58,6 +63,8 @@ class Delta(msgspec.Struct):
     type: str = ""
     text: str = ""
     partial_json: str = ""
+    thinking: str = ""
+    signature: str = ""
     stop_reason: str | None = None
 
 

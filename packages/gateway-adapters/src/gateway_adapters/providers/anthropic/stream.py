@@ -4,7 +4,8 @@ The events (https://docs.anthropic.com/en/docs/build-with-claude/streaming): mes
 then per content block content_block_start / content_block_delta... / content_block_stop,
 message_delta (stop reason, output usage), message_stop; ping at any time; error at any time.
 Tool calls are numbered among tool_use blocks only, from 0, as OpenAI's ``index`` is; thinking
-and server-tool blocks are not shown.
+streams as ``reasoning_content`` pieces, and each whole thinking block (signature included)
+as one ``thinking_blocks`` delta when it ends; server-tool blocks are not shown.
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ from gateway_core.domain.chat import ChatChunk, ToolCallDelta
 from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
 
 from gateway_adapters.providers.anthropic.errors import error_from_event
-from gateway_adapters.providers.anthropic.schema import ErrorDetail, StreamEvent, TokenUsage
-from gateway_adapters.providers.anthropic.wire import finish_reason, tool_arguments
+from gateway_adapters.providers.anthropic.schema import (
+    ContentBlock,
+    Delta,
+    ErrorDetail,
+    StreamEvent,
+    TokenUsage,
+)
+from gateway_adapters.providers.anthropic.wire import finish_reason, thinking_block, tool_arguments
 
 _event_decoder = msgspec.json.Decoder(StreamEvent)
 
@@ -28,6 +35,7 @@ class StreamTranslator:
         self._usage = TokenUsage()
         self._tool_index: dict[int, int] = {}  # content block index -> tool call ordinal
         self._tool_has_input: set[int] = set()
+        self._thinking: dict[int, ContentBlock] = {}  # open thinking blocks, by block index
         self._stopped = False
 
     def feed(self, data: str) -> list[ChatChunk]:
@@ -63,6 +71,9 @@ class StreamTranslator:
             return []
         if block.type == "text":
             return [ChatChunk(content=block.text)] if block.text else []
+        if block.type in ("thinking", "redacted_thinking"):
+            self._thinking[event.index] = block
+            return [ChatChunk(reasoning_content=block.thinking)] if block.thinking else []
         if block.type != "tool_use":
             return []
         ordinal = len(self._tool_index)
@@ -76,13 +87,27 @@ class StreamTranslator:
             return []
         if delta.type == "text_delta":
             return [ChatChunk(content=delta.text)] if delta.text else []
+        if delta.type in ("thinking_delta", "signature_delta"):
+            return self._thinking_delta(event.index, delta)
         ordinal = self._tool_index.get(event.index)
         if delta.type != "input_json_delta" or ordinal is None or not delta.partial_json:
-            return []  # thinking, signature and citation deltas are not shown
+            return []  # citation deltas are not shown
         self._tool_has_input.add(event.index)
         return [ChatChunk(tool_calls=(ToolCallDelta(index=ordinal, arguments=delta.partial_json),))]
 
+    def _thinking_delta(self, index: int, delta: Delta) -> list[ChatChunk]:
+        block = self._thinking.get(index)
+        if block is None:
+            return []
+        block.thinking += delta.thinking
+        block.signature += delta.signature
+        return [ChatChunk(reasoning_content=delta.thinking)] if delta.thinking else []
+
     def _block_stop(self, event: StreamEvent) -> list[ChatChunk]:
+        thinking = self._thinking.pop(event.index, None)
+        if thinking is not None:
+            # Whole, signature included, once the block ends: the client sends it back as is.
+            return [ChatChunk(delta_extra={"thinking_blocks": [thinking_block(thinking)]})]
         ordinal = self._tool_index.get(event.index)
         if ordinal is None or event.index in self._tool_has_input:
             return []

@@ -11,7 +11,11 @@ only: the SDK is never called at run time). Where OpenAI and Anthropic differ:
 - ``n`` > 1 cannot be served (one choice per request);
 - ``response_format`` ``json_object`` has no Anthropic equivalent and is ignored; ``json_schema``
   becomes ``output_config.format`` (structured outputs); ``seed`` is ignored;
-- the newest models refuse temperature and top_p, so those are dropped for them.
+- the newest models refuse temperature and top_p, so those are dropped for them;
+- fields the gateway does not model follow ``field_support.ANTHROPIC`` (``reasoning_effort``
+  becomes a ``thinking`` budget, ``top_k`` is forwarded, others are refused by name);
+- thinking blocks (with their signatures) come back as the message's ``thinking_blocks`` and
+  ``reasoning_content``, and go back to Anthropic ahead of the assistant turn's other blocks.
 """
 
 from __future__ import annotations
@@ -21,11 +25,23 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import msgspec
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import (
+    NO_EXTRA,
+    ContentPart,
+    ImagePart,
+    Message,
+    OpaquePart,
+    TextPart,
+    ToolCall,
+)
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
-from gateway_core.errors import InvalidRequestError, UpstreamResponseError
+from gateway_core.errors import (
+    InvalidRequestError,
+    UnsupportedParameterError,
+    UpstreamResponseError,
+)
 
-from gateway_adapters.providers.anthropic.schema import MessageBody
+from gateway_adapters.providers.anthropic.schema import ContentBlock, MessageBody
 
 if TYPE_CHECKING:
     from anthropic.types import (
@@ -80,12 +96,28 @@ _IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/w
 _json_encoder = msgspec.json.Encoder()
 
 
+REASONING_BUDGETS: Mapping[str, int | None] = {
+    "none": None,
+    "minimal": None,
+    "low": 1024,
+    "medium": 4096,
+    "high": 16384,
+}
+"""``reasoning_effort`` -> thinking ``budget_tokens`` (1024 is Anthropic's minimum)."""
+
+
 def build_body(
-    request: ChatRequest, *, default_max_tokens: int, stream: bool = False, sampling: bool = True
+    request: ChatRequest,
+    *,
+    default_max_tokens: int,
+    stream: bool = False,
+    sampling: bool = True,
+    extras: Mapping[str, Any] = NO_EXTRA,
 ) -> MessagesRequestBody:
     """The Messages API body for ``request``; raises InvalidRequestError for what cannot map.
 
     ``sampling=False`` leaves temperature and top_p out, for models that refuse them.
+    ``extras`` are the unmodelled fields ``field_support.servable_extras`` let through.
     """
     if request.n > 1:
         raise InvalidRequestError(
@@ -115,12 +147,39 @@ def build_body(
     output_config = _output_config(request.response_format)
     if output_config is not None:
         body["output_config"] = output_config
+    if extras:
+        _apply_extras(body, extras)
     if stream:
         body["stream"] = True
     return body
 
 
-def _conversation(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
+def _apply_extras(body: MessagesRequestBody, extras: Mapping[str, Any]) -> None:
+    if "top_k" in extras:
+        body["top_k"] = extras["top_k"]
+    if "thinking" in extras:
+        body["thinking"] = extras["thinking"]
+    elif "reasoning_effort" in extras:
+        effort = extras["reasoning_effort"]
+        if effort not in REASONING_BUDGETS:
+            raise InvalidRequestError(
+                f"reasoning_effort must be one of {', '.join(REASONING_BUDGETS)}.",
+                param="reasoning_effort",
+            )
+        budget = REASONING_BUDGETS[effort]
+        if budget is not None:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if body["max_tokens"] <= budget:
+                # Anthropic counts thinking in max_tokens: keep the asked room for the answer.
+                body["max_tokens"] += budget
+
+
+def _conversation(
+    messages: Sequence[Message],
+) -> tuple[str | list[TextBlockParam], list[MessageParam]]:
+    """The ``system`` value (a string, or text blocks when one carries ``cache_control``) and
+    the alternating turns."""
+    system_blocks = _cached_system_blocks(messages)
     system: list[str] = []
     turns: list[tuple[Literal["user", "assistant"], list[Block]]] = []
     for position, message in enumerate(messages):
@@ -136,7 +195,22 @@ def _conversation(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]
             turns[-1][1].extend(blocks)
         else:
             turns.append((role, blocks))
-    return "\n\n".join(system), [_turn(role, blocks) for role, blocks in turns]
+    turn_params = [_turn(role, blocks) for role, blocks in turns]
+    return (system_blocks or "\n\n".join(system)), turn_params
+
+
+def _cached_system_blocks(messages: Sequence[Message]) -> list[TextBlockParam]:
+    """System text as blocks, kept apart, when a part asks for caching; else empty."""
+    system = [m for m in messages if m.role in ("system", "developer")]
+    parts = [p for m in system if not isinstance(m.content, str) for p in m.content or ()]
+    if not any(isinstance(p, TextPart) and p.cache_control for p in parts):
+        return []
+    blocks: list[TextBlockParam] = []
+    for message in system:
+        for part in _content_blocks(message.content, "messages"):
+            if part["type"] == "text":
+                blocks.append(part)  # type: ignore[arg-type]
+    return blocks
 
 
 def _turn(role: Literal["user", "assistant"], blocks: list[Block]) -> MessageParam:
@@ -148,7 +222,9 @@ def _turn(role: Literal["user", "assistant"], blocks: list[Block]) -> MessagePar
 def _blocks(message: Message, param: str) -> list[Block]:
     if message.role == "tool":
         return [_tool_result(message, param)]
-    blocks: list[Block] = list(_content_blocks(message.content, f"{param}.content"))
+    # Thinking blocks go back first and unchanged: Anthropic checks their signatures.
+    blocks: list[Block] = list(message.extra.get("thinking_blocks") or ())
+    blocks += _content_blocks(message.content, f"{param}.content")
     for number, call in enumerate(message.tool_calls):
         blocks.append(_tool_use(call, f"{param}.tool_calls[{number}].function.arguments"))
     return blocks
@@ -162,11 +238,21 @@ def _content_blocks(
         return [{"type": "text", "text": content}] if content else []
     blocks: list[TextBlockParam | ImageBlockParam] = []
     for number, part in enumerate(content):
+        block: TextBlockParam | ImageBlockParam
         if isinstance(part, TextPart):
-            if part.text:
-                blocks.append({"type": "text", "text": part.text})
+            if not part.text:
+                continue
+            block = {"type": "text", "text": part.text}
+        elif isinstance(part, OpaquePart):
+            raise UnsupportedParameterError(
+                f"{part.type} content parts are not supported by Anthropic models.",
+                param=f"{param}[{number}].type",
+            )
         else:
-            blocks.append(_image(part, f"{param}[{number}].image_url"))
+            block = _image(part, f"{param}[{number}].image_url")
+        if part.cache_control is not None:
+            block["cache_control"] = dict(part.cache_control)  # type: ignore[typeddict-item]
+        blocks.append(block)
     return blocks
 
 
@@ -218,6 +304,8 @@ def _tool(spec: ToolSpec) -> ToolParam:
     tool: ToolParam = {"name": spec.name, "input_schema": schema}
     if spec.description:
         tool["description"] = spec.description
+    if spec.cache_control is not None:
+        tool["cache_control"] = dict(spec.cache_control)  # type: ignore[typeddict-item]
     return tool
 
 
@@ -256,6 +344,16 @@ def encode(body: MessagesRequestBody) -> bytes:
 _message_decoder = msgspec.json.Decoder(MessageBody)
 
 
+_THINKING = ("thinking", "redacted_thinking")
+
+
+def thinking_block(block: ContentBlock) -> dict[str, Any]:
+    """A thinking block as Anthropic sent it, to hand back unchanged on the next turn."""
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+
+
 def finish_reason(stop_reason: str | None) -> str | None:
     if stop_reason is None:
         return None
@@ -282,8 +380,14 @@ def parse_response(raw: bytes, *, provider: str, created: int) -> ChatResponse:
         if block.type == "tool_use"
     )
     text = "".join(texts) if texts else (None if calls else "")
+    thinking = [thinking_block(block) for block in body.content if block.type in _THINKING]
+    reasoning = "".join(block.thinking for block in body.content if block.type == "thinking")
     choice = Choice(
-        message=Message.assistant(text, calls),
+        message=Message(
+            "assistant", text, tool_calls=calls,
+            reasoning_content=reasoning or None,
+            extra={"thinking_blocks": thinking} if thinking else NO_EXTRA,
+        ),  # fmt: skip
         finish_reason=finish_reason(body.stop_reason),
         native_finish_reason=body.stop_reason,
     )

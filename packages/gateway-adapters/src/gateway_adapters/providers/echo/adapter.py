@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncGenerator
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
-from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.embeddings import EmbeddingInput, EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamBadRequestError
@@ -67,8 +67,9 @@ _MAX_TEST_DIMENSIONS = 4096
 """Larger than any real embedding model's (3,072 for text-embedding-3-large)."""
 
 
-def _test_vector(text: str, dimensions: int) -> tuple[float, ...]:
-    """A deterministic unit-length vector from the text's hash: a stand-in, not a meaning."""
+def _test_vector(item: EmbeddingInput, dimensions: int) -> tuple[float, ...]:
+    """A deterministic unit-length vector from the input's hash: a stand-in, not a meaning."""
+    text = item if isinstance(item, str) else ",".join(map(str, item))
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     raw = [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(dimensions)]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
@@ -92,6 +93,6 @@ class EchoEmbeddingProvider:
         return EmbeddingResponse(
             model=request.model,
             vectors=tuple(_test_vector(text, dimensions) for text in request.inputs),
-            usage=Usage(prompt_tokens=sum(_tokens(text) for text in request.inputs)),
+            usage=Usage(prompt_tokens=request.estimated_tokens),
             provider=self.name,
         )

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 
 import httpx
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
+from gateway_adapters.providers.field_support import OLLAMA, servable_extras
 from gateway_adapters.providers.ollama.errors import error_from_exception, error_from_status
 from gateway_adapters.providers.ollama.stream import StreamTranslator
-from gateway_adapters.providers.ollama.wire import chat_body, decode_json, response_from_wire
+from gateway_adapters.providers.ollama.wire import (
+    JSONObject,
+    chat_body,
+    decode_json,
+    response_from_wire,
+)
 
 
 class OllamaChatProvider:
@@ -42,8 +49,16 @@ class OllamaChatProvider:
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._keep_alive = keep_alive
 
+    def _body(self, request: ChatRequest, *, stream: bool) -> tuple[JSONObject, tuple[str, ...]]:
+        """The body, and the request fields dropped as unsupported (``drop_params``)."""
+        extras, dropped = servable_extras(
+            request.extra, OLLAMA, provider=self.name, drop=request.drop_params
+        )
+        body = chat_body(request, stream=stream, keep_alive=self._keep_alive, extras=extras)
+        return body, dropped
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        body = chat_body(request, stream=False, keep_alive=self._keep_alive)
+        body, dropped = self._body(request, stream=False)
         try:
             response = await self._client.post(self._url, json=body, timeout=self._timeout)
         except httpx.HTTPError as error:
@@ -56,15 +71,16 @@ class OllamaChatProvider:
                 provider=self.name,
                 model=request.model,
             )
-        return response_from_wire(
+        answer = response_from_wire(
             decode_json(response.content, provider=self.name),
             response_id=f"chatcmpl-{uuid.uuid4().hex}",
             provider=self.name,
             fallback_model=request.model,
         )
+        return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        body = chat_body(request, stream=True, keep_alive=self._keep_alive)
+        body, _ = self._body(request, stream=True)
         translator = StreamTranslator(provider=self.name, fallback_model=request.model)
         try:
             async with self._client.stream(

@@ -7,7 +7,9 @@ docs/api.md ("Generate a chat completion"). Where Ollama differs from OpenAI:
 - a tool result names its tool (``tool_name``), not the call it answers;
 - tool-call arguments are JSON objects, not JSON text, and calls carry no ids, so ids are
   derived from the answer itself (the same answer gets the same ids, streamed or not);
-- sampling parameters live in ``options``; ``max_tokens`` is ``num_predict``.
+- sampling parameters live in ``options``; ``max_tokens`` is ``num_predict``;
+- fields the gateway does not model follow ``field_support.OLLAMA`` (``top_k`` and the
+  penalties go into ``options``, ``reasoning_effort`` becomes ``think``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ImagePart, Message, ToolCall
+from gateway_core.domain.messages import ImagePart, Message, OpaquePart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import InvalidRequestError, UpstreamResponseError
+from gateway_core.errors import (
+    InvalidRequestError,
+    UnsupportedParameterError,
+    UpstreamResponseError,
+)
 
 from gateway_adapters.providers.ollama.errors import error_in_body
 
@@ -36,7 +42,11 @@ _ROLES = {"developer": "system"}
 
 
 def chat_body(
-    request: ChatRequest, *, stream: bool, keep_alive: str | int | None = None
+    request: ChatRequest,
+    *,
+    stream: bool,
+    keep_alive: str | int | None = None,
+    extras: Mapping[str, Any] | None = None,
 ) -> JSONObject:
     """The JSON body of ``POST /api/chat``; raises InvalidRequestError for what Ollama lacks."""
     if request.n != 1:
@@ -46,9 +56,15 @@ def chat_body(
         "messages": messages_to_wire(request.messages),
         "stream": stream,
     }
+    options = _options(request)
+    think = None
+    if extras:
+        options.update((k, extras[k]) for k in _OPTION_EXTRAS if k in extras)
+        think = _think(extras.get("reasoning_effort"))
     optional = {
         "tools": _tools_to_wire(request),
-        "options": _options(request),
+        "options": options,
+        "think": think,
         "format": _format(request.response_format),
         "keep_alive": keep_alive,
     }
@@ -85,6 +101,12 @@ def _message_to_wire(message: Message, param: str, tool_names: Mapping[str, str]
 def _images(message: Message, param: str) -> list[str]:
     if not isinstance(message.content, tuple):
         return []
+    for index, part in enumerate(message.content):
+        if isinstance(part, OpaquePart):
+            raise UnsupportedParameterError(
+                f"{part.type} content parts are not supported by Ollama models.",
+                param=f"{param}.content[{index}].type",
+            )
     return [
         _image_base64(part, f"{param}.content[{index}].image_url")
         for index, part in enumerate(message.content)
@@ -138,6 +160,22 @@ def _tool_to_wire(tool: ToolSpec) -> JSONObject:
     if tool.description:
         function["description"] = tool.description
     return {"type": "function", "function": function}
+
+
+_OPTION_EXTRAS = ("top_k", "frequency_penalty", "presence_penalty")
+
+
+def _think(effort: Any) -> bool | str | None:
+    """``reasoning_effort`` as Ollama's ``think``: off for none, the level (gpt-oss) otherwise."""
+    if effort is None:
+        return None
+    if effort in ("none", "minimal"):
+        return False
+    if effort in ("low", "medium", "high"):
+        return str(effort)
+    raise InvalidRequestError(
+        "reasoning_effort must be none, minimal, low, medium or high.", param="reasoning_effort"
+    )
 
 
 def _options(request: ChatRequest) -> JSONObject:

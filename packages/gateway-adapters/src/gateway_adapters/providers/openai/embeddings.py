@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -14,8 +16,15 @@ if TYPE_CHECKING:
 
 
 class _Embedding(msgspec.Struct):
-    embedding: list[float]
+    embedding: list[float] | str
+    """Floats, or base64 little-endian float32 bytes when ``encoding_format`` was base64."""
     index: int = 0
+
+    def vector(self) -> tuple[float, ...]:
+        if isinstance(self.embedding, list):
+            return tuple(self.embedding)
+        packed = base64.b64decode(self.embedding)
+        return struct.unpack(f"<{len(packed) // 4}f", packed)
 
 
 class _Usage(msgspec.Struct):
@@ -34,8 +43,9 @@ _DECODER = msgspec.json.Decoder(_Embeddings)
 def to_embeddings_payload(request: EmbeddingRequest) -> EmbeddingCreateParams:
     payload: dict[str, Any] = {
         "model": request.model,
-        "input": list(request.inputs),
-        "encoding_format": "float",
+        "input": [item if isinstance(item, str) else list(item) for item in request.inputs],
+        # The client's choice (base64 is the openai SDKs' default: a third of the bytes).
+        "encoding_format": request.encoding_format or "float",
     }
     if request.dimensions is not None:
         payload["dimensions"] = request.dimensions
@@ -55,7 +65,7 @@ def decode_embeddings(raw: bytes, provider: str, requested_model: str) -> Embedd
     usage = Usage(prompt_tokens=body.usage.prompt_tokens if body.usage else 0)
     return EmbeddingResponse(
         model=body.model or requested_model,
-        vectors=tuple(tuple(item.embedding) for item in ordered),
+        vectors=tuple(item.vector() for item in ordered),
         usage=usage,
         provider=provider,
     )

@@ -1,8 +1,8 @@
 """The parts of OpenAI's response bodies the gateway reads, as msgspec Structs.
 
 Decoding bytes straight into these is fast and turns a wrong shape into a ``ValidationError``
-instead of a ``KeyError`` deep in the translation. Unknown fields are ignored, so vendor
-extensions (logprobs, reasoning_content, ...) pass; optional fields also accept ``null``,
+instead of a ``KeyError`` deep in the translation. Fields not modelled here are read by
+``extras`` and passed on unchanged; optional fields also accept ``null``,
 which OpenAI-compatible servers send where OpenAI leaves a field out.
 https://platform.openai.com/docs/api-reference/chat/object
 """
@@ -29,6 +29,7 @@ class Message(msgspec.Struct):
     role: str = "assistant"
     content: str | None = None
     tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
 
 
 class Choice(msgspec.Struct):
@@ -41,10 +42,15 @@ class PromptDetails(msgspec.Struct):
     cached_tokens: int | None = None
 
 
+class CompletionDetails(msgspec.Struct):
+    reasoning_tokens: int | None = None
+
+
 class Usage(msgspec.Struct):
     prompt_tokens: int = 0
     completion_tokens: int | None = None
     prompt_tokens_details: PromptDetails | None = None
+    completion_tokens_details: CompletionDetails | None = None
 
 
 class Completion(msgspec.Struct):
@@ -61,6 +67,7 @@ class Delta(msgspec.Struct):
     role: str | None = None
     content: str | None = None
     tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
 
 
 class ChunkChoice(msgspec.Struct):

@@ -1,0 +1,107 @@
+"""Which Chat Completions request fields each non-OpenAI wire format forwards, maps, ignores
+or cannot serve: data, read by the adapters and rendered into docs/API.md (a test checks the
+doc against this table).
+
+OpenAI-format providers receive every field as the client sent it, so they have no table.
+For the others, a field the client sent that the gateway does not model (``ChatRequest.extra``)
+is looked up here: *forwarded* and *mapped* fields are translated by the adapter's wire module;
+*ignored* fields do not change the answer and are left out; anything else, listed as not
+supported or never heard of, is refused with 400 ``unsupported_parameter`` naming the field
+and the provider, unless the request says ``"drop_params": true``: then it is left out and
+named in the answer's ``x_gateway.dropped_params``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gateway_core.errors import UnsupportedParameterError
+
+NOT_SUPPORTED = "not supported"
+IGNORED = "ignored (does not change the answer)"
+
+_ANSWER_CHANGING_OPENAI_ONLY = (
+    "logprobs",
+    "top_logprobs",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "prediction",
+    "modalities",
+    "audio",
+    "verbosity",
+    "web_search_options",
+    "functions",
+    "function_call",
+)
+_BOOKKEEPING = ("store", "safety_identifier", "prompt_cache_key", "service_tier")
+
+ANTHROPIC: Mapping[str, str] = {
+    "max_completion_tokens": "mapped to `max_tokens`",
+    "reasoning_effort": (
+        "mapped to `thinking` (`budget_tokens`: low 1024, medium 4096, high 16384; "
+        "`max_tokens` raised above the budget when needed; none/minimal: no thinking)"
+    ),
+    "thinking": "forwarded as `thinking`",
+    "top_k": "forwarded as `top_k`",
+    **{name: NOT_SUPPORTED for name in _ANSWER_CHANGING_OPENAI_ONLY},
+    **{name: IGNORED for name in _BOOKKEEPING},
+}
+
+OLLAMA: Mapping[str, str] = {
+    "max_completion_tokens": "mapped to `options.num_predict`",
+    "top_k": "mapped to `options.top_k`",
+    "frequency_penalty": "mapped to `options.frequency_penalty`",
+    "presence_penalty": "mapped to `options.presence_penalty`",
+    "reasoning_effort": "mapped to `think` (none: false; low, medium, high: as given)",
+    **{
+        name: NOT_SUPPORTED
+        for name in _ANSWER_CHANGING_OPENAI_ONLY
+        if name not in ("frequency_penalty", "presence_penalty")
+    },
+    **{name: IGNORED for name in _BOOKKEEPING},
+}
+
+TABLES: Mapping[str, Mapping[str, str]] = {"anthropic": ANTHROPIC, "ollama": OLLAMA}
+"""Provider type -> field -> what happens to it."""
+
+
+def servable_extras(
+    extra: Mapping[str, Any], table: Mapping[str, str], *, provider: str, drop: bool
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The extras the adapter translates, and the names dropped (``drop``) or refused.
+
+    Raises ``UnsupportedParameterError`` for the first field that cannot be served, unless
+    ``drop``. Ignored fields are left out without being reported: the table documents them.
+    """
+    served: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, value in extra.items():
+        rule = table.get(name, NOT_SUPPORTED)
+        if rule == IGNORED:
+            continue
+        if rule != NOT_SUPPORTED:
+            served[name] = value
+        elif drop:
+            dropped.append(name)
+        else:
+            raise UnsupportedParameterError(
+                f"'{name}' is not supported by provider '{provider}'; send "
+                '"drop_params": true to leave unsupported fields out.',
+                param=name,
+            )
+    return served, tuple(dropped)
+
+
+def markdown_table(fields: Iterable[str] | None = None) -> str:
+    """The table docs/API.md shows, one row per field, one column per provider type."""
+    names = sorted(fields or {name for table in TABLES.values() for name in table})
+    lines = [
+        "| field | " + " | ".join(TABLES) + " |",
+        "|---|" + "---|" * len(TABLES),
+    ]
+    for name in names:
+        cells = [table.get(name, NOT_SUPPORTED) for table in TABLES.values()]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
