@@ -203,8 +203,9 @@ def test_with_two_workers_polling_reloads_both(config_dir: Path) -> None:
         "LLM_GATEWAY_CONFIG_RELOAD_SECONDS": "0.2",
     }
     with GatewayProcess(env, workers=2) as gateway:
+        # Both workers running on the old file first (else one may just start on the new one).
+        assert _eventually(lambda: gateway.logs().count("Application startup complete") == 2)
         _write(config_dir / "providers.json", WITH_SECOND)
-        time.sleep(1.0)
 
         def every_worker_serves_it() -> bool:
             # A fresh connection each time, so that the kernel can hand it to either worker.
