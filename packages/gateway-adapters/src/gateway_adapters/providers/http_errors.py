@@ -32,6 +32,7 @@ _TRANSPORT_ERRORS: Mapping[type[BaseException], tuple[type[ProviderError], str]]
     http1.ConnectError: (UpstreamConnectionError, "could not connect"),
     http1.ConnectionClosed: (UpstreamConnectionError, "closed the connection"),
     http1.InvalidResponse: (UpstreamResponseError, "sent an invalid response"),
+    http1.ResponseTooLarge: (UpstreamResponseError, "sent a response larger than the cap"),
     asyncio.TimeoutError: (UpstreamTimeoutError, "timed out"),
     msgspec.DecodeError: (UpstreamResponseError, "sent a body that is not valid JSON"),
     UnicodeDecodeError: (UpstreamResponseError, "sent a body that is not UTF-8"),
