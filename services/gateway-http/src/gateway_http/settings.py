@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     """Open connections per worker; one more is answered 503 with Retry-After and closed."""
     server_keep_alive_seconds: float = Field(default=5.0, gt=0)
     """An idle keep-alive connection is closed after this (uvicorn's ``timeout_keep_alive``)."""
+    shutdown_grace_seconds: float = Field(default=100.0, gt=0)
+    """After SIGTERM, in-flight requests and streams get this long to finish before they are
+    cancelled (uvicorn's ``timeout_graceful_shutdown``): the Helm chart's 120 s grace period
+    less its 10 s preStop sleep and 10 s for closing the stores."""
     upstream_pool_size: int = Field(default=256, ge=1)
     """Connections to each upstream host (kept alive when idle up to 30 s), per worker."""
 
