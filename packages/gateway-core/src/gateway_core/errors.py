@@ -86,6 +86,10 @@ class AuthenticationError(GatewayError):
     code = "invalid_api_key"
 
 
+class UnknownKeyError(AuthenticationError):
+    """The key is not one this process knows (it may be newer than its last key reload)."""
+
+
 class PermissionDeniedError(GatewayError):
     code = "permission_denied"
 
