@@ -24,7 +24,7 @@ def test_an_upstream_error_quoting_our_key_is_scrubbed(
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     # The fake really did quote it: the gateway took it out.
-    assert "[redacted]" in message, message
+    assert "[REDACTED]" in message, message
     key = KEYS[vendor]
     assert key not in response.text
     assert key not in e2e_gateway.logs()

@@ -3,8 +3,9 @@
 The gateways (authentication on, keys refreshed every ``REFRESH`` seconds) share a
 ``redis-server`` of this module's own. One admin key comes from ``LLM_GATEWAY_API_KEYS`` (the
 bootstrap); every other key is made through ``/v1/admin/keys`` or ``llm-gateway keys``. The
-documented bound: a change made on one replica holds on the other within ``REFRESH`` seconds
-(plus a Redis round trip); ``BOUND`` leaves room for a loaded test machine.
+documented bound: a new key works on every replica at once (an unknown key makes a replica ask
+the store); any other change holds on the other replica within ``REFRESH`` seconds (plus a
+Redis round trip); ``BOUND`` leaves room for a loaded test machine.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def test_a_created_key_works_on_both_replicas_and_a_revoked_one_on_neither(
     secret = body["secret"]
     assert secret.startswith("sk-gw-") and body["id"] == "team-a" and body["source"] == "store"
     assert _status(replicas.first, secret) == 200  # at once where it was made
-    assert _until(replicas.second, secret, 200) < BOUND
+    # At once on the other replica too: an unknown key makes it ask the shared store.
+    assert _status(replicas.second, secret) == 200
     with _admin(replicas, replicas.second) as admin:
         listed = admin.get(ADMIN_KEYS).json()["data"]
         assert {"team-a", "root-admin"} <= {key["id"] for key in listed}

@@ -167,3 +167,18 @@ async def test_the_poll_reports_a_store_that_is_down_and_keeps_polling(setup: Se
     task.cancel()
     assert len(errors) == 1
     assert setup.check("polled").id == "polled"
+
+
+async def test_an_unknown_key_asks_the_store_once_per_interval(setup: Setup) -> None:
+    now = [100.0]
+    other_replica = Authenticator([STATIC], clock=FakeClock())
+    sync = KeySync(other_replica, setup.store, interval=60.0, monotonic=lambda: now[0])
+    await sync.refresh(force=True)
+    await setup.store.create(ApiKey(id="fresh", name="F", sha256=hash_secret("fresh-secret")))
+    # The poll is a minute away: the unknown key makes this replica look, once.
+    assert await sync.refresh_for_unknown() is True
+    assert other_replica.authenticate("Bearer fresh-secret", None).id == "fresh"
+    # A spray of bad keys: no second read within the interval.
+    assert await sync.refresh_for_unknown() is False
+    now[0] += 1.0
+    assert await sync.refresh_for_unknown() is False  # read again, nothing moved

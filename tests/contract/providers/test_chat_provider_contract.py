@@ -245,6 +245,7 @@ FAULTS = {
     Fault.OVERLOADED: Outcome(errors.UpstreamOverloadedError, 503),
     Fault.UNAUTHORIZED: Outcome(errors.UpstreamAuthError, 502),  # our key, not the client's
     Fault.BAD_REQUEST: Outcome(errors.UpstreamBadRequestError, 400),
+    Fault.QUOTES_CREDENTIALS: Outcome(errors.UpstreamBadRequestError, 400),
     Fault.HANG: Outcome(errors.UpstreamTimeoutError, 504),
     Fault.DROP_MID_STREAM: Outcome(errors.UpstreamConnectionError, 502),
     Fault.MALFORMED_JSON: Outcome(errors.UpstreamResponseError, 502),
@@ -278,6 +279,8 @@ async def test_a_fault_becomes_its_domain_error_and_http_status(
     expected_retry_after = RETRY_AFTER_SECONDS if says_when else None
     assert error.retry_after == expected_retry_after
     assert not [secret for secret in vendor.secrets if secret in f"{error} {error!r}"]
+    if fault is Fault.QUOTES_CREDENTIALS:  # whatever of the message is kept, no credential
+        assert "sk-" not in error.message and "Bearer sk" not in repr(error)
 
 
 async def test_a_stream_cut_short_delivers_what_arrived_then_fails(

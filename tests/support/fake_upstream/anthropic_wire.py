@@ -77,6 +77,10 @@ async def render(
     rejection = await _rejection(request, body)
     if rejection is not None:
         return rejection
+    if turn.fault is Fault.QUOTES_CREDENTIALS:
+        key = request.headers.get("x-api-key", "")
+        quoted = f"invalid request from x-api-key: {key}; as bearer: Bearer {key}; bare: {key}"
+        return error_response(400, "invalid_request_error", quoted)
     if turn.fault in _ERROR_ANSWERS:
         status, kind, text = _ERROR_ANSWERS[turn.fault]
         if turn.quote_credentials:

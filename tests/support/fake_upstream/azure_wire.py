@@ -55,6 +55,7 @@ _ERRORS: dict[Fault, tuple[int, str]] = {
         "Access denied due to invalid subscription key or wrong API endpoint.",
     ),
     Fault.BAD_REQUEST: (400, "This model's maximum context length is 128000 tokens."),
+    Fault.QUOTES_CREDENTIALS: (400, "Request rejected: api-key: sk-azure-0123456789abcdef"),
 }
 
 

@@ -45,6 +45,9 @@ _ERRORS: dict[Fault, tuple[int, str, str]] = {
     Fault.OVERLOADED: (503, "ServiceUnavailableException", "Bedrock cannot take it now."),
     Fault.UNAUTHORIZED: (403, "UnrecognizedClientException", "The security token is invalid."),
     Fault.BAD_REQUEST: (400, "ValidationException", "messages: field required"),
+    Fault.QUOTES_CREDENTIALS: (
+        400, "ValidationException", "credential AKIAIOSFODNN7EXAMPLE is not valid here"
+    ),
 }
 
 

@@ -53,6 +53,11 @@ _ERRORS: dict[Fault, tuple[int, str, str]] = {
         "INVALID_ARGUMENT",
         "* GenerateContentRequest.contents: contents is not specified",
     ),
+    Fault.QUOTES_CREDENTIALS: (
+        400,
+        "INVALID_ARGUMENT",
+        "API key AIzaSyA1234567890abcdefghijklmnopqrstuv was sent with Bearer ya29.token-value",
+    ),
 }
 
 
@@ -352,6 +357,9 @@ async def render_claude(
     problem = await asyncio.to_thread(anthropic_wire.request_body_problem, body)
     if problem is not None:
         return anthropic_wire.error_response(400, "invalid_request_error", problem)
+    if turn.fault is Fault.QUOTES_CREDENTIALS:
+        sent = request.headers.get("authorization", "")
+        return anthropic_wire.error_response(400, "invalid_request_error", f"rejected: {sent}")
     if turn.fault in anthropic_wire._ERROR_ANSWERS:
         status, kind, text = anthropic_wire._ERROR_ANSWERS[turn.fault]  # type: ignore[index]
         return anthropic_wire.error_response(status, kind, text)

@@ -27,6 +27,8 @@ _ERROR_FAULTS: dict[Fault, tuple[int, str]] = {
     Fault.OVERLOADED: (503, "server busy, please try again.  maximum pending requests exceeded"),
     Fault.UNAUTHORIZED: (401, "unauthorized"),
     Fault.BAD_REQUEST: (400, "invalid options: frobnicate"),
+    # Ollama sends no key of ours to quote: a proxy in front of it might quote its own.
+    Fault.QUOTES_CREDENTIALS: (400, "proxy rejected Authorization: Bearer sk-proxy-0123456789"),
 }
 
 

@@ -93,6 +93,8 @@ async def render_embeddings(
     upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
 ) -> web.StreamResponse:
     """OpenAI's embeddings list: one vector per input, ``prompt_tokens`` from the turn."""
+    if turn.fault is Fault.QUOTES_CREDENTIALS:
+        return web.json_response({"error": credentials_quoted(request)}, status=400)
     if turn.fault in _ERRORS:
         status, error = _ERRORS[turn.fault]  # type: ignore[index]
         return web.json_response({"error": error}, status=status)
@@ -127,6 +129,8 @@ def _logprobs(text: str) -> dict[str, Any]:
 async def render(
     upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
 ) -> web.StreamResponse:
+    if turn.fault is Fault.QUOTES_CREDENTIALS:
+        return web.json_response({"error": credentials_quoted(request)}, status=400)
     if turn.fault in _ERRORS:
         status, error = _ERRORS[turn.fault]  # type: ignore[index]
         if turn.quote_credentials:
@@ -298,3 +302,11 @@ async def _drop(request: web.Request, body: bytes) -> web.StreamResponse:
 def _abort(request: web.Request) -> None:
     if request.transport is not None:
         request.transport.abort()
+
+
+def credentials_quoted(request: web.Request) -> dict[str, Any]:
+    """An error quoting the request's credentials back, as some proxies and vendors do."""
+    authorization = request.headers.get("Authorization", "")
+    key = authorization.removeprefix("Bearer ")
+    message = f"Bad request with header Authorization: {authorization} (key {key})"
+    return {"message": message, "type": "invalid_request_error", "param": None, "code": None}

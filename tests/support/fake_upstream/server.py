@@ -21,6 +21,7 @@ class Fault(enum.Enum):
     HANG = "hang"  # accept the request, never answer
     DROP_MID_STREAM = "drop_mid_stream"  # send part of a stream, then cut the connection
     MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
+    QUOTES_CREDENTIALS = "quotes_credentials"  # 400 whose message quotes the key it was sent
 
 
 RETRY_AFTER_SECONDS = 7

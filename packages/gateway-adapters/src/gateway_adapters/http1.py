@@ -16,7 +16,8 @@ idle is noticed (its ``connection_lost``) and never handed out; one idle longer 
 response that allows keep-alive; a response abandoned half-read closes it.
 
 Errors: ``ConnectError`` (could not connect), ``ConnectionClosed`` (closed before a complete
-response), ``InvalidResponse`` (not HTTP), and ``TimeoutError`` (a deadline passed), all
+response), ``InvalidResponse`` (not HTTP), ``ResponseTooLarge`` (past the body cap), and
+``TimeoutError`` (a deadline passed: connect, first byte, idle gap or total), all
 ``OSError`` or ``TimeoutError`` subclasses so that callers map them like any socket failure.
 """
 
@@ -49,6 +50,10 @@ class InvalidResponse(OSError):
     """The server's bytes are not an HTTP/1.1 response."""
 
 
+class ResponseTooLarge(OSError):
+    """The response body grew past ``Timeouts.max_body_bytes``: the rest is not read."""
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float | None = 10.0
@@ -57,6 +62,13 @@ class Timeouts:
     """The whole exchange, for responses read whole."""
     read: float | None = None
     """The longest silence while waiting for response bytes (streams)."""
+    first_byte: float | None = None
+    """From sending the request to the response's headers, in all; unset: ``read`` per wait."""
+    idle: float | None = None
+    """The longest gap between body chunks; unset: ``read``."""
+    max_body_bytes: int | None = None
+    """A body beyond this many bytes fails with ``ResponseTooLarge`` (and closes the
+    connection) instead of being relayed whole; unset: no cap."""
 
 
 class Target:
@@ -94,23 +106,32 @@ class Target:
 class Response:
     """Status and headers as soon as they arrived; the body with ``read`` or ``iter_chunks``."""
 
-    __slots__ = ("_connection", "_read_timeout", "headers", "status")
+    __slots__ = ("_connection", "_max_bytes", "_read_timeout", "headers", "status")
 
-    def __init__(self, connection: _Connection, read_timeout: float | None) -> None:
+    def __init__(
+        self, connection: _Connection, read_timeout: float | None, max_bytes: int | None = None
+    ) -> None:
         self.status = connection.status
         self.headers: dict[str, str] = connection.headers
         """Lowercase names; repeated headers joined with ``", "``."""
         self._connection = connection
         self._read_timeout = read_timeout
+        self._max_bytes = max_bytes
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         connection = self._connection
+        budget = self._max_bytes
         while True:
             chunk = connection.take_body()
             if chunk:
+                if budget is not None:
+                    budget -= len(chunk)
+                    if budget < 0:
+                        connection.close()
+                        raise ResponseTooLarge(f"the response exceeded {self._max_bytes} bytes")
                 yield chunk
                 continue
             if connection.complete:
@@ -278,9 +299,15 @@ class Http1Client:
             connection = await self._acquire(target.origin, timeouts.connect)
             try:
                 connection.send(target.request(body))
-                while not connection.headers_done:
-                    await connection.wait(timeouts.read)
-                yield Response(connection, timeouts.read)
+                if timeouts.first_byte is None:
+                    while not connection.headers_done:
+                        await connection.wait(timeouts.read)
+                else:  # one deadline for all of the head, however it trickles in
+                    async with asyncio.timeout(timeouts.first_byte):
+                        while not connection.headers_done:
+                            await connection.wait(timeouts.read)
+                idle = timeouts.read if timeouts.idle is None else timeouts.idle
+                yield Response(connection, idle, timeouts.max_body_bytes)
             except BaseException:
                 connection.close()
                 raise

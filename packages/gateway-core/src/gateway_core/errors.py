@@ -42,6 +42,8 @@ upstream body, a key, or a stack trace.
 
 from __future__ import annotations
 
+from gateway_core.domain.secrets import scrub_secrets
+
 
 class GatewayError(Exception):
     """Base of every error llm-gateway raises on purpose."""
@@ -82,6 +84,10 @@ class UnsupportedParameterError(InvalidRequestError):
 
 class AuthenticationError(GatewayError):
     code = "invalid_api_key"
+
+
+class UnknownKeyError(AuthenticationError):
+    """The key is not one this process knows (it may be newer than its last key reload)."""
 
 
 class PermissionDeniedError(GatewayError):
@@ -190,6 +196,9 @@ class ProviderError(GatewayError):
         param: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        # Vendors quote requests back (headers included): no credential may ride out on the
+        # message to a client or a log line, whichever adapter built it.
+        message = scrub_secrets(message)
         super().__init__(message, code=code, param=param, retry_after=retry_after)
         self.provider = provider
         self.status = status

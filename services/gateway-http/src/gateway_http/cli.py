@@ -38,7 +38,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         reload=args.reload,
         log_config=logging_config(settings.log_level),
         loop="auto",
-        http="auto",
+        # httptools with header-size, receipt-deadline and connection limits (server_limits.py)
+        http="gateway_http.server_limits:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.server_keep_alive_seconds,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         log_level=settings.log_level,
         access_log=False,
         proxy_headers=True,

@@ -15,8 +15,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from gateway_adapters.secrets import scrub
 from gateway_core import errors as core
+from gateway_core.domain.secrets import scrub_secrets
 from gateway_http.request_record import record_of
 
 log = logging.getLogger("gateway_http.errors")
@@ -74,7 +74,7 @@ def status_and_type(error: core.GatewayError) -> tuple[int, str]:
 def client_message(error: core.GatewayError, secrets: Iterable[str] = ()) -> str:
     """The error's message as a client may see it: no secret (upstream messages quote what
     they were sent), whoever raised it."""
-    return scrub(error.message, secrets)
+    return scrub_secrets(error.message, tuple(secrets))
 
 
 def gateway_error_payload(

@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Larger request bodies are refused with 413."""
 
+    server_max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    """A request head (request line and headers) beyond this: 431, connection closed."""
+    server_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request head must arrive within this (from connect or the previous response): 408."""
+    server_body_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A request body must arrive within this of its head: 408, connection closed."""
+    server_max_connections: int = Field(default=1000, ge=1)
+    """Open connections per worker; one more is answered 503 with Retry-After and closed."""
+    server_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    """An idle keep-alive connection is closed after this (uvicorn's ``timeout_keep_alive``)."""
+    shutdown_grace_seconds: float = Field(default=100.0, gt=0)
+    """After SIGTERM, in-flight requests and streams get this long to finish before they are
+    cancelled (uvicorn's ``timeout_graceful_shutdown``): the Helm chart's 120 s grace period
+    less its 10 s preStop sleep and 10 s for closing the stores."""
     upstream_pool_size: int = Field(default=256, ge=1)
     """Connections to each upstream host (kept alive when idle up to 30 s), per worker."""
 

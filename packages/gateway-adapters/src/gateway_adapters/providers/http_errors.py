@@ -17,7 +17,6 @@ from email.utils import parsedate_to_datetime
 import msgspec
 
 from gateway_adapters import http1
-from gateway_adapters.secrets import scrub
 from gateway_core.errors import (
     ProviderError,
     UpstreamBadRequestError,
@@ -33,6 +32,7 @@ _TRANSPORT_ERRORS: Mapping[type[BaseException], tuple[type[ProviderError], str]]
     http1.ConnectError: (UpstreamConnectionError, "could not connect"),
     http1.ConnectionClosed: (UpstreamConnectionError, "closed the connection"),
     http1.InvalidResponse: (UpstreamResponseError, "sent an invalid response"),
+    http1.ResponseTooLarge: (UpstreamResponseError, "sent a response larger than the cap"),
     asyncio.TimeoutError: (UpstreamTimeoutError, "timed out"),
     msgspec.DecodeError: (UpstreamResponseError, "sent a body that is not valid JSON"),
     UnicodeDecodeError: (UpstreamResponseError, "sent a body that is not UTF-8"),
@@ -78,9 +78,9 @@ def status_error(
             error_class = UpstreamBadRequestError
         else:
             error_class = UpstreamResponseError
-    # Vendors quote what they were sent ("Bearer sk-..."): never pass a key on.
+    # ProviderError scrubs the message: vendors quote what they were sent ("Bearer sk-...").
     return error_class(
-        scrub(message), provider=provider, status=status, code=code, param=param,
+        message, provider=provider, status=status, code=code, param=param,
         retry_after=retry_after,
     )
 

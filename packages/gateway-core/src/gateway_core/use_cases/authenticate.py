@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from gateway_core.clock import SystemClock
 from gateway_core.domain.api_keys import ApiKey, hash_secret
-from gateway_core.errors import AuthenticationError, PermissionDeniedError
+from gateway_core.errors import AuthenticationError, PermissionDeniedError, UnknownKeyError
 from gateway_core.ports.clock import Clock
 
 _MAX_SECRET_LENGTH = 512
@@ -67,7 +67,7 @@ class Authenticator:
         digest = hash_secret(secret)
         candidate = self._by_hash.get(digest)
         if candidate is None:
-            raise AuthenticationError(INVALID_KEY)
+            raise UnknownKeyError(INVALID_KEY)
         if not hmac.compare_digest(candidate.sha256, digest):
             # The secret a rotation replaced: valid during the overlap only.
             previous = candidate.previous_sha256 or ""

@@ -47,7 +47,7 @@ _BODY_CACHE = {
 async def chat_completions(
     request: Request[Any, Any, Any], chat_api: ChatApi
 ) -> Response[bytes] | EventStream:
-    caller = chat_api.callers.of(request)
+    caller = await chat_api.callers.of(request)
     require_json(request)
     raw = await request.body()
     body = decode_chat_body(raw)

@@ -52,7 +52,7 @@ TOKEN_COUNT_HEADER = "x-gateway-token-count"
 @post("/v1/messages", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
 async def create_message(request: Request, messages_door: MessagesDoor) -> Response | EventStream:
     door = messages_door
-    caller = door.chat.callers.of(request)
+    caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_messages_body(await request.body())
     record = record_of(request.scope)
@@ -120,7 +120,7 @@ async def _sse(stream: TurnStream, events: MessagesEvents, record: RequestRecord
 @post("/v1/messages/count_tokens", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
 async def count_tokens(request: Request, messages_door: MessagesDoor) -> Response:
     door = messages_door
-    caller = door.chat.callers.of(request)
+    caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_messages_body(await request.body(), counting=True)
     if caller.key is not None and not caller.key.allows_model(body["model"]):

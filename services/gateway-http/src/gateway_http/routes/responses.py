@@ -63,7 +63,7 @@ class ResponseNotFoundError(NotFoundError):
 @post("/v1/responses", status_code=200)
 async def create_response(request: Request, responses_door: ResponsesDoor) -> Response | EventStream:
     door = responses_door
-    caller = door.chat.callers.of(request)
+    caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_responses_body(await request.body())
     history = await _history(door, body, caller)

@@ -123,7 +123,7 @@ class UseCases(containers.DeclarativeContainer):
     )
 
     # What the routes get.
-    callers = providers.Singleton(Callers, authenticator)
+    callers = providers.Singleton(Callers, authenticator, key_sync)
     chat_api = providers.Singleton(ChatApi, serve_chat, callers)
     # The Responses front door (routes/responses.py).
     responses_door = providers.Singleton(

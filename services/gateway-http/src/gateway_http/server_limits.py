@@ -1,0 +1,176 @@
+"""The HTTP server's defences against hostile clients, on top of uvicorn's httptools protocol.
+
+uvicorn bounds keep-alive idleness (``timeout_keep_alive``) and can shed by concurrency, but
+with httptools it has no limit on header size and no deadline for receiving a request: a
+client dribbling a header at one byte a second, or opening connections and sending nothing,
+holds them (and the memory of an unfinished header) for ever. This protocol adds, per worker:
+
+- ``max_header_bytes``: a request head (request line and headers) larger than this is answered
+  ``431`` and the connection closed, before the parser buffers more of it;
+- ``header_timeout``: the head must arrive within this many seconds of the connection opening
+  (or of the previous response ending); otherwise ``408`` and close (a connection that sent
+  nothing at all is closed without an answer);
+- ``body_timeout``: the body must arrive within this many seconds of the head: ``408``, close;
+- ``max_connections``: a connection beyond this many open ones is answered ``503`` with
+  ``Retry-After`` and closed at once, before it costs a parser or a buffer.
+
+Timers are ``loop.call_at`` handles, one per connection at a time: no task, no polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gateway_http.settings import Settings
+
+_HEAD_END = b"\r\n\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections: int = 1000
+    retry_after_seconds: int = 1
+
+
+def limits_from_settings(settings: Settings) -> ServerLimits:
+    return ServerLimits(
+        max_header_bytes=settings.server_max_header_bytes,
+        header_timeout=settings.server_header_timeout_seconds,
+        body_timeout=settings.server_body_timeout_seconds,
+        max_connections=settings.server_max_connections,
+    )
+
+
+def _answer(status: int, reason: str, message: str, extra: str = "") -> bytes:
+    """A complete, closing HTTP/1.1 answer with an OpenAI-shaped error body."""
+    code = reason.lower().replace(" ", "_")
+    body = (
+        '{"error":{"message":"%s","type":"invalid_request_error","code":"%s","param":null}}'
+        % (message, code)
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n{extra}\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``ServerLimits`` enforced (see the module docstring).
+
+    uvicorn builds one per connection from an import string, in each worker process, so the
+    limits are read from the settings once per process, on the first connection."""
+
+    _limits: ServerLimits | None = None
+
+    @classmethod
+    def configure(cls, limits: ServerLimits | None) -> None:
+        """Fix the limits (tests); ``None``: read them from the settings again."""
+        cls._limits = limits
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if GuardedHttpToolsProtocol._limits is None:
+            GuardedHttpToolsProtocol._limits = limits_from_settings(Settings())
+        self.limits = GuardedHttpToolsProtocol._limits
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_tail = b""
+        self._bytes_this_request = 0
+        self._deadline: asyncio.TimerHandle | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        limits = self.limits
+        if len(self.connections) >= limits.max_connections:
+            self.transport = transport
+            transport.write(
+                _answer(503, "Service Unavailable", "The server is at its connection limit.",
+                        f"retry-after: {limits.retry_after_seconds}\r\n")
+            )  # fmt: skip
+            transport.close()
+            return
+        super().connection_made(transport)
+        self._arm(limits.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self.flow is None:  # shed in connection_made: uvicorn never saw it
+            return
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head and self._head_too_large(data):
+            self._refuse(_answer(431, "Request Header Fields Too Large",
+                                 "The request's headers are too large."))  # fmt: skip
+            return
+        self._bytes_this_request += len(data)
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():  # keep-alive: the next head gets its own deadline
+            self._in_head, self._head_bytes, self._head_tail = True, 0, b""
+            self._bytes_this_request = 0
+            self._arm(self.limits.header_timeout)
+
+    # -- parser callbacks ---------------------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._arm(self.limits.body_timeout)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    # -- limits -------------------------------------------------------------------------------
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """True once more than ``max_header_bytes`` arrived without the blank line ending the
+        head (the body may follow in the same chunk: only bytes before that line count)."""
+        window = self._head_tail + data
+        end = window.find(_HEAD_END)
+        counted = len(data) if end == -1 else end + len(_HEAD_END) - len(self._head_tail)
+        self._head_bytes += counted
+        self._head_tail = window[-3:]
+        return self._head_bytes > self.limits.max_header_bytes
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_at(self.loop.time() + seconds, self._deadline_passed)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._bytes_this_request == 0 and self._in_head:
+            self.transport.close()  # sent nothing: nobody to answer
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()
+            return
+        self._refuse(_answer(408, "Request Timeout", "The request did not arrive in time."))
+
+    def _refuse(self, answer: bytes) -> None:
+        self._disarm()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.response_started = True  # the app must not write after our answer
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.write(answer)
+        self.transport.close()
