@@ -67,6 +67,11 @@ class GatewayProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def send_signal(self, signum: int) -> None:
+        """Signal the gateway's process (with one worker, the process serving requests)."""
+        assert self._process is not None, "the gateway is not running"
+        self._process.send_signal(signum)
+
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -14,7 +14,7 @@ from gateway_core.errors import (
     UpstreamOverloadedError,
 )
 from gateway_core.testing import Reply, ScriptedProvider
-from gateway_core.use_cases.complete_chat import CompleteChat
+from gateway_core.use_cases.complete_chat import ChatRoutes, CompleteChat
 
 ROUTES = RoutingTable(
     models={
@@ -125,3 +125,18 @@ async def test_every_failed_upstream_call_is_reported_even_when_a_fallback_rescu
     response = await use_case.complete(_request())
     assert response.choices[0].message.text == "rescued"
     assert seen == ["primary"]
+
+
+async def test_a_reroute_serves_new_requests_while_a_running_stream_keeps_its_provider() -> None:
+    old = ScriptedProvider("primary", [Reply(text="old answer")])
+    chat = _use_case(old, ScriptedProvider("secondary"))
+    running = chat.stream(_request(stream=True))
+    first = await anext(running)  # the stream has started on the old routes
+    new = ScriptedProvider("primary", [Reply(text="new answer")])
+    routes = RoutingTable(models={"main": ModelRoute(Target("fresh", "fresh-model"))})
+    chat.reroute(ChatRoutes(routes, {"fresh": new}, {}))
+    rest = [chunk async for chunk in running]
+    assert "".join(c.content or "" for c in (first, *rest)) == "old answer"
+    answer = await chat.complete(_request())
+    assert answer.choices[0].message.content == "new answer"
+    assert answer.model == "fresh-model"

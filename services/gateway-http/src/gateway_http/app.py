@@ -19,6 +19,8 @@ from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
+from gateway_http.reload.install import baseline as reload_baseline
+from gateway_http.reload.install import start_config_reload
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
@@ -73,6 +75,24 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
     return Provide(dependency, use_cache=True)
 
 
+def _current_models(container: Container) -> Any:
+    """RELOAD: the served models as of this request (a providers file reload replaces them)."""
+
+    async def current() -> Any:
+        return (await _resolve(container.adapters.served_models_live)).current
+
+    return current
+
+
+def _current_routing(container: Container) -> Any:
+    """RELOAD: the routing table as of this request (a providers file reload replaces it)."""
+
+    async def current() -> Any:
+        return (await _resolve(container.use_cases.complete_chat)).routing
+
+    return current
+
+
 async def _build_eagerly(container: Container) -> None:
     """Build what the routes use now, so a bad configuration stops start-up, not a request."""
     use_cases, adapters = container.use_cases, container.adapters
@@ -95,12 +115,15 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        seen = reload_baseline(container.settings())  # RELOAD: before start-up reads the files
         initialised = container.init_resources()
         if initialised is not None:
             await initialised
         await _build_eagerly(container)
         resolved = container.adapters.resolved_providers().values()
         app.state[PROVIDER_SECRETS] = tuple(p.api_key for p in resolved if p.api_key)
+        # RELOAD: configuration files reloaded on change and on SIGHUP (gateway_http/reload/).
+        stop_reloading = await start_config_reload(container, app.state, seen)
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).
@@ -109,6 +132,7 @@ def create_app(container: Container | None = None) -> Litestar:
         try:
             yield
         finally:
+            stop_reloading()  # RELOAD
             # Billing and reconciliations still running go to the stores before they close.
             if not await container.use_cases.background().drain(_DRAIN_SECONDS):
                 log.warning("background work was cut off at shutdown after %ss", _DRAIN_SECONDS)
@@ -129,8 +153,8 @@ def create_app(container: Container | None = None) -> Litestar:
             "embeddings": _provide(use_cases.embeddings),
             "usage_store": _provide(adapters.usage_store),
             "callers": _provide(use_cases.callers),
-            "served_models": _provide(adapters.served_models),
-            "routing": _provide(adapters.routing),
+            "served_models": Provide(_current_models(container), use_cache=False),  # RELOAD
+            "routing": Provide(_current_routing(container), use_cache=False),  # RELOAD
             "health_checks": _provide(use_cases.health_checks),
             "gateway_metrics": _provide(adapters.metrics),
             "caller": Provide(resolve_caller),

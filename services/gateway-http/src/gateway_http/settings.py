@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     providers_config: Path = _DEFAULT_CONFIG_DIR / "providers.json"
     tools_config: Path = _DEFAULT_CONFIG_DIR / "tools.json"
     pricing_config: Path = _DEFAULT_CONFIG_DIR / "pricing.json"
+    config_reload_seconds: float = Field(default=2.0, ge=0)
+    """How often the providers, tools and pricing files are checked for changes (0: only on SIGHUP)."""
 
     semantic_search_url: str = "http://localhost:8081"
     ai_agents_url: str = "http://localhost:8082"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.routing import RoutingTable, Target
@@ -12,6 +12,15 @@ from gateway_core.ports.providers import ChatProvider
 from gateway_core.use_cases.fallback import Fallback
 
 _Opened = tuple[Target, ChatChunk | None, AsyncGenerator[ChatChunk, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRoutes:
+    """What routing needs, replaced whole on a configuration reload (see ``reroute``)."""
+
+    routing: RoutingTable
+    providers: Mapping[str, ChatProvider]
+    unconfigured: Mapping[str, str]
 
 
 class CompleteChat:
@@ -33,18 +42,27 @@ class CompleteChat:
         *,
         fallback: Fallback | None = None,
     ) -> None:
-        self._routing = routing
-        self._providers = providers
-        self._unconfigured = unconfigured or {}
+        self._routes = ChatRoutes(routing, providers, unconfigured or {})
         self._fallback = fallback or Fallback(on_provider_error)
 
-    def targets(self, model: str) -> tuple[Target, ...]:
-        return self._routing.resolve(model)
+    def reroute(self, routes: ChatRoutes) -> None:
+        """Serve new requests with ``routes``; a request already running keeps the routes it
+        started with (it read ``self._routes`` once), so a reload never changes it midway."""
+        self._routes = routes
 
-    def _provider(self, target: Target) -> ChatProvider:
-        provider = self._providers.get(target.provider)
+    @property
+    def routing(self) -> RoutingTable:
+        """The routing table new requests use (``reroute`` replaces it)."""
+        return self._routes.routing
+
+    def targets(self, model: str) -> tuple[Target, ...]:
+        return self._routes.routing.resolve(model)
+
+    @staticmethod
+    def _provider(routes: ChatRoutes, target: Target) -> ChatProvider:
+        provider = routes.providers.get(target.provider)
         if provider is None:
-            setting = self._unconfigured.get(target.provider, "")
+            setting = routes.unconfigured.get(target.provider, "")
             hint = f": set {setting}" if setting else ""
             raise ProviderNotConfiguredError(
                 f"The provider '{target.provider}' for this model is not configured{hint}.",
@@ -53,14 +71,17 @@ class CompleteChat:
         return provider
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
+        routes = self._routes
+
         async def attempt(target: Target) -> ChatResponse:
-            return await self._provider(target).complete(_addressed_to(request, target.model))
+            provider = self._provider(routes, target)
+            return await provider.complete(_addressed_to(request, target.model))
 
-        return await self._fallback.first_success(self._routing.groups(request.model), attempt)
+        return await self._fallback.first_success(routes.routing.groups(request.model), attempt)
 
-    async def _open(self, request: ChatRequest, target: Target) -> _Opened:
+    async def _open(self, request: ChatRequest, routes: ChatRoutes, target: Target) -> _Opened:
         """The target's stream and its first chunk (``None``: the stream was empty)."""
-        chunks = self._provider(target).stream(_addressed_to(request, target.model))
+        chunks = self._provider(routes, target).stream(_addressed_to(request, target.model))
         try:
             return target, await anext(chunks, None), chunks
         except BaseException:
@@ -72,8 +93,10 @@ class CompleteChat:
 
         Errors after the first chunk propagate: the client already has part of an answer.
         """
+        routes = self._routes
         target, first, chunks = await self._fallback.first_success(
-            self._routing.groups(request.model), lambda target: self._open(request, target)
+            routes.routing.groups(request.model),
+            lambda target: self._open(request, routes, target),
         )
         try:
             if first is None:

@@ -41,12 +41,17 @@ class ExecuteTool:
         backends: Mapping[str, ToolBackend],
         validator: ArgumentsValidator,
     ) -> None:
-        missing = sorted({tool.backend for tool in registry} - set(backends))
-        if missing:
-            raise ValueError(f"Tools name backends that do not exist: {', '.join(missing)}.")
-        self.registry = registry
-        self._backends = backends
+        self._catalog = _catalog(registry, backends)
         self._validator = validator
+
+    @property
+    def registry(self) -> ToolRegistry:
+        return self._catalog[0]
+
+    def retool(self, registry: ToolRegistry, backends: Mapping[str, ToolBackend]) -> None:
+        """Serve ``registry`` on ``backends`` from now on (a tools file reload): one assignment,
+        so a running call keeps the backend it looked up."""
+        self._catalog = _catalog(registry, backends)
 
     def tools(self) -> tuple[ToolSpec, ...]:
         """Every registered tool, for ``GET /v1/tools``."""
@@ -65,10 +70,21 @@ class ExecuteTool:
         tool_call_id: str | None = None,
     ) -> ToolResult:
         arguments = {} if arguments is None else arguments
-        tool = self.check(name, arguments)
-        backend = self._backends[tool.backend]
+        registry, backends = self._catalog
+        tool = registry.get(name)
+        self._validator.validate(tool, arguments)
+        backend = backends[tool.backend]
         try:
             result = await backend.execute(tool.name, arguments)
         except ToolExecutionError as failure:
             return ToolResult.failure(tool.name, failure.message, tool_call_id)
         return ToolResult(name=tool.name, result=result, tool_call_id=tool_call_id)
+
+
+def _catalog(
+    registry: ToolRegistry, backends: Mapping[str, ToolBackend]
+) -> tuple[ToolRegistry, Mapping[str, ToolBackend]]:
+    missing = sorted({tool.backend for tool in registry} - set(backends))
+    if missing:
+        raise ValueError(f"Tools name backends that do not exist: {', '.join(missing)}.")
+    return registry, backends

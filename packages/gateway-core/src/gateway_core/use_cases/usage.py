@@ -36,6 +36,10 @@ class UsageTracker:
         self._sink = sink
         self._clock = clock
 
+    def reprice(self, prices: PriceTable) -> None:
+        """Price calls from now on with ``prices`` (a pricing file reload): one assignment."""
+        self._prices = prices
+
     def quote(self, model: str, usage: Usage) -> PriceQuote:
         """What ``usage`` on ``model`` costs, without recording anything."""
         return self._prices.quote(model, usage)

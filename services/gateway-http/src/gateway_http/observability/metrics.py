@@ -204,12 +204,19 @@ class GatewayMetrics:
             "key_tokens", "Tokens by client key id and kind.", ("key_id", "kind")
         )
         self._key_cost = counter("key_cost_usd", "Cost in USD by client key id.", ("key_id",))
+        self._config_reloads = counter(
+            "config_reloads", "Configuration file reloads by file and result.", ("file", "result")
+        )
         # livemax: the worst state any live worker sees (each worker has its own breakers).
         self._breaker_state = Gauge(
             "llm_gateway_circuit_breaker_state",
             "Tool circuit breakers: 0 closed, 1 half-open, 2 open.",
             ["backend"], multiprocess_mode="livemax", registry=registry,
         )  # fmt: skip
+
+    def count_config_reload(self, file: str, result: str) -> None:
+        """One reload attempt of a configuration file (``applied`` or ``rejected``)."""
+        self._config_reloads.labels(file, result).inc()
 
     def observe(self, outcome: RequestOutcome, record: RequestRecord) -> None:
         """Count one finished request."""

@@ -13,6 +13,7 @@ from dependency_injector import containers, providers
 from gateway_adapters.pricing_file import load_price_table
 from gateway_adapters.tools.schema_validator import JsonSchemaArgumentsValidator
 from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced_tool_backends
+from gateway_core.live import Live
 from gateway_core.memory import InMemoryRateLimitStore
 from gateway_core.ports.clock import Clock
 from gateway_http.admin import wiring as admin_wiring
@@ -76,6 +77,8 @@ class Adapters(containers.DeclarativeContainer):
     usable_providers = providers.Singleton(usable_providers, resolved_providers)
     unconfigured_providers = providers.Singleton(unconfigured_providers, resolved_providers)
     served_models = providers.Singleton(served_models, gateway_config, resolved_providers)
+    served_models_live = providers.Singleton(Live, served_models)
+    """RELOAD: what /v1/models and /ready read; a providers file reload replaces it."""
     routing = providers.Singleton(routing_table, gateway_config)
     metrics = providers.Singleton(
         GatewayMetrics, known_models=providers.Callable(model_names, served_models)
@@ -99,6 +102,8 @@ class Adapters(containers.DeclarativeContainer):
     prices = providers.Singleton(load_price_table, settings.provided.pricing_config)
     api_keys = providers.Singleton(factories.api_keys, settings)
     loaded_tools = providers.Singleton(factories.load_tools, settings, upstream_clients, clock)
+    loaded_tools_live = providers.Singleton(Live, loaded_tools)
+    """RELOAD: what /ready reads; a tools file reload replaces it."""
     tool_backends = providers.Singleton(
         traced_tool_backends, loaded_tools.provided.backends, tracer
     )

@@ -14,6 +14,7 @@ from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import RoutingTable
 from gateway_core.domain.sessions import HistoryLimits
 from gateway_core.errors import GatewayError
+from gateway_core.live import Live
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import RateLimitStore
 from gateway_core.resilience.planner import AttemptPlanner
@@ -91,18 +92,20 @@ def attempt_planner(clock: Clock, metrics: GatewayMetrics, routing: RoutingTable
 
 
 def health_checks(
-    models: tuple[ModelInfo, ...],
+    models: Live[tuple[ModelInfo, ...]],
     redis: Redis | None,
-    tools: LoadedTools,
+    tools: Live[LoadedTools],
     planner: AttemptPlanner | None = None,
 ) -> tuple[HealthCheck, ...]:
     async def providers_check() -> dict[str, Any]:
-        if not models:
+        served = models.current  # a reload may have changed them since start-up
+        if not served:
             raise LookupError("no model can be served")
-        return {"models": len(models)}
+        return {"models": len(served)}
 
     async def tools_check() -> dict[str, Any]:
-        states = {name: breaker.state.value for name, breaker in tools.breakers.items()}
+        breakers = tools.current.breakers  # a tools file reload brings new ones
+        states = {name: breaker.state.value for name, breaker in breakers.items()}
         if states and all(state == "open" for state in states.values()):
             raise ConnectionError("every tool backend's circuit is open")
         return {"circuits": states}

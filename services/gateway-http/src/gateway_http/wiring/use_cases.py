@@ -142,8 +142,8 @@ class UseCases(containers.DeclarativeContainer):
     )
     health_checks = providers.Singleton(
         factories.health_checks,
-        adapters.served_models,
+        adapters.served_models_live,  # RELOAD
         adapters.redis,
-        adapters.loaded_tools,
+        adapters.loaded_tools_live,  # RELOAD
         planner,
     )

@@ -1,0 +1,172 @@
+"""Start the configuration reload in a worker: what each file's reload swaps, the SIGHUP
+handler and the polling task. Called from the app's lifespan once start-up has built
+everything; returns the function that stops it.
+
+Signals and workers: with one worker, uvicorn runs the app in the process you signal, and
+SIGHUP reaches the handler installed here. With several workers, uvicorn's supervisor treats
+SIGHUP itself (it restarts the workers, one by one) and does not forward it; polling is what
+reloads every worker without a restart, each worker checking the files on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from litestar.datastructures import State
+
+from gateway_adapters.pricing_file import load_price_table
+from gateway_adapters.tools.registry import LoadedTools
+from gateway_adapters.tracing import traced_chat_providers, traced_tool_backends
+from gateway_core.domain.models import ModelInfo
+from gateway_core.live import Live
+from gateway_core.ports.clock import Clock
+from gateway_core.resilience.planner import AttemptPlanner
+from gateway_core.use_cases.complete_chat import ChatRoutes, CompleteChat
+from gateway_core.use_cases.execute_tool import ExecuteTool
+from gateway_core.use_cases.usage import UsageTracker
+from gateway_http.errors import PROVIDER_SECRETS
+from gateway_http.observability.metrics import GatewayMetrics
+from gateway_http.provider_config import (
+    load_gateway_config,
+    resolve_providers,
+    routing_table,
+    served_models,
+)
+from gateway_http.reload.watcher import ConfigReloader, FileSignature, WatchedFile, signature
+from gateway_http.settings import Settings
+from gateway_http.wiring import factories
+from gateway_http.wiring.provider_factory import (
+    UpstreamClients,
+    build_chat_providers,
+    unconfigured_providers,
+)
+
+if TYPE_CHECKING:
+    from gateway_http.wiring import Container
+
+log = logging.getLogger("gateway_http.reload")
+
+
+def providers_reload(
+    settings: Settings,
+    environ: Mapping[str, str],
+    clients: UpstreamClients,
+    tracer: Any,
+    chat: CompleteChat,
+    planner: AttemptPlanner,
+    models: Live[tuple[ModelInfo, ...]],
+    app_state: State,
+) -> WatchedFile:
+    """Validate and build everything first; then the swaps. New providers share the pooled
+    upstream clients; a removed provider's running calls finish on the old objects. Keys of
+    providers old and new stay scrubbed from error bodies (a running call may still fail)."""
+
+    def apply() -> None:
+        config = load_gateway_config(settings.providers_config)
+        resolved = resolve_providers(config, environ)
+        providers = traced_chat_providers(build_chat_providers(resolved, clients), tracer)
+        routing = routing_table(config)
+        routes = ChatRoutes(routing, providers, unconfigured_providers(resolved))
+        served = served_models(config, resolved)
+        secrets = {p.api_key for p in resolved.values() if p.api_key}
+        app_state[PROVIDER_SECRETS] = tuple({*app_state.get(PROVIDER_SECRETS, ()), *secrets})
+        planner.watch(d for route in routing.models.values() for d in route.deployments)
+        chat.reroute(routes)
+        models.swap(served)
+
+    return WatchedFile("providers", settings.providers_config, apply)
+
+
+def pricing_reload(settings: Settings, usage: UsageTracker) -> WatchedFile:
+    def apply() -> None:
+        usage.reprice(load_price_table(settings.pricing_config))
+
+    return WatchedFile("pricing", settings.pricing_config, apply)
+
+
+def tools_reload(
+    settings: Settings,
+    clients: UpstreamClients,
+    clock: Clock,
+    tracer: Any,
+    execute: ExecuteTool,
+    tools: Live[LoadedTools],
+    metrics: GatewayMetrics,
+) -> WatchedFile:
+    """New backends get new circuit breakers (closed); a running tool call finishes on the
+    backend it started on. The tool loop and ``GET /v1/tools`` see the new registry."""
+
+    def apply() -> None:
+        loaded = factories.load_tools(settings, clients, clock)
+        execute.retool(loaded.registry, traced_tool_backends(loaded.backends, tracer))
+        tools.swap(loaded)
+        metrics.watch_circuit_breakers(loaded.breakers)
+
+    return WatchedFile("tools", settings.tools_config, apply)
+
+
+def baseline(settings: Settings) -> dict[str, FileSignature | None]:
+    """The files' signatures, taken before start-up reads them."""
+    paths = {
+        "providers": settings.providers_config,
+        "pricing": settings.pricing_config,
+        "tools": settings.tools_config,
+    }
+    return {name: signature(path) for name, path in paths.items()}
+
+
+async def start_config_reload(
+    container: Container, app_state: State, seen: Mapping[str, FileSignature | None]
+) -> Callable[[], None]:
+    """Watch the providers, pricing and tools files of this worker; returns the stop.
+    ``seen``: ``baseline`` from before start-up, so a change made meanwhile is reloaded."""
+    adapters, use_cases = container.adapters, container.use_cases
+    settings = container.settings()
+    clients = await _resolve(adapters.upstream_clients)
+    tracer = adapters.tracer()
+    files = (
+        providers_reload(
+            settings, adapters.environ(), clients, tracer, await _resolve(use_cases.complete_chat),
+            use_cases.planner(), await _resolve(adapters.served_models_live), app_state,
+        ),
+        pricing_reload(settings, await _resolve(use_cases.usage_tracker)),
+        tools_reload(
+            settings, clients, container.clock(), tracer, await _resolve(use_cases.execute_tool),
+            await _resolve(adapters.loaded_tools_live), adapters.metrics(),
+        ),
+    )  # fmt: skip
+    metrics = adapters.metrics()
+    reloader = ConfigReloader(files, on_result=metrics.count_config_reload, seen=seen)
+    return start_reloading(reloader, settings.config_reload_seconds)
+
+
+async def _resolve(provider: Any) -> Any:
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+def start_reloading(reloader: ConfigReloader, interval_seconds: float) -> Callable[[], None]:
+    """Install the SIGHUP handler and the polling task; returns what undoes both."""
+    loop = asyncio.get_running_loop()
+    handles_sighup = True
+    try:
+        loop.add_signal_handler(signal.SIGHUP, reloader.reload_all)
+    except (NotImplementedError, RuntimeError, ValueError):
+        # Not the main thread (tests driving the app in-process) or no SIGHUP (Windows).
+        handles_sighup = False
+    task = loop.create_task(reloader.poll(interval_seconds)) if interval_seconds > 0 else None
+
+    def stop() -> None:
+        if handles_sighup:
+            with contextlib.suppress(RuntimeError):
+                loop.remove_signal_handler(signal.SIGHUP)
+        if task is not None:
+            task.cancel()
+
+    return stop
