@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.support.background_loop import BackgroundLoop
-from tests.support.redis_topologies import Topologies
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.redis_topologies import Topologies
 
 # Each module installs one vendor's routes on the fake upstream: install(upstream) -> None.
 _VENDOR_RENDERERS = (

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ANTHROPIC_KEY, OPENAI_KEY, VENDOR_MODELS
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 
 MESSAGES = [{"role": "user", "content": "hello"}]

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import ANTHROPIC_KEY, OPENAI_KEY, VENDOR_MODELS, providers_config
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 
 GRACE_SECONDS = 2
@@ -54,7 +54,7 @@ def test_sigterm_ends_a_stuck_stream_at_the_grace_deadline(
         while not fake_upstream.requests and time.monotonic() < deadline:
             time.sleep(0.05)
         assert fake_upstream.requests, "the stream reached the silent upstream"
-        process = gateway._process  # noqa: SLF001
+        process = gateway._process
         assert process is not None
         started = time.monotonic()
         process.terminate()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -55,7 +56,7 @@ def _status(answer: bytes) -> int:
 
 
 def _rss_kib(gateway: GatewayProcess) -> int:
-    status = open(f"/proc/{gateway._process.pid}/status").read()  # noqa: SLF001
+    status = Path(f"/proc/{gateway._process.pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
 
 

@@ -43,7 +43,7 @@ CONCURRENT = 200
 TOKENS_PER_MINUTE = 600
 FALLBACK_LIMIT = 5
 FALLBACK_SHARE = 2
-"""What one process admits of ``FALLBACK_LIMIT`` while Redis is down: floor(5 × 0.5), the
+"""What one process admits of ``FALLBACK_LIMIT`` while Redis is down: floor(5 x 0.5), the
 default ``LLM_GATEWAY_RATE_LIMIT_FAIL_OPEN_SHARE``."""
 RESET = re.compile(r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s|\d+ms)$")
 """OpenAI's way of writing a duration: ``20ms``, ``1s``, ``1.5s``, ``6m0s``."""

@@ -26,7 +26,7 @@ from tests.support.redis_server import RedisServer
 TIMEOUT = 1.0
 LIMIT = 10
 SHARE = 0.3
-LOCAL_LIMIT = 3  # floor(LIMIT × SHARE)
+LOCAL_LIMIT = 3  # floor(LIMIT x SHARE)
 
 
 @dataclass(frozen=True)

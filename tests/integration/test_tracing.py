@@ -19,9 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from gateway_http.app import create_app
-from gateway_http.wiring import Container
 from gateway_http.observability.tracing import tracer_provider
 from gateway_http.settings import Settings
+from gateway_http.wiring import Container
 from tests.support.fake_upstream import FakeUpstream, Turn
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -56,8 +56,10 @@ class _Processes:
     def spawn(self, *args: str) -> None:
         log = (self.directory / f"redis-{len(self._processes)}.log").open("wb")
         self._processes.append(
-            subprocess.Popen(["redis-server", *args], stdout=log, stderr=subprocess.STDOUT,
-                             cwd=self.directory)  # fmt: skip
+            subprocess.Popen(
+                ["redis-server", *args], stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.directory,
+            )
         )
 
     def stop(self) -> None:
@@ -118,7 +120,7 @@ class SentinelSetup(_Processes):
         # What the sentinel requires of a replica it may promote: connected, its link to the
         # master up, and a recent INFO of its own (else SENTINEL FAILOVER says NOGOODSLAVE).
         for entry in replicas:
-            fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2]))
+            fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=True))
             if (fields.get("flags") == "slave" and fields.get("master-link-status") == "ok"
                     and 0 < int(fields.get("info-refresh", 0)) < 5000):  # fmt: skip
                 return True

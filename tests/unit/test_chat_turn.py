@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
 import pytest
+
 from gateway_core import ChatChunk, ChatOptions, ChatRequest, ChatResponse, Message, build_gateway
 from gateway_core.errors import UpstreamConnectionError
 from gateway_core.gateway import Gateway

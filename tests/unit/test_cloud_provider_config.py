@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gateway_http.wiring.cloud_providers import _google_credentials
-from gateway_http.wiring.provider_factory import unconfigured_providers
+
 from gateway_http.provider_config import (
     ConfigError,
     load_gateway_config,
     resolve_providers,
 )
+from gateway_http.wiring.cloud_providers import _google_credentials
+from gateway_http.wiring.provider_factory import unconfigured_providers
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "providers.json"
 

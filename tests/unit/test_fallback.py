@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 import pytest
+
 from gateway_core.domain.routing import Target
 from gateway_core.errors import (
     ProviderError,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.errors import (
     AuthenticationError,

@@ -30,10 +30,10 @@ from gateway_core.memory import (
     InMemoryUsageStore,
 )
 from gateway_core.testing import FakeClock, Reply, ScriptedProvider
+from gateway_core.use_cases.chat_turn import ChatTurn
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
-from gateway_core.use_cases.chat_turn import ChatTurn
 from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ServeChat
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop

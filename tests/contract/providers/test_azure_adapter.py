@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.azure import (
     AzureOpenAIChatProvider,
@@ -20,7 +21,6 @@ from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.embeddings import EmbeddingRequest
 from gateway_core.domain.messages import Message
 from gateway_core.errors import UpstreamAuthError, UpstreamBadRequestError
-
 from tests.support.fake_upstream import FakeUpstream, Turn
 from tests.support.fake_upstream.azure_wire import (
     AZURE_KEY,

@@ -16,6 +16,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
+
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
 from gateway_core.domain.chat import ChatRequest
@@ -27,7 +28,6 @@ from gateway_core.errors import (
     UpstreamBadRequestError,
     UpstreamRateLimitError,
 )
-
 from tests.contract.providers.chat_vendors import BEDROCK_MODEL
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fake_upstream.bedrock_wire import (

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import AsyncIterator
 
 import pytest
+
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.gemini import GeminiChatProvider
 from gateway_core.domain.chat import ChatRequest
@@ -21,7 +22,6 @@ from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError, UpstreamAuthError, UpstreamBadRequestError
-
 from tests.contract.providers.chat_vendors import VERTEX_PATH, vertex_tokens
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.gemini_wire import GEMINI_KEY, TOKENS, BlockedPrompt, Thinking

@@ -6,9 +6,9 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from gateway_adapters.stores.redis.connection import RedisConnectionConfig, build_redis
 from redis.asyncio import Redis
 
+from gateway_adapters.stores.redis.connection import RedisConnectionConfig, build_redis
 from tests.support.redis_topologies import Topologies
 
 

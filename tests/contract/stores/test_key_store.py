@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from gateway_adapters.stores.redis.keys import RedisKeyStore
 from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.memory import InMemoryKeyStore

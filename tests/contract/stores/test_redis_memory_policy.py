@@ -8,13 +8,13 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio import Redis
+
 from gateway_adapters.stores.redis.connection import RedisConnectionConfig, build_redis
 from gateway_adapters.stores.redis.keys import RedisKeyStore
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
 from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.ports.rate_limits import Charge
-from redis.asyncio import Redis
-
 from tests.support.redis_server import RedisServer
 
 REQUESTS = Charge("requests", limit=5, period=60.0)

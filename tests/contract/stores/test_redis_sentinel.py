@@ -12,7 +12,6 @@ from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
 from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.errors import StoreUnavailableError
 from gateway_core.ports.rate_limits import Charge
-
 from tests.support.redis_topologies import Topologies
 
 FAILOVER_SECONDS = 10.0

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis import exceptions as redis_errors
+
 from gateway_adapters.stores.redis.connection import RedisConnectionConfig, build_redis
 from gateway_adapters.stores.redis.rate_limits import RedisRateLimitStore
 from gateway_core.errors import StoreUnavailableError
 from gateway_core.ports.rate_limits import Charge
-from redis import exceptions as redis_errors
-
 from tests.support.redis_server import RedisServer
 
 TIMEOUT = 0.5
@@ -56,7 +56,7 @@ async def test_a_frozen_redis_costs_one_timeout_per_command(server: RedisServer)
     finally:
         server.thaw()
         await client.aclose()
-    # A second attempt would take at least 2 × TIMEOUT.
+    # A second attempt would take at least 2 x TIMEOUT.
     assert TIMEOUT * 0.9 <= plain < TIMEOUT * 1.8
     assert TIMEOUT * 0.9 <= scripted < TIMEOUT * 1.8
 

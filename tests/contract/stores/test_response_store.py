@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from redis.asyncio import Redis
+
 from gateway_adapters.stores.redis import RedisResponseStore
 from gateway_core.errors import StoreUnavailableError
 from gateway_core.memory import InMemoryResponseStore
 from gateway_core.ports.responses import ResponseStore, StoredResponse
 from gateway_core.testing import FakeClock
-from redis.asyncio import Redis
 
 TTL = 0.3
 

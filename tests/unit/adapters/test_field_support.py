@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from gateway_adapters.providers.field_support import (
     ANTHROPIC,
     OLLAMA,

@@ -7,10 +7,10 @@ import asyncio
 import time
 
 import pytest
+
 from gateway_adapters.http1 import Http1Client, ResponseTooLarge, Timeouts
 from gateway_adapters.providers.http_errors import transport_error
 from gateway_core.errors import UpstreamResponseError, UpstreamTimeoutError
-
 from tests.unit.adapters.test_http1 import Server, client, ok, read_request, server  # noqa: F401
 
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"

@@ -5,12 +5,13 @@ connect lazily). The behaviour under faults is tested against real servers in
 from __future__ import annotations
 
 import pytest
-from gateway_adapters.stores.redis.connection import RedisConnectionConfig, build_redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway_adapters.stores.redis.connection import RedisConnectionConfig, build_redis
 
 
 def _config(url: str) -> RedisConnectionConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import msgspec
+
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
 from gateway_adapters.providers.anthropic.wire import build_body
 from gateway_adapters.providers.openai.wire import decode_chunk, to_openai_payload

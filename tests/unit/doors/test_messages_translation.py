@@ -11,6 +11,7 @@ import pydantic
 import pytest
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types import RawMessageStreamEvent
+
 from gateway_adapters.providers.anthropic.messages_passthrough import messages_usage
 from gateway_adapters.providers.openai.responses_passthrough import responses_usage
 from gateway_core import errors

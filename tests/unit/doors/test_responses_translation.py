@@ -7,6 +7,8 @@ import json
 
 import pydantic
 import pytest
+from openai.types.responses import Response, ResponseStreamEvent
+
 from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice
@@ -16,7 +18,6 @@ from gateway_http.responses_api.body import decode_responses_body
 from gateway_http.responses_api.events import ResponsesEvents
 from gateway_http.responses_api.output import completed_response
 from gateway_http.responses_api.request import to_chat_request
-from openai.types.responses import Response, ResponseStreamEvent
 
 # As the openai SDK sends a tool loop's second call (recorded shape).
 SECOND_CALL = {

@@ -293,7 +293,9 @@ class Http1Client:
         self._all: set[_Connection] = set()
 
     @asynccontextmanager
-    async def post(self, target: Target, body: bytes, timeouts: Timeouts) -> AsyncIterator[Response]:
+    async def post(
+        self, target: Target, body: bytes, timeouts: Timeouts
+    ) -> AsyncIterator[Response]:
         """The response once its headers arrived; its body is read inside the block."""
         async with asyncio.timeout(timeouts.total):
             connection = await self._acquire(target.origin, timeouts.connect)

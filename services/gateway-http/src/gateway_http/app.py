@@ -24,8 +24,8 @@ from gateway_http.reload.install import start_config_reload
 from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
-from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.messages import MESSAGES_ROUTES
+from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models, retrieve_model
 from gateway_http.routes.openapi import docs_page, openapi_document
 from gateway_http.routes.responses import RESPONSES_ROUTES

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from litestar import Request
+
 from gateway_core.errors import UnknownKeyError
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.key_sync import KeySync
 from gateway_core.use_cases.rate_limit import identity_for_address, identity_for_key
 from gateway_core.use_cases.serve_chat import ChatCaller, ServeChat
-from litestar import Request
-
 from gateway_http.request_record import record_of
 
 # Hashing a client address on every request is work a small cache saves.

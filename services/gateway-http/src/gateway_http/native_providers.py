@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from gateway_adapters.providers.anthropic.messages_passthrough import AnthropicMessagesPassthrough
 from gateway_adapters.providers.openai.responses_passthrough import OpenAIResponsesPassthrough
 from gateway_core.ports.native import NativeFormatProvider, NativeTokenCounter
-
 from gateway_http.provider_config import ResolvedProvider
 from gateway_http.wiring.provider_factory import UpstreamClients
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway_core.use_cases.chat_turn import TurnOutcome
 from litestar.types import Scope
+
+from gateway_core.use_cases.chat_turn import TurnOutcome
 
 _STATE_KEY = "gateway_record"
 

@@ -52,8 +52,8 @@ def _answer(status: int, reason: str, message: str, extra: str = "") -> bytes:
     """A complete, closing HTTP/1.1 answer with an OpenAI-shaped error body."""
     code = reason.lower().replace(" ", "_")
     body = (
-        '{"error":{"message":"%s","type":"invalid_request_error","code":"%s","param":null}}'
-        % (message, code)
+        f'{{"error":{{"message":"{message}","type":"invalid_request_error",'
+        f'"code":"{code}","param":null}}}}'
     ).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     tools_config: Path = _DEFAULT_CONFIG_DIR / "tools.json"
     pricing_config: Path = _DEFAULT_CONFIG_DIR / "pricing.json"
     config_reload_seconds: float = Field(default=2.0, ge=0)
-    """How often the providers, tools and pricing files are checked for changes (0: only on SIGHUP)."""
+    """How often the providers, tools and pricing files are checked for changes (0: SIGHUP only)."""
 
     semantic_search_url: str = "http://localhost:8081"
     ai_agents_url: str = "http://localhost:8082"
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     """When Redis is down: admit through a per-process limiter, or answer 503."""
     rate_limit_fail_open_share: float = Field(default=0.5, gt=0, le=1)
     """While Redis is down (``fail_open``), each replica admits at most this share of every
-    limit (at least 1 per period): N replicas admit at most N × share × limit."""
+    limit (at least 1 per period): N replicas admit at most N x share x limit."""
     rate_limit_lease_fraction: float = Field(default=0.01, ge=0, le=0.1)
     """Far from its limits, a client is admitted from a local lease of this share of each limit,
     without a Redis round trip per request (never beyond the limits); 0: every request asks."""

@@ -17,7 +17,6 @@ from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
 from gateway_core.use_cases.serve_chat import ChatCaller
-
 from gateway_http.caller import ChatApi
 from gateway_http.request_record import RequestRecord
 from gateway_http.schemas.completions import COST_HEADER, cost_header_value

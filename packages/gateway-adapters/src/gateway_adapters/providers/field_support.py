@@ -45,8 +45,8 @@ ANTHROPIC: Mapping[str, str] = {
     ),
     "thinking": "forwarded as `thinking`",
     "top_k": "forwarded as `top_k`",
-    **{name: NOT_SUPPORTED for name in _ANSWER_CHANGING_OPENAI_ONLY},
-    **{name: IGNORED for name in _BOOKKEEPING},
+    **dict.fromkeys(_ANSWER_CHANGING_OPENAI_ONLY, NOT_SUPPORTED),
+    **dict.fromkeys(_BOOKKEEPING, IGNORED),
 }
 
 OLLAMA: Mapping[str, str] = {
@@ -60,7 +60,7 @@ OLLAMA: Mapping[str, str] = {
         for name in _ANSWER_CHANGING_OPENAI_ONLY
         if name not in ("frequency_penalty", "presence_penalty")
     },
-    **{name: IGNORED for name in _BOOKKEEPING},
+    **dict.fromkeys(_BOOKKEEPING, IGNORED),
 }
 
 TABLES: Mapping[str, Mapping[str, str]] = {"anthropic": ANTHROPIC, "ollama": OLLAMA}

@@ -1,8 +1,8 @@
 """HTTP failures of any provider, turned into ``gateway_core.errors`` at the adapter boundary.
 
-Shared by every adapter that talks to its vendor over ``gateway_adapters.http1``. Exceptions are classified by
-walking their MRO through one class-to-error table (the most specific class wins), statuses
-through each vendor's own table; never by reading message text. Messages name the provider
+Shared by every adapter that talks to its vendor over ``gateway_adapters.http1``. Exceptions
+are classified by walking their MRO through one class-to-error table (the most specific class
+wins), statuses through each vendor's own table; never by reading message text. Messages name the provider
 and the failure's class only: an exception's text can hold a URL, and URLs can hold keys.
 """
 
@@ -80,7 +80,11 @@ def status_error(
             error_class = UpstreamResponseError
     # ProviderError scrubs the message: vendors quote what they were sent ("Bearer sk-...").
     return error_class(
-        message, provider=provider, status=status, code=code, param=param,
+        message,
+        provider=provider,
+        status=status,
+        code=code,
+        param=param,
         retry_after=retry_after,
     )
 

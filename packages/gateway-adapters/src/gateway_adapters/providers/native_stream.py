@@ -12,12 +12,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgspec
-from gateway_core.domain.usage import Usage
-from gateway_core.errors import ProviderError
 
 from gateway_adapters.http1 import Response
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import ProviderError
 
 Watch = Callable[["RelayedStream", str, Mapping[str, Any]], None]
 ErrorFor = Callable[[int, bytes, Mapping[str, str]], ProviderError]

@@ -13,8 +13,8 @@ import msgspec
 
 from gateway_core.domain.chat import ChatResponse, Choice
 from gateway_core.domain.messages import (
-    ContentPart,
     NO_EXTRA,
+    ContentPart,
     ImagePart,
     Message,
     OpaquePart,

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from gateway_core.domain.usage import Usage
 
-
 EmbeddingInput = str | tuple[int, ...]
 """One input: a text, or the token ids of one (what LangChain's ``OpenAIEmbeddings`` sends)."""
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+
 class _NoFields(Mapping[str, Any]):
     """An empty, hashable mapping: a dataclass default needs one (no default_factory call)."""
 

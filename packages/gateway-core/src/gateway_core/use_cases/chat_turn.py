@@ -22,8 +22,9 @@ the chunks, whose end is one chunk carrying ``finish_reason`` and ``usage``, yie
 turn was settled. A door that forwards a request in the provider's own format (the Responses
 and Messages APIs' native path) drives the same turn around a call it makes itself:
 ``begin_forwarded()`` (admission), then ``end_forwarded(response)`` with what the provider
-reported, or ``abandon_forwarded()`` when the call produced nothing. Either way ``turn.outcome`` is the immutable account of the turn (readable
-after a failure too: the rate-limit headers an error response still carries).
+reported, or ``abandon_forwarded()`` when the call produced nothing. Either way
+``turn.outcome`` is the immutable account of the turn (readable after a failure too: the
+rate-limit headers an error response still carries).
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from gateway_core.errors import StoreUnavailableError
 from gateway_core.ports.api_keys import KeyStore
 from gateway_core.use_cases.authenticate import Authenticator
 
-
 MIN_MISS_INTERVAL = 0.05
 """Seconds between two store reads caused by unknown keys."""
 

@@ -20,7 +20,7 @@ until the bucket is full again. A dimension without a limit gets no headers.
 
 When the store is down (``StoreUnavailableError``): ``fail_open`` (the default) admits through a
 per-process in-memory limiter holding ``fail_open_share`` of each limit (at least 1 unit), so
-N replicas admit at most N × share × limit per period while Redis is away (plus what each
+N replicas admit at most N x share x limit per period while Redis is away (plus what each
 replica's live lease still holds, see ``rate_limit_leases``), and calls ``on_fallback`` each
 time, for a metric; ``fail_closed`` lets the ``StoreUnavailableError`` (503) through.
 """
@@ -210,7 +210,7 @@ class RateLimiter:
 
     def _fallback_charge(self, charge: Charge) -> Charge:
         """``charge`` against this replica's share of the limit (at least 1 unit): the bound
-        that keeps N replicas within N × share × limit while the store is down."""
+        that keeps N replicas within N x share x limit while the store is down."""
         limit = max(1, math.floor(charge.limit * self._share))
         cost = min(charge.cost, limit) if charge.cost > 0 else charge.cost
         return replace(charge, limit=limit, cost=cost)

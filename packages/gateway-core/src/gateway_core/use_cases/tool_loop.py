@@ -78,7 +78,7 @@ class ToolLoop:
     def engages(self, request: ChatRequest, offer_all_tools: bool = False) -> bool:
         """Whether the request offers gateway tools; if not, plain ``CompleteChat`` serves it
         as well (and streams tool calls of client tools as they come, which the loop does not)."""
-        return offer_all_tools and len(self._tools.registry) > 0 or any(
+        return (offer_all_tools and len(self._tools.registry) > 0) or any(
             spec.name in self._tools.registry for spec in request.tools
         )
 

@@ -16,13 +16,13 @@ class KeyFields(Struct, kw_only=True, forbid_unknown_fields=True):
     """Every field optional; on update, an absent field is unchanged and ``null`` clears it."""
 
     name: str | UnsetType = UNSET
-    requests_per_minute: int | None | UnsetType = UNSET
-    tokens_per_minute: int | None | UnsetType = UNSET
-    allowed_models: list[str] | None | UnsetType = UNSET
-    monthly_budget_usd: float | None | UnsetType = UNSET
+    requests_per_minute: int | UnsetType | None = UNSET
+    tokens_per_minute: int | UnsetType | None = UNSET
+    allowed_models: list[str] | UnsetType | None = UNSET
+    monthly_budget_usd: float | UnsetType | None = UNSET
     admin: bool | UnsetType = UNSET
     disabled: bool | UnsetType = UNSET
-    expires_at: float | None | UnsetType = UNSET
+    expires_at: float | UnsetType | None = UNSET
     """Unix seconds."""
 
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway_core.ports.native import NativeFormatProvider, NativeTokenCounter
-
 from gateway_http.caller import ChatApi
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from gateway_core import errors as core
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from gateway_core import errors as core
 from gateway_http import errors as openai_shaped
 from gateway_http.request_record import record_of
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from gateway_core.domain.chat import ChatChunk
 from gateway_core.domain.usage import Usage
-
 from gateway_http.messages_api.output import stop_reason, usage_body
 
 Event = tuple[str, dict[str, Any]]
@@ -42,10 +41,17 @@ class MessagesEvents:
             events += self._switch(("text", -1), {"type": "text", "text": ""})
             events.append(self._delta({"type": "text_delta", "text": chunk.content}))
         for call in chunk.tool_calls:
-            opening = {"type": "tool_use", "id": call.id or "", "name": call.name or "", "input": {}}
+            opening = {
+                "type": "tool_use",
+                "id": call.id or "",
+                "name": call.name or "",
+                "input": {},
+            }
             events += self._switch(("tool_use", call.index), opening)
             if call.arguments:
-                events.append(self._delta({"type": "input_json_delta", "partial_json": call.arguments}))
+                events.append(
+                    self._delta({"type": "input_json_delta", "partial_json": call.arguments})
+                )
         return events
 
     def finish(self, finish_reason: str | None, native: str | None, usage: Usage) -> list[Event]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.chat import ChatResponse
 from gateway_core.domain.messages import ToolCall
 from gateway_core.domain.usage import Usage
@@ -59,7 +60,12 @@ def tool_input(arguments: str) -> Any:
 
 
 def tool_use_block(call: ToolCall) -> dict[str, Any]:
-    return {"type": "tool_use", "id": call.id, "name": call.name, "input": tool_input(call.arguments)}
+    return {
+        "type": "tool_use",
+        "id": call.id,
+        "name": call.name,
+        "input": tool_input(call.arguments),
+    }
 
 
 def message_object(

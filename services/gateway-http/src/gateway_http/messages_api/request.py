@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
@@ -125,7 +126,11 @@ def _assistant(content: Sequence[Mapping[str, Any]], param: str, dropped: list[s
         where = f"{param}.content[{position}]"
         _note_cache_control(block, dropped)
         if block.get("type") == "tool_use":
-            calls.append(ToolCall(block["id"], block["name"], _encode_json(block.get("input") or {}).decode()))
+            calls.append(
+                ToolCall(
+                    block["id"], block["name"], _encode_json(block.get("input") or {}).decode()
+                )
+            )
         else:
             parts.extend(_parts(block, where, dropped))
     text = "".join(p.text for p in parts if isinstance(p, TextPart))
@@ -201,7 +206,9 @@ def _tool_choice(choice: Mapping[str, Any] | None) -> tuple[ToolChoice | None, b
     if kind == "tool":
         name = choice.get("name")
         if not isinstance(name, str) or not name:
-            raise InvalidRequestError("tool_choice 'tool' needs a 'name'.", param="tool_choice.name")
+            raise InvalidRequestError(
+                "tool_choice 'tool' needs a 'name'.", param="tool_choice.name"
+            )
         return NamedToolChoice(name), parallel
     if kind in _CHOICES:
         return _CHOICES[kind], parallel

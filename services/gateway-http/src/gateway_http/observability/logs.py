@@ -96,7 +96,7 @@ class JsonLinesHandler(logging.Handler):
                 if record.exc_info:
                     fields["exception"] = "".join(traceback.format_exception(*record.exc_info))
             self._queue.put((record.created, record.levelname, record.name, record.process, fields))
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
             self.handleError(record)
 
     def _write_forever(self) -> None:
@@ -139,7 +139,7 @@ class JsonLinesHandler(logging.Handler):
         head["pid"] = pid
         try:
             encoded = self._encoder.encode({**head, **fields})
-        except Exception as error:  # the writer thread must outlive any one bad record
+        except Exception as error:  # noqa: BLE001 - the writer must outlive any bad record
             head["message"] = f"unencodable log record ({type(error).__name__})"
             encoded = self._encoder.encode(head)
         return redact(encoded).decode("utf-8", "replace") + "\n"

@@ -24,13 +24,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
 from gateway_adapters.tools.circuit_breaker import CircuitState
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import Deployment
 from gateway_core.errors import ProviderError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-
 from gateway_http.observability.outcome import RequestOutcome
 from gateway_http.request_record import RequestRecord
 

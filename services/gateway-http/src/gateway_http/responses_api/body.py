@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from gateway_core.errors import InvalidRequestError
 from msgspec import Meta, Struct
 
+from gateway_core.errors import InvalidRequestError
 from gateway_http.schemas.json_body import decode_body, error_path
-
 
 
 class ResponsesBodyFields(Struct, kw_only=True):

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway_core.ports.responses import StoredResponse
-
 from gateway_http.ids import new_id
 
 
@@ -41,7 +40,9 @@ the gateway's own (from a translated answer) would mean nothing to it."""
 def for_replay(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """A stored conversation as input for a provider that speaks the Responses API."""
     return [
-        item if item.get("type") in _REPLAYED_WITH_ID else {k: v for k, v in item.items() if k != "id"}
+        item
+        if item.get("type") in _REPLAYED_WITH_ID
+        else {k: v for k, v in item.items() if k != "id"}
         for item in items
     ]
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.responses import ResponseStore
-
 from gateway_http.caller import ChatApi
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from gateway_core.domain.chat import ChatChunk, ToolCallDelta
 from gateway_core.domain.messages import ToolCall
 from gateway_core.domain.usage import Usage
-
 from gateway_http.responses_api.output import (
     function_call_item,
     message_item,
@@ -100,7 +99,9 @@ class ResponsesEvents:
         self.final = self._snapshot(
             "completed", output=output, usage=usage, finish_reason=finish_reason
         )
-        kind = "response.incomplete" if self.final["status"] == "incomplete" else "response.completed"
+        kind = (
+            "response.incomplete" if self.final["status"] == "incomplete" else "response.completed"
+        )
         events.append(self._event(kind, response=self.final))
         return events
 
@@ -121,7 +122,9 @@ class ResponsesEvents:
         added = item.finished("in_progress")
         if kind == "message":
             added["content"] = []
-        events = [self._event("response.output_item.added", output_index=item.output_index, item=added)]
+        events = [
+            self._event("response.output_item.added", output_index=item.output_index, item=added)
+        ]
         if kind == "message":
             events.append(self._part_event("response.content_part.added", item, text_part("")))
         return item, events

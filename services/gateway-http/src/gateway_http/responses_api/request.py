@@ -164,7 +164,9 @@ def _add_call(messages: list[Message], item: Mapping[str, Any], param: str) -> N
 
 def _output_text(item: Mapping[str, Any], param: str) -> str:
     if not isinstance(item.get("call_id"), str):
-        raise InvalidRequestError("A function_call_output needs 'call_id'.", param=f"{param}.call_id")
+        raise InvalidRequestError(
+            "A function_call_output needs 'call_id'.", param=f"{param}.call_id"
+        )
     output = item.get("output")
     if isinstance(output, str):
         return output

@@ -7,13 +7,13 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+from litestar import Request, Response, post
+
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.domain.chat import ChatChunk
 from gateway_core.errors import GatewayError
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
 from gateway_core.use_cases.turn_cache import ChatOptions
-from litestar import Request, Response, post
-
 from gateway_http.caller import ChatApi
 from gateway_http.errors import error_body, gateway_error_payload
 from gateway_http.ids import new_id

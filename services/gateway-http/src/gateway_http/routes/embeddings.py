@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from gateway_core.use_cases.caller import ChatCaller
-from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from litestar import Request, Response, post
 
+from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from gateway_http.media import require_json
 from gateway_http.request_record import record_of
 from gateway_http.schemas.completions import COST_HEADER, cost_header_value

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+from litestar import Request, Response, post
+
 from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, PermissionDeniedError
 from gateway_core.ports.native import NativeCall
-from litestar import Request, Response, post
-
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.messages_api.body import decode_messages_body
@@ -31,8 +31,8 @@ from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
-    TurnStream,
     NativeTurn,
+    TurnStream,
     dropped_header,
     native_target,
     note,
@@ -58,9 +58,11 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     record = record_of(request.scope)
     target = native_target(door.chat, door.natives, body["model"])
     if target is not None:
-        turn = NativeTurn(door.chat, caller, record, model=body["model"],
-                          prompt_text=_encode(body.get("messages")).decode(),
-                          max_tokens=body["max_tokens"], stream=bool(body.get("stream")))  # fmt: skip
+        turn = NativeTurn(
+            door.chat, caller, record, model=body["model"],
+            prompt_text=_encode(body.get("messages")).decode(),
+            max_tokens=body["max_tokens"], stream=bool(body.get("stream")),
+        )  # fmt: skip
         call = _native_call(request, body, target.model)
         native = door.natives[target.provider]
         if body.get("stream"):
@@ -92,7 +94,9 @@ def _event(event: Event) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
 
-async def _sse(stream: TurnStream, events: MessagesEvents, record: RequestRecord) -> AsyncIterator[bytes]:
+async def _sse(
+    stream: TurnStream, events: MessagesEvents, record: RequestRecord
+) -> AsyncIterator[bytes]:
     try:
         for event in events.start():
             yield _event(event)

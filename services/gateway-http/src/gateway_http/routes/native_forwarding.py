@@ -11,10 +11,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from gateway_core.errors import GatewayError, UpstreamConnectionError
-from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeStream
 from litestar import Response
 
+from gateway_core.errors import GatewayError, UpstreamConnectionError
+from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeStream
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import NativeTurn, turn_headers
 
@@ -25,7 +25,9 @@ NATIVE_HEADER = {"x-gateway-route": "native"}
 """Tells a client its request reached a provider of its own format, untranslated."""
 
 
-async def forward(native: NativeFormatProvider, call: NativeCall, turn: NativeTurn) -> tuple[bytes, dict[str, str]]:
+async def forward(
+    native: NativeFormatProvider, call: NativeCall, turn: NativeTurn
+) -> tuple[bytes, dict[str, str]]:
     """The vendor's JSON answer and the headers to send with it."""
     await turn.admit()
     try:
@@ -82,7 +84,9 @@ async def _relay(
     except GatewayError as error:
         # The vendor's connection failed mid-stream: the client's SDK sees the stream end
         # early, as it would from the vendor itself.
-        log.warning("native stream failed after it started: %s", error.code, exc_info=error.__cause__)
+        log.warning(
+            "native stream failed after it started: %s", error.code, exc_info=error.__cause__
+        )
         finished = True
     finally:
         await stream.aclose()

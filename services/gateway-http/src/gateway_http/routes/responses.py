@@ -14,14 +14,14 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
+from litestar import Request, Response, delete, get, post
+
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, NotFoundError, StoreUnavailableError
 from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
 from gateway_core.use_cases.serve_chat import ChatCaller
-from litestar import Request, Response, delete, get, post
-
 from gateway_http.errors import gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
@@ -40,8 +40,8 @@ from gateway_http.responses_api.request import input_items, to_chat_request
 from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
-    TurnStream,
     NativeTurn,
+    TurnStream,
     dropped_header,
     native_target,
     note,
@@ -61,7 +61,9 @@ class ResponseNotFoundError(NotFoundError):
 
 
 @post("/v1/responses", status_code=200)
-async def create_response(request: Request, responses_door: ResponsesDoor) -> Response | EventStream:
+async def create_response(
+    request: Request, responses_door: ResponsesDoor
+) -> Response | EventStream:
     door = responses_door
     caller = await door.chat.callers.of(request)
     require_json(request)
@@ -150,7 +152,9 @@ async def _keep(
         await door.store.put(stored, door.ttl_seconds)
     except StoreUnavailableError as error:
         # The answer is paid for and reaches the client; only its continuation is lost.
-        log.warning("the response store is unavailable; %s was not stored (%s)", answer["id"], error.code)
+        log.warning(
+            "the response store is unavailable; %s was not stored (%s)", answer["id"], error.code
+        )
 
 
 class _Keeper:
@@ -235,7 +239,9 @@ async def list_input_items(
     after: str | None = None,
 ) -> Response:
     stored = await _stored(responses_door, caller, response_id)
-    page = input_items_page(stored.input_items, order=order, limit=max(1, min(limit, 100)), after=after)
+    page = input_items_page(
+        stored.input_items, order=order, limit=max(1, min(limit, 100)), after=after
+    )
     return Response(content=_encode(page), media_type="application/json")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
 from gateway_core.domain.messages import Message
 from gateway_core.domain.usage import Usage

@@ -9,8 +9,8 @@ for example ``container.adapters.chat_providers.override(providers.Object({...})
 from __future__ import annotations
 
 from dependency_injector import containers, providers
-from gateway_core.clock import SystemClock
 
+from gateway_core.clock import SystemClock
 from gateway_http.settings import Settings
 from gateway_http.wiring.adapters import Adapters
 from gateway_http.wiring.use_cases import UseCases

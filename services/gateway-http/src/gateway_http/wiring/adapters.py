@@ -20,13 +20,13 @@ from gateway_http.admin import wiring as admin_wiring
 from gateway_http.native_providers import build_native_providers
 from gateway_http.observability.metrics import GatewayMetrics, model_names
 from gateway_http.observability.tracing import tracer_of, tracer_provider_for
-from gateway_http.redis_maintenance import open_bucket_sweeper
 from gateway_http.provider_config import (
     load_gateway_config,
     resolve_providers,
     routing_table,
     served_models,
 )
+from gateway_http.redis_maintenance import open_bucket_sweeper
 from gateway_http.settings import Settings
 from gateway_http.wiring import factories
 from gateway_http.wiring.provider_factory import (

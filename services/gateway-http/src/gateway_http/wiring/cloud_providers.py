@@ -27,7 +27,6 @@ from gateway_adapters.providers.gemini import (
     vertex_base_url,
 )
 from gateway_core.ports.providers import ChatProvider
-
 from gateway_http.provider_config import ConfigError, ResolvedProvider
 
 if TYPE_CHECKING:

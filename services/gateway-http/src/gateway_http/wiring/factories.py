@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from redis.asyncio import Redis
+
 from gateway_adapters.auth.key_file import load_keys
 from gateway_adapters.tools.registry import LoadedTools
 from gateway_adapters.tools.registry import load_tools as load_tools_file
@@ -21,8 +23,6 @@ from gateway_core.resilience.planner import AttemptPlanner
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.sessions import SessionConfig
-from redis.asyncio import Redis
-
 from gateway_http.health import HealthCheck
 from gateway_http.observability.metrics import GatewayMetrics
 from gateway_http.settings import Settings

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeGuard
 
 import httpx
+
 from gateway_adapters.http1 import Http1Client
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.echo import EchoChatProvider, EchoEmbeddingProvider
@@ -17,8 +18,8 @@ from gateway_adapters.providers.ollama import OllamaChatProvider
 from gateway_adapters.providers.openai import OpenAIChatProvider
 from gateway_core.ports.embeddings import EmbeddingProvider
 from gateway_core.ports.providers import ChatProvider
-from gateway_http.wiring.cloud_providers import CLOUD_BUILDERS, CLOUD_EMBEDDERS
 from gateway_http.provider_config import ResolvedProvider
+from gateway_http.wiring.cloud_providers import CLOUD_BUILDERS, CLOUD_EMBEDDERS
 
 
 class UpstreamClients:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-from gateway_adapters.http1 import Http1Client
 
+from gateway_adapters.http1 import Http1Client
 from gateway_http.settings import Settings
 from gateway_http.wiring.provider_factory import UpstreamClients
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dependency_injector import containers, providers
+
 from gateway_core.ports.clock import Clock
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
@@ -14,7 +15,6 @@ from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
-
 from gateway_http.admin import wiring as admin_wiring
 from gateway_http.caller import Callers, ChatApi
 from gateway_http.messages_api.door import MessagesDoor

@@ -12,8 +12,7 @@ import time
 from collections.abc import AsyncGenerator, Collection, Mapping
 from dataclasses import replace
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-
+from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
 from gateway_adapters.providers.anthropic.wire import (
@@ -22,10 +21,10 @@ from gateway_adapters.providers.anthropic.wire import (
     encode,
     parse_response,
 )
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.field_support import ANTHROPIC, servable_extras
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
 
 class AnthropicChatProvider:

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
+
+from gateway_adapters.providers.anthropic.schema import ErrorBody, ErrorDetail
+from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 from gateway_core.errors import (
     ProviderError,
     UpstreamAuthError,
@@ -21,9 +24,6 @@ from gateway_core.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
-
-from gateway_adapters.providers.anthropic.schema import ErrorBody, ErrorDetail
-from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 
 BY_ERROR_TYPE: Mapping[str, type[ProviderError]] = {
     "invalid_request_error": UpstreamBadRequestError,

@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from gateway_core.domain.usage import Usage
-from gateway_core.errors import UpstreamResponseError
-from gateway_core.ports.native import NativeCall, NativeReply
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import UpstreamResponseError
+from gateway_core.ports.native import NativeCall, NativeReply
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 _encoder = msgspec.json.Encoder()
@@ -37,7 +37,9 @@ def messages_usage(usage: Mapping[str, Any], before: Usage | None = None) -> Usa
     read = _count(usage, "cache_read_input_tokens", before.cached_tokens)
     uncached = before.prompt_tokens - before.cached_tokens
     if "input_tokens" in usage or "cache_creation_input_tokens" in usage:
-        uncached = _count(usage, "input_tokens", 0) + _count(usage, "cache_creation_input_tokens", 0)
+        uncached = _count(usage, "input_tokens", 0) + _count(
+            usage, "cache_creation_input_tokens", 0
+        )
     return Usage(uncached + read, _count(usage, "output_tokens", before.completion_tokens), read)
 
 
@@ -85,7 +87,9 @@ class AnthropicMessagesPassthrough:
         return f"AnthropicMessagesPassthrough(name={self.name!r})"
 
     def _target(self, call: NativeCall, suffix: str = "") -> Target:
-        forwarded = {k.lower(): v for k, v in call.headers.items() if k.lower() in FORWARDED_HEADERS}
+        forwarded = {
+            k.lower(): v for k, v in call.headers.items() if k.lower() in FORWARDED_HEADERS
+        }
         return Target(self._base + suffix, {**self._version, **forwarded, **self._fixed})
 
     def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> Exception:
@@ -107,7 +111,9 @@ class AnthropicMessagesPassthrough:
         try:
             answer = msgspec.json.decode(raw)
         except msgspec.DecodeError:
-            raise UpstreamResponseError(f"{self.name} sent a body that is not JSON", provider=self.name) from None
+            raise UpstreamResponseError(
+                f"{self.name} sent a body that is not JSON", provider=self.name
+            ) from None
         model = answer.get("model") or call.body.get("model", "")
         return NativeReply(raw, messages_usage(answer.get("usage") or {}), model)
 

@@ -11,8 +11,6 @@ as one ``thinking_blocks`` delta when it ends; server-tool blocks are not shown.
 from __future__ import annotations
 
 import msgspec
-from gateway_core.domain.chat import ChatChunk, ToolCallDelta
-from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
 
 from gateway_adapters.providers.anthropic.errors import error_from_event
 from gateway_adapters.providers.anthropic.schema import (
@@ -23,6 +21,8 @@ from gateway_adapters.providers.anthropic.schema import (
     TokenUsage,
 )
 from gateway_adapters.providers.anthropic.wire import finish_reason, thinking_block, tool_arguments
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
 
 _event_decoder = msgspec.json.Decoder(StreamEvent)
 

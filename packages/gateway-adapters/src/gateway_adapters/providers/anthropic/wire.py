@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import msgspec
+
+from gateway_adapters.providers.anthropic.schema import ContentBlock, MessageBody
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import (
     NO_EXTRA,
@@ -40,8 +42,6 @@ from gateway_core.errors import (
     UnsupportedParameterError,
     UpstreamResponseError,
 )
-
-from gateway_adapters.providers.anthropic.schema import ContentBlock, MessageBody
 
 if TYPE_CHECKING:
     from anthropic.types import (
@@ -387,7 +387,7 @@ def parse_response(raw: bytes, *, provider: str, created: int) -> ChatResponse:
             "assistant", text, tool_calls=calls,
             reasoning_content=reasoning or None,
             extra={"thinking_blocks": thinking} if thinking else NO_EXTRA,
-        ),  # fmt: skip
+        ),
         finish_reason=finish_reason(body.stop_reason),
         native_finish_reason=body.stop_reason,
     )

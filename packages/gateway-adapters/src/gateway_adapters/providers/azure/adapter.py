@@ -21,10 +21,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from gateway_core.errors import UpstreamConnectionError
-
 from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
 from gateway_adapters.providers.azure.entra import EntraTokenSource
 from gateway_adapters.providers.azure.errors import http_error
@@ -40,6 +36,9 @@ from gateway_adapters.providers.openai.wire import (
     to_openai_payload,
 )
 from gateway_adapters.providers.sse import iter_sse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.errors import UpstreamConnectionError
 
 V1 = "v1"
 

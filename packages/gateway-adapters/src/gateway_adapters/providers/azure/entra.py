@@ -16,10 +16,10 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import msgspec
-from gateway_core.errors import UpstreamAuthError
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
+from gateway_core.errors import UpstreamAuthError
 
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 

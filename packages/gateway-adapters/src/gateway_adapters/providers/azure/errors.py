@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from gateway_core.errors import ProviderError, UpstreamBadRequestError
 
 from gateway_adapters.providers.openai.errors import http_error as openai_http_error
+from gateway_core.errors import ProviderError, UpstreamBadRequestError
 
 CONTENT_FILTER = "content_filter"
 

@@ -13,9 +13,6 @@ from collections.abc import AsyncIterator, Mapping
 from urllib.parse import quote
 
 import msgspec
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from gateway_core.domain.usage import Usage
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.bedrock.embeddings import (
@@ -28,6 +25,9 @@ from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.bedrock.stream import StreamTranslator
 from gateway_adapters.providers.bedrock.wire import decode_response, to_converse_payload
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.usage import Usage
 
 
 def runtime_url(region: str) -> str:

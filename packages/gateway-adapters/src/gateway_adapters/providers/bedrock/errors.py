@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
+
+from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 from gateway_core.errors import (
     ProviderError,
     UpstreamAuthError,
@@ -21,8 +23,6 @@ from gateway_core.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
-
-from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 
 TYPE_ERRORS: Mapping[str, type[ProviderError]] = {
     "ValidationException": UpstreamBadRequestError,

@@ -16,11 +16,11 @@ from typing import Any
 
 import msgspec
 from botocore.eventstream import EventStreamBuffer, ParserError
-from gateway_core.domain.chat import ChatChunk, ToolCallDelta
-from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
 
 from gateway_adapters.providers.bedrock import wire
 from gateway_adapters.providers.bedrock.errors import typed_error
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
 
 
 class StreamTranslator:

@@ -26,6 +26,7 @@ import uuid
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import ContentPart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice

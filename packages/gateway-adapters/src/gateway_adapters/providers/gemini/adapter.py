@@ -17,9 +17,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import quote
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.gemini import response
 from gateway_adapters.providers.gemini.embeddings import (
@@ -34,6 +31,8 @@ from gateway_adapters.providers.gemini.stream import StreamTranslator
 from gateway_adapters.providers.gemini.wire import encode, to_gemini_payload
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 
 GEMINI_API = "https://generativelanguage.googleapis.com/v1beta"
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
+from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 from gateway_core.errors import (
     ProviderError,
     UpstreamAuthError,
@@ -22,8 +24,6 @@ from gateway_core.errors import (
     UpstreamRateLimitError,
     UpstreamTimeoutError,
 )
-
-from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 
 STATUS_ERRORS: Mapping[int, type[ProviderError]] = {
     400: UpstreamBadRequestError,

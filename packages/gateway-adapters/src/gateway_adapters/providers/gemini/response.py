@@ -18,13 +18,13 @@ import time
 import uuid
 
 import msgspec
+
+from gateway_adapters.providers.gemini import schema
+from gateway_adapters.providers.gemini.errors import body_error
 from gateway_core.domain.chat import ChatResponse, Choice
 from gateway_core.domain.messages import Message, ToolCall
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamResponseError
-
-from gateway_adapters.providers.gemini import schema
-from gateway_adapters.providers.gemini.errors import body_error
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}

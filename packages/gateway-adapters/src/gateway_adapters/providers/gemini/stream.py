@@ -13,11 +13,11 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 
 import msgspec
-from gateway_core.domain.chat import ChatChunk, ToolCallDelta
-from gateway_core.errors import UpstreamConnectionError
 
 from gateway_adapters.providers.gemini import response, schema
 from gateway_adapters.providers.sse import ServerSentEvent
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.errors import UpstreamConnectionError
 
 
 class StreamTranslator:

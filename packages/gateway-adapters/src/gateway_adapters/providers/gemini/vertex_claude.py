@@ -16,10 +16,6 @@ import time
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from gateway_core.ports.providers import ChatProvider
-
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
@@ -28,6 +24,9 @@ from gateway_adapters.providers.gemini.adapter import GeminiChatProvider
 from gateway_adapters.providers.gemini.google_auth import GoogleTokenSource
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.ports.providers import ChatProvider
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 

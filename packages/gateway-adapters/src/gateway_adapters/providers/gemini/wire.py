@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import ContentPart, Message, TextPart
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec

@@ -11,7 +11,6 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 
 import httpx
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
 from gateway_adapters.providers.field_support import OLLAMA, servable_extras
 from gateway_adapters.providers.ollama.errors import error_from_exception, error_from_status
@@ -22,6 +21,7 @@ from gateway_adapters.providers.ollama.wire import (
     decode_json,
     response_from_wire,
 )
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
 
 class OllamaChatProvider:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 from gateway_core.errors import (
     ProviderError,
     UpstreamAuthError,
@@ -23,8 +25,6 @@ from gateway_core.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
-
-from gateway_adapters.providers.http_errors import retry_after_seconds, status_error
 
 _NOTE_LIMIT = 500
 

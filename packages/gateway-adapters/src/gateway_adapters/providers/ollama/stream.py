@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway_core.domain.chat import ChatChunk, ToolCallDelta
-from gateway_core.errors import UpstreamConnectionError
-
 from gateway_adapters.providers.ollama.wire import (
     answer_object,
     done_reason_from_wire,
@@ -16,6 +13,8 @@ from gateway_adapters.providers.ollama.wire import (
     tool_calls_from_wire,
     usage_from_wire,
 )
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.errors import UpstreamConnectionError
 
 
 class StreamTranslator:

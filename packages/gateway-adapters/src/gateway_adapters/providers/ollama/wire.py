@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from gateway_adapters.providers.ollama.errors import error_in_body
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import ImagePart, Message, OpaquePart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
@@ -29,8 +30,6 @@ from gateway_core.errors import (
     UnsupportedParameterError,
     UpstreamResponseError,
 )
-
-from gateway_adapters.providers.ollama.errors import error_in_body
 
 JSONObject = dict[str, Any]
 

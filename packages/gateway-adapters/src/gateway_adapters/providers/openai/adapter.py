@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from gateway_core.errors import UpstreamConnectionError
-
 from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
-from gateway_adapters.providers.openai.errors import http_error
 from gateway_adapters.providers.openai.embeddings import (
     decode_embeddings,
     to_embeddings_payload,
 )
+from gateway_adapters.providers.openai.errors import http_error
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,
     decode_response,
@@ -28,6 +24,9 @@ from gateway_adapters.providers.openai.wire import (
     to_openai_payload,
 )
 from gateway_adapters.providers.sse import iter_sse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.errors import UpstreamConnectionError
 
 _DONE = "[DONE]"
 

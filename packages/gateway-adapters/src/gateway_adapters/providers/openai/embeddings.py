@@ -7,6 +7,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamResponseError

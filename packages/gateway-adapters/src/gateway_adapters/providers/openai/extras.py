@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from gateway_core.domain.messages import NO_EXTRA
 
 _OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])

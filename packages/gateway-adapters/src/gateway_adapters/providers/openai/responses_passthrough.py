@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from gateway_core.domain.usage import Usage
-from gateway_core.errors import UpstreamResponseError
-from gateway_core.ports.native import NativeCall, NativeReply
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
 from gateway_adapters.providers.openai.errors import http_error
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import UpstreamResponseError
+from gateway_core.ports.native import NativeCall, NativeReply
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _encoder = msgspec.json.Encoder()
@@ -87,7 +87,9 @@ class OpenAIResponsesPassthrough:
         try:
             answer = msgspec.json.decode(raw)
         except msgspec.DecodeError:
-            raise UpstreamResponseError(f"{self.name} sent a body that is not JSON", provider=self.name) from None
+            raise UpstreamResponseError(
+                f"{self.name} sent a body that is not JSON", provider=self.name
+            ) from None
         model = answer.get("model") or call.body.get("model", "")
         return NativeReply(raw, responses_usage(answer), model)
 

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+from gateway_adapters.providers.openai import schema
+from gateway_adapters.providers.openai.errors import stream_error
+from gateway_adapters.providers.openai.extras import AnswerExtras, Extras
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice, ToolCallDelta
 from gateway_core.domain.messages import (
     NO_EXTRA,
@@ -23,10 +27,6 @@ from gateway_core.domain.messages import (
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamBadRequestError, UpstreamResponseError
-
-from gateway_adapters.providers.openai import schema
-from gateway_adapters.providers.openai.errors import stream_error
-from gateway_adapters.providers.openai.extras import AnswerExtras, Extras
 
 if TYPE_CHECKING:
     from openai.types.chat import (
@@ -293,7 +293,7 @@ def _choice(choice: schema.Choice, choice_extra: Extras, message_extra: Extras) 
         message=Message(
             "assistant", message.content, tool_calls=calls,
             reasoning_content=message.reasoning_content, extra=message_extra,
-        ),  # fmt: skip
+        ),
         finish_reason=choice.finish_reason,  # kept as sent, unknown values included
         index=choice.index,
         native_finish_reason=choice.finish_reason,

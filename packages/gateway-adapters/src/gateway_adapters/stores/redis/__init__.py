@@ -4,8 +4,8 @@ from gateway_adapters.stores.redis.sessions import RedisSessionStore
 
 __all__ = ["RedisSessionStore"]
 
-from gateway_adapters.stores.redis.cache import RedisResponseCache  # noqa: E402
-from gateway_adapters.stores.redis.usage import RedisUsageStore  # noqa: E402
+from gateway_adapters.stores.redis.cache import RedisResponseCache
+from gateway_adapters.stores.redis.usage import RedisUsageStore
 
 __all__ += ["RedisResponseCache", "RedisUsageStore"]
 

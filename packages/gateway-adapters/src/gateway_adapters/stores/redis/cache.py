@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 
 import msgspec
-from gateway_core.domain.chat import ChatResponse
 from redis.asyncio import Redis
 
 from gateway_adapters.stores.codec import decode_response, encode_response
 from gateway_adapters.stores.redis.errors import translated_redis_errors
+from gateway_core.domain.chat import ChatResponse
 
 _STORE = "response cache"
 _UNREADABLE = (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError)

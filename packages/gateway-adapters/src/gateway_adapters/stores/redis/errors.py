@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from gateway_core.errors import StoreUnavailableError
 from redis import exceptions as redis_errors
+
+from gateway_core.errors import StoreUnavailableError
 
 _RETRY_AFTER_SECONDS: Mapping[type[BaseException], float] = {
     redis_errors.BusyLoadingError: 5.0,

@@ -17,10 +17,10 @@ import dataclasses
 import json
 from typing import Any
 
-from gateway_core.domain.api_keys import ApiKey
 from redis.asyncio import Redis
 
 from gateway_adapters.stores.redis.errors import translated_redis_errors
+from gateway_core.domain.api_keys import ApiKey
 
 _STORE = "key"
 

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redis.asyncio import Redis
+
+from gateway_adapters.stores.redis.errors import translated_redis_errors
 from gateway_core.ports.rate_limits import (
     BucketState,
     Charge,
     RateLimitDecision,
     is_valid_identity,
 )
-from redis.asyncio import Redis
-
-from gateway_adapters.stores.redis.errors import translated_redis_errors
 
 # Shared by both scripts. Why a token bucket: it starts full, so a client may spend its whole
 # allowance at once, then refills continuously (no window edge to game). Units: time in

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 
 import msgspec
-from gateway_core.ports.responses import StoredResponse
 from redis.asyncio import Redis
 
 from gateway_adapters.stores.redis.errors import translated_redis_errors
+from gateway_core.ports.responses import StoredResponse
 
 _STORE = "response"
 _UNREADABLE = (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError)

@@ -21,16 +21,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
+from redis.asyncio import Redis
+
+from gateway_adapters.stores.codec import decode_message, encode_message
+from gateway_adapters.stores.redis.errors import translated_redis_errors
 from gateway_core.domain.messages import Message
 from gateway_core.domain.pricing import from_picodollars, to_picodollars
 from gateway_core.domain.sessions import Session, SessionUsage, Trim
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
 from gateway_core.ports.clock import Clock
-from redis.asyncio import Redis
-
-from gateway_adapters.stores.codec import decode_message, encode_message
-from gateway_adapters.stores.redis.errors import translated_redis_errors
 
 _STORE = "session"
 _POLL_SECONDS = (0.005, 0.025)

@@ -19,17 +19,17 @@ Day hashes and the day index expire ``retention_days`` after their last write.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import groupby
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from itertools import groupby
 
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
-from gateway_core.domain.usage import UsageEvent
-from gateway_core.ports.usage import UsageTotal
 from redis.asyncio import Redis
 
 from gateway_adapters.stores.buffered_usage import UsageWriteError
 from gateway_adapters.stores.redis.errors import store_unavailable, translated_redis_errors
+from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.usage import UsageEvent
+from gateway_core.ports.usage import UsageTotal
 
 _STORE = "usage"
 DEFAULT_RETENTION_DAYS = 400
