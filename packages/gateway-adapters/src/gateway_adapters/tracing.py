@@ -8,7 +8,7 @@ gateway pays nothing. Attribute names follow OpenTelemetry's GenAI semantic conv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
@@ -75,7 +75,7 @@ class TracedChatProvider:
             _record_response(span, response)
             return response
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         attributes = _request_attributes(self.name, request)
         span = self._tracer.start_span(
             f"chat {request.model}", kind=SpanKind.CLIENT, attributes=attributes
@@ -93,7 +93,7 @@ class TracedChatProvider:
             _record_error(span, error)
             raise
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
             span.end()
 
     def __getattr__(self, name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         loop="auto",
         # httptools with header-size, receipt-deadline and connection limits (server_limits.py)
         http="gateway_http.server_limits:GuardedHttpToolsProtocol",
-        timeout_keep_alive=settings.server_keep_alive_seconds,
+        timeout_keep_alive=math.ceil(settings.server_keep_alive_seconds),
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         log_level=settings.log_level,
         access_log=False,

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
 EVENT_STREAM = "text/event-stream"
 
@@ -30,7 +30,7 @@ class EventStream(Stream):
     def __init__(self, events: AsyncIterator[bytes], *, headers: dict[str, str]) -> None:
         super().__init__(events, media_type=EVENT_STREAM, headers=headers)
 
-    def to_asgi_response(  # type: ignore[override]
+    def to_asgi_response(  # type: ignore[override,unused-ignore]
         self,
         app: Any,
         request: Request,
@@ -55,11 +55,15 @@ class _FirstEventFirst(ASGIStreamingResponse):
     __slots__ = ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        events = aiter(self.iterator)  # type: ignore[arg-type]
+        # EventStream is built from bytes only (encoded events), never str.
+        events = cast(AsyncIterator[bytes], aiter(self.iterator))  # type: ignore[arg-type,unused-ignore]
         first = await anext(events, None)
         await self.start_response(send)
         if first is not None:
-            await send({"type": "http.response.body", "body": first, "more_body": True})
+            body: HTTPResponseBodyEvent = {
+                "type": "http.response.body", "body": first, "more_body": True
+            }
+            await send(body)
         self.iterator = events
         await self.send_body(send, receive)
         await self.after_response()

@@ -2,8 +2,9 @@
 
 Shared by every adapter that talks to its vendor over ``gateway_adapters.http1``. Exceptions
 are classified by walking their MRO through one class-to-error table (the most specific class
-wins), statuses through each vendor's own table; never by reading message text. Messages name the provider
-and the failure's class only: an exception's text can hold a URL, and URLs can hold keys.
+wins), statuses through each vendor's own table; never by reading message text. Messages
+name the provider and the failure's class only: an exception's text can hold a URL, and URLs
+can hold keys.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ vendor-specific ``watch`` function reads usage and model from the events that ca
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -50,7 +50,7 @@ class RelayedStream:
     async def aclose(self) -> None:
         await self._events.aclose()
 
-    async def _relay(self) -> AsyncIterator[bytes]:
+    async def _relay(self) -> AsyncGenerator[bytes, None]:
         try:
             async with self._opened as response:
                 if response.status >= 300:

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
 
 from gateway_core import errors as core
 from gateway_http import errors as openai_shaped
@@ -49,7 +50,7 @@ _encode = msgspec.json.Encoder().encode
 def anthropic_error(error: core.GatewayError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in _TABLE:
-            return _TABLE[cls]  # type: ignore[index]
+            return _TABLE[cls]  # type: ignore[index,unused-ignore]
     return 500, "api_error"
 
 
@@ -71,14 +72,14 @@ def handle_gateway_error(request: Request, error: core.GatewayError) -> Response
     reference = openai_shaped.handle_gateway_error(request, error)
     status, error_type = anthropic_error(error)
     # The message the reference already carries: scrubbed of every secret.
-    message = msgspec.json.decode(reference.content)["error"]["message"]  # type: ignore[arg-type]
+    message = msgspec.json.decode(reference.content)["error"]["message"]  # type: ignore[arg-type,unused-ignore]
     return _reshaped(reference, status, error_type, message)
 
 
 def handle_http_error(request: Request, error: HTTPException) -> Response:
     reference = openai_shaped.handle_http_exception(request, error)
-    status = reference.status_code
-    message = msgspec.json.decode(reference.content)["error"]["message"]  # type: ignore[arg-type]
+    status = reference.status_code or 500
+    message = msgspec.json.decode(reference.content)["error"]["message"]  # type: ignore[arg-type,unused-ignore]
     return _reshaped(reference, status, _BY_STATUS.get(status, "api_error"), message)
 
 
@@ -87,7 +88,7 @@ def handle_unexpected(request: Request, error: Exception) -> Response:
     record_of(request.scope).error_code = "internal_error"
     return _reshaped(reference, 500, "api_error", "The gateway failed to handle this request.")
 
-ANTHROPIC_EXCEPTION_HANDLERS = {
+ANTHROPIC_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     core.GatewayError: handle_gateway_error,
     HTTPException: handle_http_error,
     Exception: handle_unexpected,

@@ -27,7 +27,7 @@ class MessagesEvents:
         self._blocks = 0
 
     def start(self) -> list[Event]:
-        message = {
+        message: dict[str, Any] = {
             "id": self._id, "type": "message", "role": "assistant", "model": self._model,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": usage_body(Usage()),

@@ -210,6 +210,6 @@ def _tool_choice(choice: Mapping[str, Any] | None) -> tuple[ToolChoice | None, b
                 "tool_choice 'tool' needs a 'name'.", param="tool_choice.name"
             )
         return NamedToolChoice(name), parallel
-    if kind in _CHOICES:
+    if isinstance(kind, str) and kind in _CHOICES:
         return _CHOICES[kind], parallel
     raise InvalidRequestError(f"Unknown tool_choice type '{kind}'.", param="tool_choice.type")

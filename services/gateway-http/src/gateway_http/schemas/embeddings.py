@@ -56,7 +56,13 @@ def _inputs(given: str | list[str | list[int] | int]) -> tuple[EmbeddingInput, .
         )
     if ints:
         return (tuple(ints),)
-    return tuple(item if isinstance(item, str) else tuple(item) for item in given)
+    return tuple(item if isinstance(item, str) else _token_ids(item) for item in given)
+
+
+def _token_ids(item: list[int] | int) -> tuple[int, ...]:
+    if isinstance(item, int):  # guarded above: a bare id never reaches here
+        raise InvalidRequestError("'input' mixes token ids with token-id lists", param="input")
+    return tuple(item)
 
 
 def _base64(vector: tuple[float, ...]) -> str:

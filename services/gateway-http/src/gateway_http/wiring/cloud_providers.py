@@ -88,7 +88,7 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     location = settings.get("location") or "us-central1"
     google_url = provider.base_url or vertex_base_url(project, location)
     tokens = GoogleTokenSource(credentials)
-    timeouts = {
+    timeouts: dict[str, Any] = {
         "timeout": config.timeout_seconds,
         "connect_timeout": config.connect_timeout_seconds,
     }

@@ -97,8 +97,8 @@ class AnthropicChatProvider:
                     )
         except TRANSPORT_FAILURES as error:
             raise transport_error(error, self.name) from error
-        response = parse_response(raw, provider=self.name, created=int(time.time()))
-        return replace(response, dropped_params=dropped) if dropped else response
+        answer = parse_response(raw, provider=self.name, created=int(time.time()))
+        return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         body, _ = self._body(request, stream=True)

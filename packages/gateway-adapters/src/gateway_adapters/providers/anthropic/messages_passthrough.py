@@ -23,7 +23,7 @@ from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import UpstreamResponseError
+from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -92,7 +92,7 @@ class AnthropicMessagesPassthrough:
         }
         return Target(self._base + suffix, {**self._version, **forwarded, **self._fixed})
 
-    def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> Exception:
+    def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderError:
         return error_from_response(status, raw, headers, provider=self.name)
 
     async def _post(self, target: Target, call: NativeCall) -> bytes:

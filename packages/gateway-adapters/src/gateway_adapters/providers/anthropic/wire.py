@@ -156,7 +156,7 @@ def build_body(
 
 def _apply_extras(body: MessagesRequestBody, extras: Mapping[str, Any]) -> None:
     if "top_k" in extras:
-        body["top_k"] = extras["top_k"]
+        body["top_k"] = extras["top_k"]  # type: ignore[typeddict-unknown-key]  # a valid field the SDK's TypedDict lacks
     if "thinking" in extras:
         body["thinking"] = extras["thinking"]
     elif "reasoning_effort" in extras:
@@ -209,7 +209,7 @@ def _cached_system_blocks(messages: Sequence[Message]) -> list[TextBlockParam]:
     for message in system:
         for part in _content_blocks(message.content, "messages"):
             if part["type"] == "text":
-                blocks.append(part)  # type: ignore[arg-type]
+                blocks.append(part)  # type: ignore[arg-type,unused-ignore]
     return blocks
 
 
@@ -251,7 +251,8 @@ def _content_blocks(
         else:
             block = _image(part, f"{param}[{number}].image_url")
         if part.cache_control is not None:
-            block["cache_control"] = dict(part.cache_control)  # type: ignore[typeddict-item]
+            # Any cache_control Anthropic defines passes on as sent (ttl included).
+            block["cache_control"] = dict(part.cache_control)  # type: ignore[typeddict-item,arg-type,unused-ignore]
         blocks.append(block)
     return blocks
 
@@ -270,7 +271,7 @@ def _image(part: ImagePart, param: str) -> ImageBlockParam:
         )
     return {
         "type": "image",
-        "source": {"type": "base64", "media_type": media_type, "data": data},
+        "source": {"type": "base64", "media_type": media_type, "data": data},  # type: ignore[typeddict-item]  # checked against _IMAGE_MEDIA_TYPES above
     }
 
 

@@ -17,7 +17,7 @@ deployment name at the provider's endpoint and api-version. Content-filter answe
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -89,7 +89,7 @@ class AzureOpenAIChatProvider:
         raw = await self._post(target, body)
         return decode_response(raw, self.name)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         target, model = await self._target(request.model, "chat/completions")
         payload = to_openai_payload(dataclasses.replace(request, model=model), stream=True)
         body = encode_payload(payload)

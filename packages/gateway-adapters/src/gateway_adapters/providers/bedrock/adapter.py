@@ -9,7 +9,7 @@ is a Bedrock model id (``anthropic.claude-sonnet-4-5-20250929-v1:0``), an infere
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from urllib.parse import quote
 
 import msgspec
@@ -28,6 +28,7 @@ from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
+from gateway_core.errors import UnsupportedParameterError
 
 
 def runtime_url(region: str) -> str:
@@ -62,7 +63,7 @@ class BedrockChatProvider:
         raw = await self._post(await self._signed(request.model, "converse", body), body)
         return decode_response(raw, self.name, request.model)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         body = msgspec.json.encode(to_converse_payload(request))
         target = await self._signed(request.model, "converse-stream", body)
         translator = StreamTranslator(self.name, request.model)
@@ -78,8 +79,15 @@ class BedrockChatProvider:
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """One Titan ``InvokeModel`` call per input, concurrently."""
+        texts = []
+        for item in request.inputs:
+            if not isinstance(item, str):
+                raise UnsupportedParameterError(
+                    "Bedrock embeds text only: send strings, not token ids.", param="input"
+                )
+            texts.append(item)
         answers = await asyncio.gather(
-            *(self._embed_one(request.model, text, request.dimensions) for text in request.inputs)
+            *(self._embed_one(request.model, text, request.dimensions) for text in texts)
         )
         return EmbeddingResponse(
             model=request.model,

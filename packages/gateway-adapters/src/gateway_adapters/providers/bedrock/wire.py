@@ -28,10 +28,14 @@ from typing import Any
 import msgspec
 
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import UpstreamBadRequestError, UpstreamResponseError
+from gateway_core.errors import (
+    UnsupportedParameterError,
+    UpstreamBadRequestError,
+    UpstreamResponseError,
+)
 
 _SYSTEM_ROLES = ("system", "developer")
 _IMAGE_FORMATS = {
@@ -124,9 +128,18 @@ def _content(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, An
         return []
     if isinstance(content, str):
         return [{"text": content}]
-    return [
-        {"text": part.text} if isinstance(part, TextPart) else _image(part.url) for part in content
-    ]
+    return [_part(part) for part in content]
+
+
+def _part(part: ContentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"text": part.text}
+    if not isinstance(part, ImagePart):  # input_audio, file: OpenAI-only parts
+        raise UnsupportedParameterError(
+            f"Bedrock does not take '{part.type}' content parts through the gateway.",
+            param="messages",
+        )
+    return _image(part.url)
 
 
 def _image(url: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ Calls go to ``{base_url}/models/{model}:generateContent`` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from urllib.parse import quote
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
@@ -77,7 +77,7 @@ class GeminiChatProvider:
         raw = await self._post(target, encode(to_gemini_payload(request)))
         return response.to_response(response.decode(raw, self.name), self.name, request.model)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         target = await self._target(request.model, "streamGenerateContent?alt=sse")
         body = encode(to_gemini_payload(request))
         translator = StreamTranslator(self.name, request.model)

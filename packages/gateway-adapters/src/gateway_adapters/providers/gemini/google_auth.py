@@ -42,7 +42,7 @@ class GoogleTokenSource:
         from google.auth.transport.urllib3 import Request
 
         try:
-            self._credentials.refresh(Request(self._http()))
+            self._credentials.refresh(Request(self._http()))  # type: ignore[no-untyped-call]
         except exceptions.TransportError:
             raise UpstreamConnectionError(
                 f"{provider}: Google's token endpoint could not be reached", provider=provider

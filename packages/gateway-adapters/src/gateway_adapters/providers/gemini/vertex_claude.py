@@ -13,7 +13,7 @@ Messages API's, read by the anthropic adapter's own modules.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from urllib.parse import quote
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
@@ -69,7 +69,7 @@ class VertexClaudeChatProvider:
             raise transport_error(error, self.name) from error
         return parse_response(raw, provider=self.name, created=int(time.time()))
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         target = await self._target(request.model, "streamRawPredict")
         body = self._body(request, stream=True)
         translator = StreamTranslator(self.name)
@@ -114,7 +114,7 @@ class VertexAIChatProvider:
     async def complete(self, request: ChatRequest) -> ChatResponse:
         return await self._for(request.model).complete(request)
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         return self._for(request.model).stream(request)
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:

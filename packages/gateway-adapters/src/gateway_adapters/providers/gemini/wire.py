@@ -26,9 +26,9 @@ from typing import Any
 import msgspec
 
 from gateway_core.domain.chat import ChatRequest
-from gateway_core.domain.messages import ContentPart, Message, TextPart
+from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
-from gateway_core.errors import UpstreamBadRequestError
+from gateway_core.errors import UnsupportedParameterError, UpstreamBadRequestError
 
 _SYSTEM_ROLES = ("system", "developer")
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
@@ -110,6 +110,11 @@ def _parts(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, Any]
 def _part(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"text": part.text}
+    if not isinstance(part, ImagePart):  # input_audio, file: OpenAI-only parts
+        raise UnsupportedParameterError(
+            f"Gemini does not take '{part.type}' content parts through the gateway.",
+            param="messages",
+        )
     if part.url.startswith("data:"):
         header, _, data = part.url[5:].partition(",")
         mime_type, _, encoding = header.partition(";")
@@ -118,13 +123,13 @@ def _part(part: ContentPart) -> dict[str, Any]:
                 "a data: image must be base64 (data:<type>;base64,...)", param="messages"
             )
         return {"inlineData": {"mimeType": mime_type, "data": data}}
-    mime_type, _ = mimetypes.guess_type(part.url.split("?", 1)[0])
-    if mime_type is None:
+    guessed, _ = mimetypes.guess_type(part.url.split("?", 1)[0])
+    if guessed is None:
         raise UpstreamBadRequestError(
             "Gemini needs an image's type: send a data: URL, or a URL ending in its extension",
             param="messages",
         )
-    return {"fileData": {"mimeType": mime_type, "fileUri": part.url}}
+    return {"fileData": {"mimeType": guessed, "fileUri": part.url}}
 
 
 def _declaration(spec: ToolSpec) -> dict[str, Any]:

@@ -312,10 +312,10 @@ def _count(value: Any) -> int:
 
 
 def answer_object(payload: Any, provider: str) -> Mapping[str, Any]:
-    payload = json_object(payload, provider, "answer")
-    if "error" in payload:
-        raise error_in_body(payload["error"], provider=provider)
-    return payload
+    checked: Mapping[str, Any] = json_object(payload, provider, "answer")
+    if "error" in checked:
+        raise error_in_body(checked["error"], provider=provider)
+    return checked
 
 
 def done_reason_from_wire(payload: Mapping[str, Any], provider: str) -> str | None:

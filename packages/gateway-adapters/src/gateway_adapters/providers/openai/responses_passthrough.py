@@ -19,7 +19,7 @@ from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport
 from gateway_adapters.providers.native_stream import RelayedStream
 from gateway_adapters.providers.openai.errors import http_error
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import UpstreamResponseError
+from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -72,7 +72,7 @@ class OpenAIResponsesPassthrough:
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"OpenAIResponsesPassthrough(name={self.name!r})"
 
-    def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> Exception:
+    def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderError:
         return http_error(status, raw, headers, self.name)
 
     async def send(self, call: NativeCall) -> NativeReply:

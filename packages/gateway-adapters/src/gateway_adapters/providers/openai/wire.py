@@ -57,7 +57,7 @@ def _plain(value: Any) -> Any:
 _ENCODER = msgspec.json.Encoder(enc_hook=_plain)
 
 
-def encode_payload(payload: CompletionCreateParams) -> bytes:
+def encode_payload(payload: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(payload)
 
 
@@ -173,7 +173,7 @@ def _part(part: ContentPart) -> ChatCompletionContentPartParam:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, OpaquePart):
-        return {"type": part.type, part.type: part.body}  # type: ignore[return-value,misc]
+        return {"type": part.type, part.type: part.body}  # type: ignore[return-value,misc,unused-ignore]
     image_url: ImageURL = {"url": part.url}
     if part.detail is not None:
         # The client's own value, passed on for the vendor to judge (OpenAI's list grows).

@@ -117,13 +117,13 @@ def _sentinel_client(config: RedisConnectionConfig) -> Redis:
     if not parsed.path:
         raise ValueError("a redis+sentinel:// URL needs the master's name as its path")
     options = _connection_options(config)
-    sentinel = Sentinel(
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         list(parsed.hosts),
         # The sentinels answer discovery only: the same timeouts, no password of the master.
         sentinel_kwargs={"socket_timeout": config.timeout,
                          "socket_connect_timeout": config.timeout},
     )  # fmt: skip
-    return sentinel.master_for(
+    return sentinel.master_for(  # type: ignore[no-any-return]  # typed Any by redis-py
         parsed.path[0],
         redis_class=Redis,
         connection_pool_class=_BlockingSentinelPool,
@@ -157,7 +157,8 @@ class _BoundedRedisCluster(RedisCluster):
         # Headroom for the client's own topology commands (CLUSTER SLOTS), which take a
         # connection outside these slots: a node at its limit fails with MaxConnectionsError,
         # and the client answers any connection error by closing every connection it has.
-        super().__init__(*args, max_connections=max_connections + _TOPOLOGY_HEADROOM, **kwargs)
+        kwargs["max_connections"] = max_connections + _TOPOLOGY_HEADROOM
+        super().__init__(*args, **kwargs)
         self._free_slots = asyncio.Semaphore(max_connections)
         self._pool_timeout = pool_timeout
 

@@ -9,6 +9,7 @@ owner's response reads as absent, exactly like a missing one. An entry that cann
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -22,9 +23,9 @@ _UNREADABLE = (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError
 
 class _Entry(msgspec.Struct):
     owner: str | None
-    response: dict
-    input_items: list
-    conversation: list
+    response: dict[str, Any]
+    input_items: list[Any]
+    conversation: list[Any]
 
 
 _encoder = msgspec.json.Encoder()

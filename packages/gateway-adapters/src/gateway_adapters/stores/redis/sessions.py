@@ -98,7 +98,7 @@ class RedisSessionStore:
         ttl_ms = session.ttl_seconds * 1000
         with translated_redis_errors(_STORE):
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(meta, mapping=_meta_fields(session))
+                pipe.hset(meta, mapping=_meta_fields(session))  # type: ignore[arg-type]  # redis-py's Mapping is invariant in its value type
                 pipe.pexpire(meta, ttl_ms)
                 if session.messages:
                     pipe.rpush(messages, *(encode_message(m) for m in session.messages))
@@ -130,7 +130,7 @@ class RedisSessionStore:
         usage: Usage = Usage(),
         cost_usd: float = 0.0,
     ) -> Session:
-        args = [_owner_field(owner), revision, self._now_ms(), trim.keep, trim.drop]
+        args: list[Any] = [_owner_field(owner), revision, self._now_ms(), trim.keep, trim.drop]
         args.extend(_usage_increments(usage, cost_usd))
         args.extend(encode_message(m) for m in messages)
         with translated_redis_errors(_STORE):
