@@ -221,3 +221,29 @@ def test_with_two_workers_polling_reloads_both(config_dir: Path) -> None:
             line["pid"] for line in lines if line["message"].startswith("reloaded the providers")
         }
         assert len(reloaded) == 2
+
+
+def test_a_key_removed_from_the_keys_file_is_refused_and_a_new_one_works(
+    config_dir: Path,
+) -> None:
+    # Issue 15: a leaked key deleted from the keys file must stop working without a restart.
+    from tests.integration.gateway_controls import client_key
+
+    kept, leaked, added = client_key("kept"), client_key("leaked"), client_key("added")
+    keys_file = config_dir / "keys.json"
+    _write(keys_file, {"keys": [kept.entry, leaked.entry]})
+    env = {"LLM_GATEWAY_AUTH_ENABLED": "true", "LLM_GATEWAY_API_KEYS_FILE": str(keys_file),
+           "LLM_GATEWAY_PROVIDERS_CONFIG": str(config_dir / "providers.json"),
+           "LLM_GATEWAY_CONFIG_RELOAD_SECONDS": "0.2"}  # fmt: skip
+    with GatewayProcess(env) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as client:
+
+        def status(key: object) -> int:
+            return client.get("/v1/models", headers=key.bearer).status_code  # type: ignore[attr-defined]
+
+        assert (status(kept), status(leaked), status(added)) == (200, 200, 401)
+        _write(keys_file, {"keys": [kept.entry, added.entry]})
+        assert _eventually(lambda: status(leaked) == 401)
+        assert (status(kept), status(added)) == (200, 200)
+        _write(keys_file, "{not json")  # a broken file: the last good keys keep working
+        assert _eventually(lambda: bool(_refusals(gateway, "keys")))
+        assert (status(kept), status(added), status(leaked)) == (200, 200, 401)

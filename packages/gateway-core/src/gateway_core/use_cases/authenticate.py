@@ -44,6 +44,7 @@ class Authenticator:
 
     def __init__(self, keys: Sequence[ApiKey], clock: Clock | None = None) -> None:
         self._static = tuple(keys)
+        self._managed: tuple[ApiKey, ...] = ()
         self._clock = clock or SystemClock()
         self._by_hash = _index(self._static, strict=True)
 
@@ -58,7 +59,17 @@ class Authenticator:
     def use_managed_keys(self, keys: Sequence[ApiKey]) -> None:
         """Serve ``keys`` (the store's) besides the static ones. A managed key whose id or hash
         a static key already has is left out: configuration wins."""
-        self._by_hash = _index((*self._static, *keys), strict=False)
+        self._managed = tuple(keys)
+        self._by_hash = _index((*self._static, *self._managed), strict=False)
+
+    def use_static_keys(self, keys: Sequence[ApiKey]) -> None:
+        """Serve ``keys`` as the configured ones from now on (a reloaded keys file), checked
+        as strictly as at start-up first; the store's keys stay. One assignment: a request
+        authenticates against the old set or the new one, never a mix."""
+        static = tuple(keys)
+        _index(static, strict=True)  # raises on a duplicate id or hash, before anything changes
+        self._static = static
+        self._by_hash = _index((*static, *self._managed), strict=False)
 
     def authenticate(self, authorization_header: str | None, x_api_key: str | None) -> ApiKey:
         secret = _presented_secret(authorization_header, x_api_key)

@@ -16,10 +16,12 @@ import inspect
 import logging
 import signal
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from litestar.datastructures import State
 
+from gateway_adapters.auth.key_file import load_keys
 from gateway_adapters.pricing_file import load_price_table
 from gateway_adapters.tools.registry import LoadedTools
 from gateway_adapters.tracing import traced_chat_providers, traced_tool_backends
@@ -27,6 +29,7 @@ from gateway_core.domain.models import ModelInfo
 from gateway_core.live import Live
 from gateway_core.ports.clock import Clock
 from gateway_core.resilience.planner import AttemptPlanner
+from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.complete_chat import ChatRoutes, CompleteChat
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.usage import UsageTracker
@@ -111,14 +114,32 @@ def tools_reload(
     return WatchedFile("tools", settings.tools_config, apply)
 
 
-def baseline(settings: Settings) -> dict[str, FileSignature | None]:
-    """The files' signatures, taken before start-up reads them."""
+def keys_reload(settings: Settings, authenticator: Authenticator) -> WatchedFile:
+    """The keys file (``LLM_GATEWAY_API_KEYS_FILE``): a key added works, a key removed (a
+    leaked one, say) is refused, on every worker within the polling interval."""
+
+    def apply() -> None:
+        env_value = settings.api_keys.get_secret_value() if settings.api_keys else None
+        authenticator.use_static_keys(load_keys(settings.api_keys_file, env_value))
+
+    assert settings.api_keys_file is not None
+    return WatchedFile("keys", settings.api_keys_file, apply)
+
+
+def _watched_paths(settings: Settings) -> dict[str, Path]:
     paths = {
         "providers": settings.providers_config,
         "pricing": settings.pricing_config,
         "tools": settings.tools_config,
     }
-    return {name: signature(path) for name, path in paths.items()}
+    if settings.auth_enabled and settings.api_keys_file is not None:
+        paths["keys"] = settings.api_keys_file
+    return paths
+
+
+def baseline(settings: Settings) -> dict[str, FileSignature | None]:
+    """The files' signatures, taken before start-up reads them."""
+    return {name: signature(path) for name, path in _watched_paths(settings).items()}
 
 
 async def start_config_reload(
@@ -130,7 +151,7 @@ async def start_config_reload(
     settings = container.settings()
     clients = await _resolve(adapters.upstream_clients)
     tracer = adapters.tracer()
-    files = (
+    files: tuple[WatchedFile, ...] = (
         providers_reload(
             settings, adapters.environ(), clients, tracer, await _resolve(use_cases.complete_chat),
             use_cases.planner(), await _resolve(adapters.served_models_live), app_state,
@@ -141,6 +162,9 @@ async def start_config_reload(
             await _resolve(adapters.loaded_tools_live), adapters.metrics(),
         ),
     )  # fmt: skip
+    authenticator = await _resolve(use_cases.authenticator)
+    if authenticator is not None and "keys" in _watched_paths(settings):
+        files = (*files, keys_reload(settings, authenticator))
     metrics = adapters.metrics()
     reloader = ConfigReloader(files, on_result=metrics.count_config_reload, seen=seen)
     return start_reloading(reloader, settings.config_reload_seconds)
