@@ -75,6 +75,8 @@ def test_a_chat_request_is_a_server_span_with_a_child_per_provider_attempt(
     spans = exporter.get_finished_spans()
     [server] = _by_name(spans, "POST /v1/chat/completions")
     [attempt] = _by_name(spans, "chat gpt-4o")
+    [admission] = _by_name(spans, "admission")
+    assert admission.parent.span_id == server.context.span_id
     assert server.kind == SpanKind.SERVER
     assert format(server.context.trace_id, "032x") == TRACE_ID
     assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID

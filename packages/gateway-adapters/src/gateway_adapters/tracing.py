@@ -9,6 +9,7 @@ gateway pays nothing. Attribute names follow OpenTelemetry's GenAI semantic conv
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
@@ -17,6 +18,7 @@ from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.ports.cache import ResponseCache
 from gateway_core.ports.providers import ChatProvider
 from gateway_core.ports.tools import ToolBackend
+from gateway_core.ports.tracing import NO_TRACER, StepTracer
 
 
 def _request_attributes(provider: str, request: ChatRequest) -> dict[str, Any]:
@@ -180,3 +182,17 @@ def traced_cache(cache: ResponseCache | None, tracer: Tracer | None) -> Response
     if tracer is None or cache is None:
         return cache
     return TracedResponseCache(cache, tracer)
+
+
+class OpenTelemetryStepTracer:
+    """The core's ``StepTracer`` port on OpenTelemetry: its own steps (admission) as spans."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    def span(self, name: str) -> AbstractContextManager[Any]:
+        return self._tracer.start_as_current_span(name)
+
+
+def step_tracer(tracer: Tracer | None) -> StepTracer:
+    return NO_TRACER if tracer is None else OpenTelemetryStepTracer(tracer)

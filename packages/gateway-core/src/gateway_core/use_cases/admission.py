@@ -9,6 +9,7 @@ real token count (``settle``, off the request's path).
 
 from __future__ import annotations
 
+from gateway_core.ports.tracing import NO_TRACER, StepTracer
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ChatCaller
@@ -24,8 +25,10 @@ class AdmissionPolicy:
         budget: MonthlyBudget | None = None,
         authenticator: Authenticator | None = None,
         background: BackgroundTasks | None = None,
+        tracer: StepTracer = NO_TRACER,
     ) -> None:
         self.limiter = limiter
+        self._tracer = tracer
         self.budget = budget
         # The permission rule needs no keys: an empty authenticator applies it when
         # authentication is wired elsewhere (in process, in tests).
@@ -38,6 +41,12 @@ class AdmissionPolicy:
     ) -> Admission | None:
         """Raises ``PermissionDeniedError``, ``RateLimitExceededError``,
         ``BudgetExceededError``; returns the rate limiter's admission (its headers), if any."""
+        with self._tracer.span("admission"):
+            return await self._admit(caller, model, estimated_tokens)
+
+    async def _admit(
+        self, caller: ChatCaller, model: str, estimated_tokens: int
+    ) -> Admission | None:
         key = caller.key
         if key is not None:
             self._authenticator.authorize_model(key, model)

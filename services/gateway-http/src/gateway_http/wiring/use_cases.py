@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from gateway_adapters.tracing import step_tracer
 from gateway_core.ports.clock import Clock
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
@@ -48,6 +49,7 @@ class UseCases(containers.DeclarativeContainer):
         budget=budget,
         authenticator=authenticator,
         background=background,
+        tracer=providers.Singleton(step_tracer, adapters.tracer),
     )
     usage_tracker = providers.Singleton(UsageTracker, adapters.prices, adapters.usage_store, clock)
 
