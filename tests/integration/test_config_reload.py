@@ -106,6 +106,9 @@ def test_a_changed_providers_file_is_served_within_seconds(
         answer = _chat(client, "second-model").json()
         assert answer["choices"][0]["message"]["content"]
         assert client.get("/ready").status_code == 200
+        # Embeddings follow the reload too (the new provider is an echo one: it embeds).
+        embedded = client.post("/v1/embeddings", json={"model": "second-model", "input": "hi"})
+        assert embedded.status_code == 200, embedded.text
 
 
 def test_a_bad_providers_file_is_refused_and_the_old_one_keeps_serving(

@@ -51,6 +51,20 @@ class CreateEmbeddings:
         self._admission = admission or AdmissionPolicy(limiter=limiter)
         self._fallback = fallback or Fallback()
 
+    def reroute(
+        self,
+        routing: RoutingTable,
+        providers: Mapping[str, EmbeddingProvider],
+        configured: Collection[str],
+        unconfigured: Mapping[str, str],
+    ) -> None:
+        """A reloaded providers file: new routes and providers, assigned together with no
+        await in between (a running request's next attempt may already use them)."""
+        self._routing = routing
+        self._providers = providers
+        self._configured = frozenset(configured)
+        self._unconfigured = unconfigured
+
     def _provider(self, target: Target, model: str) -> EmbeddingProvider:
         provider = self._providers.get(target.provider)
         if provider is not None:

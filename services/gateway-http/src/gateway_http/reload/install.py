@@ -31,6 +31,7 @@ from gateway_core.ports.clock import Clock
 from gateway_core.resilience.planner import AttemptPlanner
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.complete_chat import ChatRoutes, CompleteChat
+from gateway_core.use_cases.create_embeddings import CreateEmbeddings
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.usage import UsageTracker
 from gateway_http.errors import PROVIDER_SECRETS
@@ -47,7 +48,9 @@ from gateway_http.wiring import factories
 from gateway_http.wiring.provider_factory import (
     UpstreamClients,
     build_chat_providers,
+    build_embedding_providers,
     unconfigured_providers,
+    usable_providers,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +65,7 @@ def providers_reload(
     clients: UpstreamClients,
     tracer: Any,
     chat: CompleteChat,
+    embeddings: CreateEmbeddings,
     planner: AttemptPlanner,
     models: Live[tuple[ModelInfo, ...]],
     app_state: State,
@@ -73,7 +77,9 @@ def providers_reload(
     def apply() -> None:
         config = load_gateway_config(settings.providers_config)
         resolved = resolve_providers(config, environ)
-        providers = traced_chat_providers(build_chat_providers(resolved, clients), tracer)
+        built = build_chat_providers(resolved, clients)
+        providers = traced_chat_providers(built, tracer)
+        embedding_providers = build_embedding_providers(resolved, built)
         routing = routing_table(config)
         routes = ChatRoutes(routing, providers, unconfigured_providers(resolved))
         served = served_models(config, resolved)
@@ -81,6 +87,10 @@ def providers_reload(
         app_state[PROVIDER_SECRETS] = tuple({*app_state.get(PROVIDER_SECRETS, ()), *secrets})
         planner.watch(d for route in routing.models.values() for d in route.deployments)
         chat.reroute(routes)
+        embeddings.reroute(
+            routing, embedding_providers, usable_providers(resolved),
+            unconfigured_providers(resolved),
+        )  # fmt: skip
         models.swap(served)
 
     return WatchedFile("providers", settings.providers_config, apply)
@@ -154,6 +164,7 @@ async def start_config_reload(
     files: tuple[WatchedFile, ...] = (
         providers_reload(
             settings, adapters.environ(), clients, tracer, await _resolve(use_cases.complete_chat),
+            await _resolve(use_cases.embeddings),
             use_cases.planner(), await _resolve(adapters.served_models_live), app_state,
         ),
         pricing_reload(settings, await _resolve(use_cases.usage_tracker)),
