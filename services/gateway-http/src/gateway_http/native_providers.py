@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from gateway_adapters.providers.anthropic.messages_passthrough import AnthropicMessagesPassthrough
@@ -52,3 +53,14 @@ def build_native_providers(
         elif config.type == "anthropic":
             messages[name] = AnthropicMessagesPassthrough(**common)  # type: ignore[arg-type]
     return NativeProviders(responses, messages, messages)
+
+
+def refresh_in_place(current: NativeProviders, new: NativeProviders) -> None:
+    """A reloaded providers file: the doors hold ``current``'s mappings, so they are updated in
+    place, new and changed providers first, then the removed ones (a request that already
+    picked a removed provider as native may still fail in that instant)."""
+    for held, fresh in ((current.responses, new.responses), (current.messages, new.messages)):
+        mapping = cast(dict[str, Any], held)
+        mapping.update(fresh)
+        for name in set(mapping) - set(fresh):
+            del mapping[name]

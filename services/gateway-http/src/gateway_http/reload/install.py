@@ -66,6 +66,7 @@ def providers_reload(
     tracer: Any,
     chat: CompleteChat,
     embeddings: CreateEmbeddings,
+    natives: Any,  # native_providers.NativeProviders, imported late (it imports the wiring)
     planner: AttemptPlanner,
     models: Live[tuple[ModelInfo, ...]],
     app_state: State,
@@ -87,6 +88,9 @@ def providers_reload(
         app_state[PROVIDER_SECRETS] = tuple({*app_state.get(PROVIDER_SECRETS, ()), *secrets})
         planner.watch(d for route in routing.models.values() for d in route.deployments)
         chat.reroute(routes)
+        from gateway_http.native_providers import build_native_providers, refresh_in_place
+
+        refresh_in_place(natives, build_native_providers(resolved, clients))
         embeddings.reroute(
             routing, embedding_providers, usable_providers(resolved),
             unconfigured_providers(resolved),
@@ -164,7 +168,7 @@ async def start_config_reload(
     files: tuple[WatchedFile, ...] = (
         providers_reload(
             settings, adapters.environ(), clients, tracer, await _resolve(use_cases.complete_chat),
-            await _resolve(use_cases.embeddings),
+            await _resolve(use_cases.embeddings), await _resolve(adapters.native_providers),
             use_cases.planner(), await _resolve(adapters.served_models_live), app_state,
         ),
         pricing_reload(settings, await _resolve(use_cases.usage_tracker)),
