@@ -2,7 +2,8 @@
 
 Fields this schema does not model are kept, decoded, in ``ChatRequest.extra`` (an
 OpenAI-format provider receives them as sent); fields that would let a client pick the
-upstream (``api_base``, ``base_url``, ``api_key``) are rejected.
+upstream (``api_base``, ``base_url``, ``api_key``, ...) are rejected by ``decode_body``, as on
+every route.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from gateway_core.domain.messages import (
     ToolCall,
 )
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
-from gateway_core.errors import ForbiddenParameterError, InvalidRequestError
+from gateway_core.errors import InvalidRequestError
 from gateway_http.schemas.json_body import decode_body
-
-_FORBIDDEN_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 
 
 class TextPartBody(Struct, tag="text", tag_field="type"):
@@ -173,7 +172,8 @@ class ChatCompletionBody(Struct, kw_only=True):
     session_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
     drop_params: bool = False
     gateway: GatewayOptionsBody | None = None
-    # Present only so that they can be refused: a client never chooses the upstream.
+    # Modelled so that a ``null`` one is not forwarded as an extra; ``decode_body`` refuses
+    # any other value (a client never chooses the upstream).
     api_base: Any = None
     base_url: Any = None
     api_key: Any = None
@@ -194,13 +194,7 @@ _MODELLED = frozenset(ChatCompletionBody.__struct_fields__)
 
 def decode_chat_body(raw: bytes) -> ChatCompletionBody:
     """Parse and validate; raises ``InvalidRequestError`` naming the offending field."""
-    body = decode_body(_decoder, raw)
-    for name in _FORBIDDEN_FIELDS:
-        if getattr(body, name) is not None:
-            raise ForbiddenParameterError(
-                f"'{name}' is not accepted: the gateway chooses the upstream.", param=name
-            )
-    return body
+    return decode_body(_decoder, raw)
 
 
 def unmodelled_fields(raw: bytes) -> dict[str, Any]:

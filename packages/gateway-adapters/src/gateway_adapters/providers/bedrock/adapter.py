@@ -25,10 +25,10 @@ from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.bedrock.stream import StreamTranslator
 from gateway_adapters.providers.bedrock.wire import decode_response, to_converse_payload
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
+from gateway_adapters.providers.text_and_images import text_inputs
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import UnsupportedParameterError
 
 
 def runtime_url(region: str) -> str:
@@ -79,13 +79,7 @@ class BedrockChatProvider:
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """One Titan ``InvokeModel`` call per input, concurrently."""
-        texts = []
-        for item in request.inputs:
-            if not isinstance(item, str):
-                raise UnsupportedParameterError(
-                    "Bedrock embeds text only: send strings, not token ids.", param="input"
-                )
-            texts.append(item)
+        texts = text_inputs(request.inputs, "Bedrock")
         answers = await asyncio.gather(
             *(self._embed_one(request.model, text, request.dimensions) for text in texts)
         )

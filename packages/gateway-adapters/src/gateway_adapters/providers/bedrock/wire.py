@@ -27,12 +27,12 @@ from typing import Any
 
 import msgspec
 
+from gateway_adapters.providers.text_and_images import image_part
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import ContentPart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import (
-    UnsupportedParameterError,
     UpstreamBadRequestError,
     UpstreamResponseError,
 )
@@ -134,12 +134,7 @@ def _content(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, An
 def _part(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"text": part.text}
-    if not isinstance(part, ImagePart):  # input_audio, file: OpenAI-only parts
-        raise UnsupportedParameterError(
-            f"Bedrock does not take '{part.type}' content parts through the gateway.",
-            param="messages",
-        )
-    return _image(part.url)
+    return _image(image_part(part, "Bedrock").url)
 
 
 def _image(url: str) -> dict[str, Any]:

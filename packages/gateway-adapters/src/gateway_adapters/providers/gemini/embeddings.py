@@ -15,9 +15,10 @@ from typing import Any
 
 import msgspec
 
-from gateway_core.domain.embeddings import EmbeddingInput, EmbeddingRequest, EmbeddingResponse
+from gateway_adapters.providers.text_and_images import text_inputs
+from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import UnsupportedParameterError, UpstreamResponseError
+from gateway_core.errors import UpstreamResponseError
 
 
 class _Embedding(msgspec.Struct):
@@ -41,15 +42,7 @@ def to_batch_payload(request: EmbeddingRequest) -> dict[str, Any]:
             item["outputDimensionality"] = request.dimensions
         return item
 
-    return {"requests": [one(_text(item)) for item in request.inputs]}
-
-
-def _text(item: EmbeddingInput) -> str:
-    if not isinstance(item, str):
-        raise UnsupportedParameterError(
-            "Gemini embeds text only: send strings, not token ids.", param="input"
-        )
-    return item
+    return {"requests": [one(text) for text in text_inputs(request.inputs, "Gemini")]}
 
 
 def decode_batch(raw: bytes, provider: str, model: str) -> EmbeddingResponse:

@@ -25,10 +25,11 @@ from typing import Any
 
 import msgspec
 
+from gateway_adapters.providers.text_and_images import image_part
 from gateway_core.domain.chat import ChatRequest
-from gateway_core.domain.messages import ContentPart, ImagePart, Message, TextPart
+from gateway_core.domain.messages import ContentPart, Message, TextPart
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
-from gateway_core.errors import UnsupportedParameterError, UpstreamBadRequestError
+from gateway_core.errors import UpstreamBadRequestError
 
 _SYSTEM_ROLES = ("system", "developer")
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
@@ -110,11 +111,7 @@ def _parts(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, Any]
 def _part(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"text": part.text}
-    if not isinstance(part, ImagePart):  # input_audio, file: OpenAI-only parts
-        raise UnsupportedParameterError(
-            f"Gemini does not take '{part.type}' content parts through the gateway.",
-            param="messages",
-        )
+    part = image_part(part, "Gemini")
     if part.url.startswith("data:"):
         header, _, data = part.url[5:].partition(",")
         mime_type, _, encoding = header.partition(";")
