@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import ANTHROPIC_KEY, OPENAI_KEY, VENDOR_MODELS, providers_config
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn
@@ -62,3 +63,103 @@ def test_sigterm_ends_a_stuck_stream_at_the_grace_deadline(
         elapsed = time.monotonic() - started
         assert GRACE_SECONDS - 0.5 <= elapsed <= GRACE_SECONDS + 4, elapsed
         assert ended.wait(5), "the client's stream ended with the process"
+
+
+# -- streams still running at the deadline end with their door's error event ------------------
+
+_DOORS = {
+    "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+    "messages": ("/v1/messages",
+                 {"max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}),
+    "responses": ("/v1/responses", {"input": "hi"}),
+}  # fmt: skip
+
+
+def _error_event(door: str, text: str) -> dict | None:
+    """The door's error event in the SSE text so far, decoded; ``None`` if none yet."""
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        data = lines.get("data")
+        if data is None or data == "[DONE]":
+            continue
+        event = json.loads(data)
+        if door == "chat" and "error" in event:
+            return event
+        if door == "messages" and lines.get("event") == "error":
+            return event
+        if door == "responses" and lines.get("event") == "response.failed":
+            return event
+    return None
+
+
+def _request_lines(gateway: GatewayProcess) -> list[dict]:
+    lines = []
+    for line in gateway.logs().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("message") == "request":
+            lines.append(entry)
+    return lines
+
+
+@pytest.mark.parametrize("door", list(_DOORS))
+def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
+    fake_upstream: FakeUpstream, tmp_path: Path, door: str
+) -> None:
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps(providers_config(fake_upstream.url)))
+    env = {
+        "LLM_GATEWAY_PROVIDERS_CONFIG": str(path),
+        "LLM_GATEWAY_FAKE_OPENAI_API_KEY": OPENAI_KEY,
+        "LLM_GATEWAY_FAKE_ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "LLM_GATEWAY_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+    }
+    # The answer's first words arrive, then the model goes quiet for longer than the grace.
+    fake_upstream.script(Turn(text="one two three four five", fault=Fault.STALL_MID_STREAM))
+    route, body = _DOORS[door]
+    body = {**body, "model": VENDOR_MODELS["openai"], "stream": True}
+    with GatewayProcess(env) as gateway:
+        received: list[str] = []
+        started_streaming = threading.Event()
+
+        def stream() -> None:
+            with httpx.stream("POST", f"{gateway.url}{route}", json=body,
+                              timeout=UPSTREAM_TIMEOUT_SECONDS) as response:  # fmt: skip
+                assert response.status_code == 200
+                for text in response.iter_text():
+                    received.append(text)
+                    started_streaming.set()
+
+        client = threading.Thread(target=stream, daemon=True)
+        client.start()
+        assert started_streaming.wait(10), "the stream started"
+        process = gateway._process
+        assert process is not None
+        started = time.monotonic()
+        process.terminate()
+        process.wait(timeout=UPSTREAM_TIMEOUT_SECONDS)
+        elapsed = time.monotonic() - started
+        client.join(5)
+        assert not client.is_alive(), "the client's stream ended"
+        # Ended at the curfew (the grace less its reserve), not cut at the grace, nor held.
+        assert GRACE_SECONDS - 1 <= elapsed <= GRACE_SECONDS + 2, elapsed
+        event = _error_event(door, "".join(received))
+        assert event is not None, "".join(received)
+        if door == "chat":
+            assert event["error"]["code"] == "server_shutting_down"
+            assert event["error"]["type"] == "service_unavailable_error"
+        elif door == "messages":
+            assert event == {"type": "error", "error": {"type": "api_error",
+                             "message": event["error"]["message"]}}  # fmt: skip
+            assert "shutting down" in event["error"]["message"]
+        else:
+            assert event["response"]["status"] == "failed"
+            assert "shutting down" in event["response"]["error"]["message"]
+        # The upstream call was closed, and the turn accounted as abandoned.
+        assert fake_upstream.hangups, "the gateway closed the stalled upstream stream"
+        [line] = [entry for entry in _request_lines(gateway) if entry["route"] == route]
+        assert line["aborted"] is True
+        assert line["error_code"] == "server_shutting_down"
+        assert line["status"] == 200

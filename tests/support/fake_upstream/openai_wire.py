@@ -141,7 +141,7 @@ async def render(
         return web.json_response({"error": error}, status=status, headers=headers)
     model = turn.model or body["model"]
     if body.get("stream"):
-        return await _stream(request, body, turn, model)
+        return await _stream(upstream, request, body, turn, model)
     if turn.fault is Fault.MALFORMED_JSON:
         return web.Response(
             text='{"id": "chatcmpl-broken", "choices": [', content_type="application/json"
@@ -272,7 +272,9 @@ def _tool_call_deltas(index: int, name: str, arguments: dict[str, Any]) -> list[
     return [start, *fragments]
 
 
-async def _stream(request: web.Request, body: Any, turn: Turn, model: str) -> web.StreamResponse:
+async def _stream(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn, model: str
+) -> web.StreamResponse:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     events = chunk_events(turn, model, include_usage, bool(body.get("logprobs")))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -281,6 +283,8 @@ async def _stream(request: web.Request, body: Any, turn: Turn, model: str) -> we
         if turn.fault is Fault.DROP_MID_STREAM and position == 2:
             _abort(request)
             return response
+        if turn.fault is Fault.STALL_MID_STREAM and position == 2:
+            await upstream.hold()
         if turn.fault is Fault.MALFORMED_JSON and position == 2:
             await response.write(b'data: {"id": "chatcmpl-broken", "choices": [\n\n')
         await response.write(f"data: {json.dumps(event)}\n\n".encode())

@@ -19,6 +19,7 @@ class Fault(enum.Enum):
     UNAUTHORIZED = "unauthorized"  # 401: the gateway's key is wrong
     BAD_REQUEST = "bad_request"  # 400 with the vendor's error body
     HANG = "hang"  # accept the request, never answer
+    STALL_MID_STREAM = "stall_mid_stream"  # stream the first events, then go quiet (OpenAI)
     DROP_MID_STREAM = "drop_mid_stream"  # send part of a stream, then cut the connection
     MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
     QUOTES_CREDENTIALS = "quotes_credentials"  # 400 whose message quotes the key it was sent
@@ -81,6 +82,9 @@ class FakeUpstream:
     default_turn: Turn = field(default_factory=Turn)
 
     def __post_init__(self) -> None:
+        self.hangups: list[float] = []
+        """``time.monotonic()`` when the gateway closed a connection the fake was holding
+        (a HANG or a stalled stream): how fast a cancellation reached the upstream."""
         self._script: deque[Turn] = deque()
         self._runner: web.AppRunner | None = None
         self._routes: dict[str, Renderer] = {}
@@ -105,6 +109,15 @@ class FakeUpstream:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.hangups.clear()
+
+    async def hold(self) -> None:
+        """Wait until the gateway closes the connection (aiohttp then cancels the handler)."""
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.hangups.append(time.monotonic())
+            raise
 
     def next_turn(self) -> Turn:
         return self._script.popleft() if self._script else self.default_turn
@@ -144,5 +157,5 @@ class FakeUpstream:
         )
         turn = self.next_turn()
         if turn.fault is Fault.HANG:
-            await asyncio.sleep(3600)
+            await self.hold()
         return await self._routes[pattern](self, request, body, turn)

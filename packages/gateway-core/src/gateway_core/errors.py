@@ -20,6 +20,7 @@
     ├── ServiceUnavailableError         a dependency of ours is down (503, retry_after)
     │   ├── ProviderNotConfiguredError  the route's provider has no API key configured
     │   ├── StoreUnavailableError       Redis (or another store) is unreachable
+    │   ├── ServerShuttingDownError     the shutdown's grace ended before the answer did
     │   └── ToolUnavailableError        a tool's downstream is down or its circuit is open
     │       ├── ToolTimeoutError        it did not answer in time (504)
     │       └── ToolBadGatewayError     it answered 5xx, a redirect or an unreadable body (502)
@@ -166,6 +167,14 @@ class ProviderNotConfiguredError(ServiceUnavailableError):
 
 class StoreUnavailableError(ServiceUnavailableError):
     code = "store_unavailable"
+
+
+class ServerShuttingDownError(ServiceUnavailableError):
+    """This process is stopping: its drain deadline passed while the call still ran. Another
+    replica can serve the request again; not retried or failed over here."""
+
+    code = "server_shutting_down"
+    retryable = False
 
 
 class ToolUnavailableError(ServiceUnavailableError):

@@ -32,6 +32,7 @@ from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
+from gateway_http.shutdown import curfew_after_signal
 from gateway_http.wiring import Container
 
 log = logging.getLogger("gateway_http")
@@ -124,6 +125,9 @@ def create_app(container: Container | None = None) -> Litestar:
         app.state[PROVIDER_SECRETS] = tuple(p.api_key for p in resolved if p.api_key)
         # RELOAD: configuration files reloaded on change and on SIGHUP (gateway_http/reload/).
         stop_reloading = await start_config_reload(container, app.state, seen)
+        # SIGTERM: streams still running at the end of the grace period end with an error event.
+        curfew = await _resolve(container.use_cases.curfew)
+        stop_curfew = curfew_after_signal(curfew, container.settings().shutdown_grace_seconds)
         # What start-up built lives as long as the process: out of the cycle collector's way,
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).
@@ -133,6 +137,7 @@ def create_app(container: Container | None = None) -> Litestar:
             yield
         finally:
             stop_reloading()  # RELOAD
+            stop_curfew()
             # Billing and reconciliations still running go to the stores before they close.
             if not await container.use_cases.background().drain(_DRAIN_SECONDS):
                 log.warning("background work was cut off at shutdown after %ss", _DRAIN_SECONDS)

@@ -15,6 +15,16 @@ holds them (and the memory of an unfinished header) for ever. This protocol adds
   ``Retry-After`` and closed at once, before it costs a parser or a buffer.
 
 Timers are ``loop.call_at`` handles, one per connection at a time: no task, no polling.
+
+It also ends the work of a client that went away. uvicorn notices a lost connection
+(``connection_lost``) but tells the app only through ``receive()``, which a handler waiting
+on an upstream or a tool never calls: the upstream call ran on until its own timeout. Here the
+request's task is cancelled as soon as its connection is lost before the response completed
+(before the first byte, during a JSON request, during a tool call, mid-stream), so the
+upstream call and the tool calls are cancelled with it and the turn is accounted as
+abandoned. That costs no task and no polling: the protocol already knows, and the request's
+task is noted by one coroutine frame around the app. The cancellation is the client's
+doing, not a failure: it is not reported as an exception in the ASGI application.
 """
 
 from __future__ import annotations
@@ -85,6 +95,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_tail = b""
         self._bytes_this_request = 0
         self._deadline: asyncio.TimerHandle | None = None
+        self._app = self.app
+        self.app = self._run_request  # type: ignore[assignment]
+        self._request_task: asyncio.Task[None] | None = None
+        self._hung_up: asyncio.Task[None] | None = None
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -106,6 +120,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.flow is None:  # shed in connection_made: uvicorn never saw it
             return
         super().connection_lost(exc)
+        task, cycle = self._request_task, self.cycle
+        if task is not None and not task.done() and (cycle is None or cycle.disconnected):
+            # The client is gone before its response completed: its work ends now.
+            self._hung_up = task
+            task.cancel()
+
+    async def _run_request(self, scope: Any, receive: Any, send: Any) -> None:
+        """The app, in the request's task, noted so that ``connection_lost`` can cancel it."""
+        task = asyncio.current_task()
+        self._request_task = task  # type: ignore[assignment]
+        try:
+            await self._app(scope, receive, send)
+        except asyncio.CancelledError:
+            # Cancelled because the client left (and by nothing else): done, not failed.
+            if self._hung_up is not task or task is None or task.uncancel() > 0:
+                raise
+        finally:
+            if self._request_task is task:
+                self._request_task = None
 
     def data_received(self, data: bytes) -> None:
         if self._in_head and self._head_too_large(data):

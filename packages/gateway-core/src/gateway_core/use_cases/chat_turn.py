@@ -44,11 +44,12 @@ from gateway_core.errors import StoreUnavailableError
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ChatCaller
+from gateway_core.use_cases.curfew import Curfew
 from gateway_core.use_cases.rate_limit import Admission, estimate_tokens
 from gateway_core.use_cases.session_history import new_messages, with_history
 from gateway_core.use_cases.sessions import SessionService, SessionTurn
 from gateway_core.use_cases.tool_loop import ToolLoop, ToolLoopResult, ToolLoopStream
-from gateway_core.use_cases.tool_transcript import ChatCompleter
+from gateway_core.use_cases.tool_transcript import ChatCompleter, Transcript
 from gateway_core.use_cases.turn_cache import ChatOptions, StoreErrorHook, TurnCache, replay
 from gateway_core.use_cases.usage import UsageTracker
 
@@ -85,6 +86,8 @@ class TurnParts:
     cache: TurnCache
     on_store_error: StoreErrorHook
     background: BackgroundTasks
+    curfew: Curfew = field(default_factory=Curfew)
+    """Ends the model calls still running when a shutdown's grace period is over."""
 
 
 class ChatTurn:
@@ -106,6 +109,7 @@ class ChatTurn:
         self._session: SessionTurn | None = None
         self._key: str | None = None
         self._progress: StreamAccumulator | None = None
+        self._transcript: Transcript | None = None
         self._accounted = False
         self._response: ChatResponse | None = None
         self._cache_state: str | None = None
@@ -137,11 +141,13 @@ class ChatTurn:
         hit = await self._begin()
         try:
             if hit is None:
-                response, exchange = await self._call_model()
+                async with self._parts.curfew.call():
+                    response, exchange = await self._call_model()
             else:
                 response, exchange = hit, (hit.choices[0].message,)
             await self._settle(response, exchange)
         except BaseException:
+            self._aborted = True
             await self._abandon()
             raise
         return response
@@ -224,7 +230,10 @@ class ChatTurn:
             answer = response, (response.choices[0].message,)
         else:
             offer_all = self._options.offer_all_tools
-            result = await self._tools.complete(self._full, offer_all_tools=offer_all)
+            transcript = self._transcript = self._tools.transcript(self._full, offer_all)
+            result = await self._tools.complete(
+                self._full, offer_all_tools=offer_all, transcript=transcript
+            )
             self._tool_result = result
             answer = result.response, result.exchange
         self._upstream_seconds = time.perf_counter() - started
@@ -236,15 +245,17 @@ class ChatTurn:
         settled = False
         try:
             source = replay(hit) if hit is not None else self._model_stream()
+            watched = self._parts.curfew.stream(source)
             started = time.perf_counter()
             try:
-                async for chunk in source:
+                async for chunk in watched:
                     progress.add(chunk)
                     if chunk.finish_reason is None and chunk.usage is None:
                         yield chunk
                     elif (rest := _without_end(chunk)) is not None:
                         yield rest
             finally:
+                await watched.aclose()
                 await source.aclose()
                 if hit is None:
                     self._upstream_seconds = time.perf_counter() - started
@@ -271,7 +282,9 @@ class ChatTurn:
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
         if self._tools is None:
             return self._parts.chat.stream(self._full)
-        return self._tools.stream(self._full, offer_all_tools=self._options.offer_all_tools)
+        offer_all = self._options.offer_all_tools
+        transcript = self._transcript = self._tools.transcript(self._full, offer_all)
+        return self._tools.stream(self._full, offer_all_tools=offer_all, transcript=transcript)
 
     async def _settle(self, response: ChatResponse, exchange: tuple[Message, ...]) -> None:
         """The one order of an answered turn's end: account, commit, cache, leave."""
@@ -312,14 +325,19 @@ class ChatTurn:
             if self._accounted:
                 return
             progress = self._progress
-            if progress is None or not progress.started:
+            # A tool loop's completed model calls were reported (and paid), whatever came next.
+            spent = self._transcript.spent() if self._transcript is not None else None
+            model = self.request.model
+            if progress is not None and progress.started and progress.usage != Usage():
+                await self._account(progress.response(model, progress.usage))
+            elif spent is not None:
+                await self._account(spent)
+            elif progress is not None and progress.started:
+                usage = estimate_partial_usage(self._full, progress.generated_chars())
+                await self._account(progress.response(model, usage))
+            else:
                 self._accounted = True
                 await self._parts.admission.release(self._admission)
-                return
-            usage = progress.usage
-            if usage == Usage():
-                usage = estimate_partial_usage(self._full, progress.generated_chars())
-            await self._account(progress.response(self.request.model, usage))
         finally:
             await self._leave_session()
 

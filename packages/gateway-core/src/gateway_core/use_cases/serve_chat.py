@@ -15,6 +15,7 @@ from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ANONYMOUS_KEY_ID, ChatCaller
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome, TurnParts
 from gateway_core.use_cases.complete_chat import CompleteChat
+from gateway_core.use_cases.curfew import Curfew
 from gateway_core.use_cases.rate_limit import RateLimiter
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
@@ -59,6 +60,7 @@ class ServeChat:
         cache_policy: CachePolicy | None = None,
         on_store_error: StoreErrorHook = ignore_store_error,
         background: BackgroundTasks | None = None,
+        curfew: Curfew | None = None,
     ) -> None:
         if background is None:
             background = BackgroundTasks()
@@ -74,6 +76,7 @@ class ServeChat:
             cache=TurnCache(cache, cache_policy, on_store_error),
             on_store_error=on_store_error,
             background=background,
+            curfew=curfew or Curfew(),
         )
 
     def start(

@@ -103,13 +103,23 @@ class ToolLoop:
             tools.extend(tool.spec for tool in registry if tool.name not in listed)
         return replace(request, tools=tuple(tools)), frozenset(gateway)
 
+    def transcript(self, request: ChatRequest, offer_all_tools: bool = False) -> Transcript:
+        """A run's state, for a caller that wants to read it should the run end early."""
+        return Transcript(*self.prepare(request, offer_all_tools))
+
     async def complete(
-        self, request: ChatRequest, *, offer_all_tools: bool = False
+        self,
+        request: ChatRequest,
+        *,
+        offer_all_tools: bool = False,
+        transcript: Transcript | None = None,
     ) -> ToolLoopResult:
-        transcript = Transcript(*self.prepare(request, offer_all_tools))
+        """``transcript``: from ``self.transcript(request)``, to read what a run that ended
+        early spent (the caller then passes the same request)."""
+        transcript = transcript or self.transcript(request, offer_all_tools)
         while True:
             response = await self._chat.complete(transcript.next_request())
-            transcript.usage += response.usage
+            transcript.add_call(response.model, response.provider, response.usage)
             message = response.choices[0].message
             if not transcript.runs_gateway_tools(message):
                 return transcript.finish(response, limited_by=None)
@@ -118,9 +128,15 @@ class ToolLoop:
             results = await self.run_round(message.tool_calls, transcript.rounds)
             transcript.record_round(message, results)
 
-    def stream(self, request: ChatRequest, *, offer_all_tools: bool = False) -> ToolLoopStream:
+    def stream(
+        self,
+        request: ChatRequest,
+        *,
+        offer_all_tools: bool = False,
+        transcript: Transcript | None = None,
+    ) -> ToolLoopStream:
         """Raises request errors (``n > 1``) now; model and tool errors while iterating."""
-        transcript = Transcript(*self.prepare(request, offer_all_tools))
+        transcript = transcript or self.transcript(request, offer_all_tools)
         return ToolLoopStream(self._chat, self, transcript)
 
     async def run_round(

@@ -127,4 +127,6 @@ class ToolLoopStream:
                 visible = view.add(chunk)
                 if visible is not None:
                     yield visible
-        transcript.usage += view.accumulator.usage
+        accumulator = view.accumulator
+        model = accumulator.model or transcript.request.model
+        transcript.add_call(model, accumulator.provider or "", accumulator.usage)

@@ -59,6 +59,21 @@ class Transcript:
         self.tool_runs: list[ToolRun] = []
         self.usage = Usage()
         self.rounds = 0
+        self._answered_by: tuple[str, str] | None = None
+        """(model, provider) of the last model call that completed: what ``spent`` bills."""
+
+    def add_call(self, model: str, provider: str, usage: Usage) -> None:
+        """A model call completed: its usage counts, whatever happens next."""
+        self.usage += usage
+        self._answered_by = (model, provider)
+
+    def spent(self) -> ChatResponse | None:
+        """The usage of the model calls completed so far, as an answer to account (for a loop
+        that ends early: a client gone during a tool call); ``None`` when none completed."""
+        if self._answered_by is None:
+            return None
+        model, provider = self._answered_by
+        return ChatResponse(id="", model=model, choices=(), usage=self.usage, provider=provider)
 
     def next_request(self) -> ChatRequest:
         self.rounds += 1

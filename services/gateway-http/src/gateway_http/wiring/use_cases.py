@@ -10,6 +10,7 @@ from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
+from gateway_core.use_cases.curfew import Curfew
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.fallback import Fallback
 from gateway_core.use_cases.serve_chat import CachePolicy, ServeChat
@@ -32,6 +33,8 @@ class UseCases(containers.DeclarativeContainer):
     background = providers.Singleton(BackgroundTasks)
     """Work no response waits for (reconciliations, an abandoned stream's billing): drained
     by the app's lifespan before the stores close."""
+    curfew = providers.Singleton(Curfew)
+    """Ends the model calls still running when the shutdown's grace is over (app.py)."""
 
     # Admission: the key's model permission, rate limits, the monthly budget.
     authenticator = providers.Singleton(factories.authenticator, settings, adapters.api_keys)
@@ -104,6 +107,7 @@ class UseCases(containers.DeclarativeContainer):
         ),
         on_store_error=factories.log_store_error,
         background=background,
+        curfew=curfew,
     )
     embeddings = providers.Singleton(
         CreateEmbeddings,
