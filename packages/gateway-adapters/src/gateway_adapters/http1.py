@@ -6,7 +6,9 @@ time against 0.18-0.25 ms for the same bytes written to an ``asyncio.Protocol`` 
 httptools (``uv run python -m bench.transports``); on a gateway that adds about 0.8 ms in
 all, that difference is most of what separated the request path from its latency targets.
 This client does only what the providers need: POST with a body, no redirects, no cookies, no
-proxies, no compression (it asks for ``identity``), HTTP/1.1 over TCP or TLS. Parsing is
+compression (it asks for ``identity``), HTTP/1.1 over TCP or TLS, through an HTTP proxy when
+its ``ProxyRules`` say so (``outbound_proxy.py``): a CONNECT tunnel for https, the absolute
+form of the request line for http. Parsing is
 llhttp (through httptools, the parser uvicorn serves with), so framing (Content-Length,
 chunked, close-delimited) is not hand-written.
 
@@ -33,6 +35,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httptools
+
+from gateway_adapters.outbound_proxy import Proxy, ProxyRules
 
 _MAX_BUFFERED = 1 << 20
 """Body bytes held for a slow reader before the socket stops being read (back-pressure)."""
@@ -74,7 +78,7 @@ class Timeouts:
 class Target:
     """One URL with its fixed headers, encoded once: what a provider posts to."""
 
-    __slots__ = ("_head", "origin")
+    __slots__ = ("_absolute", "_head", "_headers", "_url", "origin")
 
     def __init__(self, url: str, headers: Mapping[str, str]) -> None:
         parts = urlsplit(url)
@@ -98,9 +102,21 @@ class Target:
                 raise ValueError(f"header {name!r} holds a line break")
             lines.append(f"{name}: {value}")
         self._head = ("\r\n".join(lines) + "\r\ncontent-length: ").encode("latin-1")
+        self._headers = "\r\n".join(lines[1:])
+        self._url = f"{parts.scheme}://{host}{path}"
+        self._absolute: bytes | None = None
 
-    def request(self, body: bytes) -> bytes:
-        return b"".join((self._head, str(len(body)).encode(), b"\r\n\r\n", body))
+    def request(self, body: bytes, proxy_line: bytes | None = None) -> bytes:
+        """The request's bytes; ``proxy_line`` (a plain-http proxy's header line, maybe
+        empty): in the absolute form a proxy expects."""
+        head = self._head
+        if proxy_line is not None:
+            if self._absolute is None:
+                self._absolute = f"POST {self._url} HTTP/1.1\r\n{self._headers}\r\n".encode(
+                    "latin-1"
+                )
+            head = self._absolute + proxy_line + b"content-length: "
+        return b"".join((head, str(len(body)).encode(), b"\r\n\r\n", body))
 
 
 class Response:
@@ -147,6 +163,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
+        self.proxy_line: bytes | None = None
+        """Through a plain-http proxy: its header line (requests take the absolute form)."""
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
         self._error: OSError | None = None
@@ -282,8 +300,10 @@ class Http1Client:
         pool_size: int = 100,
         idle_timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        proxies: ProxyRules | None = None,
     ) -> None:
         self._pool_size = pool_size
+        self._proxies = proxies if proxies is not None and proxies.active else None
         self._idle_timeout = idle_timeout
         self._ssl = ssl_context
         """Made on the first TLS connection when not given: loading the CA store takes ms."""
@@ -300,7 +320,7 @@ class Http1Client:
         async with asyncio.timeout(timeouts.total):
             connection = await self._acquire(target.origin, timeouts.connect)
             try:
-                connection.send(target.request(body))
+                connection.send(target.request(body, connection.proxy_line))
                 if timeouts.first_byte is None:
                     while not connection.headers_done:
                         await connection.wait(timeouts.read)
@@ -357,13 +377,25 @@ class Http1Client:
         if tls and self._ssl is None:
             self._ssl = ssl.create_default_context()
         context = self._ssl if tls else None
+        proxy = self._proxies.for_origin(host, port, tls) if self._proxies is not None else None
         try:
-            _, connection = await loop.create_connection(
-                lambda: _Connection(origin), host, port,
-                ssl=context, server_hostname=host if tls else None,
-            )  # fmt: skip
+            if proxy is not None and tls:
+                connection = await _tunnel(origin, proxy, context)
+            elif proxy is not None:
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(origin), proxy.host, proxy.port
+                )
+                connection.proxy_line = proxy.header_line()
+            else:
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(origin), host, port,
+                    ssl=context, server_hostname=host if tls else None,
+                )  # fmt: skip
+        except ConnectError:
+            raise
         except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
-            raise ConnectError(f"could not connect ({type(exc).__name__})") from exc
+            via = " through the proxy" if proxy is not None else ""
+            raise ConnectError(f"could not connect{via} ({type(exc).__name__})") from exc
         self._all.add(connection)
         return connection
 
@@ -378,3 +410,52 @@ class Http1Client:
     def _discard(self, connection: _Connection) -> None:
         connection.close()
         self._all.discard(connection)
+
+
+class _TunnelOpening(asyncio.Protocol):
+    """A proxy connection until the CONNECT answer's head arrived."""
+
+    def __init__(self) -> None:
+        self.head = asyncio.get_running_loop().create_future()
+        self._received = b""
+
+    def data_received(self, data: bytes) -> None:
+        self._received += data
+        if b"\r\n\r\n" in self._received and not self.head.done():
+            self.head.set_result(self._received)
+        elif len(self._received) > 65536 and not self.head.done():
+            self.head.set_exception(InvalidResponse("the proxy's CONNECT answer is too large"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.head.done():
+            self.head.set_exception(ConnectionClosed("the proxy closed the tunnel"))
+
+
+async def _tunnel(
+    origin: tuple[str, int, bool], proxy: Proxy, context: ssl.SSLContext | None
+) -> _Connection:
+    """A TLS connection to ``origin`` through a CONNECT tunnel opened on ``proxy``."""
+    host, port, _ = origin
+    loop = asyncio.get_running_loop()
+    transport, opening = await loop.create_connection(_TunnelOpening, proxy.host, proxy.port)
+    try:
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        transport.write(
+            f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("latin-1")
+            + proxy.header_line() + b"\r\n"
+        )  # fmt: skip
+        head = await opening.head
+        status_line = head.split(b"\r\n", 1)[0].split()
+        if len(status_line) < 2 or not status_line[1].startswith(b"2"):
+            status = status_line[1].decode("latin-1") if len(status_line) > 1 else "?"
+            raise ConnectError(f"the proxy refused the tunnel (status {status})")
+        connection = _Connection(origin)
+        context = context or ssl.create_default_context()
+        secure = await loop.start_tls(transport, connection, context, server_hostname=host)
+    except BaseException:
+        transport.close()
+        raise
+    if secure is None:
+        raise ConnectError("the TLS handshake through the proxy failed")
+    connection.connection_made(secure)
+    return connection

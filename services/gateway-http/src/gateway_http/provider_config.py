@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from gateway_adapters.config.validation import ConfigFileError, ConfigModel, validate
+from gateway_adapters.outbound_proxy import DIRECT, Proxy
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.resilience import HealthSettings, RetrySettings, RoutingStrategy
 from gateway_core.domain.routing import Deployment, ModelRoute, PatternRoute, RoutingTable, Target
@@ -40,6 +41,18 @@ class ProviderConfig(_ProvidersModel):
     requires_api_key: bool = False
     timeout_seconds: float = Field(default=60.0, gt=0)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    proxy: str | None = None
+    """``http://[user:password@]host[:port]``: this provider's requests go through that proxy
+    (``NO_PROXY`` does not apply); ``"direct"``: never through one; unset: the environment's
+    ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``."""
+
+    @field_validator("proxy")
+    @classmethod
+    def _valid_proxy(cls, value: str | None) -> str | None:
+        if value is None or value == DIRECT:
+            return value
+        Proxy.parse(value)  # its message never quotes the URL (it may hold a password)
+        return value
     headers: dict[str, str] = Field(default_factory=dict)
     default_max_tokens: int | None = Field(default=None, ge=1)
     max_tokens_by_model: dict[str, int] = Field(default_factory=dict)

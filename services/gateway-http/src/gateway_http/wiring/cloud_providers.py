@@ -44,7 +44,7 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
         api_key=provider.api_key,
         entra=None if provider.api_key else _entra(settings, clients),
         deployments={model: Deployment(name) for model, name in config.deployments.items()},
-        client=clients.http1,
+        client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
@@ -72,7 +72,7 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         name=provider.name,
         base_url=provider.base_url or GEMINI_API,
         api_key=provider.api_key,
-        client=clients.http1,
+        client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
@@ -93,14 +93,14 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         "connect_timeout": config.connect_timeout_seconds,
     }
     gemini = GeminiChatProvider(
-        name=provider.name, base_url=google_url, tokens=tokens, client=clients.http1,
-        headers=config.headers, **timeouts,
+        name=provider.name, base_url=google_url, tokens=tokens,
+        client=clients.http1_for(provider), headers=config.headers, **timeouts,
     )  # fmt: skip
     claude = VertexClaudeChatProvider(
         name=provider.name,
         base_url=google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic",
         tokens=tokens,
-        client=clients.http1,
+        client=clients.http1_for(provider),
         default_max_tokens=config.default_max_tokens or 4096,
         **timeouts,
     )
@@ -121,7 +121,7 @@ def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvid
         name=provider.name,
         signer=SigV4Signer(session.get_credentials(), region),
         base_url=provider.base_url,
-        client=clients.http1,
+        client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,

@@ -12,6 +12,7 @@ from typing import TypeGuard
 import httpx
 
 from gateway_adapters.http1 import Http1Client
+from gateway_adapters.outbound_proxy import DIRECT, Proxy, ProxyRules
 from gateway_adapters.providers.anthropic import AnthropicChatProvider
 from gateway_adapters.providers.echo import EchoChatProvider, EchoEmbeddingProvider
 from gateway_adapters.providers.ollama import OllamaChatProvider
@@ -23,13 +24,46 @@ from gateway_http.wiring.cloud_providers import CLOUD_BUILDERS, CLOUD_EMBEDDERS
 
 
 class UpstreamClients:
-    """The pooled HTTP clients every adapter shares (opened and closed by the lifespan)."""
+    """The pooled HTTP clients every adapter shares (opened and closed by the lifespan).
 
-    def __init__(self, http1: Http1Client, client: httpx.AsyncClient) -> None:
+    The shared clients reach upstreams directly or through the environment's proxies
+    (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``); a provider with its own ``proxy`` setting
+    gets clients of its own, one pair per distinct setting, made on first use."""
+
+    def __init__(
+        self,
+        http1: Http1Client,
+        client: httpx.AsyncClient,
+        make: Callable[[ProxyRules], tuple[Http1Client, httpx.AsyncClient]] | None = None,
+    ) -> None:
         self.http1 = http1
         """OpenAI-compatible and Anthropic providers: the hot path."""
         self.client = client
         """Ollama (NDJSON) and the tool backends."""
+        self._make = make
+        self._own: dict[str, tuple[Http1Client, httpx.AsyncClient]] = {}
+
+    def _pair(self, provider: ResolvedProvider) -> tuple[Http1Client, httpx.AsyncClient]:
+        setting = provider.config.proxy
+        if setting is None or self._make is None:
+            return self.http1, self.client
+        pair = self._own.get(setting)
+        if pair is None:
+            proxy = None if setting == DIRECT else Proxy.parse(setting)
+            pair = self._own[setting] = self._make(ProxyRules.through(proxy))
+        return pair
+
+    def http1_for(self, provider: ResolvedProvider) -> Http1Client:
+        return self._pair(provider)[0]
+
+    def client_for(self, provider: ResolvedProvider) -> httpx.AsyncClient:
+        return self._pair(provider)[1]
+
+    async def close_own(self) -> None:
+        for http1, client in self._own.values():
+            await client.aclose()
+            await http1.close()
+        self._own.clear()
 
 
 def _openai(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
@@ -38,7 +72,7 @@ def _openai(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         name=provider.name,
         base_url=provider.base_url or "",
         api_key=provider.api_key,
-        client=clients.http1,
+        client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
@@ -51,7 +85,7 @@ def _anthropic(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProv
         name=provider.name,
         base_url=provider.base_url or "",
         api_key=provider.api_key,
-        client=clients.http1,
+        client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         default_max_tokens=config.default_max_tokens or 4096,
@@ -65,7 +99,7 @@ def _ollama(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     return OllamaChatProvider(
         name=provider.name,
         base_url=provider.base_url or "",
-        client=clients.client,
+        client=clients.client_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
     )
