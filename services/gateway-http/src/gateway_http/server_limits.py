@@ -96,7 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._bytes_this_request = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._app = self.app
-        self.app = self._run_request  # type: ignore[assignment]
+        self.app = self._run_request
         self._request_task: asyncio.Task[None] | None = None
         self._hung_up: asyncio.Task[None] | None = None
 
@@ -129,7 +129,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     async def _run_request(self, scope: Any, receive: Any, send: Any) -> None:
         """The app, in the request's task, noted so that ``connection_lost`` can cancel it."""
         task = asyncio.current_task()
-        self._request_task = task  # type: ignore[assignment]
+        self._request_task = task
         try:
             await self._app(scope, receive, send)
         except asyncio.CancelledError:
