@@ -223,7 +223,7 @@ def test_a_hang_up_before_the_first_byte_cancels_the_upstream_call(
 def test_a_hang_up_mid_stream_cancels_the_upstream_stream(
     gateway: GatewayProcess, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.script(Turn(text="one two three four", fault=Fault.STALL_MID_STREAM))
+    fake_upstream.script(Turn(text="one two three four", stalls_mid_stream=True))
     before = _chat_lines(gateway)
     closed_at = _hang_up_when(gateway, _chat(True), lambda received: b"data: " in received)
     cancelled_at = _wait_for(fake_upstream.hangups, "the upstream stream")

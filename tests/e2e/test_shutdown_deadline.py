@@ -117,7 +117,7 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
         "LLM_GATEWAY_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
     }
     # The answer's first words arrive, then the model goes quiet for longer than the grace.
-    fake_upstream.script(Turn(text="one two three four five", fault=Fault.STALL_MID_STREAM))
+    fake_upstream.script(Turn(text="one two three four five", stalls_mid_stream=True))
     route, body = _DOORS[door]
     body = {**body, "model": VENDOR_MODELS["openai"], "stream": True}
     with GatewayProcess(env) as gateway:

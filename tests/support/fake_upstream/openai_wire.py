@@ -283,7 +283,7 @@ async def _stream(
         if turn.fault is Fault.DROP_MID_STREAM and position == 2:
             _abort(request)
             return response
-        if turn.fault is Fault.STALL_MID_STREAM and position == 2:
+        if turn.stalls_mid_stream and position == 2:
             await upstream.hold()
         if turn.fault is Fault.MALFORMED_JSON and position == 2:
             await response.write(b'data: {"id": "chatcmpl-broken", "choices": [\n\n')

@@ -19,7 +19,6 @@ class Fault(enum.Enum):
     UNAUTHORIZED = "unauthorized"  # 401: the gateway's key is wrong
     BAD_REQUEST = "bad_request"  # 400 with the vendor's error body
     HANG = "hang"  # accept the request, never answer
-    STALL_MID_STREAM = "stall_mid_stream"  # stream the first events, then go quiet (OpenAI)
     DROP_MID_STREAM = "drop_mid_stream"  # send part of a stream, then cut the connection
     MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
     QUOTES_CREDENTIALS = "quotes_credentials"  # 400 whose message quotes the key it was sent
@@ -42,6 +41,9 @@ class Turn:
     model: str | None = None
     headers: tuple[tuple[str, str], ...] | None = None
     """An HTTP fault's headers (OpenAI dialect); ``None``: ``retry-after: 7`` on a 429."""
+    stalls_mid_stream: bool = False
+    """OpenAI dialect, streamed: the first events, then nothing until the gateway hangs up
+    (a slow model); ``FakeUpstream.hangups`` records when."""
     quote_credentials: bool = False
     """With an HTTP fault: the error message quotes the credentials the request came with,
     as some vendors' messages do (the gateway must never pass them on)."""
