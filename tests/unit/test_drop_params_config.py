@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway_adapters.providers.echo.adapter import EchoChatProvider
+from gateway_adapters.stores.codec import response_from_dict, response_to_dict
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
 from gateway_core.errors import UnsupportedParameterError
@@ -118,3 +119,10 @@ def test_echo_drops_and_reports_when_asked_and_ignores_bookkeeping() -> None:
 
     assert asyncio.run(first_chunk()).dropped_params == ("logprobs",)
     assert asyncio.run(echo.complete(_echo_request(extra={"store": False}))).dropped_params == ()
+
+
+def test_a_stored_answer_keeps_what_was_dropped() -> None:
+    answer = asyncio.run(
+        EchoChatProvider("echo").complete(_echo_request(extra={"top_k": 3}, drop_params=True))
+    )
+    assert response_from_dict(response_to_dict(answer)).dropped_params == ("top_k",)

@@ -275,6 +275,7 @@ class ChatTurn:
             finish_reason=choice.finish_reason,
             native_finish_reason=choice.native_finish_reason,
             usage=response.usage,
+            extra=_chunk_fields(response),
         )
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
@@ -336,6 +337,14 @@ class ChatTurn:
         scope, self._session_scope = self._session_scope, None
         if scope is not None:
             await scope.__aexit__(None, None, None)
+
+
+def _chunk_fields(response: ChatResponse) -> Mapping[str, object]:
+    """The top-level fields every chunk of the answer carried (``service_tier``...), for the
+    turn's own last chunk."""
+    if response.system_fingerprint is None:
+        return response.extra
+    return {**response.extra, "system_fingerprint": response.system_fingerprint}
 
 
 def _without_end(chunk: ChatChunk) -> ChatChunk | None:
