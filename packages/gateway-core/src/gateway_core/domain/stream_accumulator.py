@@ -16,6 +16,7 @@ dropped (``drop_params``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
@@ -41,6 +42,8 @@ class StreamAccumulator:
         "_choice_extra",
         "_delta_extra",
         "_reasoning",
+        "_seen_null_choice",
+        "_seen_top",
         "_text",
         "_top_extra",
         "dropped_params",
@@ -59,6 +62,8 @@ class StreamAccumulator:
         self._delta_extra: dict[str, Any] | None = None
         self._choice_extra: dict[str, Any] | None = None
         self._top_extra: dict[str, Any] | None = None
+        self._seen_null_choice: Mapping[str, Any] | None = None
+        self._seen_top: Mapping[str, Any] | None = None
         self.dropped_params: tuple[str, ...] = ()
         """Request fields the provider left out (``drop_params``): on a stream's first chunk."""
         self.finish_reason: str | None = None
@@ -81,7 +86,13 @@ class StreamAccumulator:
             self._add_call_delta(delta)
         if chunk.reasoning_content:
             self._reasoning.append(chunk.reasoning_content)
-        if chunk.delta_extra or chunk.choice_extra or chunk.extra or chunk.dropped_params:
+        # Identity, not truth: NO_EXTRA's len() is a Python call, and this runs per chunk.
+        if (
+            chunk.delta_extra is not NO_EXTRA
+            or chunk.choice_extra is not NO_EXTRA
+            or chunk.extra is not NO_EXTRA
+            or chunk.dropped_params
+        ):
             self._add_extras(chunk)
         if chunk.finish_reason is not None:
             self.finish_reason = chunk.finish_reason
@@ -93,14 +104,21 @@ class StreamAccumulator:
     def _add_extras(self, chunk: ChatChunk) -> None:
         if chunk.delta_extra:
             self._delta_extra = merged_fields(self._delta_extra or {}, chunk.delta_extra)
-        if chunk.choice_extra:
-            self._choice_extra = merged_fields(self._choice_extra or {}, chunk.choice_extra)
-        if chunk.extra:
-            # Every chunk repeats these (service_tier...): the newest value stands.
-            top = self._top_extra = self._top_extra or {}
-            for name, value in chunk.extra.items():
-                if value is not None or name not in top:
-                    top[name] = value
+        choice = chunk.choice_extra
+        # OpenAI repeats ``"logprobs": null`` on every chunk: once seen, it adds nothing.
+        if choice and choice != self._seen_null_choice:
+            self._choice_extra = merged_fields(self._choice_extra or {}, choice)
+            if all(value is None for value in choice.values()):
+                self._seen_null_choice = choice
+        top = chunk.extra
+        # Every chunk repeats these (service_tier...): the newest value stands, and the same
+        # fields as the chunk before change nothing.
+        if top and top != self._seen_top:
+            self._seen_top = top
+            fields = self._top_extra = self._top_extra or {}
+            for name, value in top.items():
+                if value is not None or name not in fields:
+                    fields[name] = value
         if chunk.dropped_params:
             self.dropped_params = chunk.dropped_params
 
