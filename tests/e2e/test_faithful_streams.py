@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import openai
+import pydantic
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -101,6 +102,22 @@ def test_a_streamed_refusal_reaches_the_client(
     chunks = _chunks(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True))
     assert _deltas(chunks, "refusal") == "I can't help with that."
     assert _deltas(chunks, "content") == ""
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+
+
+def test_a_streamed_refusal_reaches_the_sdks_stream_helper(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(Turn(text=None, refusal="I can't help with that."))
+    with client.chat.completions.stream(
+        model="gpt-4o", messages=HELLO, response_format=Weather  # type: ignore[arg-type]
+    ) as stream:
+        final = stream.get_final_completion()
+    message = final.choices[0].message
+    assert (message.refusal, message.parsed) == ("I can't help with that.", None)
 
 
 # -- a streamed answer's cache copy equals the JSON answer's ---------------------------------
