@@ -34,6 +34,10 @@ def providers_config(upstream_url: str) -> dict:
             "fake-ollama": {"type": "ollama", "base_url": upstream_url, **common},
             "fake-openai-responses": {"type": "openai", "base_url": f"{upstream_url}/v1", "requires_api_key": True, "responses_api": True, **common},
             "unkeyed": {"type": "openai", "base_url": f"{upstream_url}/v1", "requires_api_key": True},
+            # drop_params in the configuration (issue 12): the provider's, and a route's own.
+            "fake-anthropic-lenient": {"type": "anthropic", "base_url": upstream_url, "requires_api_key": True,
+                                       "api_key_env": ["LLM_GATEWAY_FAKE_ANTHROPIC_API_KEY"], "drop_params": True, **common},
+            "echo": {"type": "echo"},
         },
         "models": {
             "gpt-4o": {"provider": "fake-openai"},
@@ -46,10 +50,16 @@ def providers_config(upstream_url: str) -> dict:
                 "fallbacks": ["gpt-4o"],
             },
             "needs-key": {"provider": "unkeyed"},
+            "claude-lenient": {"provider": "fake-anthropic-lenient", "model": "claude-sonnet-4-5-20250929"},
+            "claude-lenient-but-strict": {"provider": "fake-anthropic-lenient", "model": "claude-sonnet-4-5-20250929",
+                                          "drop_params": False},
+            "claude-route-lenient": {"provider": "fake-anthropic", "model": "claude-sonnet-4-5-20250929",
+                                     "drop_params": True},
+            "echo": {"provider": "echo"},
             NATIVE_RESPONSES_MODEL: {"provider": "fake-openai-responses", "model": "gpt-5"},
             "text-embedding-3-small": {"provider": "fake-openai"},
         },
-        "prefixes": {"ollama/": "fake-ollama"},
+        "prefixes": {"ollama/": "fake-ollama", "lenient/": "fake-anthropic-lenient"},
         "aliases": {"claude": "claude-sonnet-4-5-20250929"},
     }
 

@@ -58,11 +58,17 @@ def test_invalid_bodies_are_400_naming_the_field(
     _still_serving(http)
 
 
-def test_unknown_fields_are_ignored(http: httpx.Client) -> None:
-    response = http.post(
-        "/v1/chat/completions", json={**GOOD, "frequency_penalty": 0.5, "x_vendor": {"a": 1}}
-    )
-    assert response.status_code == 200
+def test_fields_the_echo_provider_cannot_honour_are_refused_by_name_or_dropped(
+    http: httpx.Client,
+) -> None:
+    extras = {"frequency_penalty": 0.5, "x_vendor": {"a": 1}, "store": False}
+    refused = http.post("/v1/chat/completions", json={**GOOD, **extras})
+    error = _assert_openai_error(refused, 400)
+    assert (error["code"], error["param"]) == ("unsupported_parameter", "frequency_penalty")
+    dropped = http.post("/v1/chat/completions", json={**GOOD, **extras, "drop_params": True})
+    assert dropped.status_code == 200
+    # ``store`` does not change an answer: left out without a word, as the table says.
+    assert dropped.headers["x-gateway-dropped-params"] == "frequency_penalty,x_vendor"
 
 
 def test_invalid_json_is_400(http: httpx.Client) -> None:

@@ -237,3 +237,11 @@ def test_unmodelled_fields_change_the_key() -> None:
         model="gpt-4o", messages=(Message.user("Hi"),), temperature=0, extra={"logprobs": True}
     )
     assert cache_key(plain, "k") != cache_key(with_logprobs, "k")
+
+
+def test_drop_params_keys_apart_only_when_there_is_something_to_drop() -> None:
+    base = ChatRequest("m", (Message.user("Hi"),), temperature=0)
+    with_extra = replace(base, extra={"logprobs": True})
+    # An answer that left logprobs out must not serve a request that wants them refused.
+    assert cache_key(replace(with_extra, drop_params=True), "t") != cache_key(with_extra, "t")
+    assert cache_key(replace(base, drop_params=True), "t") == cache_key(base, "t")

@@ -179,7 +179,8 @@ def completion(turn: Turn, model: str, *, wants_logprobs: bool = False) -> dict[
             {
                 "index": 0,
                 "message": message,
-                "logprobs": _logprobs(turn.text or "") if wants_logprobs else None,
+                # Per text token, as in the stream: an answer without text has none.
+                "logprobs": _logprobs(turn.text) if wants_logprobs and turn.text else None,
                 "finish_reason": _finish(turn),
             }
         ],
@@ -241,6 +242,8 @@ def chunk_events(
         events += [event({"reasoning_content": p}) for p in re.findall(r"\s*\S+", turn.reasoning)]
     if turn.refusal is not None:
         events += [event({"refusal": p}) for p in re.findall(r"\s*\S+", turn.refusal)]
+    if turn.message_fields:  # annotations, unknown fields: whole, in one delta
+        events.append(event(dict(turn.message_fields)))
     events += [
         event({"content": piece}, logprobs=_logprobs(piece) if wants_logprobs else None)
         for piece in re.findall(r"\s*\S+", turn.text or "")

@@ -71,6 +71,10 @@ class ProviderConfig(_ProvidersModel):
     credential chain (Entra ID client secret, a service-account key file, ...)."""
     deployments: dict[str, str] = Field(default_factory=dict)
     """Azure: the gateway's model id -> the deployment that serves it (default: the id)."""
+    drop_params: bool = Field(default=False, strict=True)  # "true" (a string) is a typo
+    """Leave out the request fields this provider cannot serve (and name them in the
+    ``x-gateway-dropped-params`` header) instead of refusing the request with 400, for every
+    request it serves; a route's own ``drop_params`` overrides it."""
 
 
 class ModelConfig(_ProvidersModel):
@@ -83,6 +87,9 @@ class ModelConfig(_ProvidersModel):
     fallbacks: tuple[str, ...] = ()
     description: str = ""
     retry: RetryConfig | None = None
+    drop_params: bool | None = Field(default=None, strict=True)
+    """This route's say on unsupported fields (see ``ProviderConfig.drop_params``); unset:
+    each deployment's provider decides."""
 
     @model_validator(mode="after")
     def _one_target(self) -> ModelConfig:
@@ -205,12 +212,16 @@ def routing_table(config: GatewayConfig) -> RoutingTable:
     models = {}
     for name, route in config.models.items():
         deployments = tuple(
-            _deployment(name, route, placement, by_provider) for placement in route.placements(name)
+            _deployment(name, route, placement, by_provider, config.providers)
+            for placement in route.placements(name)
         )
         target = deployments[0].target
         models[name] = ModelRoute(target, route.fallbacks, deployments, route.routing_strategy)
     patterns = tuple(PatternRoute(p.pattern, p.provider) for p in config.patterns)
-    return RoutingTable(models, dict(config.prefixes), patterns, dict(config.aliases), by_provider)
+    dropping = frozenset(name for name, p in config.providers.items() if p.drop_params)
+    return RoutingTable(
+        models, dict(config.prefixes), patterns, dict(config.aliases), by_provider, dropping
+    )
 
 
 def _deployment(
@@ -218,10 +229,14 @@ def _deployment(
     route: ModelConfig,
     placement: DeploymentConfig,
     by_provider: Mapping[str, tuple[RetrySettings, HealthSettings]],
+    providers: Mapping[str, ProviderConfig],
 ) -> Deployment:
     retry, health = by_provider[placement.provider]
+    drop = route.drop_params
+    if drop is None:
+        drop = providers[placement.provider].drop_params
     return Deployment(
-        Target(placement.provider, placement.model or route_name),
+        Target(placement.provider, placement.model or route_name, drop),
         placement.name or f"{route_name}@{placement.provider}",
         placement.weight,
         merged(retry, route.retry),

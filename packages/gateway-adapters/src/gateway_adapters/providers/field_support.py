@@ -3,6 +3,7 @@ or cannot serve: data, read by the adapters and rendered into docs/API.md (a tes
 doc against this table).
 
 OpenAI-format providers receive every field as the client sent it, so they have no table.
+The test provider (``echo``) has one too: it cannot honour what would shape a model's answer.
 For the others, a field the client sent that the gateway does not model (``ChatRequest.extra``)
 is looked up here: *forwarded* and *mapped* fields are translated by the adapter's wire module;
 *ignored* fields do not change the answer and are left out; anything else, listed as not
@@ -63,7 +64,16 @@ OLLAMA: Mapping[str, str] = {
     **dict.fromkeys(_BOOKKEEPING, IGNORED),
 }
 
-TABLES: Mapping[str, Mapping[str, str]] = {"anthropic": ANTHROPIC, "ollama": OLLAMA}
+ECHO: Mapping[str, str] = {
+    # The test provider repeats the last user message: it honours the output limit (the
+    # echo is cut) and nothing else that would shape a model's answer.
+    "max_completion_tokens": "honoured (the echo is cut to it, as to `max_tokens`)",
+    **dict.fromkeys((*_ANSWER_CHANGING_OPENAI_ONLY, "reasoning_effort", "thinking", "top_k"),
+                    NOT_SUPPORTED),
+    **dict.fromkeys(_BOOKKEEPING, IGNORED),
+}  # fmt: skip
+
+TABLES: Mapping[str, Mapping[str, str]] = {"anthropic": ANTHROPIC, "ollama": OLLAMA, "echo": ECHO}
 """Provider type -> field -> what happens to it."""
 
 

@@ -127,6 +127,7 @@ def response_to_dict(response: ChatResponse) -> dict[str, Any]:
             "cache_write_tokens": response.usage.cache_write_tokens,
         },
         "extra": dict(response.extra),
+        "dropped_params": list(response.dropped_params),
     }
 
 
@@ -147,6 +148,7 @@ def response_from_dict(data: Mapping[str, Any]) -> ChatResponse:
         provider=data.get("provider", ""),
         system_fingerprint=data.get("system_fingerprint"),
         extra=data.get("extra") or NO_EXTRA,
+        dropped_params=tuple(data.get("dropped_params") or ()),
     )
 
 

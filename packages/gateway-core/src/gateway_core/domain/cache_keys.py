@@ -94,6 +94,9 @@ def _answer_fields(request: ChatRequest) -> dict[str, Any]:
         # Unmodelled fields change the answer too (logprobs, reasoning_effort...); only added
         # when present, so keys of requests without them stay what they were.
         fields["extra"] = request.extra
+        if request.drop_params:
+            # An answer that dropped fields must not serve a request that wants them refused.
+            fields["drop_params"] = True
     return fields
 
 

@@ -107,3 +107,6 @@ class ChatChunk:
     """Choice fields not modelled (``logprobs``...), as the provider streamed them."""
     extra: Mapping[str, Any] = NO_EXTRA
     """Chunk fields not modelled (``service_tier``, ``system_fingerprint``...)."""
+    dropped_params: tuple[str, ...] = ()
+    """Request fields the provider left out (``drop_params``); on a stream's first chunk, so
+    the response headers can name them."""

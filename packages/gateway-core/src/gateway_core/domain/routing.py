@@ -28,6 +28,10 @@ class Target:
     provider: str
     model: str
     """The provider's own model id."""
+    drop_params: bool = False
+    """The configuration lets the provider leave out request fields it cannot serve
+    (reported to the client) instead of refusing them: the route's own say, else its
+    provider's."""
 
 
 _NO_RETRY = RetrySettings()
@@ -82,6 +86,9 @@ class RoutingTable:
     aliases: Mapping[str, str] = field(default_factory=dict)
     provider_retry: Mapping[str, tuple[RetrySettings, HealthSettings]] = field(default_factory=dict)
     """Settings for names routed by prefix or pattern, by provider."""
+    drop_params_providers: frozenset[str] = frozenset()
+    """Providers configured with ``drop_params``: names routed to them by prefix or pattern
+    get targets that drop unsupported fields."""
     _groups: dict[str, tuple[DeploymentGroup, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -116,6 +123,9 @@ class RoutingTable:
         retry, health = self.provider_retry.get(target.provider, (_NO_RETRY, _NO_HEALTH))
         return Deployment(target, name, 1.0, retry, health)
 
+    def _dynamic_target(self, provider: str, model: str) -> Target:
+        return Target(provider, model, provider in self.drop_params_providers)
+
     def _unalias(self, model: str) -> str:
         name = model
         for _ in range(_MAX_ALIAS_DEPTH):
@@ -141,10 +151,10 @@ class RoutingTable:
             return route.target, route.fallbacks
         for prefix, provider in self.prefixes.items():
             if name.startswith(prefix) and len(name) > len(prefix):
-                return Target(provider, name[len(prefix) :]), ()
+                return self._dynamic_target(provider, name[len(prefix) :]), ()
         for pattern in self.patterns:
             if fnmatchcase(name, pattern.pattern):
-                return Target(pattern.provider, name), ()
+                return self._dynamic_target(pattern.provider, name), ()
         raise ModelNotFoundError(
             f"The model '{model}' does not exist or is not served by this gateway.",
             param="model",

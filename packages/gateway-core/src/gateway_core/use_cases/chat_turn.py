@@ -72,6 +72,9 @@ class TurnOutcome:
     """The turn ended before its answer did (the client went away, the upstream failed)."""
     upstream_seconds: float | None = None
     """Time spent waiting on the model (all rounds, fallbacks and tools included)."""
+    dropped_params: tuple[str, ...] = ()
+    """Request fields the provider left out (``drop_params``); known for a stream once it
+    opened (its first chunk names them), before its response headers leave."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,11 @@ class ChatTurn:
         result = self._tool_result
         runs = result.tool_runs if result is not None else ()
         admission = self._admission
+        progress = self._progress
+        if self._response is not None:
+            dropped = self._response.dropped_params
+        else:
+            dropped = progress.dropped_params if progress is not None else ()
         return TurnOutcome(
             response=self._response,
             rate_limit_headers=admission.headers if admission is not None else _NO_HEADERS,
@@ -133,6 +141,7 @@ class ChatTurn:
             notice=result.notice if result is not None else None,
             aborted=self._aborted,
             upstream_seconds=self._upstream_seconds,
+            dropped_params=dropped,
         )
 
     # -- the drivers ------------------------------------------------------------------------
@@ -277,6 +286,7 @@ class ChatTurn:
             finish_reason=choice.finish_reason,
             native_finish_reason=choice.native_finish_reason,
             usage=response.usage,
+            extra=_chunk_fields(response),
         )
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
@@ -347,10 +357,27 @@ class ChatTurn:
             await scope.__aexit__(None, None, None)
 
 
+def _chunk_fields(response: ChatResponse) -> Mapping[str, object]:
+    """The top-level fields every chunk of the answer carried (``service_tier``...), for the
+    turn's own last chunk."""
+    if response.system_fingerprint is None:
+        return response.extra
+    return {**response.extra, "system_fingerprint": response.system_fingerprint}
+
+
 def _without_end(chunk: ChatChunk) -> ChatChunk | None:
-    """``chunk`` without its finish reason and usage (they go in the turn's last chunk)."""
+    """``chunk`` without its finish reason and usage (they go in the turn's last chunk); kept
+    when it still carries something (a last refusal piece, the last tokens' logprobs)."""
     rest = replace(chunk, finish_reason=None, native_finish_reason=None, usage=None)
-    return rest if rest.role is not None or rest.content or rest.tool_calls else None
+    if rest.role is not None or rest.content or rest.tool_calls or rest.reasoning_content:
+        return rest
+    carries = _has_value(rest.delta_extra) or _has_value(rest.choice_extra)
+    return rest if carries else None
+
+
+def _has_value(fields: Mapping[str, object]) -> bool:
+    """Whether any field is not null (OpenAI sends ``"logprobs": null`` on every chunk)."""
+    return any(value is not None for value in fields.values())
 
 
 async def _prefixed(

@@ -75,13 +75,13 @@ class CompleteChat:
 
         async def attempt(target: Target) -> ChatResponse:
             provider = self._provider(routes, target)
-            return await provider.complete(_addressed_to(request, target.model))
+            return await provider.complete(_addressed_to(request, target))
 
         return await self._fallback.first_success(routes.routing.groups(request.model), attempt)
 
     async def _open(self, request: ChatRequest, routes: ChatRoutes, target: Target) -> _Opened:
         """The target's stream and its first chunk (``None``: the stream was empty)."""
-        chunks = self._provider(routes, target).stream(_addressed_to(request, target.model))
+        chunks = self._provider(routes, target).stream(_addressed_to(request, target))
         try:
             return target, await anext(chunks, None), chunks
         except BaseException:
@@ -112,7 +112,11 @@ class CompleteChat:
             await chunks.aclose()
 
 
-def _addressed_to(request: ChatRequest, model: str) -> ChatRequest:
-    """The request with the provider's own model id; most names pass through unchanged, and
-    copying a request (``dataclasses.replace``) was 1.7% of the CPU under load."""
-    return request if request.model == model else replace(request, model=model)
+def _addressed_to(request: ChatRequest, target: Target) -> ChatRequest:
+    """The request with the provider's own model id, and ``drop_params`` when the request or
+    the target's configuration asks for it; most requests pass through unchanged, and copying
+    a request (``dataclasses.replace``) was 1.7% of the CPU under load."""
+    drop = target.drop_params and not request.drop_params
+    if request.model == target.model and not drop:
+        return request
+    return replace(request, model=target.model, drop_params=request.drop_params or drop)

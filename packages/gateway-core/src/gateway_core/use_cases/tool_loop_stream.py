@@ -59,7 +59,9 @@ class RoundView:
         if role is not None:
             self._role_sent = True
             content = content or ""  # a role chunk carries "" as OpenAI's first chunk does
-        return ChatChunk(role=role, content=content, model=chunk.model)
+        return ChatChunk(
+            role=role, content=content, model=chunk.model, dropped_params=chunk.dropped_params
+        )
 
     def closing_chunks(self, final: ChatResponse) -> Iterator[ChatChunk]:
         """The end of the client's stream: a role chunk if none was sent yet, the final turn's

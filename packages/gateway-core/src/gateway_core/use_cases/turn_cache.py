@@ -88,12 +88,18 @@ class TurnCache:
 
 
 async def replay(response: ChatResponse) -> AsyncGenerator[ChatChunk, None]:
-    """A stored answer, as a stream: role, the whole text, the tool calls, the end."""
+    """A stored answer, as a stream: role, the whole text with the message's other fields
+    (reasoning, refusal, thinking blocks, logprobs, service tier...), the tool calls, the end."""
     choice = response.choices[0]
     message = choice.message
+    top = response.extra
+    if response.system_fingerprint is not None:
+        top = {**top, "system_fingerprint": response.system_fingerprint}
     yield ChatChunk(
         role="assistant", content=message.text or "", model=response.model,
-        provider=response.provider,
+        provider=response.provider, reasoning_content=message.reasoning_content,
+        delta_extra=message.extra, choice_extra=choice.extra, extra=top,
+        dropped_params=response.dropped_params,
     )  # fmt: skip
     for index, call in enumerate(message.tool_calls):
         yield ChatChunk(tool_calls=(ToolCallDelta(index, call.id, call.name, call.arguments),))

@@ -99,8 +99,8 @@ def _headers(outcome: TurnOutcome, final: bool = True) -> dict[str, str]:
     headers = dict(outcome.rate_limit_headers)
     if outcome.cache is not None:
         headers["x-gateway-cache"] = outcome.cache
-    if outcome.response is not None and outcome.response.dropped_params:
-        headers["x-gateway-dropped-params"] = ",".join(outcome.response.dropped_params)
+    if outcome.dropped_params:  # a stream's too: its first chunk named them
+        headers["x-gateway-dropped-params"] = ",".join(outcome.dropped_params)
     if final:
         headers[COST_HEADER] = cost_header_value(outcome.cost_usd)
     return headers

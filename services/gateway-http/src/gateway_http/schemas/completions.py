@@ -85,6 +85,8 @@ def outcome_extension(outcome: TurnOutcome) -> dict[str, Any]:
         ]
     if outcome.notice:
         extension["notice"] = outcome.notice
+    if outcome.dropped_params:
+        extension["dropped_params"] = list(outcome.dropped_params)
     return extension
 
 

@@ -101,7 +101,7 @@ class AnthropicChatProvider:
         return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        body, _ = self._body(request, stream=True)
+        body, dropped = self._body(request, stream=True)
         translator = StreamTranslator(self.name)
         try:
             async with self._client.post(self._streamed, body, self._stream_timeout) as response:
@@ -112,6 +112,8 @@ class AnthropicChatProvider:
                     )
                 async for event in iter_sse(response.iter_chunks()):
                     for chunk in translator.feed(event.data):
+                        if dropped:  # the first chunk names them, for the response headers
+                            chunk, dropped = replace(chunk, dropped_params=dropped), ()
                         yield chunk
         except TRANSPORT_FAILURES as error:
             raise transport_error(error, self.name) from error

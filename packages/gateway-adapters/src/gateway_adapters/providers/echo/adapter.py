@@ -1,5 +1,9 @@
 """A provider with no model behind it, for trying the gateway out: it repeats the last user
-message. It needs no key and no network, and ``/v1/models`` labels it as such."""
+message. It needs no key and no network, and ``/v1/models`` labels it as such.
+
+It honours the output limit only: a field that would shape a real model's answer (``logprobs``,
+``top_k``, ...) is refused by name or, with ``drop_params``, dropped and reported, per its
+column of the translation table (``field_support.ECHO``), never silently ignored."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator
 
+from gateway_adapters.providers.field_support import ECHO, servable_extras
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.embeddings import EmbeddingInput, EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.messages import Message
@@ -28,6 +33,12 @@ class EchoChatProvider:
     def __init__(self, name: str = "echo") -> None:
         self.name = name
 
+    def _dropped(self, request: ChatRequest) -> tuple[str, ...]:
+        """The extras left out (``drop_params``); raises for one it cannot honour."""
+        if not request.extra:
+            return ()
+        return servable_extras(request.extra, ECHO, provider=self.name, drop=request.drop_params)[1]
+
     @staticmethod
     def _answer(request: ChatRequest) -> tuple[str, str, Usage]:
         last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
@@ -40,6 +51,7 @@ class EchoChatProvider:
         return text, finish_reason, Usage(prompt_tokens=prompt, completion_tokens=_tokens(text))
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
+        dropped = self._dropped(request)
         text, finish_reason, usage = self._answer(request)
         return ChatResponse(
             id=f"chatcmpl-{uuid.uuid4().hex}",
@@ -48,11 +60,13 @@ class EchoChatProvider:
             choices=(Choice(message=Message.assistant(text), finish_reason=finish_reason),),
             usage=usage,
             provider=self.name,
+            dropped_params=dropped,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        dropped = self._dropped(request)
         text, finish_reason, usage = self._answer(request)
-        yield ChatChunk(role="assistant", content="", model=request.model)
+        yield ChatChunk(role="assistant", content="", model=request.model, dropped_params=dropped)
         words = text.split(" ") if text else []
         for position, word in enumerate(words):
             yield ChatChunk(content=word if position == 0 else " " + word)

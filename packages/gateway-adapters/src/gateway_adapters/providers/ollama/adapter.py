@@ -80,7 +80,7 @@ class OllamaChatProvider:
         return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        body, _ = self._body(request, stream=True)
+        body, dropped = self._body(request, stream=True)
         translator = StreamTranslator(provider=self.name, fallback_model=request.model)
         try:
             async with self._client.stream(
@@ -91,6 +91,8 @@ class OllamaChatProvider:
                     if not line.strip():
                         continue
                     for chunk in translator.feed(decode_json(line, provider=self.name)):
+                        if dropped:  # the first chunk names them, for the response headers
+                            chunk, dropped = replace(chunk, dropped_params=dropped), ()
                         yield chunk
                     if translator.done:
                         return
