@@ -5,7 +5,11 @@
   (``application/vnd.amazon.eventstream``), encoded here by ``encode_frame`` from the spec:
   a prelude (total length, headers length, prelude CRC32), string headers, the JSON payload and
   the message CRC32 (zlib.crc32);
-- ``POST /model/{model}/invoke``: Titan Text Embeddings.
+- ``POST /model/{model}/invoke``: Titan Text Embeddings, or for Claude (a body with
+  ``anthropic_version: bedrock-2023-05-31``) Anthropic's Messages answer;
+- ``POST /model/{model}/invoke-with-response-stream``: Claude's Messages events, each as a
+  ``chunk`` frame whose payload is ``{"bytes": <base64 of the event's JSON>}``; the last
+  (``message_stop``) carries ``amazon-bedrock-invocationMetrics``, as Bedrock adds.
 
 Every request must carry a SigV4 signature that this fake recomputes with botocore for the
 known test credentials (``ACCESS_KEY`` / ``SECRET_KEY``, service ``bedrock``, region from the
@@ -15,6 +19,8 @@ as AWS answers. Errors name their type in ``x-amzn-ErrorType`` and answer ``{"me
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import re
 import struct
@@ -28,7 +34,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.support.fake_upstream import openai_wire
+from tests.support.fake_upstream import anthropic_wire, openai_wire
 from tests.support.fake_upstream.server import FakeUpstream, Fault, Turn
 
 ACCESS_KEY = "AKIAFAKEBEDROCK00001"
@@ -66,6 +72,7 @@ def install(upstream: FakeUpstream) -> None:
     upstream.route("/model/{model}/converse", render)
     upstream.route("/model/{model}/converse-stream", render)
     upstream.route("/model/{model}/invoke", render_invoke)
+    upstream.route("/model/{model}/invoke-with-response-stream", render_claude)
 
 
 def error_response(status: int, kind: str, message: str) -> web.Response:
@@ -225,9 +232,67 @@ async def render_invoke(
 ) -> web.StreamResponse:
     if await signature_problem(request) is not None:
         return error_response(403, "InvalidSignatureException", "signature mismatch")
+    if isinstance(body, dict) and "anthropic_version" in body:
+        return await render_claude(upstream, request, body, turn)
     if turn.fault in _ERRORS:
         return error_response(*_ERRORS[turn.fault])  # type: ignore[index]
     text = body["inputText"]
     size = body.get("dimensions", openai_wire.EMBEDDING_DIMENSIONS)
     vector = [float(len(text) + i) for i in range(size)]
     return web.json_response({"embedding": vector, "inputTextTokenCount": len(text.split())})
+
+
+@dataclass
+class ClaudeBodies:
+    """The InvokeModel bodies Claude got, as sent (``anthropic_version``, ``anthropic_beta``)."""
+
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+
+CLAUDE_BODIES = ClaudeBodies()
+
+
+async def render_claude(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """Claude through InvokeModel: the body is the Messages API's without ``model`` and
+    ``stream`` (the path says both), with ``anthropic_version: bedrock-2023-05-31``."""
+    if await signature_problem(request) is not None:
+        return error_response(403, "InvalidSignatureException", "signature mismatch")
+    if turn.fault in _ERRORS:
+        return error_response(*_ERRORS[turn.fault])  # type: ignore[index]
+    if not isinstance(body, dict) or "model" in body or "stream" in body:
+        return error_response(400, "ValidationException", "extraneous key [model] is not permitted")
+    CLAUDE_BODIES.seen.append(dict(body))
+    checked = dict(body)
+    if checked.pop("anthropic_version", None) != "bedrock-2023-05-31":
+        return error_response(400, "ValidationException", "invalid anthropic_version")
+    beta = checked.pop("anthropic_beta", [])
+    if not isinstance(beta, list):
+        return error_response(400, "ValidationException", "anthropic_beta must be a list")
+    checked["model"] = request.match_info["model"]
+    problem = await asyncio.to_thread(anthropic_wire.request_body_problem, checked)
+    if problem is not None:
+        return error_response(400, "ValidationException", problem)
+    message = anthropic_wire.message_body(checked, turn)
+    if not request.path.endswith("/invoke-with-response-stream"):
+        return web.json_response(message)
+    events = anthropic_wire.stream_events(message)
+    metrics = {
+        "inputTokenCount": message["usage"]["input_tokens"],
+        "outputTokenCount": message["usage"]["output_tokens"],
+        "invocationLatency": 512,
+        "firstByteLatency": 128,
+    }
+    events[-1][1]["amazon-bedrock-invocationMetrics"] = metrics
+    response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
+    await response.prepare(request)
+    for position, (_, payload) in enumerate(events):
+        if isinstance(turn, ThrottledMidStream) and position == 3:
+            await response.write(exception_frame("throttlingException", "Too many tokens"))
+            break
+        encoded = base64.b64encode(json.dumps(payload).encode()).decode()
+        frame = event_frame("chunk", {"bytes": encoded, "p": "abcdefgh"[: position % 8]})
+        await response.write(frame)
+    await response.write_eof()
+    return response

@@ -351,6 +351,7 @@ async def render_claude(
         return rejection
     if not isinstance(body, dict) or "model" in body:
         return anthropic_wire.error_response(400, "invalid_request_error", "model: not allowed")
+    body = dict(body)  # the recorded request stays as sent
     if body.pop("anthropic_version", None) != "vertex-2023-10-16":
         return anthropic_wire.error_response(400, "invalid_request_error", "anthropic_version")
     body["model"] = request.match_info["model"]

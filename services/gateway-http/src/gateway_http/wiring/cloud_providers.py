@@ -18,6 +18,8 @@ from gateway_adapters.providers.azure import (
     EntraTokenSource,
 )
 from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
+from gateway_adapters.providers.bedrock.adapter import runtime_url
+from gateway_adapters.providers.bedrock.invoke_messages import BedrockClaudeMessages
 from gateway_adapters.providers.gemini import (
     GEMINI_API,
     GeminiChatProvider,
@@ -26,6 +28,8 @@ from gateway_adapters.providers.gemini import (
     VertexClaudeChatProvider,
     vertex_base_url,
 )
+from gateway_adapters.providers.gemini.vertex_claude_messages import VertexClaudeMessages
+from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.providers import ChatProvider
 from gateway_http.provider_config import ConfigError, ResolvedProvider
 
@@ -79,15 +83,24 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     )
 
 
-def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
-    """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
-    ``.../publishers/anthropic``, one token source for both."""
-    config, settings = provider.config, provider.settings
+def _vertex_place(provider: ResolvedProvider) -> tuple[GoogleTokenSource, str]:
+    """The token source and the ``.../publishers/google`` URL of a ``vertex_ai`` provider."""
+    settings = provider.settings
     credentials, default_project = _google_credentials(settings)
     project = settings.get("project") or default_project or ""
     location = settings.get("location") or "us-central1"
-    google_url = provider.base_url or vertex_base_url(project, location)
-    tokens = GoogleTokenSource(credentials)
+    return GoogleTokenSource(credentials), provider.base_url or vertex_base_url(project, location)
+
+
+def _anthropic_publisher(google_url: str) -> str:
+    return google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic"
+
+
+def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
+    ``.../publishers/anthropic``, one token source for both."""
+    config = provider.config
+    tokens, google_url = _vertex_place(provider)
     timeouts: dict[str, Any] = {
         "timeout": config.timeout_seconds,
         "connect_timeout": config.connect_timeout_seconds,
@@ -98,7 +111,7 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     )  # fmt: skip
     claude = VertexClaudeChatProvider(
         name=provider.name,
-        base_url=google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic",
+        base_url=_anthropic_publisher(google_url),
         tokens=tokens,
         client=clients.http1,
         default_max_tokens=config.default_max_tokens or 4096,
@@ -107,25 +120,52 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     return VertexAIChatProvider(gemini, claude)
 
 
-def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+def _vertex_messages(provider: ResolvedProvider, clients: UpstreamClients) -> NativeFormatProvider:
+    """``/v1/messages`` for Claude on Vertex, natively (its own token source: the doors'
+    adapters are built apart from the chat adapters)."""
+    config = provider.config
+    tokens, google_url = _vertex_place(provider)
+    return VertexClaudeMessages(
+        name=provider.name, base_url=_anthropic_publisher(google_url), tokens=tokens,
+        client=clients.http1, timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+    )  # fmt: skip
+
+
+def _bedrock_signer(provider: ResolvedProvider) -> SigV4Signer:
     """botocore's credential chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
     (/``AWS_SESSION_TOKEN``), ``AWS_PROFILE`` and the shared config and credentials files,
     web identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``: IRSA on EKS), container
     and instance metadata. ``settings.profile`` picks a profile; ``settings.region`` the region."""
     import botocore.session
 
-    config, settings = provider.config, provider.settings
+    settings = provider.settings
     session = botocore.session.Session(profile=settings.get("profile") or None)
     region = settings.get("region") or session.get_config_variable("region") or "us-east-1"
+    return SigV4Signer(session.get_credentials(), region)
+
+
+def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
     return BedrockChatProvider(
         name=provider.name,
-        signer=SigV4Signer(session.get_credentials(), region),
+        signer=_bedrock_signer(provider),
         base_url=provider.base_url,
         client=clients.http1,
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
     )
+
+
+def _bedrock_messages(provider: ResolvedProvider, clients: UpstreamClients) -> NativeFormatProvider:
+    """``/v1/messages`` for Claude on Bedrock, natively through InvokeModel."""
+    config, signer = provider.config, _bedrock_signer(provider)
+    return BedrockClaudeMessages(
+        name=provider.name, signer=signer, client=clients.http1,
+        base_url=provider.base_url or runtime_url(signer.region), timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+    )  # fmt: skip
 
 
 def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
@@ -178,3 +218,7 @@ CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProv
 }
 CLOUD_EMBEDDERS = frozenset({"azure", "bedrock", "gemini", "vertex_ai"})
 """Cloud types whose chat adapter also embeds."""
+CLOUD_MESSAGES: dict[
+    str, Callable[[ResolvedProvider, UpstreamClients], NativeFormatProvider]
+] = {"bedrock": _bedrock_messages, "vertex_ai": _vertex_messages}
+"""Cloud types that serve ``/v1/messages`` natively for their Claude models."""
