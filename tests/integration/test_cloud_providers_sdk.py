@@ -154,3 +154,51 @@ def test_models_lists_what_has_credentials(client: openai.OpenAI) -> None:
 
     assert {"gpt-4o", "gemini-2.5-flash", "vertex-pro", "azure-gpt-4o"} <= listed
     assert "vertex-elsewhere" not in listed
+
+
+@pytest.mark.parametrize("model", [MODELS["gemini"], "vertex_ai/gemini-2.5-flash"])
+def test_gemini_thinking_through_the_openai_sdk(client: openai.OpenAI, fake_upstream: FakeUpstream,
+                                                model: str) -> None:  # fmt: skip
+    """reasoning_effort -> thinkingConfig; thoughts -> reasoning_content; thinking and cached
+    tokens in the usage details, and priced (thoughts at the output price, as Google bills)."""
+    thinking = gemini_wire.Thinking(text="Rayleigh.", prompt_tokens=100, cached_tokens=40,
+                                    completion_tokens=30, thought_tokens=10)  # fmt: skip
+    fake_upstream.script(thinking, thinking)
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=QUESTION, reasoning_effort="medium"
+    )
+    completion = raw.parse()
+    with client.chat.completions.stream(
+        model=model, messages=QUESTION, reasoning_effort="medium",
+        stream_options={"include_usage": True},
+    ) as stream:  # fmt: skip
+        reasoning = "".join(
+            getattr(event.chunk.choices[0].delta, "reasoning_content", None) or ""
+            for event in stream
+            if event.type == "chunk" and event.chunk.choices
+        )
+        streamed = stream.get_final_completion()
+
+    sent = fake_upstream.requests[0].body["generationConfig"]["thinkingConfig"]
+    assert sent == {"thinkingBudget": 8192, "includeThoughts": True}
+    message = completion.choices[0].message
+    assert message.content == "Rayleigh."
+    assert getattr(message, "reasoning_content", None) == thinking.thought
+    assert reasoning == thinking.thought
+    for usage in (completion.usage, streamed.usage):
+        assert usage is not None and usage.completion_tokens == 30
+        assert usage.completion_tokens_details is not None
+        assert usage.completion_tokens_details.reasoning_tokens == 10
+        assert usage.prompt_tokens_details is not None
+        assert usage.prompt_tokens_details.cached_tokens == 40
+    # gemini-2.5-flash: $0.30 input, $0.03 cached input, $2.50 output per million tokens.
+    expected = (60 * 0.30 + 40 * 0.03 + 30 * 2.50) / 1_000_000
+    assert float(raw.headers["x-gateway-cost-usd"]) == pytest.approx(expected)
+
+
+def test_a_field_gemini_cannot_serve_is_refused_by_name(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=MODELS["gemini"], messages=QUESTION, logprobs=True)
+
+    assert refused.value.body["param"] == "logprobs"  # type: ignore[index]
+    assert "gemini" in refused.value.body["message"]  # type: ignore[index]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import replace
 from urllib.parse import quote
 
 import msgspec
@@ -24,6 +25,7 @@ from gateway_adapters.providers.bedrock.errors import http_error
 from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.bedrock.stream import StreamTranslator
 from gateway_adapters.providers.bedrock.wire import decode_response, to_converse_payload
+from gateway_adapters.providers.field_support import BEDROCK, servable_extras
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.text_and_images import text_inputs
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
@@ -58,13 +60,22 @@ class BedrockChatProvider:
     def __repr__(self) -> str:  # never the credentials
         return f"BedrockChatProvider(name={self.name!r}, base_url={self._base_url!r})"
 
+    def _body(self, request: ChatRequest) -> tuple[bytes, tuple[str, ...]]:
+        """The encoded body, and the request fields dropped as unsupported (``drop_params``):
+        unmodelled fields follow ``field_support.BEDROCK`` (refused by name, or dropped)."""
+        _, dropped = servable_extras(
+            request.extra, BEDROCK, provider=self.name, drop=request.drop_params
+        )
+        return msgspec.json.encode(to_converse_payload(request)), dropped
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        body = msgspec.json.encode(to_converse_payload(request))
+        body, dropped = self._body(request)
         raw = await self._post(await self._signed(request.model, "converse", body), body)
-        return decode_response(raw, self.name, request.model)
+        answer = decode_response(raw, self.name, request.model)
+        return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        body = msgspec.json.encode(to_converse_payload(request))
+        body, _ = self._body(request)
         target = await self._signed(request.model, "converse-stream", body)
         translator = StreamTranslator(self.name, request.model)
         try:

@@ -61,6 +61,9 @@ class StreamTranslator:
             )
 
     def _candidate(self, candidate: schema.Candidate) -> Iterator[ChatChunk]:
+        thought = response.thought_text(candidate)
+        if thought:
+            yield ChatChunk(index=candidate.index, reasoning_content=thought, model=self._model)
         for part in response.answer_parts(candidate):
             if part.text:
                 yield ChatChunk(index=candidate.index, content=part.text, model=self._model)
