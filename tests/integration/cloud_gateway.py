@@ -45,7 +45,11 @@ def _providers(upstream: str) -> dict[str, Any]:
                 "type": "azure",
                 "base_url": upstream,
                 "settings": {"api_version": "2024-10-21"},
-                "deployments": {"gpt-4o": "prod-gpt4o", "text-embedding-3-small": "embed"},
+                "deployments": {
+                    "gpt-4o": "prod-gpt4o",
+                    "text-embedding-3-small": "embed",
+                    "gpt-4o-v1": {"deployment": "gpt4o-next", "api_version": "v1"},
+                },
                 **common,
             },
             "azure-entra": {
@@ -66,6 +70,18 @@ def _providers(upstream: str) -> dict[str, Any]:
                 "base_url": upstream,
                 "credentials_env": ["AWS_ACCESS_KEY_ID"],
                 "settings_env": {"region": "AWS_REGION"},
+                **common,
+            },
+            "bedrock-guarded": {
+                "type": "bedrock",
+                "base_url": upstream,
+                "credentials_env": ["AWS_ACCESS_KEY_ID"],
+                "settings": {
+                    "region": "eu-central-1",
+                    "guardrail_id": "gr-0123abcd",
+                    "guardrail_version": "3",
+                    "guardrail_trace": "enabled",
+                },
                 **common,
             },
             "vertex-unconfigured": {
@@ -89,7 +105,8 @@ def _providers(upstream: str) -> dict[str, Any]:
             "vertex-elsewhere": {"provider": "vertex-unconfigured", "model": "gemini-2.5-pro"},
         },
         "prefixes": {
-            f"{name}/": name for name in ("azure", "azure-entra", "gemini", "vertex_ai", "bedrock")
+            f"{name}/": name
+            for name in ("azure", "azure-entra", "gemini", "vertex_ai", "bedrock", "bedrock-guarded")
         },
     }
 

@@ -197,3 +197,18 @@ def test_bedrock_models_other_than_claude_go_through_converse(
     assert answer.status_code == 200, answer.text
     assert json.loads(answer.text)["content"][0]["text"] == "From Nova."
     assert fake_upstream.requests[-1].path == "/model/amazon.nova-pro-v1:0/converse"
+
+
+def test_a_bedrock_guardrail_goes_with_claude_s_invoke_model(
+    claude: anthropic.Anthropic, fake_upstream: FakeUpstream
+) -> None:
+    claude.messages.create(model="bedrock-guarded/anthropic.claude-haiku-4-5-20251001-v1:0",
+                           max_tokens=64, messages=[{"role": "user", "content": "hi"}])  # fmt: skip
+
+    headers = fake_upstream.requests[-1].headers
+    assert headers["X-Amzn-Bedrock-GuardrailIdentifier"] == "gr-0123abcd"
+    assert headers["X-Amzn-Bedrock-GuardrailVersion"] == "3"
+    assert headers["X-Amzn-Bedrock-Trace"] == "ENABLED"
+    # The guardrail headers are covered by the SigV4 signature the fake checked.
+    signed = headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert "x-amzn-bedrock-guardrailidentifier" in signed

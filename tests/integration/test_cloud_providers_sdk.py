@@ -202,3 +202,34 @@ def test_a_field_gemini_cannot_serve_is_refused_by_name(client: openai.OpenAI) -
 
     assert refused.value.body["param"] == "logprobs"  # type: ignore[index]
     assert "gemini" in refused.value.body["message"]  # type: ignore[index]
+
+
+def test_an_azure_deployment_can_take_its_own_api_version(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    client.chat.completions.create(model="azure/gpt-4o", messages=QUESTION)
+    client.chat.completions.create(model="azure/gpt-4o-v1", messages=QUESTION)
+
+    classic, v1 = fake_upstream.requests
+    assert classic.path == "/openai/deployments/prod-gpt4o/chat/completions"
+    assert v1.path == "/openai/v1/chat/completions" and v1.body["model"] == "gpt4o-next"
+    assert v1.headers["api-key"] == azure_wire.AZURE_KEY
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_bedrock_guardrail_goes_with_every_call_and_its_intervention_is_content_filter(
+    client: openai.OpenAI, fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    fake_upstream.script(Turn(text="I cannot help with that.", finish="guardrail_intervened"))
+    model = "bedrock-guarded/amazon.nova-pro-v1:0"
+
+    if stream:  # (the SDK's stream helper raises on content_filter: read the chunks)
+        chunks = client.chat.completions.create(model=model, messages=QUESTION, stream=True)
+        finish = next(c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason)
+    else:
+        finish = client.chat.completions.create(model=model, messages=QUESTION).choices[0].finish_reason
+
+    assert finish == "content_filter"
+    assert fake_upstream.requests[0].body["guardrailConfig"] == {
+        "guardrailIdentifier": "gr-0123abcd", "guardrailVersion": "3", "trace": "enabled",
+    }  # fmt: skip

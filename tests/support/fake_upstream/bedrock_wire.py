@@ -115,6 +115,9 @@ async def render(
         return error_response(*_ERRORS[turn.fault])  # type: ignore[index]
     if not isinstance(body, dict) or not body.get("messages"):
         return error_response(*_ERRORS[Fault.BAD_REQUEST])
+    guardrail = body.get("guardrailConfig")
+    if guardrail is not None and not {"guardrailIdentifier", "guardrailVersion"} <= set(guardrail):
+        return error_response(400, "ValidationException", "guardrailConfig is incomplete")
     answer = converse_answer(turn)
     if request.path.endswith("/converse-stream"):
         return await _stream(request, turn, answer)

@@ -17,9 +17,13 @@ from gateway_adapters.providers.azure import (
     Deployment,
     EntraTokenSource,
 )
-from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
-from gateway_adapters.providers.bedrock.adapter import runtime_url
-from gateway_adapters.providers.bedrock.invoke_messages import BedrockClaudeMessages
+from gateway_adapters.providers.bedrock import (
+    BedrockChatProvider,
+    BedrockClaudeMessages,
+    Guardrail,
+    SigV4Signer,
+    runtime_url,
+)
 from gateway_adapters.providers.gemini import (
     GEMINI_API,
     GeminiChatProvider,
@@ -31,7 +35,7 @@ from gateway_adapters.providers.gemini import (
 from gateway_adapters.providers.gemini.vertex_claude_messages import VertexClaudeMessages
 from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.providers import ChatProvider
-from gateway_http.provider_config import ConfigError, ResolvedProvider
+from gateway_http.provider_config import AzureDeploymentConfig, ConfigError, ResolvedProvider
 
 if TYPE_CHECKING:
     from gateway_http.wiring.provider_factory import UpstreamClients
@@ -47,12 +51,18 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
         api_version=settings.get("api_version", "v1"),
         api_key=provider.api_key,
         entra=None if provider.api_key else _entra(settings, clients),
-        deployments={model: Deployment(name) for model, name in config.deployments.items()},
+        deployments={model: _deployment(place) for model, place in config.deployments.items()},
         client=clients.http1,
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
     )
+
+
+def _deployment(place: str | AzureDeploymentConfig) -> Deployment:
+    if isinstance(place, str):
+        return Deployment(place)
+    return Deployment(place.deployment, place.endpoint, place.api_version)
 
 
 def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> EntraTokenSource | None:
@@ -145,6 +155,16 @@ def _bedrock_signer(provider: ResolvedProvider) -> SigV4Signer:
     return SigV4Signer(session.get_credentials(), region)
 
 
+def _guardrail(settings: Mapping[str, str]) -> Guardrail | None:
+    """``settings.guardrail_id`` (an id or ARN), ``guardrail_version`` (default ``DRAFT``),
+    ``guardrail_trace`` (``enabled``): one guardrail on every call of the provider."""
+    identifier = settings.get("guardrail_id")
+    if not identifier:
+        return None
+    trace = settings.get("guardrail_trace", "").lower() in ("enabled", "true", "1")
+    return Guardrail(identifier, settings.get("guardrail_version") or "DRAFT", trace)
+
+
 def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
     config = provider.config
     return BedrockChatProvider(
@@ -155,6 +175,7 @@ def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvid
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
+        guardrail=_guardrail(provider.settings),
     )
 
 
@@ -165,6 +186,7 @@ def _bedrock_messages(provider: ResolvedProvider, clients: UpstreamClients) -> N
         name=provider.name, signer=signer, client=clients.http1,
         base_url=provider.base_url or runtime_url(signer.region), timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+        guardrail=_guardrail(provider.settings),
     )  # fmt: skip
 
 

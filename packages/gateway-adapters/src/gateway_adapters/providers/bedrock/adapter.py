@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import msgspec
@@ -33,6 +33,34 @@ from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
 
 
+@dataclass(frozen=True, slots=True)
+class Guardrail:
+    """A Bedrock guardrail applied to every call of the provider
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-use-converse-api.html):
+    its id or ARN, its version (a number or ``DRAFT``), and whether Bedrock adds its trace.
+    An intervention ends the answer with ``stopReason: guardrail_intervened``, which is
+    ``finish_reason: "content_filter"``."""
+
+    identifier: str
+    version: str = "DRAFT"
+    trace: bool = False
+
+    def converse_config(self) -> dict[str, str]:
+        return {
+            "guardrailIdentifier": self.identifier,
+            "guardrailVersion": self.version,
+            "trace": "enabled" if self.trace else "disabled",
+        }
+
+    def invoke_headers(self) -> dict[str, str]:
+        """The same guardrail on InvokeModel (Claude through ``/v1/messages``)."""
+        return {
+            "X-Amzn-Bedrock-GuardrailIdentifier": self.identifier,
+            "X-Amzn-Bedrock-GuardrailVersion": self.version,
+            "X-Amzn-Bedrock-Trace": "ENABLED" if self.trace else "DISABLED",
+        }
+
+
 def runtime_url(region: str) -> str:
     return f"https://bedrock-runtime.{region}.amazonaws.com"
 
@@ -48,8 +76,10 @@ class BedrockChatProvider:
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        guardrail: Guardrail | None = None,
     ) -> None:
         self.name = name
+        self._guardrail = guardrail.converse_config() if guardrail is not None else None
         self._signer = signer
         self._client = client
         self._base_url = (base_url or runtime_url(signer.region)).rstrip("/")
@@ -66,7 +96,10 @@ class BedrockChatProvider:
         _, dropped = servable_extras(
             request.extra, BEDROCK, provider=self.name, drop=request.drop_params
         )
-        return msgspec.json.encode(to_converse_payload(request)), dropped
+        payload = to_converse_payload(request)
+        if self._guardrail is not None:
+            payload["guardrailConfig"] = self._guardrail
+        return msgspec.json.encode(payload), dropped
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         body, dropped = self._body(request)

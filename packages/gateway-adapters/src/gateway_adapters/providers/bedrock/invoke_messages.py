@@ -6,7 +6,7 @@ Bedrock takes Anthropic's Messages body for Claude models at ``POST /model/{mode
 ``model`` moves into the path, ``stream`` is left out (the path says it),
 ``anthropic_version: "bedrock-2023-05-31"`` goes into the body and the client's
 ``anthropic-beta`` header becomes the body's ``anthropic_beta`` list
-(https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages.html).
+(Bedrock user guide: model-parameters-anthropic-claude-messages).
 The rest (thinking and its signatures, ``cache_control``, tools) passes untouched, and the
 answer is the Messages API's JSON, returned as sent. The gateway prices the call by the
 Bedrock model id it routed to (Bedrock's prices, cross-region profiles included), not by the
@@ -17,7 +17,8 @@ A stream comes back in AWS's binary event-stream framing (decoded by botocore's
 base64 JSON, re-encoded here as the server-sent event Anthropic's API would have sent. An
 exception frame (throttling mid-stream) becomes a Messages ``error`` event, as Anthropic's
 Bedrock client turns it into one; its text names only the exception's type. Every request is
-SigV4-signed (``signing``). Only Claude model ids (``anthropic.claude...``, inference profiles
+SigV4-signed (``signing``); the provider's guardrail, if any, goes in InvokeModel's
+``X-Amzn-Bedrock-Guardrail*`` headers. Only Claude model ids (``anthropic.claude...``, inference profiles
 ``us.anthropic.claude...``) are served here; other Bedrock models go through Converse.
 """
 
@@ -38,6 +39,7 @@ from gateway_adapters.providers.anthropic.messages_passthrough import (
     messages_reply,
     watch_messages_events,
 )
+from gateway_adapters.providers.bedrock.adapter import Guardrail
 from gateway_adapters.providers.bedrock.errors import http_error
 from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
@@ -75,12 +77,15 @@ class BedrockClaudeMessages:
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        guardrail: Guardrail | None = None,
     ) -> None:
         self.name = name
         self._signer = signer
         self._client = client
         self._base_url = base_url.rstrip("/")
         self._headers = {"Content-Type": "application/json", **(headers or {})}
+        if guardrail is not None:
+            self._headers.update(guardrail.invoke_headers())
         self._answer_timeout = Timeouts(connect=connect_timeout, total=timeout)
         self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
 
