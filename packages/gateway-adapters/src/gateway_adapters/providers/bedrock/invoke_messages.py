@@ -18,8 +18,9 @@ base64 JSON, re-encoded here as the server-sent event Anthropic's API would have
 exception frame (throttling mid-stream) becomes a Messages ``error`` event, as Anthropic's
 Bedrock client turns it into one; its text names only the exception's type. Every request is
 SigV4-signed (``signing``); the provider's guardrail, if any, goes in InvokeModel's
-``X-Amzn-Bedrock-Guardrail*`` headers. Only Claude model ids (``anthropic.claude...``, inference profiles
-``us.anthropic.claude...``) are served here; other Bedrock models go through Converse.
+``X-Amzn-Bedrock-Guardrail*`` headers. Only Claude model ids (``anthropic.claude...``,
+inference profiles ``us.anthropic.claude...``) are served here; other Bedrock models go
+through Converse.
 """
 
 from __future__ import annotations
