@@ -19,6 +19,7 @@ MODELS = {
     "openai": "gpt-4o",
     "azure": "azure/gpt-4o",
     "azure-entra": "azure-entra/gpt-4o",
+    "azure-msi": "azure-msi/gpt-4o",
     "gemini": "gemini/gemini-2.5-flash",
     "vertex": "vertex_ai/gemini-2.5-pro",
     "vertex-claude": "vertex_ai/claude-sonnet-4-5@20250929",
@@ -64,6 +65,16 @@ def _providers(upstream: str) -> dict[str, Any]:
                 },
                 **common,
             },
+            "azure-msi": {
+                "type": "azure",
+                "base_url": upstream,
+                "credentials_env": ["IDENTITY_ENDPOINT"],
+                "settings_env": {
+                    "identity_endpoint": "IDENTITY_ENDPOINT",
+                    "identity_header": "IDENTITY_HEADER",
+                },
+                **common,
+            },
             "gemini": {"type": "gemini", "base_url": f"{upstream}/v1beta", **common},
             "bedrock": {
                 "type": "bedrock",
@@ -106,7 +117,10 @@ def _providers(upstream: str) -> dict[str, Any]:
         },
         "prefixes": {
             f"{name}/": name
-            for name in ("azure", "azure-entra", "gemini", "vertex_ai", "bedrock", "bedrock-guarded")
+            for name in (
+                "azure", "azure-entra", "azure-msi", "gemini", "vertex_ai", "bedrock",
+                "bedrock-guarded",
+            )
         },
     }
 
@@ -131,6 +145,8 @@ def cloud_gateway(
         "AZURE_TENANT_ID": azure_wire.TENANT,
         "AZURE_CLIENT_ID": azure_wire.CLIENT_ID,
         "AZURE_CLIENT_SECRET": azure_wire.CLIENT_SECRET,
+        "IDENTITY_ENDPOINT": f"{fake_upstream_server.url}{azure_wire.MANAGED_IDENTITY_PATH}",
+        "IDENTITY_HEADER": azure_wire.IDENTITY_HEADER,
         "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
         # botocore's chain, from the environment only: no files, no instance metadata.
         "AWS_ACCESS_KEY_ID": bedrock_wire.ACCESS_KEY,
@@ -141,7 +157,15 @@ def cloud_gateway(
         "AWS_SHARED_CREDENTIALS_FILE": str(directory / "no-aws-credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    with GatewayProcess(env) as process:
-        yield process
+    # Tokens that live less than the refresh margins (Entra's 300 s, google-auth's 225 s):
+    # every call through this gateway refreshes first, so every test here also runs the
+    # refresh path in the real process, and the logs test sees refreshed tokens too.
+    lifetimes = azure_wire.TOKENS.expires_in, gemini_wire.TOKENS.expires_in
+    azure_wire.TOKENS.expires_in, gemini_wire.TOKENS.expires_in = 240, 120
+    try:
+        with GatewayProcess(env) as process:
+            yield process
+    finally:
+        azure_wire.TOKENS.expires_in, gemini_wire.TOKENS.expires_in = lifetimes
 
 

@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from gateway_adapters.providers.azure import (
     AzureOpenAIChatProvider,
+    CachedToken,
     Deployment,
     EntraTokenSource,
+    ManagedIdentityTokenSource,
 )
+from gateway_adapters.providers.azure.managed_identity import IMDS_ENDPOINT
 from gateway_adapters.providers.bedrock import (
     BedrockChatProvider,
     BedrockClaudeMessages,
@@ -65,19 +68,34 @@ def _deployment(place: str | AzureDeploymentConfig) -> Deployment:
     return Deployment(place.deployment, place.endpoint, place.api_version)
 
 
-def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> EntraTokenSource | None:
-    """Client credentials (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``,
-    the names azure-identity reads), or None when they are incomplete."""
-    names = ("tenant_id", "client_id", "client_secret")
-    if not all(settings.get(name) for name in names):
-        return None
-    return EntraTokenSource(
-        tenant_id=settings["tenant_id"],
-        client_id=settings["client_id"],
-        client_secret=settings["client_secret"],
-        authority=settings.get("authority_host") or "https://login.microsoftonline.com",
-        client=clients.http1,
-    )
+def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> CachedToken | None:
+    """Microsoft Entra ID, the sources azure-identity reads, first complete one wins:
+
+    - client secret: ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``;
+    - workload identity (AKS): ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
+      ``AZURE_FEDERATED_TOKEN_FILE``;
+    - managed identity: App Service's ``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER``, or the
+      instance metadata service when ``use_managed_identity`` is true
+      (``AZURE_OPENAI_USE_MANAGED_IDENTITY``); ``client_id`` picks a user-assigned identity.
+    None when none is complete."""
+    authority = settings.get("authority_host") or "https://login.microsoftonline.com"
+    tenant, client_id = settings.get("tenant_id"), settings.get("client_id")
+    secret, assertion = settings.get("client_secret"), settings.get("federated_token_file")
+    if tenant and client_id and (secret or assertion):
+        return EntraTokenSource(
+            tenant_id=tenant, client_id=client_id, authority=authority, client=clients.http1,
+            client_secret=secret or None, assertion_file=None if secret else assertion,
+        )  # fmt: skip
+    endpoint, header = settings.get("identity_endpoint"), settings.get("identity_header")
+    if endpoint and header:
+        return ManagedIdentityTokenSource(client=clients.client, endpoint=endpoint,
+                                          identity_header=header, client_id=client_id)  # fmt: skip
+    if settings.get("use_managed_identity", "").lower() in ("true", "1", "yes"):
+        return ManagedIdentityTokenSource(
+            client=clients.client, endpoint=settings.get("imds_endpoint") or IMDS_ENDPOINT,
+            client_id=client_id,
+        )  # fmt: skip
+    return None
 
 
 def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
