@@ -235,3 +235,17 @@ def test_a_bedrock_guardrail_goes_with_every_call_and_its_intervention_is_conten
     assert fake_upstream.requests[0].body["guardrailConfig"] == {
         "guardrailIdentifier": "gr-0123abcd", "guardrailVersion": "3", "trace": "enabled",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("cloud", ["azure", "gemini", "bedrock", "vertex-claude"])
+def test_the_responses_door_reaches_the_clouds(
+    client: openai.OpenAI, fake_upstream: FakeUpstream, cloud: str
+) -> None:
+    """/v1/responses, translated through the chat turn, for each cloud's format."""
+    fake_upstream.script(Turn(text="Rayleigh scattering.", prompt_tokens=26, completion_tokens=4))
+
+    response = client.responses.create(model=MODELS[cloud], input="Why is the sky blue?")
+
+    assert response.output_text == "Rayleigh scattering."
+    assert response.usage is not None
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (26, 4)
