@@ -34,7 +34,10 @@ from tests.support.fake_upstream.bedrock_wire import (
     ACCESS_KEY,
     SECRET_KEY,
     SESSION_TOKEN,
+    ROLE_ARN,
     SIGNATURES,
+    WEB_IDENTITY,
+    WEB_IDENTITY_TOKEN,
     ThrottledMidStream,
 )
 
@@ -256,3 +259,39 @@ async def test_refreshable_credentials_are_refreshed_before_they_expire(
     # One refresh (the new credentials last an hour), both requests signed with its token.
     assert issued == [f"{SESSION_TOKEN}-0", f"{SESSION_TOKEN}-1"]
     assert SIGNATURES.session_tokens == [f"{SESSION_TOKEN}-1", f"{SESSION_TOKEN}-1"]
+
+
+async def test_web_identity_irsa_assumes_the_role_through_sts_and_refreshes_before_expiry(
+    fake_upstream: FakeUpstream,
+    session: Http1Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """IRSA on EKS as botocore's chain finds it: the service-account token file and the role
+    in the environment, STS ``AssumeRoleWithWebIdentity`` (the fake's, at
+    ``AWS_ENDPOINT_URL_STS``) for session credentials. They last 5 minutes here, inside
+    botocore's refresh window, so the second request assumes the role again first."""
+    token_file = tmp_path / "eks-token"
+    token_file.write_text(WEB_IDENTITY_TOKEN)
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_PROFILE"):  # fmt: skip
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AWS_ROLE_ARN", ROLE_ARN)
+    monkeypatch.setenv("AWS_ROLE_SESSION_NAME", "llm-gateway-pod")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fake_upstream.url)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "absent-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(WEB_IDENTITY, "lifetime", 300)
+    WEB_IDENTITY.forms.clear()
+    credentials = botocore.session.Session().get_credentials()
+    provider = bedrock(fake_upstream, session, credentials)
+    request = ChatRequest(model=BEDROCK_MODEL, messages=QUESTION)
+
+    await provider.complete(request)
+    await provider.complete(request)
+
+    assert [form["RoleSessionName"] for form in WEB_IDENTITY.forms] == ["llm-gateway-pod"] * 2
+    assert SIGNATURES.session_tokens == [f"{SESSION_TOKEN}-irsa-1", f"{SESSION_TOKEN}-irsa-2"]

@@ -26,6 +26,8 @@ import re
 import struct
 import uuid
 import zlib
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +59,61 @@ _ERRORS: dict[Fault, tuple[int, str, str]] = {
 }
 
 
+STS_PATH = "/"
+WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eks-service-account-token"
+ROLE_ARN = "arn:aws:iam::123456789012:role/llm-gateway"
+
+
+@dataclass
+class WebIdentity:
+    """What the fake STS saw: the AssumeRoleWithWebIdentity forms, and how long the session
+    credentials it hands out last (seconds)."""
+
+    forms: list[dict[str, str]] = field(default_factory=list)
+    lifetime: int = 3600
+
+
+WEB_IDENTITY = WebIdentity()
+
+
+async def render_sts(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """STS ``AssumeRoleWithWebIdentity`` (unsigned, form-encoded; XML answer), as IRSA on EKS
+    calls it: the service-account token for session credentials of the role."""
+    form = dict(parse_qsl(body if isinstance(body, str) else ""))
+    WEB_IDENTITY.forms.append(form)
+    if (
+        form.get("Action") != "AssumeRoleWithWebIdentity"
+        or form.get("WebIdentityToken") != WEB_IDENTITY_TOKEN
+        or form.get("RoleArn") != ROLE_ARN
+    ):
+        error = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
+            "<Message>Token is not valid</Message></Error></ErrorResponse>"
+        )
+        return web.Response(status=400, text=error, content_type="text/xml")
+    expiry = datetime.now(UTC) + timedelta(seconds=WEB_IDENTITY.lifetime)
+    token = f"{SESSION_TOKEN}-irsa-{len(WEB_IDENTITY.forms)}"
+    answer = f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>{ACCESS_KEY}</AccessKeyId>
+      <SecretAccessKey>{SECRET_KEY}</SecretAccessKey>
+      <SessionToken>{token}</SessionToken>
+      <Expiration>{expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}</Expiration>
+    </Credentials>
+    <SubjectFromWebIdentityToken>system:serviceaccount:ai:llm-gateway</SubjectFromWebIdentityToken>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::123456789012:assumed-role/llm-gateway/{form.get("RoleSessionName", "")}</Arn>
+      <AssumedRoleId>AROAFAKEROLEID:{form.get("RoleSessionName", "")}</AssumedRoleId>
+    </AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>"""
+    return web.Response(text=answer, content_type="text/xml")
+
+
 @dataclass
 class Signatures:
     """What the signature check saw: regions, and whether a session token came along."""
@@ -73,6 +130,7 @@ def install(upstream: FakeUpstream) -> None:
     upstream.route("/model/{model}/converse-stream", render)
     upstream.route("/model/{model}/invoke", render_invoke)
     upstream.route("/model/{model}/invoke-with-response-stream", render_claude)
+    upstream.route(STS_PATH, render_sts, recorded=False)
 
 
 def error_response(status: int, kind: str, message: str) -> web.Response:
