@@ -32,9 +32,9 @@ from tests.contract.providers.chat_vendors import BEDROCK_MODEL
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fake_upstream.bedrock_wire import (
     ACCESS_KEY,
+    ROLE_ARN,
     SECRET_KEY,
     SESSION_TOKEN,
-    ROLE_ARN,
     SIGNATURES,
     WEB_IDENTITY,
     WEB_IDENTITY_TOKEN,

@@ -26,10 +26,10 @@ import re
 import struct
 import uuid
 import zlib
-from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from botocore.auth import SigV4Auth
