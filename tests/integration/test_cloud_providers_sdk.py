@@ -249,3 +249,20 @@ def test_the_responses_door_reaches_the_clouds(
     assert response.output_text == "Rayleigh scattering."
     assert response.usage is not None
     assert (response.usage.input_tokens, response.usage.output_tokens) == (26, 4)
+
+
+def test_gemini_thought_signatures_survive_an_openai_sdk_tool_round_trip(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    thinking = gemini_wire.Thinking(text=None, tool_calls=(("get_weather", {"city": "Paris"}),))
+    fake_upstream.script(thinking, Turn(text="Sunny."))
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+
+    first = client.chat.completions.create(model=MODELS["gemini"], messages=messages, tools=[WEATHER])
+    (call,) = first.choices[0].message.tool_calls or []
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 21}'}]  # fmt: skip
+    client.chat.completions.create(model=MODELS["gemini"], messages=messages, tools=[WEATHER])
+
+    sent = fake_upstream.requests[1].body["contents"][1]["parts"][0]
+    assert sent["thoughtSignature"] == thinking.signature

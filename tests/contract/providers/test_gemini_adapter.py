@@ -377,3 +377,33 @@ async def test_vertex_embeddings_come_from_predict(
         "instances": [{"content": "a b"}, {"content": "ccc"}],
         "parameters": {"outputDimensionality": 2},
     }
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_function_call_s_thought_signature_goes_back_with_it(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream, streamed: bool
+) -> None:
+    """Gemini 3 refuses a function call sent back without its ``thoughtSignature``: the
+    signature rides in the call's id, which OpenAI-format clients return unchanged."""
+    thinking = Thinking(text=None, tool_calls=(("get_weather", {"city": "Paris"}),))
+    fake_upstream.script(thinking, Turn(text="Sunny."))
+    question = Message.user("Weather in Paris?")
+    request = ChatRequest(model="gemini-3-pro-preview", messages=(question,), tools=(WEATHER,))
+
+    if streamed:
+        chunks = [chunk async for chunk in gemini.stream(request)]
+        (delta,) = [d for chunk in chunks for d in chunk.tool_calls]
+        call = ToolCall(delta.id or "", delta.name or "", delta.arguments)
+    else:
+        (call,) = (await gemini.complete(request)).choices[0].message.tool_calls
+    follow_up = (question, Message.assistant(None, (call,)),
+                 Message.tool_result(call.id, '{"temp_c": 21}'))  # fmt: skip
+    await gemini.complete(ChatRequest(model="gemini-3-pro-preview", messages=follow_up))
+
+    model_turn = fake_upstream.requests[1].body["contents"][1]
+    assert model_turn["parts"] == [{
+        "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+        "thoughtSignature": thinking.signature,
+    }]  # fmt: skip
+    answer = fake_upstream.requests[1].body["contents"][2]["parts"][0]["functionResponse"]
+    assert answer["name"] == "get_weather"

@@ -91,6 +91,8 @@ class Thinking(Turn):
 
     thought: str = "The user asks about light; recall Rayleigh."
     thought_tokens: int = 5
+    signature: str = "CiQB0e2Kb7fake+thought/signature=="
+    """Sent as each function call's ``thoughtSignature``, as a thinking model does."""
 
 
 def install(upstream: FakeUpstream) -> None:
@@ -221,8 +223,15 @@ def _parts(turn: Turn, include_thoughts: bool) -> list[dict[str, Any]]:
         parts.append({"text": turn.thought, "thought": True})
     if turn.text:
         parts.append({"text": turn.text})
-    parts += [{"functionCall": {"name": name, "args": args}} for name, args in turn.tool_calls]
+    parts += [_call(turn, name, args) for name, args in turn.tool_calls]
     return parts
+
+
+def _call(turn: Turn, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+    if isinstance(turn, Thinking):
+        part["thoughtSignature"] = turn.signature
+    return part
 
 
 def _envelope(
@@ -273,7 +282,7 @@ def stream_bodies(
     if isinstance(turn, Thinking) and include_thoughts:
         pieces.append([{"text": turn.thought, "thought": True}])
     pieces += [[{"text": piece}] for piece in re.findall(r"\s*\S+", turn.text or "")]
-    pieces += [[{"functionCall": {"name": n, "args": a}}] for n, a in turn.tool_calls]
+    pieces += [[_call(turn, n, a)] for n, a in turn.tool_calls]
     if isinstance(turn, BlockedPrompt):
         return [_envelope(turn, model, response_id, [], finished=True)]
     last = pieces.pop() if pieces else []

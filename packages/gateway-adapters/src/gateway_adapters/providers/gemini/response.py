@@ -12,6 +12,10 @@
   ``cachedContentTokenCount`` -> ``cached_tokens``.
 - Gemini gives function calls no id (Vertex sometimes does): one is made from the response id
   and the call's position, so complete and stream name the same call alike.
+- A function call's ``thoughtSignature`` (a thinking model's encrypted context, which Gemini 3
+  requires back with the call on the next turn) rides in the call's id after
+  ``SIGNATURE_MARK``: OpenAI-format clients send the id back unchanged with the assistant
+  message, and ``wire`` restores the signature from it.
 """
 
 from __future__ import annotations
@@ -70,8 +74,13 @@ def response_id(body: schema.Response) -> str:
     return body.response_id or uuid.uuid4().hex
 
 
-def call_id(response: str, position: int, call: schema.FunctionCall) -> str:
-    return call.id or f"call_{response}_{position}"
+SIGNATURE_MARK = "__thought__"
+
+
+def call_id(response: str, position: int, part: schema.Part) -> str:
+    call = part.function_call
+    base = (call.id if call is not None else None) or f"call_{response}_{position}"
+    return f"{base}{SIGNATURE_MARK}{part.thought_signature}" if part.thought_signature else base
 
 
 def answer_parts(candidate: schema.Candidate) -> list[schema.Part]:
@@ -110,7 +119,7 @@ def _choice(candidate: schema.Candidate, rid: str) -> Choice:
     texts = [part.text for part in parts if part.text]
     calls = tuple(
         ToolCall(
-            id=call_id(rid, position, part.function_call),
+            id=call_id(rid, position, part),
             name=part.function_call.name,
             arguments=msgspec.json.encode(part.function_call.args or {}).decode(),
         )

@@ -4,7 +4,8 @@ The same body serves the Gemini API and Vertex AI
 (https://ai.google.dev/api/generate-content, .../rest/v1/projects.locations.publishers.models):
 
 - system and developer messages -> ``systemInstruction``; user -> ``user`` contents; assistant
-  -> ``model`` contents with ``functionCall`` parts; tool results -> ``functionResponse`` parts,
+  -> ``model`` contents with ``functionCall`` parts (with the ``thoughtSignature`` a call's id
+  carries, see ``response``); tool results -> ``functionResponse`` parts,
   named after the call they answer (Gemini matches results by name), the tool's text under
   ``output`` as Google documents (consecutive results share one content);
 - ``data:`` images -> ``inlineData``; ``gs://`` and ``https://`` images -> ``fileData`` with
@@ -29,9 +30,10 @@ from typing import Any
 
 import msgspec
 
+from gateway_adapters.providers.gemini.response import SIGNATURE_MARK
 from gateway_adapters.providers.text_and_images import image_part
 from gateway_core.domain.chat import ChatRequest
-from gateway_core.domain.messages import NO_EXTRA, ContentPart, Message, TextPart
+from gateway_core.domain.messages import NO_EXTRA, ContentPart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 from gateway_core.errors import InvalidRequestError, UpstreamBadRequestError
 
@@ -108,12 +110,18 @@ def _turn(message: Message, call_names: Mapping[str, str]) -> tuple[str, list[di
         return "user", [{"functionResponse": response}]
     parts = _parts(message.content)
     if message.role == "assistant":
-        parts += [
-            {"functionCall": {"name": call.name, "args": _arguments(call.arguments)}}
-            for call in message.tool_calls
-        ]
+        parts += [_function_call(call) for call in message.tool_calls]
         return "model", parts or [{"text": ""}]
     return "user", parts
+
+
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    """A ``functionCall`` part, with the thought signature its id carries (see ``response``)."""
+    part: dict[str, Any] = {"functionCall": {"name": call.name, "args": _arguments(call.arguments)}}
+    _, marked, signature = call.id.partition(SIGNATURE_MARK)
+    if marked and signature:
+        part["thoughtSignature"] = signature
+    return part
 
 
 def _arguments(text: str) -> Any:
