@@ -266,3 +266,29 @@ def test_gemini_thought_signatures_survive_an_openai_sdk_tool_round_trip(
 
     sent = fake_upstream.requests[1].body["contents"][1]["parts"][0]
     assert sent["thoughtSignature"] == thinking.signature
+
+
+def test_claude_s_reasoning_on_bedrock_round_trips_through_the_openai_sdk(
+    client: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(
+        Turn(text=None, reasoning="Use the tool.", tool_calls=(("get_weather", {"city": "Paris"}),)),
+        Turn(text="Sunny."),
+    )
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    model = MODELS["bedrock"]
+
+    first = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER],
+                                           reasoning_effort="low")  # fmt: skip
+    message = first.choices[0].message
+    (call,) = message.tool_calls or []
+    messages += [message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 21}'}]  # fmt: skip
+    second = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER],
+                                            reasoning_effort="low")  # fmt: skip
+
+    assert getattr(message, "reasoning_content", None) == "Use the tool."
+    assert second.choices[0].message.content == "Sunny."
+    returned = fake_upstream.requests[1].body["messages"][1]["content"][0]
+    assert returned == {"reasoningContent": {"reasoningText": {
+        "text": "Use the tool.", "signature": bedrock_wire.REASONING_SIGNATURE}}}  # fmt: skip

@@ -24,14 +24,16 @@ from gateway_core.domain.embeddings import EmbeddingRequest
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.errors import (
+    InvalidRequestError,
     UpstreamAuthError,
     UpstreamBadRequestError,
     UpstreamRateLimitError,
 )
 from tests.contract.providers.chat_vendors import BEDROCK_MODEL
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream, Turn
 from tests.support.fake_upstream.bedrock_wire import (
     ACCESS_KEY,
+    REASONING_SIGNATURE,
     ROLE_ARN,
     SECRET_KEY,
     SESSION_TOKEN,
@@ -295,3 +297,60 @@ async def test_web_identity_irsa_assumes_the_role_through_sts_and_refreshes_befo
 
     assert [form["RoleSessionName"] for form in WEB_IDENTITY.forms] == ["llm-gateway-pod"] * 2
     assert SIGNATURES.session_tokens == [f"{SESSION_TOKEN}-irsa-1", f"{SESSION_TOKEN}-irsa-2"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_claude_s_reasoning_through_converse_and_back_with_its_signature(
+    fake_upstream: FakeUpstream, session: Http1Client, streamed: bool
+) -> None:
+    provider = bedrock(fake_upstream, session, Credentials(ACCESS_KEY, SECRET_KEY))
+    fake_upstream.script(
+        Turn(text=None, reasoning="Check the weather tool.", tool_calls=(("get_weather", {}),)),
+        Turn(text="Sunny."),
+    )
+    request = ChatRequest(model=BEDROCK_MODEL, messages=QUESTION, tools=(WEATHER,),
+                          max_tokens=512, extra={"reasoning_effort": "low"})  # fmt: skip
+
+    if streamed:
+        chunks = [chunk async for chunk in provider.stream(request)]
+        reasoning = "".join(chunk.reasoning_content or "" for chunk in chunks)
+        blocks = [b for c in chunks for b in c.delta_extra.get("thinking_blocks", ())]
+        (delta,) = [d for chunk in chunks for d in chunk.tool_calls if d.id]
+        arguments = "".join(d.arguments for chunk in chunks for d in chunk.tool_calls)
+        call = ToolCall(delta.id or "", delta.name or "", arguments)
+    else:
+        message = (await provider.complete(request)).choices[0].message
+        reasoning, blocks = message.reasoning_content or "", message.extra["thinking_blocks"]
+        (call,) = message.tool_calls
+    sent = fake_upstream.requests[0].body
+    assistant = Message("assistant", None, tool_calls=(call,),
+                        extra={"thinking_blocks": blocks})  # fmt: skip
+    follow_up = (*QUESTION, assistant, Message.tool_result(call.id, "sunny"))
+    await provider.complete(ChatRequest(model=BEDROCK_MODEL, messages=follow_up,
+                                        tools=(WEATHER,), extra={"reasoning_effort": "low"}))  # fmt: skip
+
+    assert sent["additionalModelRequestFields"] == {
+        "thinking": {"type": "enabled", "budget_tokens": 1024}
+    }
+    assert sent["inferenceConfig"]["maxTokens"] == 512 + 1024  # room kept for the answer
+    assert reasoning == "Check the weather tool."
+    assert blocks == [{"type": "thinking", "thinking": "Check the weather tool.",
+                       "signature": REASONING_SIGNATURE}]  # fmt: skip
+    returned = fake_upstream.requests[1].body["messages"][1]["content"]
+    assert returned[0] == {"reasoningContent": {"reasoningText": {
+        "text": "Check the weather tool.", "signature": REASONING_SIGNATURE}}}  # fmt: skip
+    assert "toolUse" in returned[1]
+
+
+async def test_reasoning_settings_reach_only_claude_on_bedrock(
+    fake_upstream: FakeUpstream, session: Http1Client
+) -> None:
+    provider = bedrock(fake_upstream, session, Credentials(ACCESS_KEY, SECRET_KEY))
+    request = ChatRequest(model="amazon.nova-pro-v1:0", messages=QUESTION,
+                          extra={"reasoning_effort": "high"})  # fmt: skip
+
+    with pytest.raises(InvalidRequestError) as refused:
+        await provider.complete(request)
+
+    assert refused.value.param == "reasoning_effort"
+    assert fake_upstream.requests == []

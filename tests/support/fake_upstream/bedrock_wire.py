@@ -176,7 +176,8 @@ async def render(
     guardrail = body.get("guardrailConfig")
     if guardrail is not None and not {"guardrailIdentifier", "guardrailVersion"} <= set(guardrail):
         return error_response(400, "ValidationException", "guardrailConfig is incomplete")
-    answer = converse_answer(turn)
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    answer = converse_answer(turn, thinks=thinking.get("type") == "enabled")
     if request.path.endswith("/converse-stream"):
         return await _stream(request, turn, answer)
     if turn.fault is Fault.MALFORMED_JSON:
@@ -186,8 +187,16 @@ async def render(
     return web.json_response(answer)
 
 
-def converse_answer(turn: Turn) -> dict[str, Any]:
+REASONING_SIGNATURE = "EqoBCkgIAxABGAIiQFakeBedrockReasoningSignature=="
+
+
+def converse_answer(turn: Turn, *, thinks: bool = False) -> dict[str, Any]:
+    """``thinks``: the request enabled Claude's thinking; ``turn.reasoning`` then opens the
+    answer as a ``reasoningContent`` block with its signature."""
     content: list[dict[str, Any]] = []
+    if thinks and turn.reasoning:
+        text = {"text": turn.reasoning, "signature": REASONING_SIGNATURE}
+        content.append({"reasoningContent": {"reasoningText": text}})
     if turn.text:
         content.append({"text": turn.text})
     for name, arguments in turn.tool_calls:
@@ -216,7 +225,12 @@ def stream_events(answer: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The ConverseStream events of ``answer``, in order, as (event type, payload)."""
     events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
     for index, block in enumerate(answer["output"]["message"]["content"]):
-        if "text" in block:
+        if "reasoningContent" in block:
+            reasoning = block["reasoningContent"]["reasoningText"]
+            pieces = re.findall(r"\s*\S+", reasoning["text"])
+            deltas = [{"reasoningContent": {"text": piece}} for piece in pieces]
+            deltas.append({"reasoningContent": {"signature": reasoning["signature"]}})
+        elif "text" in block:
             deltas = [{"text": piece} for piece in re.findall(r"\s*\S+", block["text"])]
         else:
             tool_use = block["toolUse"]

@@ -89,9 +89,14 @@ GEMINI: Mapping[str, str] = {
 
 BEDROCK: Mapping[str, str] = {
     "max_completion_tokens": "mapped to `inferenceConfig.maxTokens`",
-    **dict.fromkeys(
-        ("reasoning_effort", "thinking", "top_k", *_ANSWER_CHANGING_OPENAI_ONLY), NOT_SUPPORTED
+    "reasoning_effort": (
+        "Claude models: mapped to `additionalModelRequestFields.thinking` (as for anthropic); "
+        "other models: 400"
     ),
+    "thinking": (
+        "Claude models: forwarded as `additionalModelRequestFields.thinking`; other models: 400"
+    ),
+    **dict.fromkeys(("top_k", *_ANSWER_CHANGING_OPENAI_ONLY), NOT_SUPPORTED),
     **dict.fromkeys(_BOOKKEEPING, IGNORED),
 }
 """Amazon Bedrock's Converse (every model family)."""

@@ -92,11 +92,11 @@ class BedrockChatProvider:
 
     def _body(self, request: ChatRequest) -> tuple[bytes, tuple[str, ...]]:
         """The encoded body, and the request fields dropped as unsupported (``drop_params``):
-        unmodelled fields follow ``field_support.BEDROCK`` (refused by name, or dropped)."""
-        _, dropped = servable_extras(
+        unmodelled fields follow ``field_support.BEDROCK``."""
+        extras, dropped = servable_extras(
             request.extra, BEDROCK, provider=self.name, drop=request.drop_params
         )
-        payload = to_converse_payload(request)
+        payload = to_converse_payload(request, extras)
         if self._guardrail is not None:
             payload["guardrailConfig"] = self._guardrail
         return msgspec.json.encode(payload), dropped
