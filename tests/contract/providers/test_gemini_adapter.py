@@ -407,3 +407,20 @@ async def test_a_function_call_s_thought_signature_goes_back_with_it(
     }]  # fmt: skip
     answer = fake_upstream.requests[1].body["contents"][2]["parts"][0]["functionResponse"]
     assert answer["name"] == "get_weather"
+
+
+async def test_gemini_3_takes_reasoning_effort_as_its_thinking_level(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream
+) -> None:
+    high = ChatRequest(model="gemini-3-pro-preview", messages=(Message.user("hi"),),
+                       extra={"reasoning_effort": "high"})  # fmt: skip
+    off = ChatRequest(model="gemini-3-pro-preview", messages=(Message.user("hi"),),
+                      extra={"reasoning_effort": "none"})  # fmt: skip
+
+    await gemini.complete(high)
+    with pytest.raises(InvalidRequestError) as refused:
+        await gemini.complete(off)
+
+    sent = fake_upstream.requests[0].body["generationConfig"]["thinkingConfig"]
+    assert sent == {"thinkingLevel": "high", "includeThoughts": True}
+    assert refused.value.param == "reasoning_effort" and len(fake_upstream.requests) == 1

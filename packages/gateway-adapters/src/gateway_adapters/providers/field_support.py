@@ -68,7 +68,8 @@ GEMINI: Mapping[str, str] = {
     "max_completion_tokens": "mapped to `generationConfig.maxOutputTokens`",
     "reasoning_effort": (
         "mapped to `generationConfig.thinkingConfig` (`thinkingBudget`: none 0, minimal 512, "
-        "low 1024, medium 8192, high 24576; `includeThoughts: true` unless none)"
+        "low 1024, medium 8192, high 24576; `includeThoughts: true` unless none; Gemini 3 "
+        "models: `thinkingLevel` as given, none refused)"
     ),
     "thinking": (
         "mapped to `generationConfig.thinkingConfig` (Anthropic's shape: enabled "

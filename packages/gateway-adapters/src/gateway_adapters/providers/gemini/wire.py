@@ -78,7 +78,7 @@ def to_gemini_payload(
     if request.tool_choice is not None:
         payload["toolConfig"] = {"functionCallingConfig": _calling_config(request.tool_choice)}
     config = _generation_config(request)
-    config.update(_extras_config(extras))
+    config.update(_extras_config(request.model, extras))
     if config:
         payload["generationConfig"] = config
     return payload
@@ -204,16 +204,18 @@ def _structured_output(response_format: Mapping[str, Any] | None) -> dict[str, A
     return {"responseMimeType": "application/json", "responseSchema": dict(schema)}
 
 
-def _extras_config(extras: Mapping[str, Any]) -> dict[str, Any]:
+def _extras_config(model: str, extras: Mapping[str, Any]) -> dict[str, Any]:
     config = {field: extras[name] for name, field in _GENERATION_EXTRAS.items() if name in extras}
-    thinking = _thinking_config(extras)
+    thinking = _thinking_config(model, extras)
     if thinking is not None:
         config["thinkingConfig"] = thinking
     return config
 
 
-def _thinking_config(extras: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``thinking`` (Anthropic's shape) wins over ``reasoning_effort``, as on Anthropic."""
+def _thinking_config(model: str, extras: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``thinking`` (Anthropic's shape) wins over ``reasoning_effort``, as on Anthropic.
+    Gemini 3 models take ``reasoning_effort`` as their ``thinkingLevel`` (Google keeps budgets
+    only for compatibility there); they cannot stop thinking, so ``none`` is refused."""
     thinking = extras.get("thinking")
     if thinking is not None:
         kind = thinking.get("type") if isinstance(thinking, Mapping) else None
@@ -235,5 +237,13 @@ def _thinking_config(extras: Mapping[str, Any]) -> dict[str, Any] | None:
             f"reasoning_effort must be one of {', '.join(THINKING_BUDGETS)}.",
             param="reasoning_effort",
         )
+    if model.startswith("gemini-3"):
+        if effort == "none":
+            raise InvalidRequestError(
+                "Gemini 3 models always think: reasoning_effort must be minimal, low, medium "
+                "or high.",
+                param="reasoning_effort",
+            )
+        return {"thinkingLevel": effort, "includeThoughts": True}
     budget = THINKING_BUDGETS[effort]
     return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
