@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.cloud_gateway import cloud_gateway  # noqa: F401  (a fixture)
 from tests.support.gateway import GatewayProcess
 
 

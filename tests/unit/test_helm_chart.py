@@ -394,3 +394,25 @@ def test_the_plain_redis_manifest_is_valid_and_matches_the_example_secret() -> N
     assert url == f"redis://:{password}@{service['metadata']['name']}:6379/0"
     labels = statefulset["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
+
+
+def test_a_service_account_for_workload_identity() -> None:
+    """IRSA, AKS workload identity and GKE Workload Identity read the pod's ServiceAccount
+    (annotated with the cloud role) and, on AKS, a pod label; none by default."""
+    assert "ServiceAccount" not in _render(EXTERNAL_REDIS, KEYS_FILE)
+    default = _one(_render(EXTERNAL_REDIS, KEYS_FILE), "Deployment")["spec"]["template"]["spec"]
+    assert "serviceAccountName" not in default
+    annotations = {"azure.workload.identity/client-id": "00000000-0000-0000-0000-000000000000"}
+    objects = _render(EXTERNAL_REDIS, KEYS_FILE, {
+        "serviceAccount": {"create": True, "annotations": annotations},
+        "podLabels": {"azure.workload.identity/use": "true"},
+    })  # fmt: skip
+    account = _one(objects, "ServiceAccount")
+    pod = _one(objects, "Deployment")["spec"]["template"]
+    assert account["metadata"]["annotations"] == annotations
+    assert pod["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    existing = _render(EXTERNAL_REDIS, KEYS_FILE, {"serviceAccount": {"name": "team-gateway"}})
+    assert "ServiceAccount" not in existing
+    spec = _one(existing, "Deployment")["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "team-gateway"

@@ -1,14 +1,17 @@
 """AzureOpenAIChatProvider against the fake upstream's Azure dialect, over real sockets.
 
 Only what is Azure's own: deployment paths and api-version, the v1 surface, ``api-key`` and
-Microsoft Entra ID tokens (fetched, cached, refreshed before expiry), the content filter and
-embeddings. The behaviour every ChatProvider shares is in test_chat_provider_contract.py.
+Microsoft Entra ID tokens (client secret or workload identity's federated assertion; fetched,
+cached, refreshed before expiry), managed identity tokens (App Service and the instance
+metadata service), the content filter and embeddings. The behaviour every ChatProvider shares is in test_chat_provider_contract.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway_adapters.http1 import Http1Client
@@ -16,6 +19,7 @@ from gateway_adapters.providers.azure import (
     AzureOpenAIChatProvider,
     Deployment,
     EntraTokenSource,
+    ManagedIdentityTokenSource,
 )
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.embeddings import EmbeddingRequest
@@ -26,6 +30,9 @@ from tests.support.fake_upstream.azure_wire import (
     AZURE_KEY,
     CLIENT_ID,
     CLIENT_SECRET,
+    FEDERATED_ASSERTIONS,
+    IDENTITY_HEADER,
+    MANAGED_IDENTITY_PATH,
     TENANT,
     TOKENS,
     FilteredPrompt,
@@ -207,3 +214,91 @@ async def test_embeddings_reach_the_deployment(
         else "/openai/deployments/embed-small/embeddings"
     )
     assert recorded.path == expected
+
+
+async def test_workload_identity_sends_the_federated_token_file_read_at_each_refresh(
+    fake_upstream: FakeUpstream, session: Http1Client, tmp_path: Path
+) -> None:
+    """AKS workload identity: the kubelet rotates the service-account token in the file."""
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text(FEDERATED_ASSERTIONS[0] + "\n")
+    clock = Clock()
+    tokens = EntraTokenSource(tenant_id=TENANT, client_id=CLIENT_ID, client=session,
+                              assertion_file=str(token_file), authority=fake_upstream.url,
+                              clock=clock)  # fmt: skip
+    provider = AzureOpenAIChatProvider(
+        name="azure", endpoint=fake_upstream.url, client=session, entra=tokens
+    )
+    request = ChatRequest(model="gpt-4o", messages=QUESTION)
+
+    await provider.complete(request)
+    token_file.write_text(FEDERATED_ASSERTIONS[1])
+    clock.now += 3400  # inside the refresh margin
+    await provider.complete(request)
+
+    assert [form["client_assertion"] for form in TOKENS.forms] == list(FEDERATED_ASSERTIONS)
+    assert all("client_secret" not in form for form in TOKENS.forms)
+    sent = [r.headers["Authorization"] for r in fake_upstream.requests]
+    assert sent == [f"Bearer {token}" for token in TOKENS.issued]
+
+
+async def test_an_unreadable_federated_token_file_is_an_auth_error(
+    fake_upstream: FakeUpstream, session: Http1Client, tmp_path: Path
+) -> None:
+    tokens = EntraTokenSource(tenant_id=TENANT, client_id=CLIENT_ID, client=session,
+                              assertion_file=str(tmp_path / "absent"), authority=fake_upstream.url)  # fmt: skip
+    provider = AzureOpenAIChatProvider(
+        name="azure", endpoint=fake_upstream.url, client=session, entra=tokens
+    )
+
+    with pytest.raises(UpstreamAuthError, match="AZURE_FEDERATED_TOKEN_FILE"):
+        await provider.complete(ChatRequest(model="gpt-4o", messages=QUESTION))
+
+    assert fake_upstream.requests == []
+
+
+@pytest.mark.parametrize("app_service", [True, False], ids=["app-service", "imds"])
+async def test_a_managed_identity_token_is_fetched_reused_and_refreshed_before_it_expires(
+    fake_upstream: FakeUpstream, session: Http1Client, app_service: bool
+) -> None:
+    clock = Clock()
+    async with httpx.AsyncClient() as http:
+        tokens = ManagedIdentityTokenSource(
+            client=http, endpoint=f"{fake_upstream.url}{MANAGED_IDENTITY_PATH}",
+            identity_header=IDENTITY_HEADER if app_service else None,
+            client_id="user-assigned-id", clock=clock,
+        )  # fmt: skip
+        provider = AzureOpenAIChatProvider(
+            name="azure", endpoint=fake_upstream.url, client=session, entra=tokens
+        )
+        request = ChatRequest(model="gpt-4o", messages=QUESTION)
+        await provider.complete(request)
+        clock.now += 3000  # more than the 300 s margin left
+        await provider.complete(request)
+        clock.now += 400  # inside the margin: refresh
+        await provider.complete(request)
+
+    first, second = TOKENS.issued
+    sent = [r.headers["Authorization"] for r in fake_upstream.requests]
+    assert sent == [f"Bearer {first}", f"Bearer {first}", f"Bearer {second}"]
+    assert TOKENS.forms[0]["client_id"] == "user-assigned-id"
+    assert tokens.refreshes == 2
+
+
+async def test_a_refused_managed_identity_shows_no_header_secret(
+    fake_upstream: FakeUpstream, session: Http1Client
+) -> None:
+    wrong = "wrong-identity-header-must-not-leak"
+    async with httpx.AsyncClient() as http:
+        tokens = ManagedIdentityTokenSource(
+            client=http, endpoint=f"{fake_upstream.url}{MANAGED_IDENTITY_PATH}",
+            identity_header=wrong,
+        )  # fmt: skip
+        provider = AzureOpenAIChatProvider(
+            name="azure", endpoint=fake_upstream.url, client=session, entra=tokens
+        )
+        with pytest.raises(UpstreamAuthError) as raised:
+            await provider.complete(ChatRequest(model="gpt-4o", messages=QUESTION))
+
+    assert wrong not in f"{raised.value} {raised.value!r} {tokens!r}"
+    assert fake_upstream.requests == []

@@ -24,17 +24,22 @@ from gateway_core.domain.embeddings import EmbeddingRequest
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.errors import (
+    InvalidRequestError,
     UpstreamAuthError,
     UpstreamBadRequestError,
     UpstreamRateLimitError,
 )
 from tests.contract.providers.chat_vendors import BEDROCK_MODEL
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream, Turn
 from tests.support.fake_upstream.bedrock_wire import (
     ACCESS_KEY,
+    REASONING_SIGNATURE,
+    ROLE_ARN,
     SECRET_KEY,
     SESSION_TOKEN,
     SIGNATURES,
+    WEB_IDENTITY,
+    WEB_IDENTITY_TOKEN,
     ThrottledMidStream,
 )
 
@@ -256,3 +261,96 @@ async def test_refreshable_credentials_are_refreshed_before_they_expire(
     # One refresh (the new credentials last an hour), both requests signed with its token.
     assert issued == [f"{SESSION_TOKEN}-0", f"{SESSION_TOKEN}-1"]
     assert SIGNATURES.session_tokens == [f"{SESSION_TOKEN}-1", f"{SESSION_TOKEN}-1"]
+
+
+async def test_web_identity_irsa_assumes_the_role_through_sts_and_refreshes_before_expiry(
+    fake_upstream: FakeUpstream,
+    session: Http1Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """IRSA on EKS as botocore's chain finds it: the service-account token file and the role
+    in the environment, STS ``AssumeRoleWithWebIdentity`` (the fake's, at
+    ``AWS_ENDPOINT_URL_STS``) for session credentials. They last 5 minutes here, inside
+    botocore's refresh window, so the second request assumes the role again first."""
+    token_file = tmp_path / "eks-token"
+    token_file.write_text(WEB_IDENTITY_TOKEN)
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_PROFILE"):  # fmt: skip
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AWS_ROLE_ARN", ROLE_ARN)
+    monkeypatch.setenv("AWS_ROLE_SESSION_NAME", "llm-gateway-pod")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fake_upstream.url)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "absent-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(WEB_IDENTITY, "lifetime", 300)
+    WEB_IDENTITY.forms.clear()
+    credentials = botocore.session.Session().get_credentials()
+    provider = bedrock(fake_upstream, session, credentials)
+    request = ChatRequest(model=BEDROCK_MODEL, messages=QUESTION)
+
+    await provider.complete(request)
+    await provider.complete(request)
+
+    assert [form["RoleSessionName"] for form in WEB_IDENTITY.forms] == ["llm-gateway-pod"] * 2
+    assert SIGNATURES.session_tokens == [f"{SESSION_TOKEN}-irsa-1", f"{SESSION_TOKEN}-irsa-2"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_claude_s_reasoning_through_converse_and_back_with_its_signature(
+    fake_upstream: FakeUpstream, session: Http1Client, streamed: bool
+) -> None:
+    provider = bedrock(fake_upstream, session, Credentials(ACCESS_KEY, SECRET_KEY))
+    fake_upstream.script(
+        Turn(text=None, reasoning="Check the weather tool.", tool_calls=(("get_weather", {}),)),
+        Turn(text="Sunny."),
+    )
+    request = ChatRequest(model=BEDROCK_MODEL, messages=QUESTION, tools=(WEATHER,),
+                          max_tokens=512, extra={"reasoning_effort": "low"})  # fmt: skip
+
+    if streamed:
+        chunks = [chunk async for chunk in provider.stream(request)]
+        reasoning = "".join(chunk.reasoning_content or "" for chunk in chunks)
+        blocks = [b for c in chunks for b in c.delta_extra.get("thinking_blocks", ())]
+        (delta,) = [d for chunk in chunks for d in chunk.tool_calls if d.id]
+        arguments = "".join(d.arguments for chunk in chunks for d in chunk.tool_calls)
+        call = ToolCall(delta.id or "", delta.name or "", arguments)
+    else:
+        message = (await provider.complete(request)).choices[0].message
+        reasoning, blocks = message.reasoning_content or "", message.extra["thinking_blocks"]
+        (call,) = message.tool_calls
+    sent = fake_upstream.requests[0].body
+    assistant = Message("assistant", None, tool_calls=(call,),
+                        extra={"thinking_blocks": blocks})  # fmt: skip
+    follow_up = (*QUESTION, assistant, Message.tool_result(call.id, "sunny"))
+    await provider.complete(ChatRequest(model=BEDROCK_MODEL, messages=follow_up,
+                                        tools=(WEATHER,), extra={"reasoning_effort": "low"}))  # fmt: skip
+
+    assert sent["additionalModelRequestFields"] == {
+        "thinking": {"type": "enabled", "budget_tokens": 1024}
+    }
+    assert sent["inferenceConfig"]["maxTokens"] == 512 + 1024  # room kept for the answer
+    assert reasoning == "Check the weather tool."
+    assert blocks == [{"type": "thinking", "thinking": "Check the weather tool.",
+                       "signature": REASONING_SIGNATURE}]  # fmt: skip
+    returned = fake_upstream.requests[1].body["messages"][1]["content"]
+    assert returned[0] == {"reasoningContent": {"reasoningText": {
+        "text": "Check the weather tool.", "signature": REASONING_SIGNATURE}}}  # fmt: skip
+    assert "toolUse" in returned[1]
+
+
+async def test_reasoning_settings_reach_only_claude_on_bedrock(
+    fake_upstream: FakeUpstream, session: Http1Client
+) -> None:
+    provider = bedrock(fake_upstream, session, Credentials(ACCESS_KEY, SECRET_KEY))
+    request = ChatRequest(model="amazon.nova-pro-v1:0", messages=QUESTION,
+                          extra={"reasoning_effort": "high"})  # fmt: skip
+
+    with pytest.raises(InvalidRequestError) as refused:
+        await provider.complete(request)
+
+    assert refused.value.param == "reasoning_effort"
+    assert fake_upstream.requests == []

@@ -21,7 +21,12 @@ from gateway_core.domain.embeddings import EmbeddingRequest
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import ProviderError, UpstreamAuthError, UpstreamBadRequestError
+from gateway_core.errors import (
+    InvalidRequestError,
+    ProviderError,
+    UpstreamAuthError,
+    UpstreamBadRequestError,
+)
 from tests.contract.providers.chat_vendors import VERTEX_PATH, vertex_tokens
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.fake_upstream.gemini_wire import GEMINI_KEY, TOKENS, BlockedPrompt, Thinking
@@ -131,23 +136,119 @@ async def test_the_request_body_speaks_generate_content(
     }
 
 
-@pytest.mark.parametrize("streamed", [False, True])
-async def test_thought_parts_stay_out_of_the_answer_and_count_as_output(
-    gemini: GeminiChatProvider, fake_upstream: FakeUpstream, streamed: bool
-) -> None:
-    fake_upstream.script(Thinking(text="Rayleigh.", completion_tokens=12, thought_tokens=5))
-    request = ChatRequest(model="gemini-2.5-flash", messages=(Message.user("Why blue?"),))
-
+async def _answer(
+    gemini: GeminiChatProvider, request: ChatRequest, streamed: bool
+) -> tuple[str, str | None, Usage | None]:
+    """The answer's text, its reasoning text and its usage, streamed or not."""
     if streamed:
         chunks = [chunk async for chunk in gemini.stream(request)]
         text = "".join(chunk.content or "" for chunk in chunks)
-        usage = chunks[-1].usage
-    else:
-        response = await gemini.complete(request)
-        text, usage = response.choices[0].message.text, response.usage
+        reasoning = "".join(chunk.reasoning_content or "" for chunk in chunks) or None
+        return text, reasoning, chunks[-1].usage
+    response = await gemini.complete(request)
+    message = response.choices[0].message
+    return message.text, message.reasoning_content, response.usage
 
-    assert text == "Rayleigh."
-    assert usage == Usage(prompt_tokens=11, completion_tokens=12)
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_thinking_tokens_count_as_output_and_reasoning(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream, streamed: bool
+) -> None:
+    fake_upstream.script(Thinking(text="Rayleigh.", completion_tokens=12, thought_tokens=5,
+                                  cached_tokens=4))  # fmt: skip
+    request = ChatRequest(model="gemini-2.5-flash", messages=(Message.user("Why blue?"),))
+
+    text, reasoning, usage = await _answer(gemini, request, streamed)
+
+    assert "generationConfig" not in fake_upstream.requests[0].body
+    assert (text, reasoning) == ("Rayleigh.", None)  # no thoughts asked for: none sent
+    assert usage == Usage(prompt_tokens=11, completion_tokens=12, cached_tokens=4,
+                          reasoning_tokens=5)  # fmt: skip
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize(
+    ("extra", "config"),
+    [
+        ({"reasoning_effort": "low"}, {"thinkingBudget": 1024, "includeThoughts": True}),
+        ({"reasoning_effort": "high"}, {"thinkingBudget": 24576, "includeThoughts": True}),
+        (
+            {"thinking": {"type": "enabled", "budget_tokens": 2000}},
+            {"thinkingBudget": 2000, "includeThoughts": True},
+        ),
+    ],
+)
+async def test_thinking_settings_become_thinking_config_and_thoughts_reasoning(
+    gemini: GeminiChatProvider,
+    fake_upstream: FakeUpstream,
+    streamed: bool,
+    extra: dict[str, object],
+    config: dict[str, object],
+) -> None:
+    fake_upstream.script(Thinking(text="Rayleigh.", completion_tokens=12, thought_tokens=5))
+    request = ChatRequest(
+        model="gemini-2.5-flash", messages=(Message.user("Why blue?"),), extra={**extra, "top_k": 3}
+    )
+
+    text, reasoning, usage = await _answer(gemini, request, streamed)
+
+    sent = fake_upstream.requests[0].body["generationConfig"]
+    assert sent == {"topK": 3, "thinkingConfig": config}
+    assert (text, reasoning) == ("Rayleigh.", "The user asks about light; recall Rayleigh.")
+    assert usage is not None and (usage.completion_tokens, usage.reasoning_tokens) == (12, 5)
+
+
+@pytest.mark.parametrize(
+    ("extra", "config"),
+    [
+        ({"reasoning_effort": "none"}, {"thinkingBudget": 0}),
+        ({"thinking": {"type": "disabled"}}, {"thinkingBudget": 0}),
+    ],
+)
+async def test_thinking_turned_off(
+    gemini: GeminiChatProvider,
+    fake_upstream: FakeUpstream,
+    extra: dict[str, object],
+    config: dict[str, object],
+) -> None:
+    request = ChatRequest(model="gemini-2.5-flash", messages=(Message.user("hi"),), extra=extra)
+
+    await gemini.complete(request)
+
+    assert fake_upstream.requests[0].body["generationConfig"] == {"thinkingConfig": config}
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"thinking": {"type": "enabled"}}, "thinking"),
+        ({"logprobs": True}, "logprobs"),
+        ({"a_field_nobody_knows": 1}, "a_field_nobody_knows"),
+    ],
+)
+async def test_unservable_fields_are_refused_by_name_before_any_call(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream, extra: dict[str, object], param: str
+) -> None:
+    request = ChatRequest(model="gemini-2.5-flash", messages=(Message.user("hi"),), extra=extra)
+
+    with pytest.raises(InvalidRequestError) as refused:
+        await gemini.complete(request)
+
+    assert refused.value.param == param
+    assert fake_upstream.requests == []
+
+
+async def test_drop_params_leaves_unsupported_fields_out_and_names_them(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream
+) -> None:
+    request = ChatRequest(model="gemini-2.5-flash", messages=(Message.user("hi"),),
+                          extra={"logprobs": True, "store": True}, drop_params=True)  # fmt: skip
+
+    response = await gemini.complete(request)
+
+    assert response.dropped_params == ("logprobs",)
+    assert "generationConfig" not in fake_upstream.requests[0].body
 
 
 @pytest.mark.parametrize("streamed", [False, True])
@@ -276,3 +377,50 @@ async def test_vertex_embeddings_come_from_predict(
         "instances": [{"content": "a b"}, {"content": "ccc"}],
         "parameters": {"outputDimensionality": 2},
     }
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_function_call_s_thought_signature_goes_back_with_it(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream, streamed: bool
+) -> None:
+    """Gemini 3 refuses a function call sent back without its ``thoughtSignature``: the
+    signature rides in the call's id, which OpenAI-format clients return unchanged."""
+    thinking = Thinking(text=None, tool_calls=(("get_weather", {"city": "Paris"}),))
+    fake_upstream.script(thinking, Turn(text="Sunny."))
+    question = Message.user("Weather in Paris?")
+    request = ChatRequest(model="gemini-3-pro-preview", messages=(question,), tools=(WEATHER,))
+
+    if streamed:
+        chunks = [chunk async for chunk in gemini.stream(request)]
+        (delta,) = [d for chunk in chunks for d in chunk.tool_calls]
+        call = ToolCall(delta.id or "", delta.name or "", delta.arguments)
+    else:
+        (call,) = (await gemini.complete(request)).choices[0].message.tool_calls
+    follow_up = (question, Message.assistant(None, (call,)),
+                 Message.tool_result(call.id, '{"temp_c": 21}'))  # fmt: skip
+    await gemini.complete(ChatRequest(model="gemini-3-pro-preview", messages=follow_up))
+
+    model_turn = fake_upstream.requests[1].body["contents"][1]
+    assert model_turn["parts"] == [{
+        "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+        "thoughtSignature": thinking.signature,
+    }]  # fmt: skip
+    answer = fake_upstream.requests[1].body["contents"][2]["parts"][0]["functionResponse"]
+    assert answer["name"] == "get_weather"
+
+
+async def test_gemini_3_takes_reasoning_effort_as_its_thinking_level(
+    gemini: GeminiChatProvider, fake_upstream: FakeUpstream
+) -> None:
+    high = ChatRequest(model="gemini-3-pro-preview", messages=(Message.user("hi"),),
+                       extra={"reasoning_effort": "high"})  # fmt: skip
+    off = ChatRequest(model="gemini-3-pro-preview", messages=(Message.user("hi"),),
+                      extra={"reasoning_effort": "none"})  # fmt: skip
+
+    await gemini.complete(high)
+    with pytest.raises(InvalidRequestError) as refused:
+        await gemini.complete(off)
+
+    sent = fake_upstream.requests[0].body["generationConfig"]["thinkingConfig"]
+    assert sent == {"thinkingLevel": "high", "includeThoughts": True}
+    assert refused.value.param == "reasoning_effort" and len(fake_upstream.requests) == 1

@@ -16,6 +16,7 @@ Azure's ``prompt_filter_results`` / ``content_filter_results``; errors use Azure
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,12 @@ DEPLOYMENT_EMBEDDINGS = "/openai/deployments/{deployment}/embeddings"
 V1_CHAT = "/openai/v1/chat/completions"
 V1_EMBEDDINGS = "/openai/v1/embeddings"
 TOKEN_PATH = "/{tenant}/oauth2/v2.0/token"
+MANAGED_IDENTITY_PATH = "/msi/token"
+"""App Service's managed identity endpoint (``IDENTITY_ENDPOINT``), and IMDS's here too."""
+IDENTITY_HEADER = "msi-header-secret-0123456789"
+FEDERATED_ASSERTIONS = ("eyJhbGciOiJSUzI1NiJ9.k8s-service-account-token-1",
+                        "eyJhbGciOiJSUzI1NiJ9.k8s-service-account-token-2")  # fmt: skip
+"""Kubernetes service-account tokens Entra accepts as federated assertions (rotated)."""
 
 _NOT_FILTERED = {
     category: {"filtered": False, "severity": "safe"}
@@ -85,6 +92,31 @@ def install(upstream: FakeUpstream) -> None:
     upstream.route(DEPLOYMENT_EMBEDDINGS, render_embeddings)
     upstream.route(V1_EMBEDDINGS, render_embeddings)
     upstream.route(TOKEN_PATH, render_token, recorded=False)
+    upstream.route(MANAGED_IDENTITY_PATH, render_managed_identity, recorded=False, method="GET")
+
+
+async def render_managed_identity(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """App Service's endpoint (``X-IDENTITY-HEADER``, api-version 2019-08-01: ``expires_on``)
+    or IMDS's (``Metadata: true``, 2018-02-01: ``expires_in``, a string as Azure sends it)."""
+    query = request.query
+    app_service = request.headers.get("X-IDENTITY-HEADER") == IDENTITY_HEADER
+    imds = request.headers.get("Metadata") == "true"
+    version_ok = query.get("api-version") == ("2019-08-01" if app_service else "2018-02-01")
+    if not (app_service or imds) or not version_ok or (
+        query.get("resource") != "https://cognitiveservices.azure.com"
+    ):
+        return web.json_response({"error": "invalid_request"}, status=400)
+    token = f"eyJ0eXAi.mi-{uuid.uuid4().hex}.sig"
+    TOKENS.issued.append(token)
+    TOKENS.forms.append(dict(query))
+    answer = {"access_token": token, "resource": query["resource"], "token_type": "Bearer"}
+    if app_service:
+        answer["expires_on"] = str(int(time.time()) + TOKENS.expires_in)
+    else:
+        answer["expires_in"] = str(TOKENS.expires_in)
+    return web.json_response(answer)
 
 
 async def render_token(
@@ -92,11 +124,15 @@ async def render_token(
 ) -> web.StreamResponse:
     form = _form(body if isinstance(body, str) else "")
     TOKENS.forms.append(form)
+    credential_ok = form.get("client_secret") == CLIENT_SECRET or (
+        form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        and form.get("client_assertion") in FEDERATED_ASSERTIONS
+    )
     valid = (
         request.match_info["tenant"] == TENANT
         and form.get("grant_type") == "client_credentials"
         and form.get("client_id") == CLIENT_ID
-        and form.get("client_secret") == CLIENT_SECRET
+        and credential_ok
         and form.get("scope") == "https://cognitiveservices.azure.com/.default"
     )
     if not valid:

@@ -5,7 +5,11 @@
   (``application/vnd.amazon.eventstream``), encoded here by ``encode_frame`` from the spec:
   a prelude (total length, headers length, prelude CRC32), string headers, the JSON payload and
   the message CRC32 (zlib.crc32);
-- ``POST /model/{model}/invoke``: Titan Text Embeddings.
+- ``POST /model/{model}/invoke``: Titan Text Embeddings, or for Claude (a body with
+  ``anthropic_version: bedrock-2023-05-31``) Anthropic's Messages answer;
+- ``POST /model/{model}/invoke-with-response-stream``: Claude's Messages events, each as a
+  ``chunk`` frame whose payload is ``{"bytes": <base64 of the event's JSON>}``; the last
+  (``message_stop``) carries ``amazon-bedrock-invocationMetrics``, as Bedrock adds.
 
 Every request must carry a SigV4 signature that this fake recomputes with botocore for the
 known test credentials (``ACCESS_KEY`` / ``SECRET_KEY``, service ``bedrock``, region from the
@@ -15,20 +19,24 @@ as AWS answers. Errors name their type in ``x-amzn-ErrorType`` and answer ``{"me
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import re
 import struct
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.support.fake_upstream import openai_wire
+from tests.support.fake_upstream import anthropic_wire, openai_wire
 from tests.support.fake_upstream.server import FakeUpstream, Fault, Turn
 
 ACCESS_KEY = "AKIAFAKEBEDROCK00001"
@@ -51,6 +59,61 @@ _ERRORS: dict[Fault, tuple[int, str, str]] = {
 }
 
 
+STS_PATH = "/"
+WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eks-service-account-token"
+ROLE_ARN = "arn:aws:iam::123456789012:role/llm-gateway"
+
+
+@dataclass
+class WebIdentity:
+    """What the fake STS saw: the AssumeRoleWithWebIdentity forms, and how long the session
+    credentials it hands out last (seconds)."""
+
+    forms: list[dict[str, str]] = field(default_factory=list)
+    lifetime: int = 3600
+
+
+WEB_IDENTITY = WebIdentity()
+
+
+async def render_sts(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """STS ``AssumeRoleWithWebIdentity`` (unsigned, form-encoded; XML answer), as IRSA on EKS
+    calls it: the service-account token for session credentials of the role."""
+    form = dict(parse_qsl(body if isinstance(body, str) else ""))
+    WEB_IDENTITY.forms.append(form)
+    if (
+        form.get("Action") != "AssumeRoleWithWebIdentity"
+        or form.get("WebIdentityToken") != WEB_IDENTITY_TOKEN
+        or form.get("RoleArn") != ROLE_ARN
+    ):
+        error = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
+            "<Message>Token is not valid</Message></Error></ErrorResponse>"
+        )
+        return web.Response(status=400, text=error, content_type="text/xml")
+    expiry = datetime.now(UTC) + timedelta(seconds=WEB_IDENTITY.lifetime)
+    token = f"{SESSION_TOKEN}-irsa-{len(WEB_IDENTITY.forms)}"
+    answer = f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>{ACCESS_KEY}</AccessKeyId>
+      <SecretAccessKey>{SECRET_KEY}</SecretAccessKey>
+      <SessionToken>{token}</SessionToken>
+      <Expiration>{expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}</Expiration>
+    </Credentials>
+    <SubjectFromWebIdentityToken>system:serviceaccount:ai:llm-gateway</SubjectFromWebIdentityToken>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::123456789012:assumed-role/llm-gateway/{form.get("RoleSessionName", "")}</Arn>
+      <AssumedRoleId>AROAFAKEROLEID:{form.get("RoleSessionName", "")}</AssumedRoleId>
+    </AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>"""
+    return web.Response(text=answer, content_type="text/xml")
+
+
 @dataclass
 class Signatures:
     """What the signature check saw: regions, and whether a session token came along."""
@@ -66,6 +129,8 @@ def install(upstream: FakeUpstream) -> None:
     upstream.route("/model/{model}/converse", render)
     upstream.route("/model/{model}/converse-stream", render)
     upstream.route("/model/{model}/invoke", render_invoke)
+    upstream.route("/model/{model}/invoke-with-response-stream", render_claude)
+    upstream.route(STS_PATH, render_sts, recorded=False)
 
 
 def error_response(status: int, kind: str, message: str) -> web.Response:
@@ -108,7 +173,11 @@ async def render(
         return error_response(*_ERRORS[turn.fault])  # type: ignore[index]
     if not isinstance(body, dict) or not body.get("messages"):
         return error_response(*_ERRORS[Fault.BAD_REQUEST])
-    answer = converse_answer(turn)
+    guardrail = body.get("guardrailConfig")
+    if guardrail is not None and not {"guardrailIdentifier", "guardrailVersion"} <= set(guardrail):
+        return error_response(400, "ValidationException", "guardrailConfig is incomplete")
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    answer = converse_answer(turn, thinks=thinking.get("type") == "enabled")
     if request.path.endswith("/converse-stream"):
         return await _stream(request, turn, answer)
     if turn.fault is Fault.MALFORMED_JSON:
@@ -118,8 +187,16 @@ async def render(
     return web.json_response(answer)
 
 
-def converse_answer(turn: Turn) -> dict[str, Any]:
+REASONING_SIGNATURE = "EqoBCkgIAxABGAIiQFakeBedrockReasoningSignature=="
+
+
+def converse_answer(turn: Turn, *, thinks: bool = False) -> dict[str, Any]:
+    """``thinks``: the request enabled Claude's thinking; ``turn.reasoning`` then opens the
+    answer as a ``reasoningContent`` block with its signature."""
     content: list[dict[str, Any]] = []
+    if thinks and turn.reasoning:
+        text = {"text": turn.reasoning, "signature": REASONING_SIGNATURE}
+        content.append({"reasoningContent": {"reasoningText": text}})
     if turn.text:
         content.append({"text": turn.text})
     for name, arguments in turn.tool_calls:
@@ -148,7 +225,12 @@ def stream_events(answer: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The ConverseStream events of ``answer``, in order, as (event type, payload)."""
     events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
     for index, block in enumerate(answer["output"]["message"]["content"]):
-        if "text" in block:
+        if "reasoningContent" in block:
+            reasoning = block["reasoningContent"]["reasoningText"]
+            pieces = re.findall(r"\s*\S+", reasoning["text"])
+            deltas = [{"reasoningContent": {"text": piece}} for piece in pieces]
+            deltas.append({"reasoningContent": {"signature": reasoning["signature"]}})
+        elif "text" in block:
             deltas = [{"text": piece} for piece in re.findall(r"\s*\S+", block["text"])]
         else:
             tool_use = block["toolUse"]
@@ -225,9 +307,67 @@ async def render_invoke(
 ) -> web.StreamResponse:
     if await signature_problem(request) is not None:
         return error_response(403, "InvalidSignatureException", "signature mismatch")
+    if isinstance(body, dict) and "anthropic_version" in body:
+        return await render_claude(upstream, request, body, turn)
     if turn.fault in _ERRORS:
         return error_response(*_ERRORS[turn.fault])  # type: ignore[index]
     text = body["inputText"]
     size = body.get("dimensions", openai_wire.EMBEDDING_DIMENSIONS)
     vector = [float(len(text) + i) for i in range(size)]
     return web.json_response({"embedding": vector, "inputTextTokenCount": len(text.split())})
+
+
+@dataclass
+class ClaudeBodies:
+    """The InvokeModel bodies Claude got, as sent (``anthropic_version``, ``anthropic_beta``)."""
+
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+
+CLAUDE_BODIES = ClaudeBodies()
+
+
+async def render_claude(
+    upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
+) -> web.StreamResponse:
+    """Claude through InvokeModel: the body is the Messages API's without ``model`` and
+    ``stream`` (the path says both), with ``anthropic_version: bedrock-2023-05-31``."""
+    if await signature_problem(request) is not None:
+        return error_response(403, "InvalidSignatureException", "signature mismatch")
+    if turn.fault in _ERRORS:
+        return error_response(*_ERRORS[turn.fault])  # type: ignore[index]
+    if not isinstance(body, dict) or "model" in body or "stream" in body:
+        return error_response(400, "ValidationException", "extraneous key [model] is not permitted")
+    CLAUDE_BODIES.seen.append(dict(body))
+    checked = dict(body)
+    if checked.pop("anthropic_version", None) != "bedrock-2023-05-31":
+        return error_response(400, "ValidationException", "invalid anthropic_version")
+    beta = checked.pop("anthropic_beta", [])
+    if not isinstance(beta, list):
+        return error_response(400, "ValidationException", "anthropic_beta must be a list")
+    checked["model"] = request.match_info["model"]
+    problem = await asyncio.to_thread(anthropic_wire.request_body_problem, checked)
+    if problem is not None:
+        return error_response(400, "ValidationException", problem)
+    message = anthropic_wire.message_body(checked, turn)
+    if not request.path.endswith("/invoke-with-response-stream"):
+        return web.json_response(message)
+    events = anthropic_wire.stream_events(message)
+    metrics = {
+        "inputTokenCount": message["usage"]["input_tokens"],
+        "outputTokenCount": message["usage"]["output_tokens"],
+        "invocationLatency": 512,
+        "firstByteLatency": 128,
+    }
+    events[-1][1]["amazon-bedrock-invocationMetrics"] = metrics
+    response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
+    await response.prepare(request)
+    for position, (_, payload) in enumerate(events):
+        if isinstance(turn, ThrottledMidStream) and position == 3:
+            await response.write(exception_frame("throttlingException", "Too many tokens"))
+            break
+        encoded = base64.b64encode(json.dumps(payload).encode()).decode()
+        frame = event_frame("chunk", {"bytes": encoded, "p": "abcdefgh"[: position % 8]})
+        await response.write(frame)
+    await response.write_eof()
+    return response

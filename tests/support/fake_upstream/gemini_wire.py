@@ -85,10 +85,14 @@ class BlockedPrompt(Turn):
 
 @dataclass(frozen=True)
 class Thinking(Turn):
-    """The answer opens with a thought part and reports ``thoughtsTokenCount``."""
+    """The model thinks: the answer reports ``thoughtsTokenCount`` and, when the request asks
+    ``generationConfig.thinkingConfig.includeThoughts`` (as Google requires), opens with a
+    thought part (``thought: true``)."""
 
     thought: str = "The user asks about light; recall Rayleigh."
     thought_tokens: int = 5
+    signature: str = "CiQB0e2Kb7fake+thought/signature=="
+    """Sent as each function call's ``thoughtSignature``, as a thinking model does."""
 
 
 def install(upstream: FakeUpstream) -> None:
@@ -190,28 +194,44 @@ async def render(
     if request.path.endswith(":streamGenerateContent"):
         if request.query.get("alt") != "sse":
             return error_response(400, "INVALID_ARGUMENT", "this fake streams SSE only")
-        return await _stream(request, turn, model)
+        return await _stream(request, turn, model, _includes_thoughts(body))
     if turn.fault is Fault.MALFORMED_JSON:
         return web.Response(text='{"candidates": [', content_type="application/json")
-    answer = generate_content(turn, model, str(uuid.uuid4().hex[:20]))
+    answer = generate_content(
+        turn, model, str(uuid.uuid4().hex[:20]), include_thoughts=_includes_thoughts(body)
+    )
     if turn.fault is Fault.DROP_MID_STREAM:
         return await openai_wire._drop(request, json.dumps(answer).encode())
     return web.json_response(answer)
 
 
-def generate_content(turn: Turn, model: str, response_id: str) -> dict[str, Any]:
-    parts = _parts(turn)
+def _includes_thoughts(body: dict[str, Any]) -> bool:
+    thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
+    return thinking.get("includeThoughts") is True
+
+
+def generate_content(
+    turn: Turn, model: str, response_id: str, *, include_thoughts: bool = False
+) -> dict[str, Any]:
+    parts = _parts(turn, include_thoughts)
     return _envelope(turn, model, response_id, parts, finished=True)
 
 
-def _parts(turn: Turn) -> list[dict[str, Any]]:
+def _parts(turn: Turn, include_thoughts: bool) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    if isinstance(turn, Thinking):
+    if isinstance(turn, Thinking) and include_thoughts:
         parts.append({"text": turn.thought, "thought": True})
     if turn.text:
         parts.append({"text": turn.text})
-    parts += [{"functionCall": {"name": name, "args": args}} for name, args in turn.tool_calls]
+    parts += [_call(turn, name, args) for name, args in turn.tool_calls]
     return parts
+
+
+def _call(turn: Turn, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+    if isinstance(turn, Thinking):
+        part["thoughtSignature"] = turn.signature
+    return part
 
 
 def _envelope(
@@ -252,15 +272,17 @@ def _usage(turn: Turn, *, finished: bool) -> dict[str, Any]:
     return usage
 
 
-def stream_bodies(turn: Turn, model: str) -> list[dict[str, Any]]:
+def stream_bodies(
+    turn: Turn, model: str, include_thoughts: bool = False
+) -> list[dict[str, Any]]:
     """The responses a streamed answer sends: text in pieces, whole function calls, and the
     finish reason and full usage on the last."""
     response_id = uuid.uuid4().hex[:20]
     pieces: list[list[dict[str, Any]]] = []
-    if isinstance(turn, Thinking):
+    if isinstance(turn, Thinking) and include_thoughts:
         pieces.append([{"text": turn.thought, "thought": True}])
     pieces += [[{"text": piece}] for piece in re.findall(r"\s*\S+", turn.text or "")]
-    pieces += [[{"functionCall": {"name": n, "args": a}}] for n, a in turn.tool_calls]
+    pieces += [[_call(turn, n, a)] for n, a in turn.tool_calls]
     if isinstance(turn, BlockedPrompt):
         return [_envelope(turn, model, response_id, [], finished=True)]
     last = pieces.pop() if pieces else []
@@ -268,10 +290,12 @@ def stream_bodies(turn: Turn, model: str) -> list[dict[str, Any]]:
     return [*bodies, _envelope(turn, model, response_id, last, finished=True)]
 
 
-async def _stream(request: web.Request, turn: Turn, model: str) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, turn: Turn, model: str, include_thoughts: bool
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    for position, body in enumerate(stream_bodies(turn, model)):
+    for position, body in enumerate(stream_bodies(turn, model, include_thoughts)):
         if turn.fault is Fault.DROP_MID_STREAM and position == 2:
             openai_wire._abort(request)
             return response
@@ -351,6 +375,7 @@ async def render_claude(
         return rejection
     if not isinstance(body, dict) or "model" in body:
         return anthropic_wire.error_response(400, "invalid_request_error", "model: not allowed")
+    body = dict(body)  # the recorded request stays as sent
     if body.pop("anthropic_version", None) != "vertex-2023-10-16":
         return anthropic_wire.error_response(400, "invalid_request_error", "anthropic_version")
     body["model"] = request.match_info["model"]

@@ -90,18 +90,22 @@ class FakeUpstream:
         self._script: deque[Turn] = deque()
         self._runner: web.AppRunner | None = None
         self._routes: dict[str, Renderer] = {}
+        self._methods: dict[str, str] = {}
         self._unrecorded: set[str] = set()
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def route(self, path: str, renderer: Renderer, *, recorded: bool = True) -> None:
-        """Register a vendor dialect's renderer for ``POST path`` (before ``start``); ``path``
+    def route(
+        self, path: str, renderer: Renderer, *, recorded: bool = True, method: str = "POST"
+    ) -> None:
+        """Register a vendor dialect's renderer for ``method path`` (before ``start``); ``path``
         may hold aiohttp ``{variables}``, read back from ``request.match_info``. Requests to an
         unrecorded path (a credentials token endpoint) stay out of ``requests``: tests read
         that list as the model calls made."""
         self._routes[path] = renderer
+        self._methods[path] = method
         if not recorded:
             self._unrecorded.add(path)
 
@@ -127,7 +131,7 @@ class FakeUpstream:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         for path in self._routes:
-            app.router.add_post(path, self._handle)
+            app.router.add_route(self._methods[path], path, self._handle)
         # handler_cancellation: a HANG handler ends when its client gives up; otherwise
         # cleanup() waits 60 s for each one still sleeping.
         self._runner = web.AppRunner(

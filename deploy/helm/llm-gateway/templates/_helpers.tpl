@@ -136,3 +136,12 @@ keys are there. The Redis URL is listed apart (it is required, or composed for t
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The pods' ServiceAccount: the chart's own, a named existing one, or none (the default). */}}
+{{- define "llm-gateway.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "llm-gateway.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}

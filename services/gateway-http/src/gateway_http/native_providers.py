@@ -1,8 +1,10 @@
 """The native front-door adapters of the configured providers (see ``ports.native``).
 
 ``/v1/responses`` goes natively to ``openai`` providers that have the Responses API (OpenAI's
-own, or any with ``responses_api: true``); ``/v1/messages`` to every ``anthropic`` provider.
-Everything else is translated through the chat turn.
+own, or any with ``responses_api: true``); ``/v1/messages`` to every ``anthropic`` provider,
+and to the Claude models of ``bedrock`` (InvokeModel) and ``vertex_ai`` (rawPredict)
+providers (``CLOUD_MESSAGES``; each says which models with ``serves``). Everything else is
+translated through the chat turn.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from gateway_adapters.providers.anthropic.messages_passthrough import AnthropicM
 from gateway_adapters.providers.openai.responses_passthrough import OpenAIResponsesPassthrough
 from gateway_core.ports.native import NativeFormatProvider, NativeTokenCounter
 from gateway_http.provider_config import ResolvedProvider
+from gateway_http.wiring.cloud_providers import CLOUD_MESSAGES
 from gateway_http.wiring.provider_factory import UpstreamClients
 
 
@@ -38,7 +41,8 @@ def build_native_providers(
     providers: Mapping[str, ResolvedProvider], clients: UpstreamClients
 ) -> NativeProviders:
     responses: dict[str, NativeFormatProvider] = {}
-    messages: dict[str, AnthropicMessagesPassthrough] = {}
+    messages: dict[str, NativeFormatProvider] = {}
+    counters: dict[str, NativeTokenCounter] = {}
     for name, provider in providers.items():
         if not provider.usable:
             continue
@@ -51,15 +55,23 @@ def build_native_providers(
         if _speaks_responses(provider):
             responses[name] = OpenAIResponsesPassthrough(**common)  # type: ignore[arg-type]
         elif config.type == "anthropic":
-            messages[name] = AnthropicMessagesPassthrough(**common)  # type: ignore[arg-type]
-    return NativeProviders(responses, messages, messages)
+            anthropic = AnthropicMessagesPassthrough(**common)  # type: ignore[arg-type]
+            messages[name] = counters[name] = anthropic
+        elif config.type in CLOUD_MESSAGES:
+            messages[name] = CLOUD_MESSAGES[config.type](provider, clients)
+    return NativeProviders(responses, messages, counters)
 
 
 def refresh_in_place(current: NativeProviders, new: NativeProviders) -> None:
     """A reloaded providers file: the doors hold ``current``'s mappings, so they are updated in
     place, new and changed providers first, then the removed ones (a request that already
     picked a removed provider as native may still fail in that instant)."""
-    for held, fresh in ((current.responses, new.responses), (current.messages, new.messages)):
+    pairs = (
+        (current.responses, new.responses),
+        (current.messages, new.messages),
+        (current.token_counters, new.token_counters),
+    )
+    for held, fresh in pairs:
         mapping = cast(dict[str, Any], held)
         mapping.update(fresh)
         for name in set(mapping) - set(fresh):

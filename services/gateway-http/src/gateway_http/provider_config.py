@@ -31,6 +31,14 @@ class _ProvidersModel(ConfigModel):
     model_config = ConfigDict(strict=False)
 
 
+class AzureDeploymentConfig(_ProvidersModel):
+    deployment: str = Field(min_length=1)
+    endpoint: str | None = None
+    """Another resource's endpoint (``https://<resource>.openai.azure.com``); the same
+    credentials must be valid there."""
+    api_version: str | None = None
+
+
 class ProviderConfig(_ProvidersModel):
     type: ProviderType
     description: str = ""
@@ -69,8 +77,10 @@ class ProviderConfig(_ProvidersModel):
     credentials_env: tuple[str, ...] = ()
     """Variables any one of which makes the provider usable without an API key: a cloud
     credential chain (Entra ID client secret, a service-account key file, ...)."""
-    deployments: dict[str, str] = Field(default_factory=dict)
-    """Azure: the gateway's model id -> the deployment that serves it (default: the id)."""
+    deployments: dict[str, str | AzureDeploymentConfig] = Field(default_factory=dict)
+    """Azure: the gateway's model id -> the deployment that serves it (default: the id): its
+    name, or ``{"deployment", "endpoint"?, "api_version"?}`` when it lives in another resource
+    or needs another api-version than the provider's."""
     drop_params: bool = Field(default=False, strict=True)  # "true" (a string) is a typo
     """Leave out the request fields this provider cannot serve (and name them in the
     ``x-gateway-dropped-params`` header) instead of refusing the request with 400, for every

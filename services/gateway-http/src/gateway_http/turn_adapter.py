@@ -15,6 +15,7 @@ from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
+from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
 from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.caller import ChatApi
@@ -82,13 +83,17 @@ def route_of(api: ChatApi, model: str) -> Target:
     return api.serve.targets(model)[0]
 
 
-def native_target(api: ChatApi, natives: Mapping[str, object], model: str) -> Target | None:
-    """Where ``model`` goes when its provider speaks the door's format itself, else ``None``.
+def native_target(
+    api: ChatApi, natives: Mapping[str, NativeFormatProvider], model: str
+) -> Target | None:
+    """Where ``model`` goes when its provider speaks the door's format itself for that model,
+    else ``None``.
 
     Only the route's primary target is used: a fallback to another format cannot replay a
     native request, and one of the same format is not worth the difference here."""
     target = route_of(api, model)
-    return target if target.provider in natives else None
+    native = natives.get(target.provider)
+    return target if native is not None and native.serves(target.model) else None
 
 
 class NativeTurn:

@@ -2,8 +2,9 @@
 or cannot serve: data, read by the adapters and rendered into docs/API.md (a test checks the
 doc against this table).
 
-OpenAI-format providers receive every field as the client sent it, so they have no table.
-The test provider (``echo``) has one too: it cannot honour what would shape a model's answer.
+OpenAI-format providers (Azure OpenAI included) receive every field as the client sent it,
+so they have no table. The test provider (``echo``) has one too: it cannot honour what would
+shape a model's answer.
 For the others, a field the client sent that the gateway does not model (``ChatRequest.extra``)
 is looked up here: *forwarded* and *mapped* fields are translated by the adapter's wire module;
 *ignored* fields do not change the answer and are left out; anything else, listed as not
@@ -73,7 +74,51 @@ ECHO: Mapping[str, str] = {
     **dict.fromkeys(_BOOKKEEPING, IGNORED),
 }  # fmt: skip
 
-TABLES: Mapping[str, Mapping[str, str]] = {"anthropic": ANTHROPIC, "ollama": OLLAMA, "echo": ECHO}
+GEMINI: Mapping[str, str] = {
+    "max_completion_tokens": "mapped to `generationConfig.maxOutputTokens`",
+    "reasoning_effort": (
+        "mapped to `generationConfig.thinkingConfig` (`thinkingBudget`: none 0, minimal 512, "
+        "low 1024, medium 8192, high 24576; `includeThoughts: true` unless none; Gemini 3 "
+        "models: `thinkingLevel` as given, none refused)"
+    ),
+    "thinking": (
+        "mapped to `generationConfig.thinkingConfig` (Anthropic's shape: enabled "
+        "`budget_tokens` -> `thinkingBudget` with `includeThoughts: true`; disabled -> "
+        "`thinkingBudget: 0`)"
+    ),
+    "top_k": "mapped to `generationConfig.topK`",
+    "frequency_penalty": "mapped to `generationConfig.frequencyPenalty`",
+    "presence_penalty": "mapped to `generationConfig.presencePenalty`",
+    **{
+        name: NOT_SUPPORTED
+        for name in _ANSWER_CHANGING_OPENAI_ONLY
+        if name not in ("frequency_penalty", "presence_penalty")
+    },
+    **dict.fromkeys(_BOOKKEEPING, IGNORED),
+}
+"""Gemini API and Vertex AI (Gemini models; Claude on Vertex follows ``ANTHROPIC``)."""
+
+BEDROCK: Mapping[str, str] = {
+    "max_completion_tokens": "mapped to `inferenceConfig.maxTokens`",
+    "reasoning_effort": (
+        "Claude models: mapped to `additionalModelRequestFields.thinking` (as for anthropic); "
+        "other models: 400"
+    ),
+    "thinking": (
+        "Claude models: forwarded as `additionalModelRequestFields.thinking`; other models: 400"
+    ),
+    **dict.fromkeys(("top_k", *_ANSWER_CHANGING_OPENAI_ONLY), NOT_SUPPORTED),
+    **dict.fromkeys(_BOOKKEEPING, IGNORED),
+}
+"""Amazon Bedrock's Converse (every model family)."""
+
+TABLES: Mapping[str, Mapping[str, str]] = {
+    "anthropic": ANTHROPIC,
+    "ollama": OLLAMA,
+    "gemini, vertex_ai": GEMINI,
+    "bedrock": BEDROCK,
+    "echo": ECHO,
+}
 """Provider type -> field -> what happens to it."""
 
 

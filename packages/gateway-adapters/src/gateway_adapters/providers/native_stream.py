@@ -7,7 +7,7 @@ vendor-specific ``watch`` function reads usage and model from the events that ca
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -15,12 +15,14 @@ import msgspec
 
 from gateway_adapters.http1 import Response
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
-from gateway_adapters.providers.sse import iter_sse
+from gateway_adapters.providers.sse import ServerSentEvent, iter_sse
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError
 
 Watch = Callable[["RelayedStream", str, Mapping[str, Any]], None]
 ErrorFor = Callable[[int, bytes, Mapping[str, str]], ProviderError]
+Decode = Callable[[AsyncIterable[bytes]], AsyncIterator[ServerSentEvent]]
+"""The body's bytes -> its events: SSE, or a vendor's own framing (Bedrock's event stream)."""
 
 
 class RelayedStream:
@@ -34,6 +36,7 @@ class RelayedStream:
         watch: Watch,
         error_for: ErrorFor,
         model: str,
+        decode: Decode = iter_sse,
     ) -> None:
         self.usage = Usage()
         self.model = model
@@ -41,6 +44,7 @@ class RelayedStream:
         self._opened = opened
         self._provider = provider
         self._watch = watch
+        self._decode = decode
         self._error_for = error_for
         self._events = self._relay()
 
@@ -56,7 +60,7 @@ class RelayedStream:
                 if response.status >= 300:
                     raw = await response.read()
                     raise self._error_for(response.status, raw, response.headers)
-                async for event in iter_sse(response.iter_chunks()):
+                async for event in self._decode(response.iter_chunks()):
                     if event.data:
                         self._read(event.event, event.data)
                     yield _encoded(event.event, event.data)

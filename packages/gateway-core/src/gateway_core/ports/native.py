@@ -54,6 +54,12 @@ class NativeFormatProvider(Protocol):
 
     name: str
 
+    def serves(self, model: str) -> bool:
+        """Whether ``model`` (the provider's own id) is answered in this format. A cloud that
+        serves several model families (Vertex AI, Bedrock) forwards only its Claude models
+        natively; the others go through the chat turn."""
+        ...
+
     async def send(self, call: NativeCall) -> NativeReply: ...
 
     def stream(self, call: NativeCall) -> NativeStream: ...

@@ -14,10 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from gateway_adapters.providers.azure import (
     AzureOpenAIChatProvider,
+    CachedToken,
     Deployment,
     EntraTokenSource,
+    ManagedIdentityTokenSource,
 )
-from gateway_adapters.providers.bedrock import BedrockChatProvider, SigV4Signer
+from gateway_adapters.providers.azure.managed_identity import IMDS_ENDPOINT
+from gateway_adapters.providers.bedrock import (
+    BedrockChatProvider,
+    BedrockClaudeMessages,
+    Guardrail,
+    SigV4Signer,
+    runtime_url,
+)
 from gateway_adapters.providers.gemini import (
     GEMINI_API,
     GeminiChatProvider,
@@ -26,8 +35,10 @@ from gateway_adapters.providers.gemini import (
     VertexClaudeChatProvider,
     vertex_base_url,
 )
+from gateway_adapters.providers.gemini.vertex_claude_messages import VertexClaudeMessages
+from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.providers import ChatProvider
-from gateway_http.provider_config import ConfigError, ResolvedProvider
+from gateway_http.provider_config import AzureDeploymentConfig, ConfigError, ResolvedProvider
 
 if TYPE_CHECKING:
     from gateway_http.wiring.provider_factory import UpstreamClients
@@ -43,7 +54,7 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
         api_version=settings.get("api_version", "v1"),
         api_key=provider.api_key,
         entra=None if provider.api_key else _entra(settings, clients),
-        deployments={model: Deployment(name) for model, name in config.deployments.items()},
+        deployments={model: _deployment(place) for model, place in config.deployments.items()},
         client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
@@ -51,19 +62,40 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
     )
 
 
-def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> EntraTokenSource | None:
-    """Client credentials (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``,
-    the names azure-identity reads), or None when they are incomplete."""
-    names = ("tenant_id", "client_id", "client_secret")
-    if not all(settings.get(name) for name in names):
-        return None
-    return EntraTokenSource(
-        tenant_id=settings["tenant_id"],
-        client_id=settings["client_id"],
-        client_secret=settings["client_secret"],
-        authority=settings.get("authority_host") or "https://login.microsoftonline.com",
-        client=clients.http1,
-    )
+def _deployment(place: str | AzureDeploymentConfig) -> Deployment:
+    if isinstance(place, str):
+        return Deployment(place)
+    return Deployment(place.deployment, place.endpoint, place.api_version)
+
+
+def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> CachedToken | None:
+    """Microsoft Entra ID, the sources azure-identity reads, first complete one wins:
+
+    - client secret: ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``;
+    - workload identity (AKS): ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
+      ``AZURE_FEDERATED_TOKEN_FILE``;
+    - managed identity: App Service's ``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER``, or the
+      instance metadata service when ``use_managed_identity`` is true
+      (``AZURE_OPENAI_USE_MANAGED_IDENTITY``); ``client_id`` picks a user-assigned identity.
+    None when none is complete."""
+    authority = settings.get("authority_host") or "https://login.microsoftonline.com"
+    tenant, client_id = settings.get("tenant_id"), settings.get("client_id")
+    secret, assertion = settings.get("client_secret"), settings.get("federated_token_file")
+    if tenant and client_id and (secret or assertion):
+        return EntraTokenSource(
+            tenant_id=tenant, client_id=client_id, authority=authority, client=clients.http1,
+            client_secret=secret or None, assertion_file=None if secret else assertion,
+        )  # fmt: skip
+    endpoint, header = settings.get("identity_endpoint"), settings.get("identity_header")
+    if endpoint and header:
+        return ManagedIdentityTokenSource(client=clients.client, endpoint=endpoint,
+                                          identity_header=header, client_id=client_id)  # fmt: skip
+    if settings.get("use_managed_identity", "").lower() in ("true", "1", "yes"):
+        return ManagedIdentityTokenSource(
+            client=clients.client, endpoint=settings.get("imds_endpoint") or IMDS_ENDPOINT,
+            client_id=client_id,
+        )  # fmt: skip
+    return None
 
 
 def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
@@ -79,15 +111,24 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     )
 
 
-def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
-    """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
-    ``.../publishers/anthropic``, one token source for both."""
-    config, settings = provider.config, provider.settings
+def _vertex_place(provider: ResolvedProvider) -> tuple[GoogleTokenSource, str]:
+    """The token source and the ``.../publishers/google`` URL of a ``vertex_ai`` provider."""
+    settings = provider.settings
     credentials, default_project = _google_credentials(settings)
     project = settings.get("project") or default_project or ""
     location = settings.get("location") or "us-central1"
-    google_url = provider.base_url or vertex_base_url(project, location)
-    tokens = GoogleTokenSource(credentials)
+    return GoogleTokenSource(credentials), provider.base_url or vertex_base_url(project, location)
+
+
+def _anthropic_publisher(google_url: str) -> str:
+    return google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic"
+
+
+def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
+    ``.../publishers/anthropic``, one token source for both."""
+    config = provider.config
+    tokens, google_url = _vertex_place(provider)
     timeouts: dict[str, Any] = {
         "timeout": config.timeout_seconds,
         "connect_timeout": config.connect_timeout_seconds,
@@ -98,7 +139,7 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     )  # fmt: skip
     claude = VertexClaudeChatProvider(
         name=provider.name,
-        base_url=google_url.rsplit("/publishers/", 1)[0] + "/publishers/anthropic",
+        base_url=_anthropic_publisher(google_url),
         tokens=tokens,
         client=clients.http1_for(provider),
         default_max_tokens=config.default_max_tokens or 4096,
@@ -107,25 +148,64 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     return VertexAIChatProvider(gemini, claude)
 
 
-def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+def _vertex_messages(provider: ResolvedProvider, clients: UpstreamClients) -> NativeFormatProvider:
+    """``/v1/messages`` for Claude on Vertex, natively (its own token source: the doors'
+    adapters are built apart from the chat adapters)."""
+    config = provider.config
+    tokens, google_url = _vertex_place(provider)
+    return VertexClaudeMessages(
+        name=provider.name, base_url=_anthropic_publisher(google_url), tokens=tokens,
+        client=clients.http1_for(provider), timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+    )  # fmt: skip
+
+
+def _bedrock_signer(provider: ResolvedProvider) -> SigV4Signer:
     """botocore's credential chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
     (/``AWS_SESSION_TOKEN``), ``AWS_PROFILE`` and the shared config and credentials files,
     web identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``: IRSA on EKS), container
     and instance metadata. ``settings.profile`` picks a profile; ``settings.region`` the region."""
     import botocore.session
 
-    config, settings = provider.config, provider.settings
+    settings = provider.settings
     session = botocore.session.Session(profile=settings.get("profile") or None)
     region = settings.get("region") or session.get_config_variable("region") or "us-east-1"
+    return SigV4Signer(session.get_credentials(), region)
+
+
+def _guardrail(settings: Mapping[str, str]) -> Guardrail | None:
+    """``settings.guardrail_id`` (an id or ARN), ``guardrail_version`` (default ``DRAFT``),
+    ``guardrail_trace`` (``enabled``): one guardrail on every call of the provider."""
+    identifier = settings.get("guardrail_id")
+    if not identifier:
+        return None
+    trace = settings.get("guardrail_trace", "").lower() in ("enabled", "true", "1")
+    return Guardrail(identifier, settings.get("guardrail_version") or "DRAFT", trace)
+
+
+def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    config = provider.config
     return BedrockChatProvider(
         name=provider.name,
-        signer=SigV4Signer(session.get_credentials(), region),
+        signer=_bedrock_signer(provider),
         base_url=provider.base_url,
         client=clients.http1_for(provider),
         timeout=config.timeout_seconds,
         connect_timeout=config.connect_timeout_seconds,
         headers=config.headers,
+        guardrail=_guardrail(provider.settings),
     )
+
+
+def _bedrock_messages(provider: ResolvedProvider, clients: UpstreamClients) -> NativeFormatProvider:
+    """``/v1/messages`` for Claude on Bedrock, natively through InvokeModel."""
+    config, signer = provider.config, _bedrock_signer(provider)
+    return BedrockClaudeMessages(
+        name=provider.name, signer=signer, client=clients.http1_for(provider),
+        base_url=provider.base_url or runtime_url(signer.region), timeout=config.timeout_seconds,
+        connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+        guardrail=_guardrail(provider.settings),
+    )  # fmt: skip
 
 
 def _google_credentials(settings: Mapping[str, str]) -> tuple[Any, str | None]:
@@ -178,3 +258,7 @@ CLOUD_BUILDERS: dict[str, Callable[[ResolvedProvider, UpstreamClients], ChatProv
 }
 CLOUD_EMBEDDERS = frozenset({"azure", "bedrock", "gemini", "vertex_ai"})
 """Cloud types whose chat adapter also embeds."""
+CLOUD_MESSAGES: dict[
+    str, Callable[[ResolvedProvider, UpstreamClients], NativeFormatProvider]
+] = {"bedrock": _bedrock_messages, "vertex_ai": _vertex_messages}
+"""Cloud types that serve ``/v1/messages`` natively for their Claude models."""

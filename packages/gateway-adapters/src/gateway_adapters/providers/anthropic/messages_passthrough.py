@@ -43,12 +43,30 @@ def messages_usage(usage: Mapping[str, Any], before: Usage | None = None) -> Usa
     return Usage(uncached + read, _count(usage, "output_tokens", before.completion_tokens), read)
 
 
+def messages_reply(raw: bytes, provider: str, model: str) -> NativeReply:
+    """A Messages API answer as sent, with the usage and model read from it."""
+    try:
+        answer = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise UpstreamResponseError(
+            f"{provider} sent a body that is not JSON", provider=provider
+        ) from None
+    if not isinstance(answer, dict):
+        raise UpstreamResponseError(
+            f"{provider} sent a body that is not a message", provider=provider
+        )
+    return NativeReply(raw, messages_usage(answer.get("usage") or {}), answer.get("model") or model)
+
+
 def _count(usage: Mapping[str, Any], name: str, default: int) -> int:
     value = usage.get(name)
     return int(value) if value is not None else default
 
 
-def _watch(stream: RelayedStream, name: str, payload: Mapping[str, Any]) -> None:
+def watch_messages_events(
+    stream: RelayedStream, name: str, payload: Mapping[str, Any]
+) -> None:
+    """Model and usage from a Messages stream's events (also read on Bedrock and Vertex)."""
     kind = payload.get("type", name)
     if kind == "message_start":
         message = payload.get("message") or {}
@@ -86,6 +104,9 @@ class AnthropicMessagesPassthrough:
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"AnthropicMessagesPassthrough(name={self.name!r})"
 
+    def serves(self, model: str) -> bool:
+        return True
+
     def _target(self, call: NativeCall, suffix: str = "") -> Target:
         forwarded = {
             k.lower(): v for k, v in call.headers.items() if k.lower() in FORWARDED_HEADERS
@@ -108,21 +129,15 @@ class AnthropicMessagesPassthrough:
 
     async def send(self, call: NativeCall) -> NativeReply:
         raw = await self._post(self._target(call), call)
-        try:
-            answer = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            raise UpstreamResponseError(
-                f"{self.name} sent a body that is not JSON", provider=self.name
-            ) from None
-        model = answer.get("model") or call.body.get("model", "")
-        return NativeReply(raw, messages_usage(answer.get("usage") or {}), model)
+        return messages_reply(raw, self.name, str(call.body.get("model", "")))
 
     def stream(self, call: NativeCall) -> RelayedStream:
         body = _encoder.encode({**call.body, "stream": True})
         target = self._target(call)
         opened = self._client.post(target, body, self._stream_timeout)
-        return RelayedStream(opened, provider=self.name, watch=_watch, error_for=self._error,
-                             model=str(call.body.get("model", "")))  # fmt: skip
+        model = str(call.body.get("model", ""))
+        return RelayedStream(opened, provider=self.name, watch=watch_messages_events,
+                             error_for=self._error, model=model)  # fmt: skip
 
     async def count_tokens(self, call: NativeCall) -> bytes:
         return await self._post(self._target(call, "/count_tokens"), call)

@@ -7,7 +7,8 @@ and how it is authorized:
   (and ``/embeddings``), the model named by the path;
 - or, with ``api_version="v1"``, the newer ``{endpoint}/openai/v1/chat/completions`` surface,
   the deployment named as ``model`` in the body;
-- an ``api-key`` header, or a Microsoft Entra ID bearer token (``EntraTokenSource``).
+- an ``api-key`` header, or a Microsoft Entra ID bearer token (``EntraTokenSource``: client
+  secret or workload identity; ``ManagedIdentityTokenSource``: a managed identity).
 
 ``deployments`` maps the gateway's model id to a ``Deployment``; a model not in it is its own
 deployment name at the provider's endpoint and api-version. Content-filter answers keep
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
-from gateway_adapters.providers.azure.entra import EntraTokenSource
+from gateway_adapters.providers.azure.entra import CachedToken
 from gateway_adapters.providers.azure.errors import http_error
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.openai.embeddings import (
@@ -62,7 +63,7 @@ class AzureOpenAIChatProvider:
         client: Http1Client,
         api_version: str = V1,
         api_key: str | None = None,
-        entra: EntraTokenSource | None = None,
+        entra: CachedToken | None = None,
         deployments: Mapping[str, Deployment] | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import msgspec
@@ -24,11 +25,40 @@ from gateway_adapters.providers.bedrock.errors import http_error
 from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.bedrock.stream import StreamTranslator
 from gateway_adapters.providers.bedrock.wire import decode_response, to_converse_payload
+from gateway_adapters.providers.field_support import BEDROCK, servable_extras
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.text_and_images import text_inputs
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrail:
+    """A Bedrock guardrail applied to every call of the provider
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-use-converse-api.html):
+    its id or ARN, its version (a number or ``DRAFT``), and whether Bedrock adds its trace.
+    An intervention ends the answer with ``stopReason: guardrail_intervened``, which is
+    ``finish_reason: "content_filter"``."""
+
+    identifier: str
+    version: str = "DRAFT"
+    trace: bool = False
+
+    def converse_config(self) -> dict[str, str]:
+        return {
+            "guardrailIdentifier": self.identifier,
+            "guardrailVersion": self.version,
+            "trace": "enabled" if self.trace else "disabled",
+        }
+
+    def invoke_headers(self) -> dict[str, str]:
+        """The same guardrail on InvokeModel (Claude through ``/v1/messages``)."""
+        return {
+            "X-Amzn-Bedrock-GuardrailIdentifier": self.identifier,
+            "X-Amzn-Bedrock-GuardrailVersion": self.version,
+            "X-Amzn-Bedrock-Trace": "ENABLED" if self.trace else "DISABLED",
+        }
 
 
 def runtime_url(region: str) -> str:
@@ -46,8 +76,10 @@ class BedrockChatProvider:
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        guardrail: Guardrail | None = None,
     ) -> None:
         self.name = name
+        self._guardrail = guardrail.converse_config() if guardrail is not None else None
         self._signer = signer
         self._client = client
         self._base_url = (base_url or runtime_url(signer.region)).rstrip("/")
@@ -58,13 +90,25 @@ class BedrockChatProvider:
     def __repr__(self) -> str:  # never the credentials
         return f"BedrockChatProvider(name={self.name!r}, base_url={self._base_url!r})"
 
+    def _body(self, request: ChatRequest) -> tuple[bytes, tuple[str, ...]]:
+        """The encoded body, and the request fields dropped as unsupported (``drop_params``):
+        unmodelled fields follow ``field_support.BEDROCK``."""
+        extras, dropped = servable_extras(
+            request.extra, BEDROCK, provider=self.name, drop=request.drop_params
+        )
+        payload = to_converse_payload(request, extras)
+        if self._guardrail is not None:
+            payload["guardrailConfig"] = self._guardrail
+        return msgspec.json.encode(payload), dropped
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        body = msgspec.json.encode(to_converse_payload(request))
+        body, dropped = self._body(request)
         raw = await self._post(await self._signed(request.model, "converse", body), body)
-        return decode_response(raw, self.name, request.model)
+        answer = decode_response(raw, self.name, request.model)
+        return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        body = msgspec.json.encode(to_converse_payload(request))
+        body, _ = self._body(request)
         target = await self._signed(request.model, "converse-stream", body)
         translator = StreamTranslator(self.name, request.model)
         try:

@@ -5,7 +5,8 @@ botocore's ``EventStreamBuffer`` (prelude, headers, payload, both CRCs checked).
 names its kind in ``:message-type`` (event or exception) and ``:event-type`` /
 ``:exception-type``; the payload is JSON. Events: messageStart, contentBlockStart (a tool use's
 id and name), contentBlockDelta (text, or a fragment of a tool use's input JSON),
-contentBlockStop, messageStop (the stop reason), metadata (usage). The stream has ended
+contentBlockStop, messageStop (the stop reason), metadata (usage). A ``reasoningContent``
+delta is a piece of Claude's thinking (text, then its signature). The stream has ended
 properly only once both messageStop and metadata arrived.
 """
 
@@ -28,6 +29,7 @@ class StreamTranslator:
         self._provider = provider
         self._model = model
         self._calls: dict[int, int] = {}  # content block index -> tool call index
+        self._thinking: dict[int, dict[str, Any]] = {}  # open reasoning blocks, by index
         self._stopped = False
         self._usage_sent = False
 
@@ -75,12 +77,34 @@ class StreamTranslator:
 
     def _on_contentBlockDelta(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
         delta = event.get("delta") or {}
-        if "text" in delta:
+        if "reasoningContent" in delta:
+            yield from self._reasoning(event.get("contentBlockIndex", 0), delta["reasoningContent"])
+        elif "text" in delta:
             yield ChatChunk(content=delta["text"], model=self._model)
         elif "toolUse" in delta:
             index = self._calls.get(event.get("contentBlockIndex", 0), 0)
             fragment = ToolCallDelta(index, arguments=delta["toolUse"].get("input", ""))
             yield ChatChunk(tool_calls=(fragment,), model=self._model)
+
+    def _reasoning(self, index: int, piece: dict[str, Any]) -> Iterator[ChatChunk]:
+        """Text, signature or redacted pieces of one reasoning block: the text streams as
+        ``reasoning_content``; the whole block goes out when it stops (``thinking_blocks``)."""
+        block = self._thinking.setdefault(index, {})
+        if "redactedContent" in piece:
+            block["redactedContent"] = piece["redactedContent"]
+            return
+        text = block.setdefault("reasoningText", {"text": "", "signature": ""})
+        if piece.get("signature"):
+            text["signature"] += piece["signature"]
+        if piece.get("text"):
+            text["text"] += piece["text"]
+            yield ChatChunk(reasoning_content=piece["text"], model=self._model)
+
+    def _on_contentBlockStop(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
+        block = self._thinking.pop(event.get("contentBlockIndex", 0), None)
+        if block is not None:
+            thinking = [wire.thinking_block(block)]
+            yield ChatChunk(delta_extra={"thinking_blocks": thinking}, model=self._model)
 
     def _on_messageStop(self, event: dict[str, Any]) -> Iterator[ChatChunk]:
         self._stopped = True

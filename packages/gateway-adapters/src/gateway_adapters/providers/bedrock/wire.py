@@ -16,6 +16,12 @@ One format for every Bedrock model family
   others are passed on. Usage: ``inputTokens`` counts only uncached prompt tokens, so the
   prompt is input + cache reads + cache writes, and cache reads are ``cached_tokens``.
 Converse answers carry no id or model: the id is made here, the model is the one asked for.
+
+Reasoning (Claude models, ``field_support.BEDROCK``): ``reasoning_effort`` (Anthropic's
+budgets) or ``thinking`` -> ``additionalModelRequestFields.thinking``; ``reasoningContent``
+blocks come back as ``reasoning_content`` and, whole with their signatures, as the message's
+``thinking_blocks`` in Anthropic's shape, which go back as ``reasoningContent`` blocks ahead of
+the assistant turn's others (Claude checks the signatures when tools are used).
 """
 
 from __future__ import annotations
@@ -23,16 +29,20 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import msgspec
 
+from gateway_adapters.providers.anthropic.wire import REASONING_BUDGETS
 from gateway_adapters.providers.text_and_images import image_part
 from gateway_core.domain.chat import ChatRequest, ChatResponse, Choice
-from gateway_core.domain.messages import ContentPart, Message, TextPart, ToolCall
+from gateway_core.domain.messages import NO_EXTRA, ContentPart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import (
+    InvalidRequestError,
     UpstreamBadRequestError,
     UpstreamResponseError,
 )
@@ -54,7 +64,10 @@ FINISH = {
 }
 
 
-def to_converse_payload(request: ChatRequest) -> dict[str, Any]:
+def to_converse_payload(
+    request: ChatRequest, extras: Mapping[str, Any] = NO_EXTRA
+) -> dict[str, Any]:
+    """``extras``: the unmodelled fields ``field_support.servable_extras`` let through."""
     payload: dict[str, Any] = {"messages": _messages(request.messages)}
     system = [{"text": m.text} for m in request.messages if m.role in _SYSTEM_ROLES]
     if system:
@@ -66,11 +79,49 @@ def to_converse_payload(request: ChatRequest) -> dict[str, Any]:
         "stopSequences": list(request.stop) or None,
     }
     inference = {name: value for name, value in fields.items() if value is not None}
+    thinking = _thinking(request.model, extras)
+    if thinking is not None:
+        payload["additionalModelRequestFields"] = {"thinking": thinking}
+        budget = thinking.get("budget_tokens")
+        asked = request.max_tokens
+        if isinstance(budget, int) and (asked is None or asked <= budget):
+            # Claude counts thinking in maxTokens: keep the asked room for the answer.
+            inference["maxTokens"] = (asked or _ANSWER_ROOM) + budget
     if inference:
         payload["inferenceConfig"] = inference
     if request.tools or request.tool_choice is not None:
         payload["toolConfig"] = _tool_config(request)
     return payload
+
+
+_ANSWER_ROOM = 4096
+"""Output tokens kept for the answer when thinking is asked without ``max_tokens``."""
+
+
+def _thinking(model: str, extras: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Claude's ``thinking`` from ``thinking`` (as sent) or ``reasoning_effort``."""
+    if "thinking" not in extras and "reasoning_effort" not in extras:
+        return None
+    name = "thinking" if "thinking" in extras else "reasoning_effort"
+    if "anthropic.claude" not in model:
+        raise InvalidRequestError(
+            f"{name} reaches Bedrock's Claude models only (through Converse).", param=name
+        )
+    if name == "thinking":
+        thinking = extras["thinking"]
+        if not isinstance(thinking, Mapping):
+            raise InvalidRequestError("thinking must be an object.", param="thinking")
+        return dict(thinking)
+    effort = extras["reasoning_effort"]
+    if not isinstance(effort, str) or effort not in REASONING_BUDGETS:
+        raise InvalidRequestError(
+            f"reasoning_effort must be one of {', '.join(REASONING_BUDGETS)}.",
+            param="reasoning_effort",
+        )
+    budget = REASONING_BUDGETS[effort]
+    if budget is None:
+        return {"type": "disabled"}
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _tool_config(request: ChatRequest) -> dict[str, Any]:
@@ -111,7 +162,9 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.role == "tool":
         result = {"toolUseId": message.tool_call_id or "", "content": [{"text": message.text}]}
         return [{"toolResult": result}]
-    blocks = _content(message.content)
+    # Reasoning goes back first and unchanged: Claude checks its signatures.
+    blocks = [_reasoning_block(b) for b in message.extra.get("thinking_blocks") or ()]
+    blocks += _content(message.content)
     for call in message.tool_calls:
         try:
             arguments = msgspec.json.decode(call.arguments or "{}")
@@ -121,6 +174,27 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
             ) from error
         blocks.append({"toolUse": {"toolUseId": call.id, "name": call.name, "input": arguments}})
     return blocks
+
+
+def _reasoning_block(block: Any) -> dict[str, Any]:
+    """An Anthropic-shaped thinking block (as the gateway returned it) -> ``reasoningContent``."""
+    if isinstance(block, Mapping) and block.get("type") == "redacted_thinking":
+        return {"reasoningContent": {"redactedContent": block.get("data", "")}}
+    if isinstance(block, Mapping) and block.get("type") == "thinking":
+        text = {"text": block.get("thinking", ""), "signature": block.get("signature", "")}
+        return {"reasoningContent": {"reasoningText": text}}
+    raise UpstreamBadRequestError(
+        "thinking_blocks entries must be thinking or redacted_thinking blocks", param="messages"
+    )
+
+
+def thinking_block(reasoning: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``reasoningContent`` value -> the Anthropic-shaped block the client gets back."""
+    if "redactedContent" in reasoning:
+        return {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
+    text = reasoning.get("reasoningText") or {}
+    return {"type": "thinking", "thinking": text.get("text", ""),
+            "signature": text.get("signature", "")}  # fmt: skip
 
 
 def _content(content: str | tuple[ContentPart, ...] | None) -> list[dict[str, Any]]:
@@ -162,6 +236,7 @@ class _ToolUse(msgspec.Struct, rename="camel"):
 class _Block(msgspec.Struct, rename="camel"):
     text: str | None = None
     tool_use: _ToolUse | None = None
+    reasoning_content: dict[str, Any] | None = None
 
 
 class _Message(msgspec.Struct):
@@ -214,8 +289,14 @@ def decode_response(raw: bytes, provider: str, model: str) -> ChatResponse:
         for b in blocks
         if b.tool_use is not None
     )
+    thinking = [thinking_block(b.reasoning_content) for b in blocks if b.reasoning_content]
+    reasoning = "".join(block.get("thinking", "") for block in thinking)
+    message = Message.assistant("".join(texts) if texts else None, calls)
+    if thinking:
+        message = replace(message, reasoning_content=reasoning or None,
+                          extra={"thinking_blocks": thinking})  # fmt: skip
     choice = Choice(
-        message=Message.assistant("".join(texts) if texts else None, calls),
+        message=message,
         finish_reason=FINISH.get(body.stop_reason, body.stop_reason),
         native_finish_reason=body.stop_reason,
     )

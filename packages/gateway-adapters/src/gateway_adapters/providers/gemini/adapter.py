@@ -15,9 +15,11 @@ Calls go to ``{base_url}/models/{model}:generateContent`` and
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import replace
 from urllib.parse import quote
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.providers.field_support import GEMINI, servable_extras
 from gateway_adapters.providers.gemini import response
 from gateway_adapters.providers.gemini.embeddings import (
     decode_batch,
@@ -72,14 +74,23 @@ class GeminiChatProvider:
     def __repr__(self) -> str:  # never the key or the token
         return f"GeminiChatProvider(name={self.name!r}, base_url={self._base_url!r})"
 
+    def _body(self, request: ChatRequest) -> tuple[bytes, tuple[str, ...]]:
+        """The encoded body, and the request fields dropped as unsupported (``drop_params``)."""
+        extras, dropped = servable_extras(
+            request.extra, GEMINI, provider=self.name, drop=request.drop_params
+        )
+        return encode(to_gemini_payload(request, extras)), dropped
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
+        body, dropped = self._body(request)
         target = await self._target(request.model, "generateContent")
-        raw = await self._post(target, encode(to_gemini_payload(request)))
-        return response.to_response(response.decode(raw, self.name), self.name, request.model)
+        raw = await self._post(target, body)
+        answer = response.to_response(response.decode(raw, self.name), self.name, request.model)
+        return replace(answer, dropped_params=dropped) if dropped else answer
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        body, _ = self._body(request)
         target = await self._target(request.model, "streamGenerateContent?alt=sse")
-        body = encode(to_gemini_payload(request))
         translator = StreamTranslator(self.name, request.model)
         try:
             async with self._client.post(target, body, self._stream_timeout) as answer:

@@ -5,17 +5,24 @@
   on unchanged. The native value is kept in ``native_finish_reason``.
 - A prompt Google blocks (``promptFeedback.blockReason``, no candidates) is an empty answer
   with ``finish_reason: "content_filter"`` and the block reason as the native one.
-- Thought parts (``thought: true``) are the model's reasoning, not its answer: they are left
-  out of the message; their tokens (``thoughtsTokenCount``) count as completion tokens, as
-  Google bills them. ``cachedContentTokenCount`` -> ``cached_tokens``.
+- Thought parts (``thought: true``, sent when the request asks ``includeThoughts``) are the
+  model's reasoning, not its answer: their text is the message's ``reasoning_content`` (and
+  ``delta.reasoning_content`` in a stream). Their tokens (``thoughtsTokenCount``) count as
+  completion tokens, as Google bills them, and as ``reasoning_tokens``.
+  ``cachedContentTokenCount`` -> ``cached_tokens``.
 - Gemini gives function calls no id (Vertex sometimes does): one is made from the response id
   and the call's position, so complete and stream name the same call alike.
+- A function call's ``thoughtSignature`` (a thinking model's encrypted context, which Gemini 3
+  requires back with the call on the next turn) rides in the call's id after
+  ``SIGNATURE_MARK``: OpenAI-format clients send the id back unchanged with the assistant
+  message, and ``wire`` restores the signature from it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import msgspec
 
@@ -59,6 +66,7 @@ def usage(metadata: schema.UsageMetadata | None) -> Usage:
         prompt_tokens=metadata.prompt_token_count,
         completion_tokens=metadata.candidates_token_count + metadata.thoughts_token_count,
         cached_tokens=metadata.cached_content_token_count,
+        reasoning_tokens=metadata.thoughts_token_count,
     )
 
 
@@ -66,14 +74,25 @@ def response_id(body: schema.Response) -> str:
     return body.response_id or uuid.uuid4().hex
 
 
-def call_id(response: str, position: int, call: schema.FunctionCall) -> str:
-    return call.id or f"call_{response}_{position}"
+SIGNATURE_MARK = "__thought__"
+
+
+def call_id(response: str, position: int, part: schema.Part) -> str:
+    call = part.function_call
+    base = (call.id if call is not None else None) or f"call_{response}_{position}"
+    return f"{base}{SIGNATURE_MARK}{part.thought_signature}" if part.thought_signature else base
 
 
 def answer_parts(candidate: schema.Candidate) -> list[schema.Part]:
     """The parts that are the answer: thoughts are not."""
     parts = candidate.content.parts if candidate.content else None
     return [part for part in parts or () if not part.thought]
+
+
+def thought_text(candidate: schema.Candidate) -> str:
+    """The text of the candidate's thought parts (Google's thought summaries)."""
+    parts = candidate.content.parts if candidate.content else None
+    return "".join(part.text for part in parts or () if part.thought and part.text)
 
 
 def to_response(body: schema.Response, provider: str, requested_model: str) -> ChatResponse:
@@ -100,7 +119,7 @@ def _choice(candidate: schema.Candidate, rid: str) -> Choice:
     texts = [part.text for part in parts if part.text]
     calls = tuple(
         ToolCall(
-            id=call_id(rid, position, part.function_call),
+            id=call_id(rid, position, part),
             name=part.function_call.name,
             arguments=msgspec.json.encode(part.function_call.args or {}).decode(),
         )
@@ -108,8 +127,9 @@ def _choice(candidate: schema.Candidate, rid: str) -> Choice:
         if part.function_call is not None
     )
     native = candidate.finish_reason or "STOP"
+    message = Message.assistant("".join(texts) if texts else None, calls)
     return Choice(
-        message=Message.assistant("".join(texts) if texts else None, calls),
+        message=replace(message, reasoning_content=thought_text(candidate) or None),
         finish_reason=finish_reason(native, bool(calls)),
         index=candidate.index,
         native_finish_reason=native,

@@ -21,6 +21,7 @@ class Part(msgspec.Struct, rename="camel"):
     text: str | None = None
     thought: bool = False
     function_call: FunctionCall | None = None
+    thought_signature: str | None = None
 
 
 class Content(msgspec.Struct):

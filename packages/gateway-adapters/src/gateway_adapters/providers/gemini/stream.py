@@ -61,11 +61,14 @@ class StreamTranslator:
             )
 
     def _candidate(self, candidate: schema.Candidate) -> Iterator[ChatChunk]:
+        thought = response.thought_text(candidate)
+        if thought:
+            yield ChatChunk(index=candidate.index, reasoning_content=thought, model=self._model)
         for part in response.answer_parts(candidate):
             if part.text:
                 yield ChatChunk(index=candidate.index, content=part.text, model=self._model)
             if part.function_call is not None:
-                yield self._call(candidate.index, part.function_call)
+                yield self._call(candidate.index, part)
         if candidate.finish_reason is not None and not self._finished:
             self._finished = True
             native = candidate.finish_reason
@@ -76,12 +79,14 @@ class StreamTranslator:
                 model=self._model,
             )
 
-    def _call(self, index: int, call: schema.FunctionCall) -> ChatChunk:
+    def _call(self, index: int, part: schema.Part) -> ChatChunk:
+        call = part.function_call
+        assert call is not None
         position = self._calls
         self._calls += 1
         delta = ToolCallDelta(
             index=position,
-            id=response.call_id(self._response_id or "", position, call),
+            id=response.call_id(self._response_id or "", position, part),
             name=call.name,
             arguments=msgspec.json.encode(call.args or {}).decode(),
         )

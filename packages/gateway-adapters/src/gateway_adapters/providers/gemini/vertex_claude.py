@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from urllib.parse import quote
 
 from gateway_adapters.http1 import Http1Client, Target, Timeouts
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
 from gateway_adapters.providers.anthropic.wire import build_body, encode, parse_response
+from gateway_adapters.providers.field_support import ANTHROPIC, servable_extras
 from gateway_adapters.providers.gemini.adapter import GeminiChatProvider
 from gateway_adapters.providers.gemini.google_auth import GoogleTokenSource
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
@@ -57,7 +59,7 @@ class VertexClaudeChatProvider:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         target = await self._target(request.model, "rawPredict")
-        body = self._body(request, stream=False)
+        body, dropped = self._body(request, stream=False)
         try:
             async with self._client.post(target, body, self._complete_timeout) as answer:
                 raw = await answer.read()
@@ -67,11 +69,12 @@ class VertexClaudeChatProvider:
                     )
         except TRANSPORT_FAILURES as error:
             raise transport_error(error, self.name) from error
-        return parse_response(raw, provider=self.name, created=int(time.time()))
+        parsed = parse_response(raw, provider=self.name, created=int(time.time()))
+        return replace(parsed, dropped_params=dropped) if dropped else parsed
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         target = await self._target(request.model, "streamRawPredict")
-        body = self._body(request, stream=True)
+        body, _ = self._body(request, stream=True)
         translator = StreamTranslator(self.name)
         try:
             async with self._client.post(target, body, self._stream_timeout) as answer:
@@ -87,11 +90,19 @@ class VertexClaudeChatProvider:
             raise transport_error(error, self.name) from error
         translator.finish()
 
-    def _body(self, request: ChatRequest, *, stream: bool) -> bytes:
-        body = dict(build_body(request, default_max_tokens=self._default_max_tokens, stream=stream))
+    def _body(self, request: ChatRequest, *, stream: bool) -> tuple[bytes, tuple[str, ...]]:
+        """The encoded body, and the request fields dropped as unsupported (``drop_params``):
+        unmodelled fields follow Anthropic's table (``reasoning_effort`` -> ``thinking``...)."""
+        extras, dropped = servable_extras(
+            request.extra, ANTHROPIC, provider=self.name, drop=request.drop_params
+        )
+        built = build_body(
+            request, default_max_tokens=self._default_max_tokens, stream=stream, extras=extras
+        )
+        body = dict(built)
         body.pop("model")
         body["anthropic_version"] = VERTEX_ANTHROPIC_VERSION
-        return encode(body)  # type: ignore[arg-type]
+        return encode(body), dropped  # type: ignore[arg-type]
 
     async def _target(self, model: str, method: str) -> Target:
         token = await self._tokens.token(self.name)

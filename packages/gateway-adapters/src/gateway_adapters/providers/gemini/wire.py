@@ -4,7 +4,8 @@ The same body serves the Gemini API and Vertex AI
 (https://ai.google.dev/api/generate-content, .../rest/v1/projects.locations.publishers.models):
 
 - system and developer messages -> ``systemInstruction``; user -> ``user`` contents; assistant
-  -> ``model`` contents with ``functionCall`` parts; tool results -> ``functionResponse`` parts,
+  -> ``model`` contents with ``functionCall`` parts (with the ``thoughtSignature`` a call's id
+  carries, see ``response``); tool results -> ``functionResponse`` parts,
   named after the call they answer (Gemini matches results by name), the tool's text under
   ``output`` as Google documents (consecutive results share one content);
 - ``data:`` images -> ``inlineData``; ``gs://`` and ``https://`` images -> ``fileData`` with
@@ -13,7 +14,11 @@ The same body serves the Gemini API and Vertex AI
 - ``response_format`` json_schema -> ``responseMimeType: application/json`` + ``responseSchema``
   (the schema as sent: Google answers a 400 naming a keyword its OpenAPI subset lacks);
   json_object -> ``responseMimeType`` alone;
-- temperature, top_p, max_tokens, stop, n, seed -> ``generationConfig``.
+- temperature, top_p, max_tokens, stop, n, seed -> ``generationConfig``;
+- fields the gateway does not model follow ``field_support.GEMINI``: ``reasoning_effort`` and
+  ``thinking`` become ``generationConfig.thinkingConfig`` (a budget, and ``includeThoughts`` so
+  the thoughts come back as ``reasoning_content``), ``top_k`` and the penalties go into
+  ``generationConfig``, others are refused by name.
 ``user``, ``metadata`` and ``parallel_tool_calls`` have no Gemini field and are not sent.
 """
 
@@ -25,11 +30,12 @@ from typing import Any
 
 import msgspec
 
+from gateway_adapters.providers.gemini.response import SIGNATURE_MARK
 from gateway_adapters.providers.text_and_images import image_part
 from gateway_core.domain.chat import ChatRequest
-from gateway_core.domain.messages import ContentPart, Message, TextPart
+from gateway_core.domain.messages import NO_EXTRA, ContentPart, Message, TextPart, ToolCall
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
-from gateway_core.errors import UpstreamBadRequestError
+from gateway_core.errors import InvalidRequestError, UpstreamBadRequestError
 
 _SYSTEM_ROLES = ("system", "developer")
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
@@ -39,7 +45,27 @@ def encode(body: Mapping[str, Any]) -> bytes:
     return msgspec.json.encode(body)
 
 
-def to_gemini_payload(request: ChatRequest) -> dict[str, Any]:
+THINKING_BUDGETS: Mapping[str, int] = {
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+}
+"""``reasoning_effort`` -> ``thinkingBudget``. 0 turns thinking off (Flash and Flash-Lite;
+Pro cannot, and Google's 400 says so); 512 is Flash-Lite's smallest budget, 24576 Flash's
+largest (Pro takes up to 32768)."""
+_GENERATION_EXTRAS = {
+    "top_k": "topK",
+    "frequency_penalty": "frequencyPenalty",
+    "presence_penalty": "presencePenalty",
+}
+
+
+def to_gemini_payload(
+    request: ChatRequest, extras: Mapping[str, Any] = NO_EXTRA
+) -> dict[str, Any]:
+    """``extras``: the unmodelled fields ``field_support.servable_extras`` let through."""
     payload: dict[str, Any] = {"contents": _contents(request.messages)}
     system = [
         {"text": message.text} for message in request.messages if message.role in _SYSTEM_ROLES
@@ -52,6 +78,7 @@ def to_gemini_payload(request: ChatRequest) -> dict[str, Any]:
     if request.tool_choice is not None:
         payload["toolConfig"] = {"functionCallingConfig": _calling_config(request.tool_choice)}
     config = _generation_config(request)
+    config.update(_extras_config(request.model, extras))
     if config:
         payload["generationConfig"] = config
     return payload
@@ -83,12 +110,18 @@ def _turn(message: Message, call_names: Mapping[str, str]) -> tuple[str, list[di
         return "user", [{"functionResponse": response}]
     parts = _parts(message.content)
     if message.role == "assistant":
-        parts += [
-            {"functionCall": {"name": call.name, "args": _arguments(call.arguments)}}
-            for call in message.tool_calls
-        ]
+        parts += [_function_call(call) for call in message.tool_calls]
         return "model", parts or [{"text": ""}]
     return "user", parts
+
+
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    """A ``functionCall`` part, with the thought signature its id carries (see ``response``)."""
+    part: dict[str, Any] = {"functionCall": {"name": call.name, "args": _arguments(call.arguments)}}
+    _, marked, signature = call.id.partition(SIGNATURE_MARK)
+    if marked and signature:
+        part["thoughtSignature"] = signature
+    return part
 
 
 def _arguments(text: str) -> Any:
@@ -169,3 +202,48 @@ def _structured_output(response_format: Mapping[str, Any] | None) -> dict[str, A
             "response_format json_schema needs a schema.", param="response_format.json_schema"
         )
     return {"responseMimeType": "application/json", "responseSchema": dict(schema)}
+
+
+def _extras_config(model: str, extras: Mapping[str, Any]) -> dict[str, Any]:
+    config = {field: extras[name] for name, field in _GENERATION_EXTRAS.items() if name in extras}
+    thinking = _thinking_config(model, extras)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _thinking_config(model: str, extras: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``thinking`` (Anthropic's shape) wins over ``reasoning_effort``, as on Anthropic.
+    Gemini 3 models take ``reasoning_effort`` as their ``thinkingLevel`` (Google keeps budgets
+    only for compatibility there); they cannot stop thinking, so ``none`` is refused."""
+    thinking = extras.get("thinking")
+    if thinking is not None:
+        kind = thinking.get("type") if isinstance(thinking, Mapping) else None
+        budget = thinking.get("budget_tokens") if isinstance(thinking, Mapping) else None
+        if kind == "disabled":
+            return {"thinkingBudget": 0}
+        if kind == "enabled" and isinstance(budget, int) and not isinstance(budget, bool):
+            return {"thinkingBudget": budget, "includeThoughts": True}
+        raise InvalidRequestError(
+            'thinking must be {"type": "enabled", "budget_tokens": <int>} or '
+            '{"type": "disabled"}.',
+            param="thinking",
+        )
+    if "reasoning_effort" not in extras:
+        return None
+    effort = extras["reasoning_effort"]
+    if not isinstance(effort, str) or effort not in THINKING_BUDGETS:
+        raise InvalidRequestError(
+            f"reasoning_effort must be one of {', '.join(THINKING_BUDGETS)}.",
+            param="reasoning_effort",
+        )
+    if model.startswith("gemini-3"):
+        if effort == "none":
+            raise InvalidRequestError(
+                "Gemini 3 models always think: reasoning_effort must be minimal, low, medium "
+                "or high.",
+                param="reasoning_effort",
+            )
+        return {"thinkingLevel": effort, "includeThoughts": True}
+    budget = THINKING_BUDGETS[effort]
+    return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}

@@ -75,6 +75,9 @@ class OpenAIResponsesPassthrough:
     def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderError:
         return http_error(status, raw, headers, self.name)
 
+    def serves(self, model: str) -> bool:
+        return True
+
     async def send(self, call: NativeCall) -> NativeReply:
         body = _encoder.encode(call.body)
         try:
