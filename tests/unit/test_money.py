@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
+from functools import reduce
 
 import pytest
 from hypothesis import given
@@ -28,7 +29,7 @@ amounts = st.decimals(
 @given(st.lists(amounts, max_size=50))
 def test_a_sum_of_money_is_the_exact_decimal_sum(values: list[Decimal]) -> None:
     total = Money.total(Money.usd(value) for value in values)
-    assert total.to_decimal() == EXACT.create_decimal(sum(values, Decimal(0)))
+    assert total.to_decimal() == reduce(EXACT.add, values, Decimal(0))
     by_addition = Money.ZERO
     for value in values:
         by_addition = by_addition + Money.usd(value)
@@ -76,9 +77,9 @@ def test_a_config_float_is_read_as_its_shortest_decimal_spelling(number: float) 
 @given(st.integers(-(10**20), 10**20), st.integers(1, 10**8))
 def test_division_rounds_half_even_to_the_quantum(picodollars: int, divisor: int) -> None:
     result = Money(picodollars).divided(divisor, quantum=COST_QUANTUM)
-    exact = Decimal(picodollars) / Decimal(divisor)
-    expected = (exact / 100).quantize(Decimal(1), rounding=decimal.ROUND_HALF_EVEN) * 100
-    assert Decimal(result.picodollars) == EXACT.create_decimal(expected)
+    exact = EXACT.divide(Decimal(picodollars), Decimal(divisor * 100))
+    expected = exact.quantize(Decimal(1), rounding=decimal.ROUND_HALF_EVEN, context=EXACT) * 100
+    assert result.picodollars == int(expected)
 
 
 def test_known_spellings() -> None:
@@ -93,7 +94,20 @@ def test_known_spellings() -> None:
     assert repr(Money.usd("12.5")) == "Money.usd('12.5')"
 
 
-@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "1e-13", "0.0000000000001", "abc", True])
+def test_amounts_beyond_a_decimal_contexts_precision_stay_exact() -> None:
+    """29 and more digits: a default ``Decimal`` context (28 digits) would round them."""
+    big = "12345678901234567.123456789012"
+    assert str(Money.usd(big)) == big
+    assert Money.usd(big).to_decimal() == Decimal(big)
+    assert Money.usd("0E-1000000") == Money.ZERO
+    assert Money.usd("1.000000000000000000000000") == Money.usd(1)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["nan", "inf", "-inf", "1e-13", "0.0000000000001", "abc", True, "1e24", "1e999999999",
+     "1e-999999999"],
+)
 def test_what_is_not_an_exact_amount_is_refused(bad: object) -> None:
     with pytest.raises(ValueError):
         Money.usd(bad)  # type: ignore[arg-type]

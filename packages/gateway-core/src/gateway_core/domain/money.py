@@ -25,6 +25,9 @@ from typing import ClassVar
 
 PICODOLLARS_PER_USD = 10**12
 _DECIMALS = 12
+_MAX_DIGITS = 24
+"""Amounts of 10^24 USD and more are refused: no price or budget is that big, and a config
+number like ``1e999999`` must not make a 10^999999 integer."""
 
 AmountNumber = Decimal | int | str | float
 """What ``Money.usd`` reads: a decimal string, an integer, a ``Decimal`` or a config float."""
@@ -58,10 +61,20 @@ class Money:
             raise ValueError(f"not an amount of money: {amount!r}") from None
         if not number.is_finite():
             raise ValueError(f"not a finite amount of money: {amount!r}")
-        picodollars = number.scaleb(_DECIMALS)
-        if picodollars != picodollars.to_integral_value():
+        if not number:
+            return cls(0)
+        if number.adjusted() >= _MAX_DIGITS:
+            raise ValueError(f"{amount!r} is more than 10^{_MAX_DIGITS} USD")
+        # On the digits, not through a Decimal context (its 28-digit precision would round),
+        # and trailing zeros first, so that no exponent makes a huge power of ten.
+        sign, digits, exponent = number.as_tuple()
+        text = "".join(map(str, digits))
+        significant = text.rstrip("0")
+        shift = int(exponent) + len(text) - len(significant) + _DECIMALS
+        if shift < 0:
             raise ValueError(f"{amount!r} is finer than a picodollar (10^-12 USD)")
-        return cls(int(picodollars))
+        picodollars = int(significant) * 10**shift
+        return cls(-picodollars if sign else picodollars)
 
     @classmethod
     def total(cls, amounts: Iterable[Money]) -> Money:
@@ -106,7 +119,7 @@ class Money:
 
     def to_decimal(self) -> Decimal:
         """The amount in USD as an exact ``Decimal`` (for messages and reports)."""
-        return Decimal(self.picodollars).scaleb(-_DECIMALS)
+        return Decimal(f"{self.picodollars}E-{_DECIMALS}")  # parsing is exact at any size
 
     def to_float(self) -> float:
         """The amount in USD as the nearest float: for JSON bodies and metrics only."""
