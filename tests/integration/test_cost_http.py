@@ -22,6 +22,7 @@ import openai
 import pytest
 from aiohttp import web
 
+from gateway_core.domain.money import Money
 from tests.integration.gateway_controls import (
     CHAT,
     OTHER_PRICED_MODEL,
@@ -125,7 +126,7 @@ def cost_setup(
         drops=client_key("drops"),
         report=client_key("report"),
         admin=client_key("admin", admin=True),
-        budget=client_key("budget", monthly_budget_usd=BUDGET_USD),
+        budget=client_key("budget", monthly_budget_usd=Money.usd(BUDGET_USD)),
     )
     env = {
         **keys_env(*keys.all()),

@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from gateway_core.domain.api_keys import ApiKey, hash_secret, new_secret
+from gateway_core.domain.money import Money
 from gateway_core.errors import AuthenticationError, PermissionDeniedError
 from gateway_core.use_cases.authenticate import (
     INVALID_KEY,
@@ -56,7 +57,7 @@ def test_api_key_repr_leaves_out_the_hash() -> None:
         ({"requests_per_minute": 0}, "'requests_per_minute'"),
         ({"tokens_per_minute": -5}, "'tokens_per_minute'"),
         ({"tokens_per_minute": 1.5}, "'tokens_per_minute'"),
-        ({"monthly_budget_usd": -1.0}, "'monthly_budget_usd'"),
+        ({"monthly_budget_usd": Money.usd(-1)}, "'monthly_budget_usd'"),
         ({"allowed_models": ["gpt-4o"]}, "'allowed_models'"),
     ],
 )

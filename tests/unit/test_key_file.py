@@ -18,6 +18,7 @@ from gateway_adapters.auth import (
     parse_keys_env,
 )
 from gateway_core.domain.api_keys import ApiKey, hash_secret
+from gateway_core.domain.money import Money
 from gateway_core.use_cases.authenticate import Authenticator
 
 SECRET = "sk-gw-do-not-echo-me-0123456789abcdefghijklmn"
@@ -48,7 +49,7 @@ def test_a_full_entry_becomes_an_api_key(tmp_path: Path) -> None:
         requests_per_minute=60,
         tokens_per_minute=100_000,
         allowed_models=("gpt-4o", "claude-*"),
-        monthly_budget_usd=50.0,
+        monthly_budget_usd=Money.usd(50),
         admin=True,
     )
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway_core.domain.money import Money
 from gateway_http.observability.logs import (
     FIELDS_ATTRIBUTE,
     REQUEST_LOGGER,
@@ -28,7 +29,7 @@ SERVED = RequestOutcome("POST", "/v1/chat/completions", 200, latency_seconds=0.2
 def _record(**changes: object) -> RequestRecord:
     record = RequestRecord(
         route="/v1/chat/completions", key_id="team-a", model="gpt-4o", provider="openai",
-        stream=True, prompt_tokens=12, completion_tokens=30, cached_tokens=4, cost_usd=0.0021,
+        stream=True, prompt_tokens=12, completion_tokens=30, cached_tokens=4, cost_usd=Money.usd("0.0021"),
         cache="MISS", tool_rounds=2, upstream_seconds=0.2, upstream_attempts=3,
         upstream_retries=1, prompt=[{"role": "user"}],
         completion="the answer",

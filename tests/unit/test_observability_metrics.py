@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway_adapters.tools.circuit_breaker import CircuitBreaker
+from gateway_core.domain.money import Money
 from gateway_core.errors import ModelNotFoundError, UpstreamTimeoutError
 from gateway_core.testing import FakeClock
 from gateway_http.observability.metrics import (
@@ -48,7 +49,7 @@ def test_a_served_chat_counts_request_latency_tokens_cost_and_cache() -> None:
     metrics = GatewayMetrics(known_models=["gpt-4o"])
     record = RequestRecord(
         model="gpt-4o", provider="openai", prompt_tokens=10, completion_tokens=5,
-        cached_tokens=2, cost_usd=0.5, cache="MISS", upstream_seconds=0.2,
+        cached_tokens=2, cost_usd=Money.usd("0.5"), cache="MISS", upstream_seconds=0.2,
     )  # fmt: skip
     metrics.observe(_served(), record)
     metrics.observe(_served(), RequestRecord(model="gpt-4o", cache="HIT"))
@@ -192,7 +193,7 @@ def test_render_sums_every_process_in_multiprocess_mode(
 def test_per_key_requests_tokens_and_cost_with_a_bounded_label() -> None:
     metrics = GatewayMetrics(known_models=["gpt-4o"])
     record = RequestRecord(key_id="team-a", model="gpt-4o", prompt_tokens=10,
-                           completion_tokens=4, cost_usd=0.25)  # fmt: skip
+                           completion_tokens=4, cost_usd=Money.usd("0.25"))  # fmt: skip
     metrics.observe(_served(), record)
     metrics.observe(_served(429), RequestRecord(key_id="team-a", model="gpt-4o"))
     metrics.observe(_served(), RequestRecord(key_id="team-b", model="gpt-4o", prompt_tokens=1))

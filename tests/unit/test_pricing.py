@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway_adapters.pricing_file import PricingFileError, load_price_table, parse_price_table
-from gateway_core.domain.pricing import (
-    Price,
-    PriceTable,
-    cost_usd,
-    from_picodollars,
-    to_picodollars,
-)
+from gateway_core.domain.money import Money
+from gateway_core.domain.pricing import Price, PriceTable, cost_of
 from gateway_core.domain.usage import Usage
 
 PRICING_FILE = Path(__file__).resolve().parents[2] / "config" / "pricing.json"
@@ -42,20 +36,27 @@ OPUS_4_5 = Price.per_million(5, 25, "0.50")
     ],
 )
 def test_cost_is_exact_for_known_token_counts(usage: Usage, price: Price, expected: float) -> None:
-    assert cost_usd(usage, price) == expected
+    assert cost_of(usage, price) == Money.usd(expected)
 
 
 def test_cached_tokens_default_to_the_input_price_when_no_cached_price_is_set() -> None:
     gpt_4 = Price.per_million(30, 60)
-    assert cost_usd(Usage(prompt_tokens=100, cached_tokens=100), gpt_4) == 0.003
+    assert cost_of(Usage(prompt_tokens=100, cached_tokens=100), gpt_4) == Money.usd("0.003")
 
 
 def test_more_cached_than_prompt_tokens_never_bills_below_zero() -> None:
-    assert cost_usd(Usage(prompt_tokens=10, cached_tokens=50), GPT_4O) == 0.0000125
+    assert cost_of(Usage(prompt_tokens=10, cached_tokens=50), GPT_4O) == Money.usd("0.0000125")
+
+
+def test_a_price_of_a_fraction_of_a_cent_per_million_is_exact() -> None:
+    flash = Price.per_million("0.075", "0.30")
+    assert flash.input == Money(75_000_000_000)  # picodollars per million tokens
+    assert cost_of(Usage(prompt_tokens=1), flash) == Money.usd("0.000000075")
+    assert cost_of(Usage(prompt_tokens=1_000_000), flash) == Money.usd("0.075")
 
 
 def test_a_float_price_is_read_as_its_decimal_spelling() -> None:
-    assert Price.per_million(0.1, 0.2).input == Decimal("0.1")
+    assert Price.per_million(0.1, 0.2).input == Money.usd("0.1")
 
 
 @pytest.mark.parametrize("bad", [-1, "nan", "inf", "-0.5"])
@@ -65,15 +66,18 @@ def test_negative_or_infinite_prices_are_refused(bad: object) -> None:
 
 
 @given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9))
-def test_picodollars_round_trip_every_cost(prompt: int, completion: int, cached: int) -> None:
-    cost = cost_usd(Usage(prompt, completion, min(cached, prompt)), GPT_5_2)
-    assert from_picodollars(to_picodollars(cost)) == cost
+def test_every_cost_round_trips_through_the_json_edge(
+    prompt: int, completion: int, cached: int
+) -> None:
+    cost = cost_of(Usage(prompt, completion, min(cached, prompt)), GPT_5_2)
+    assert Money.usd(cost.to_float()) == cost
+    assert Money.usd(str(cost)) == cost
 
 
-def test_summing_picodollars_is_exact_where_floats_are_not() -> None:
+def test_summing_money_is_exact_where_floats_are_not() -> None:
     costs = [0.1, 0.2]
     assert sum(costs) != 0.3
-    assert from_picodollars(sum(to_picodollars(cost) for cost in costs)) == 0.3
+    assert Money.total(Money.usd(cost) for cost in costs).to_float() == 0.3
 
 
 def test_exact_names_win_over_patterns_and_patterns_match_in_order() -> None:
@@ -92,7 +96,7 @@ def test_exact_names_win_over_patterns_and_patterns_match_in_order() -> None:
 
 def test_an_unknown_model_costs_nothing_and_is_flagged_unpriced() -> None:
     quote = PriceTable.from_entries([("gpt-4o", GPT_4O)]).quote("mystery", Usage(10, 10))
-    assert (quote.cost_usd, quote.priced) == (0.0, False)
+    assert (quote.cost_usd, quote.priced) == (Money.ZERO, False)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,7 @@ def test_the_shipped_pricing_file_prices_the_consumers_models(
 ) -> None:
     quote = load_price_table(PRICING_FILE).quote(model, usage)
     assert quote.priced
-    assert quote.cost_usd == expected
+    assert quote.cost_usd == Money.usd(expected)
 
 
 def test_the_shipped_pricing_file_says_where_its_numbers_come_from() -> None:
@@ -133,6 +137,7 @@ def test_the_shipped_pricing_file_says_where_its_numbers_come_from() -> None:
         ({"gpt-4o": {"input": 1, "output": 2, "cache_input": 1}}, "unknown field"),
         ({"gpt-4o": {"input": "1", "output": 2}}, "'input' must be a number"),
         ({"gpt-4o": {"input": -1, "output": 2}}, "non-negative"),
+        ({"gpt-4o": {"input": 1e-13, "output": 2}}, "at most 12 decimal places"),
         ({"gpt-4o": [1, 2]}, "expected an object"),
     ],
 )
@@ -160,5 +165,6 @@ def test_notes_are_skipped_and_null_cached_price_means_input_price() -> None:
     )
     assert len(table) == 1
     assert (
-        cost_usd(Usage(prompt_tokens=1_000_000, cached_tokens=500_000), table.price_of("m")) == 2.0
+        cost_of(Usage(prompt_tokens=1_000_000, cached_tokens=500_000), table.price_of("m"))
+        == Money.usd(2)
     )

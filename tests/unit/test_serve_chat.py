@@ -11,6 +11,7 @@ from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.domain.cache_keys import CacheUse
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
+from gateway_core.domain.money import Money
 from gateway_core.domain.pricing import Price, PriceTable
 from gateway_core.domain.routing import ModelRoute, RoutingTable, Target
 from gateway_core.domain.sessions import SessionUsage
@@ -41,7 +42,7 @@ from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 
 PRICE = Price.per_million(2, 10, 1)  # $2 in, $10 out, $1 cached, per million tokens
 USAGE = Usage(prompt_tokens=1000, completion_tokens=500)
-COST = 0.002 + 0.005
+COST = Money.usd("0.002") + Money.usd("0.005")
 
 
 class _NoValidation:
@@ -93,10 +94,10 @@ async def test_a_turn_is_answered_priced_and_recorded() -> None:
     world = World()
     outcome = await world.serve.complete(_request(), _key(), ChatOptions())
     assert outcome.response is not None and outcome.response.choices[0].message.text == "fine"
-    assert outcome.cost_usd == pytest.approx(COST, abs=1e-12)
+    assert outcome.cost_usd == COST
     [total] = await world.totals()
     assert (total.key_id, total.model, total.requests) == ("k1", "m-1", 1)
-    assert total.cost_usd == pytest.approx(COST, abs=1e-12)
+    assert total.cost_usd == COST
 
 
 async def test_deterministic_requests_are_cached_per_tenant_and_hits_cost_nothing() -> None:
@@ -105,7 +106,7 @@ async def test_deterministic_requests_are_cached_per_tenant_and_hits_cost_nothin
     second = await world.serve.complete(_request(), _key("a"), ChatOptions())
     other_tenant = await world.serve.complete(_request(), _key("b"), ChatOptions())
     assert (first.cache, second.cache, other_tenant.cache) == ("MISS", "HIT", "MISS")
-    assert second.cost_usd == 0.0
+    assert second.cost_usd == Money.ZERO
     assert len(world.provider.requests) == 2
     assert second.response is not None and second.response.id != first.response.id  # type: ignore[union-attr]
 
@@ -185,11 +186,12 @@ async def test_a_sessions_totals_are_the_sum_of_its_turns_with_the_cost_exact() 
     streamed = world.serve.start(_request("b", temperature=None), _key(), options)
     await _drain(streamed)
 
-    assert (answered.cost_usd, streamed.outcome.cost_usd) == (0.1, 0.2)
+    assert (answered.cost_usd, streamed.outcome.cost_usd) == (Money.usd("0.1"), Money.usd("0.2"))
     totals = (await world.sessions.get(session.id, "k1")).usage
-    # Not 0.30000000000000004, the float sum: the store adds exact picodollars.
+    # Not 0.30000000000000004, the float sum: the store adds exact Money.
     assert totals == SessionUsage(
-        turns=2, prompt_tokens=60_000, completion_tokens=20_000, cached_tokens=20_000, cost_usd=0.3
+        turns=2, prompt_tokens=60_000, completion_tokens=20_000, cached_tokens=20_000,
+        cost_usd=Money.usd("0.3"),
     )
     assert totals.total_tokens == (first + second).total_tokens
 
@@ -237,7 +239,7 @@ async def test_a_streamed_session_turn_is_saved_when_complete() -> None:
     session = await world.sessions.create(owner=None)
     stream = world.serve.start(_request("hi", temperature=None), ANONYMOUS, ChatOptions(session_id=session.id))
     await _drain(stream)
-    assert stream.outcome.cost_usd == pytest.approx(COST, abs=1e-12)
+    assert stream.outcome.cost_usd == COST
     assert [m.text for m in (await world.sessions.get(session.id, None)).messages] == ["hi", "fine"]
 
 
@@ -272,7 +274,7 @@ async def test_a_cached_answer_is_replayed_as_a_stream() -> None:
     await world.serve.complete(_request(), _key(), ChatOptions())
     stream = world.serve.start(_request(stream=True), _key(), ChatOptions())
     chunks = await _drain(stream)
-    assert stream.outcome.cache == "HIT" and stream.outcome.cost_usd == 0.0
+    assert stream.outcome.cache == "HIT" and stream.outcome.cost_usd == Money.ZERO
     assert "".join(c.content or "" for c in chunks) == "fine"
     assert chunks[-1].finish_reason == "stop"
     assert len(world.provider.requests) == 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
+from redis.asyncio import Redis
 
 from gateway_adapters.stores.redis.keys import RedisKeyStore
 from gateway_core.domain.api_keys import ApiKey, hash_secret
+from gateway_core.domain.money import Money
 from gateway_core.memory import InMemoryKeyStore
 from gateway_core.ports.api_keys import KeyStore
 
@@ -26,7 +29,7 @@ def store(request: pytest.FixtureRequest) -> KeyStore:
 
 async def test_a_created_key_reads_back_whole(store: KeyStore) -> None:
     key = _key("team-a", requests_per_minute=5, allowed_models=("gpt-4o*",),
-               monthly_budget_usd=12.5, admin=True, expires_at=1_900_000_000.0,
+               monthly_budget_usd=Money.usd("12.5"), admin=True, expires_at=1_900_000_000.0,
                created_at=1_700_000_000.5)  # fmt: skip
     assert await store.create(key)
     assert await store.get("team-a") == key
@@ -94,3 +97,19 @@ async def test_every_write_moves_the_version_and_reads_do_not(store: KeyStore) -
     before = await store.version()
     assert not await store.create(_key("c2", secret="c"))
     assert await store.version() == before  # a refused write changes nothing
+
+
+async def test_redis_key_records_keep_the_budget_a_json_number(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    """Records written before the budget was ``Money`` (a JSON float) read back exactly, and
+    new records still hold a JSON number, so replicas on either release read each other's."""
+    store = RedisKeyStore(redis_client, key_prefix=key_prefix)
+    await store.create(_key("team-a", monthly_budget_usd=Money.usd("0.1")))
+    records = f"{key_prefix}:{{keys}}:records"
+    record = json.loads(await redis_client.hget(records, "team-a"))
+    assert record["monthly_budget_usd"] == 0.1
+    record["monthly_budget_usd"] = 12.3456789012  # as the old release wrote it
+    await redis_client.hset(records, "team-a", json.dumps(record))
+    key = await store.get("team-a")
+    assert key is not None and key.monthly_budget_usd == Money.usd("12.3456789012")

@@ -18,6 +18,7 @@ from redis.crc import key_slot
 
 from gateway_adapters.stores.redis import RedisSessionStore
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.money import Money
 from gateway_core.domain.sessions import HistoryLimits, Session, SessionUsage, Trim
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
@@ -130,19 +131,19 @@ async def test_append_adds_each_turns_usage_and_cost_to_the_totals_exactly(
 
     first = await store.append(
         session.id, "alice", [user("1")], revision=0, trim=Trim(),
-        usage=Usage(prompt_tokens=60, completion_tokens=7, cached_tokens=20), cost_usd=0.1,
+        usage=Usage(prompt_tokens=60, completion_tokens=7, cached_tokens=20), cost_usd=Money.usd("0.1"),
     )  # fmt: skip
     # A trim drops messages, never what the turns that wrote them used.
     second = await store.append(
         session.id, "alice", [user("2")], revision=1, trim=Trim(keep=0, drop=2),
-        usage=Usage(prompt_tokens=90, completion_tokens=5), cost_usd=0.2,
+        usage=Usage(prompt_tokens=90, completion_tokens=5), cost_usd=Money.usd("0.2"),
     )  # fmt: skip
     free = await store.append(session.id, "alice", [user("3")], revision=2, trim=Trim())
 
-    assert first.usage == SessionUsage(1, 60, 7, 20, 0.1)
-    # 0.1 + 0.2 is 0.30000000000000004 in floats: the stores add exact picodollars.
-    assert second.usage == SessionUsage(2, 150, 12, 20, 0.3)
-    assert free.usage == SessionUsage(3, 150, 12, 20, 0.3), "a turn without usage still counts"
+    assert first.usage == SessionUsage(1, 60, 7, 20, Money.usd("0.1"))
+    # 0.1 + 0.2 is 0.30000000000000004 in floats: the stores add exact Money.
+    assert second.usage == SessionUsage(2, 150, 12, 20, Money.usd("0.3"))
+    assert free.usage == SessionUsage(3, 150, 12, 20, Money.usd("0.3")), "a turn without usage still counts"
     assert free.usage.total_tokens == 162
     assert await store.get(session.id, "alice") == free
 
@@ -150,7 +151,7 @@ async def test_append_adds_each_turns_usage_and_cost_to_the_totals_exactly(
 async def test_refused_appends_add_nothing_to_the_totals(store: SessionStore, new_session):
     session = new_session()
     await store.create(session)
-    turn = {"trim": Trim(), "usage": Usage(prompt_tokens=10), "cost_usd": 0.5}
+    turn = {"trim": Trim(), "usage": Usage(prompt_tokens=10), "cost_usd": Money.usd("0.5")}
     saved = await store.append(session.id, "alice", [user("a")], revision=0, **turn)
 
     with pytest.raises(SessionBusyError):
@@ -159,11 +160,11 @@ async def test_refused_appends_add_nothing_to_the_totals(store: SessionStore, ne
         await store.append(session.id, "bob", [user("c")], revision=1, **turn)
     stored = await store.get(session.id, "alice")
     assert stored is not None
-    assert stored.usage == saved.usage == SessionUsage(1, 10, 0, 0, 0.5)
+    assert stored.usage == saved.usage == SessionUsage(1, 10, 0, 0, Money.usd("0.5"))
 
 
 async def test_a_session_created_with_totals_reads_them_back(store: SessionStore, new_session):
-    session = new_session(usage=SessionUsage(4, 1_000_000, 2_000, 300, 12.3456789012))
+    session = new_session(usage=SessionUsage(4, 1_000_000, 2_000, 300, Money.usd("12.3456789012")))
     await store.create(session)
     assert await store.get(session.id, "alice") == session
 
@@ -314,7 +315,7 @@ async def test_fifty_concurrent_turns_lose_nothing_and_never_interleave(
             histories.append(current.history)
             await asyncio.sleep(0)  # let the others pile up on the lock
             pair = [user(f"user {index}"), Message.assistant(f"assistant {index}")]
-            await current.commit(pair, usage=Usage(prompt_tokens=index), cost_usd=0.01)
+            await current.commit(pair, usage=Usage(prompt_tokens=index), cost_usd=Money.usd("0.01"))
 
     await asyncio.gather(*(turn(index) for index in range(50)))
 
@@ -324,7 +325,7 @@ async def test_fifty_concurrent_turns_lose_nothing_and_never_interleave(
     assert all(u.removeprefix("user ") == a.removeprefix("assistant ") for u, a in pairs)
     assert sorted(int(u.removeprefix("user ")) for u, _ in pairs) == list(range(50))
     assert stored.revision == 50
-    assert stored.usage == SessionUsage(turns=50, prompt_tokens=sum(range(50)), cost_usd=0.5)
+    assert stored.usage == SessionUsage(turns=50, prompt_tokens=sum(range(50)), cost_usd=Money.usd("0.5"))
     # Serialised: each turn saw every turn saved before it, and nothing else.
     assert [len(history) for history in histories] == list(range(0, 100, 2))
     assert all(stored.messages[: len(history)] == history for history in histories)
@@ -358,9 +359,9 @@ async def test_redis_counts_the_totals_of_a_session_saved_before_they_existed(
     assert await store.get(session.id, "alice") == session
     saved = await store.append(
         session.id, "alice", [user("hi")], revision=0, trim=Trim(),
-        usage=Usage(prompt_tokens=3, completion_tokens=4), cost_usd=0.25,
+        usage=Usage(prompt_tokens=3, completion_tokens=4), cost_usd=Money.usd("0.25"),
     )  # fmt: skip
-    assert saved.usage == SessionUsage(1, 3, 4, 0, 0.25)
+    assert saved.usage == SessionUsage(1, 3, 4, 0, Money.usd("0.25"))
 
 
 async def test_redis_itself_deletes_an_expired_session(

@@ -2,7 +2,7 @@
 
 Rules create, append (with trims, stale revisions, and each turn's usage and cost), get, delete
 and let time pass on the injected clock; after each step the store must answer exactly what the
-model predicts. The model adds costs as ``Decimal``s, independently of the stores' picodollars. Each
+model predicts. The model adds costs as ``Decimal``s, independently of ``Money``'s integers. Each
 run drives the async store on its own event loop, since hypothesis's rules are synchronous.
 """
 
@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from gateway_adapters.stores.redis import RedisSessionStore
 from gateway_core.domain.messages import Message, ToolCall
+from gateway_core.domain.money import Money
 from gateway_core.domain.sessions import HistoryLimits, Session, SessionUsage, plan_trim
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError
@@ -42,8 +43,8 @@ MESSAGES = st.one_of(
 )
 TOKENS = st.integers(0, 10**6)
 USAGES = st.builds(Usage, TOKENS, TOKENS, TOKENS)
-COSTS = st.integers(0, 10**12).map(lambda units: float(Decimal(units).scaleb(-10)))
-"""Up to $100 with ten decimal places, as ``pricing.cost_usd`` rounds a call's cost."""
+COSTS = st.integers(0, 10**12).map(lambda units: Decimal(units).scaleb(-10))
+"""Up to $100 with ten decimal places, as ``pricing.cost_of`` rounds a call's cost."""
 Opener = Callable[[FakeClock], Awaitable[tuple[SessionStore, Callable[[], Awaitable[None]]]]]
 
 
@@ -101,7 +102,7 @@ class SessionStoreModel(RuleBasedStateMachine):
     )
     def append(
         self, session_id: str, owner: str | None, messages: list[Message], max_messages: int,
-        stale: bool, usage: Usage, cost: float,
+        stale: bool, usage: Usage, cost: Decimal,
     ) -> None:
         expected = self.visible(session_id, owner)
         known = expected or self.model.get(session_id)
@@ -109,7 +110,8 @@ class SessionStoreModel(RuleBasedStateMachine):
         combined = (*(known.messages if known else ()), *messages)
         trim = plan_trim(combined, HistoryLimits(max_messages=max_messages))
         append = self.store.append(
-            session_id, owner, messages, revision=revision, trim=trim, usage=usage, cost_usd=cost
+            session_id, owner, messages, revision=revision, trim=trim, usage=usage,
+            cost_usd=Money.usd(cost),
         )
         if expected is None:
             with pytest.raises(SessionNotFoundError):
@@ -144,13 +146,13 @@ class SessionStoreModel(RuleBasedStateMachine):
         self.clock.advance(seconds)
 
 
-def _plus(totals: SessionUsage, usage: Usage, cost: float) -> SessionUsage:
+def _plus(totals: SessionUsage, usage: Usage, cost: Decimal) -> SessionUsage:
     return SessionUsage(
         turns=totals.turns + 1,
         prompt_tokens=totals.prompt_tokens + usage.prompt_tokens,
         completion_tokens=totals.completion_tokens + usage.completion_tokens,
         cached_tokens=totals.cached_tokens + usage.cached_tokens,
-        cost_usd=float(Decimal(repr(totals.cost_usd)) + Decimal(repr(cost))),
+        cost_usd=Money.usd(totals.cost_usd.to_decimal() + cost),
     )
 
 

@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 
 from gateway_adapters.stores.buffered_usage import BufferedUsageStore, UsageWriteError
 from gateway_adapters.stores.redis import RedisUsageStore
+from gateway_core.domain.money import Money
 from gateway_core.domain.usage import Usage, UsageEvent
 from gateway_core.errors import StoreUnavailableError
 from gateway_core.memory import InMemoryUsageStore
@@ -51,7 +52,7 @@ def _event(
     cost: float = 0.1,
     cached: bool = False,
 ) -> UsageEvent:
-    return UsageEvent(key_id, model, "openai", usage, cost, when, cached=cached)
+    return UsageEvent(key_id, model, "openai", usage, Money.usd(cost), when, cached=cached)
 
 
 async def test_nothing_recorded_is_an_empty_list(store: UsageStore) -> None:
@@ -72,7 +73,7 @@ async def test_events_add_up_exactly_per_key_model_and_day(store: UsageStore) ->
             prompt_tokens=101,
             completion_tokens=52,
             cached_tokens=20,
-            cost_usd=0.3,  # not 0.30000000000000004
+            cost_usd=Money.usd("0.3"),  # not 0.30000000000000004
         )
     ]
 
@@ -95,7 +96,7 @@ async def test_a_key_sees_only_its_own_usage_and_an_admin_sees_all(store: UsageS
     await store.record(_event(key_id="alice"))
     await store.record(_event(key_id="bob", cost=0.5))
     [alice] = await store.totals("alice", *MARCH)
-    assert (alice.key_id, alice.cost_usd) == ("alice", 0.1)
+    assert (alice.key_id, alice.cost_usd) == ("alice", Money.usd("0.1"))
     assert {row.key_id for row in await store.totals(None, *MARCH)} == {"alice", "bob"}
     assert await store.totals("carol", *MARCH) == []
 
@@ -115,7 +116,7 @@ async def test_a_cache_hit_counts_a_request_and_a_hit_but_no_tokens(store: Usage
     await store.record(_event(cost=0.0, cached=True))
     await store.record(_event(cost=0.25))
     [row] = await store.totals("k1", *MARCH)
-    assert (row.requests, row.cache_hits, row.prompt_tokens, row.cost_usd) == (2, 1, 100, 0.25)
+    assert (row.requests, row.cache_hits, row.prompt_tokens, row.cost_usd) == (2, 1, 100, Money.usd("0.25"))
 
 
 @pytest.mark.parametrize("model", ["qwen3:8b", "ollama/llama3.2:1b", "a|b c", "ünï"])
@@ -129,7 +130,7 @@ async def test_tiny_and_large_costs_stay_exact(store: UsageStore) -> None:
     for cost in (0.000000175, 0.000000175, 12345.6789012345):
         await store.record(_event(cost=cost))
     [row] = await store.totals("k1", *MARCH)
-    assert row.cost_usd == 12345.6789015845
+    assert row.cost_usd == Money.usd("12345.6789015845")
 
 
 # Memory only: days past the retention are forgotten, like Redis's expiry.
@@ -160,6 +161,19 @@ async def test_redis_keys_name_only_the_key_id_and_expire(
     ]
     ttl = await redis_client.ttl(f"{key_prefix}:usage:{{k1}}:2026-03-15")
     assert 399 * 86_400 < ttl <= 400 * 86_400
+
+
+async def test_redis_reads_counters_written_before_money_was_a_type(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    """The day hash holds integer picodollars, as it always did: old data reads back exact."""
+    store = RedisUsageStore(redis_client, key_prefix, retention_days=400)
+    await store.record(_event(cost=0.1))
+    day = f"{key_prefix}:usage:{{k1}}:2026-03-15"
+    assert int(await redis_client.hget(day, "cost_picodollars:gpt-4o")) == 100_000_000_000
+    await redis_client.hincrby(day, "cost_picodollars:gpt-4o", 200_000_000_000)  # an old write
+    [row] = await store.totals("k1", *MARCH)
+    assert row.cost_usd == Money.usd("0.3")
 
 
 async def test_redis_down_is_store_unavailable() -> None:

@@ -12,6 +12,7 @@ here does I/O or knows about HTTP.
 from gateway_core.domain.cache_keys import CacheUse
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice, ToolCallDelta
 from gateway_core.domain.messages import ImagePart, Message, TextPart, ToolCall
+from gateway_core.domain.money import Money
 from gateway_core.domain.pricing import Price, PriceTable
 from gateway_core.domain.routing import ModelRoute, PatternRoute, RoutingTable, Target
 from gateway_core.domain.stream_accumulator import StreamAccumulator
@@ -48,6 +49,7 @@ __all__ = [
     "ImagePart",
     "Message",
     "ModelRoute",
+    "Money",
     "PatternRoute",
     "Price",
     "PriceTable",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway_adapters.auth.key_file import KeyFileError, append_key, create_key
+from gateway_core.domain.money import Money
 from gateway_http.admin.cli import STORE_COMMANDS, add_store_commands, run_store_command
 from gateway_http.observability.logs import configure_logging, logging_config
 from gateway_http.observability.metrics import prepare_multiprocess_dir
@@ -93,7 +94,7 @@ def _add_keys_parser(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--requests-per-minute", type=int)
     create.add_argument("--tokens-per-minute", type=int)
     create.add_argument("--allowed-model", action="append", help="repeat; globs allowed (gpt-4o*)")
-    create.add_argument("--monthly-budget-usd", type=float)
+    create.add_argument("--monthly-budget-usd", type=Money.usd, metavar="USD")
     create.add_argument(
         "--admin", action="store_true", help="may read every key's usage and manage keys"
     )

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from litestar.types import Scope
 
+from gateway_core.domain.money import Money
 from gateway_core.use_cases.chat_turn import TurnOutcome
 
 _STATE_KEY = "gateway_record"
@@ -41,7 +42,7 @@ class RequestRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: Money = Money.ZERO
     cache: str | None = None
     """``HIT``, ``MISS``, or ``None`` when the cache was not consulted."""
     tool_rounds: int = 0

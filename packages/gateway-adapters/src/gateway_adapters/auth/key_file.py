@@ -35,6 +35,7 @@ from typing import Any
 from gateway_adapters.config.keys import KeyEntry, KeyList, KeysFile, name_key_entry
 from gateway_adapters.config.validation import ConfigFileError, validate
 from gateway_core.domain.api_keys import ApiKey, hash_secret, new_secret
+from gateway_core.domain.money import Money
 
 _OPTIONAL = (
     "requests_per_minute",
@@ -103,7 +104,7 @@ def create_key(
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
     allowed_models: Sequence[str] = (),
-    monthly_budget_usd: float | None = None,
+    monthly_budget_usd: Money | None = None,
     admin: bool = False,
 ) -> tuple[str, ApiKey]:
     """A new secret and the ``ApiKey`` that stores only its hash."""
@@ -153,7 +154,9 @@ def key_to_entry(key: ApiKey) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": key.id, "name": key.name, "sha256": key.sha256}
     for field_name in _OPTIONAL:
         value = getattr(key, field_name)
-        if value not in (None, (), False):
+        if isinstance(value, Money):
+            entry[field_name] = value.to_float()  # the file holds JSON numbers
+        elif value not in (None, (), False):
             entry[field_name] = list(value) if isinstance(value, tuple) else value
     return entry
 

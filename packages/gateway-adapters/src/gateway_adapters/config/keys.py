@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, RootModel, mod
 
 from gateway_adapters.config.validation import ConfigModel, Location
 from gateway_core.domain.api_keys import ApiKey, is_valid_key_id
+from gateway_core.domain.money import Money
 
 _RAW_SECRET_FIELDS = frozenset({"key", "secret", "api_key", "token", "value"})
 
@@ -28,6 +29,12 @@ def _number(value: Any) -> Any:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise ValueError("must be a number")
     return None if value is None else float(value)
+
+
+def _amount(value: Any) -> Any:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError("must be a number")
+    return None if value is None else Money.usd(value)
 
 
 def _model_names(value: Any) -> Any:
@@ -48,13 +55,15 @@ PositiveLimit = Annotated[int | None, BeforeValidator(_positive_int)]
 class KeyEntry(ConfigModel):
     """One key; only ``id``, ``name`` and ``sha256`` are required."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # the budget is read as ``Money``
+
     id: str
     name: str
     sha256: Annotated[str, AfterValidator(lambda text: text.strip().lower())]
     requests_per_minute: PositiveLimit = None
     tokens_per_minute: PositiveLimit = None
     allowed_models: Annotated[tuple[str, ...], BeforeValidator(_model_names)] = ()
-    monthly_budget_usd: Annotated[float | None, BeforeValidator(_number)] = None
+    monthly_budget_usd: Annotated[Money | None, BeforeValidator(_amount)] = None
     admin: Annotated[bool, BeforeValidator(_flag)] = False
     expires_at: Annotated[float | None, BeforeValidator(_number)] = None
     """Unix seconds after which the key is refused."""

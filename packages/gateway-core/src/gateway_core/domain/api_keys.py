@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from gateway_core.domain.money import Money
+
 SECRET_PREFIX = "sk-gw-"
 
 _KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -45,7 +47,7 @@ class ApiKey:
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
     allowed_models: tuple[str, ...] = ()
-    monthly_budget_usd: float | None = None
+    monthly_budget_usd: Money | None = None
     admin: bool = False
     disabled: bool = False
     """Refused until enabled again (the admin API's ``disable``); revoking deletes the key."""
@@ -68,8 +70,9 @@ class ApiKey:
             value = getattr(self, name)
             if value is not None and (type(value) is not int or value <= 0):
                 raise ValueError(f"'{name}' must be a positive integer")
-        if self.monthly_budget_usd is not None and self.monthly_budget_usd < 0:
-            raise ValueError("'monthly_budget_usd' must not be negative")
+        budget = self.monthly_budget_usd
+        if budget is not None and (not isinstance(budget, Money) or budget < Money.ZERO):
+            raise ValueError("'monthly_budget_usd' must be a non-negative amount of money")
         if not isinstance(self.allowed_models, tuple):
             raise ValueError("'allowed_models' must be a tuple of model names or patterns")
 

@@ -1,10 +1,11 @@
-"""Model prices and the cost of one call, in exact decimal arithmetic.
+"""Model prices and the cost of one call, in exact integer arithmetic.
 
-Prices are US dollars per million tokens, as the vendors publish them. Costs are computed with
-``Decimal`` (a float would turn 3 x $0.1 into $0.30000000000000004) and handed out as a float
-rounded to ``COST_DECIMALS`` places, so that a test or an invoice can compare exact figures.
-Stores that add costs up keep them as integer picodollars (``to_picodollars``), which stays
-exact for any cost rounded to ten places.
+Prices are US dollars per million tokens, as the vendors publish them, held as ``Money`` (whole
+picodollars per million tokens: exact for any price with up to twelve decimal places, so
+$0.075 per 1M tokens is exactly 75,000,000,000 picodollars per million). A cost is the sum of
+tokens x price, divided by a million and rounded half-even to ``COST_DECIMALS`` places (a
+whole number of 10^-10 USD), so that a test or an invoice can compare exact figures. No float
+and no ``Decimal`` is involved once the prices are read (see ``gateway_core.domain.money``).
 
 Prompt tokens the vendor served from its own prompt cache (``Usage.cached_tokens``) are billed
 at the cached-input price; tokens written to it (``Usage.cache_write_tokens``, Anthropic's
@@ -16,36 +17,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 from fnmatch import fnmatchcase
 
+from gateway_core.domain.money import AmountNumber, Money
 from gateway_core.domain.usage import Usage
 
 COST_DECIMALS = 10
-_COST_QUANTUM = Decimal(1).scaleb(-COST_DECIMALS)
-_PICODOLLARS_PER_USD = 10**12
+COST_QUANTUM = Money.usd(f"1e-{COST_DECIMALS}")
+"""A call's cost is a whole number of these (10^-10 USD)."""
 _TOKENS_PER_PRICE_UNIT = 1_000_000
 _GLOB_CHARACTERS = frozenset("*?[")
 
-PriceNumber = Decimal | int | str | float
+PriceNumber = AmountNumber
 
 
-def _exact(value: PriceNumber, what: str) -> Decimal:
-    # str(float) first: Decimal(0.1) would carry the float's binary error into every bill.
-    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite() or number < 0:
-        raise ValueError(f"{what} must be a finite, non-negative number, not {value!r}")
-    return number
+def _exact(value: PriceNumber, what: str) -> Money:
+    try:
+        price = Money.usd(value)
+    except ValueError:
+        price = None
+    if price is None or price < Money.ZERO:
+        raise ValueError(
+            f"{what} must be a finite, non-negative number with at most 12 decimal places, "
+            f"not {value!r}"
+        )
+    return price
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
     """USD per million tokens. ``cached_input`` ``None`` bills cached prompt tokens as input."""
 
-    input: Decimal
-    output: Decimal
-    cached_input: Decimal | None = None
-    cache_write_input: Decimal | None = None
+    input: Money
+    output: Money
+    cached_input: Money | None = None
+    cache_write_input: Money | None = None
     """Per million prompt tokens written to the vendor's prompt cache; ``None``: ``input``."""
 
     @classmethod
@@ -69,53 +75,34 @@ class Price:
         )
 
     @property
-    def cached_input_or_input(self) -> Decimal:
+    def cached_input_or_input(self) -> Money:
         return self.input if self.cached_input is None else self.cached_input
 
 
-FREE = Price(Decimal(0), Decimal(0), Decimal(0))
+FREE = Price(Money.ZERO, Money.ZERO, Money.ZERO)
 
 
-def cost_decimal(usage: Usage, price: Price) -> Decimal:
-    """The exact cost of ``usage`` at ``price``, unrounded."""
+def cost_of(usage: Usage, price: Price) -> Money:
+    """The cost of ``usage`` at ``price``, rounded half-even to ten decimal places of USD."""
     # A vendor reporting more cached tokens than prompt tokens must not make the bill negative.
     cached = min(max(usage.cached_tokens, 0), usage.prompt_tokens)
     written = min(max(usage.cache_write_tokens, 0), usage.prompt_tokens - cached)
     write_price = price.input if price.cache_write_input is None else price.cache_write_input
-    total_per_million = (
-        (usage.prompt_tokens - cached - written) * price.input
-        + cached * price.cached_input_or_input
-        + written * write_price
-        + usage.completion_tokens * price.output
+    # Integers throughout (the request path prices every call): one Money at the end.
+    total_per_million = Money(
+        price.input.picodollars * (usage.prompt_tokens - cached - written)
+        + price.cached_input_or_input.picodollars * cached
+        + write_price.picodollars * written
+        + price.output.picodollars * usage.completion_tokens
     )
-    return total_per_million / _TOKENS_PER_PRICE_UNIT
-
-
-def cost_usd(usage: Usage, price: Price) -> float:
-    """The cost of ``usage`` at ``price`` in USD, rounded half-even to ten decimal places."""
-    return float(cost_decimal(usage, price).quantize(_COST_QUANTUM, rounding=ROUND_HALF_EVEN))
-
-
-def to_picodollars(cost: float) -> int:
-    """A cost in USD as whole picodollars, exact for any cost rounded to ten places.
-
-    ``repr`` gives the shortest decimal that reads back as the same float, which for a cost
-    produced by ``cost_usd`` is the rounded decimal itself.
-    """
-    return int((Decimal(repr(cost)) * _PICODOLLARS_PER_USD).to_integral_value(ROUND_HALF_EVEN))
-
-
-def from_picodollars(picodollars: int) -> float:
-    """Whole picodollars back to USD, rounded like ``cost_usd``."""
-    usd = Decimal(picodollars) / _PICODOLLARS_PER_USD
-    return float(usd.quantize(_COST_QUANTUM, rounding=ROUND_HALF_EVEN))
+    return total_per_million.divided(_TOKENS_PER_PRICE_UNIT, quantum=COST_QUANTUM)
 
 
 @dataclass(frozen=True, slots=True)
 class PriceQuote:
     """What one call cost. ``priced`` is False when no price matched (the cost is then 0)."""
 
-    cost_usd: float
+    cost_usd: Money
     priced: bool
 
 
@@ -154,8 +141,8 @@ class PriceTable:
     def quote(self, model: str, usage: Usage) -> PriceQuote:
         price = self.price_of(model)
         if price is None:
-            return PriceQuote(cost_usd=0.0, priced=False)
-        return PriceQuote(cost_usd=cost_usd(usage, price), priced=True)
+            return PriceQuote(cost_usd=Money.ZERO, priced=False)
+        return PriceQuote(cost_usd=cost_of(usage, price), priced=True)
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._patterns)

@@ -18,7 +18,7 @@ Totals (``SessionUsage``) count the session's committed turns, added in the same
 as each turn's messages: tokens as the answer reported them, cost as the turn was charged (0
 for an answer from the gateway's response cache, whose tokens the client still received). A
 turn that never commits (a failure, an aborted stream) is billed to its key but adds nothing
-here. Costs add up as integer picodollars, so the total is as exact as each turn's cost.
+here. Costs add up as ``Money`` (integer picodollars), so the total is as exact as each turn's cost.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_core.domain.messages import ImagePart, Message
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
 from gateway_core.domain.usage import Usage
 
 _HEAD_ROLES = frozenset({"system", "developer"})
@@ -47,21 +47,20 @@ class SessionUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: Money = Money.ZERO
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def plus_turn(self, usage: Usage, cost_usd: float) -> SessionUsage:
+    def plus_turn(self, usage: Usage, cost_usd: Money) -> SessionUsage:
         """These totals with one more turn that used ``usage`` and cost ``cost_usd``."""
-        cost = to_picodollars(self.cost_usd) + to_picodollars(cost_usd)
         return SessionUsage(
             turns=self.turns + 1,
             prompt_tokens=self.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self.completion_tokens + usage.completion_tokens,
             cached_tokens=self.cached_tokens + usage.cached_tokens,
-            cost_usd=from_picodollars(cost),
+            cost_usd=self.cost_usd + cost_usd,
         )
 
 

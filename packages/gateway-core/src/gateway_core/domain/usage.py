@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from gateway_core.domain.money import Money
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -40,7 +42,7 @@ class UsageEvent:
     model: str
     provider: str
     usage: Usage
-    cost_usd: float
+    cost_usd: Money
     timestamp: float
     cached: bool = False
     """Served from the gateway's response cache: no upstream call, no cost."""

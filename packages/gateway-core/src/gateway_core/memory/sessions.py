@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 
 from gateway_core.domain.messages import Message
+from gateway_core.domain.money import Money
 from gateway_core.domain.sessions import Session, Trim
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError
@@ -57,7 +58,7 @@ class InMemorySessionStore:
         revision: int,
         trim: Trim,
         usage: Usage = Usage(),
-        cost_usd: float = 0.0,
+        cost_usd: Money = Money.ZERO,
     ) -> Session:
         session = self._visible(session_id, owner)
         if session is None:

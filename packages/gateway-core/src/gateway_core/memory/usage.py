@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
 from gateway_core.domain.usage import UsageEvent
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.usage import UsageTotal
@@ -34,7 +34,7 @@ class _Counters:
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
         self.cached_tokens += usage.cached_tokens
-        self.cost_picodollars += to_picodollars(event.cost_usd)
+        self.cost_picodollars += event.cost_usd.picodollars
 
 
 class InMemoryUsageStore:
@@ -81,5 +81,5 @@ def _total(key_id: str, day: date, model: str, counters: _Counters) -> UsageTota
         prompt_tokens=counters.prompt_tokens,
         completion_tokens=counters.completion_tokens,
         cached_tokens=counters.cached_tokens,
-        cost_usd=from_picodollars(counters.cost_picodollars),
+        cost_usd=Money(counters.cost_picodollars),
     )

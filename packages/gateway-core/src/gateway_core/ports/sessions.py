@@ -5,6 +5,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from gateway_core.domain.messages import Message
+from gateway_core.domain.money import Money
 from gateway_core.domain.sessions import Session, Trim
 from gateway_core.domain.usage import Usage
 
@@ -34,7 +35,7 @@ class SessionStore(Protocol):
         revision: int,
         trim: Trim,
         usage: Usage = Usage(),
-        cost_usd: float = 0.0,
+        cost_usd: Money = Money.ZERO,
     ) -> Session:
         """In one atomic step: append ``messages``, apply ``trim`` to the whole resulting list,
         add one to the revision, add the turn's ``usage`` and ``cost_usd`` to the session's

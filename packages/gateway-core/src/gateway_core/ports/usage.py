@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol
 
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
 from gateway_core.domain.usage import UsageEvent
 
 
@@ -25,7 +25,7 @@ class UsageTotal:
     completion_tokens: int
     cached_tokens: int
     """Prompt tokens the vendor served from its own prompt cache, as in ``Usage``."""
-    cost_usd: float
+    cost_usd: Money
 
     @property
     def total_tokens(self) -> int:
@@ -48,7 +48,7 @@ class UsageTotal:
         )
 
     def __add__(self, other: UsageTotal) -> UsageTotal:
-        """Two totals of one key, model and day; cost summed exactly (in picodollars)."""
+        """Two totals of one key, model and day; cost summed exactly."""
         return replace(
             self,
             requests=self.requests + other.requests,
@@ -56,9 +56,7 @@ class UsageTotal:
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
-            cost_usd=from_picodollars(
-                to_picodollars(self.cost_usd) + to_picodollars(other.cost_usd)
-            ),
+            cost_usd=self.cost_usd + other.cost_usd,
         )
 
 

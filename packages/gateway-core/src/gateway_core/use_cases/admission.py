@@ -9,6 +9,7 @@ real token count (``settle``, off the request's path).
 
 from __future__ import annotations
 
+from gateway_core.domain.money import Money
 from gateway_core.ports.tracing import NO_TRACER, StepTracer
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.background import BackgroundTasks
@@ -77,7 +78,7 @@ class AdmissionPolicy:
         if admission is not None and self.limiter is not None:
             self._background.run(self.limiter.reconcile(admission, spent_tokens))
 
-    def note_spend(self, key_id: str, cost_usd: float) -> None:
+    def note_spend(self, key_id: str, cost_usd: Money) -> None:
         """Keep the budget's view of the month current without another store read."""
         if self.budget is not None and cost_usd:
             self.budget.note(key_id, cost_usd)

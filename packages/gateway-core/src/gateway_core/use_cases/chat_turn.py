@@ -37,6 +37,7 @@ from types import MappingProxyType
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
+from gateway_core.domain.money import Money
 from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.domain.tool_registry import ToolRun
 from gateway_core.domain.usage import Usage
@@ -64,7 +65,7 @@ class TurnOutcome:
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
     cache: str | None = None
     """``HIT`` or ``MISS`` when the cache was consulted, else ``None``."""
-    cost_usd: float = 0.0
+    cost_usd: Money = Money.ZERO
     tool_runs: tuple[ToolRun, ...] = ()
     tool_rounds: int = 0
     notice: str | None = None
@@ -116,7 +117,7 @@ class ChatTurn:
         self._accounted = False
         self._response: ChatResponse | None = None
         self._cache_state: str | None = None
-        self._cost = 0.0
+        self._cost = Money.ZERO
         self._tool_result: ToolLoopResult | None = None
         self._aborted = False
         self._upstream_seconds: float | None = None
@@ -324,7 +325,8 @@ class ChatTurn:
             self._cost = event.cost_usd
         except StoreUnavailableError as error:
             parts.on_store_error("usage", error)
-            self._cost = 0.0 if hit else parts.usage.quote(response.model, response.usage).cost_usd
+            quote = parts.usage.quote(response.model, response.usage)
+            self._cost = Money.ZERO if hit else quote.cost_usd
         parts.admission.note_spend(key_id, self._cost)
         parts.admission.settle(self._admission, 0 if hit else response.usage.total_tokens)
 

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.money import Money
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import (
     InvalidRequestError,
@@ -83,8 +84,8 @@ class CreateEmbeddings:
 
     async def serve(
         self, request: EmbeddingRequest, caller: ChatCaller
-    ) -> tuple[EmbeddingResponse, float]:
-        """Embed for ``caller`` with every control; returns the answer and its cost (USD)."""
+    ) -> tuple[EmbeddingResponse, Money]:
+        """Embed for ``caller`` with every control; returns the answer and its cost."""
         admission = self._admission
         estimate = sum(-(-len(text) // 4) for text in request.inputs)
         admitted = await admission.admit(caller, request.model, estimate)
@@ -98,9 +99,9 @@ class CreateEmbeddings:
         admission.settle(admitted, response.usage.total_tokens)
         return response, cost
 
-    async def _account(self, caller: ChatCaller, response: EmbeddingResponse) -> float:
+    async def _account(self, caller: ChatCaller, response: EmbeddingResponse) -> Money:
         if self._usage is None:
-            return 0.0
+            return Money.ZERO
         usage, model = response.usage, response.model
         try:
             event = await self._usage.record(

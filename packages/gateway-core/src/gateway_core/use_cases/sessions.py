@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_core.domain.messages import Message
+from gateway_core.domain.money import Money
 from gateway_core.domain.sessions import HistoryLimits, Session, plan_trim
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import InvalidRequestError, SessionNotFoundError
@@ -78,7 +79,11 @@ class SessionTurn:
         return self._history
 
     async def commit(
-        self, new_messages: Sequence[Message], *, usage: Usage = Usage(), cost_usd: float = 0.0
+        self,
+        new_messages: Sequence[Message],
+        *,
+        usage: Usage = Usage(),
+        cost_usd: Money = Money.ZERO,
     ) -> Session:
         """Save the turn; at most once, and only inside the ``turn`` block. ``usage`` and
         ``cost_usd`` (what the turn used and was charged) go to the session's totals."""

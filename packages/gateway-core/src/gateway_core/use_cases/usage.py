@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from gateway_core.domain.pricing import PriceQuote, PriceTable, from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
+from gateway_core.domain.pricing import PriceQuote, PriceTable
 from gateway_core.domain.usage import Usage, UsageEvent
 from gateway_core.errors import BudgetExceededError
 from gateway_core.ports.clock import Clock
@@ -49,7 +50,7 @@ class UsageTracker:
     ) -> UsageEvent:
         """The event for one call; a cache hit keeps ``usage`` (what the client got) but costs 0."""
         if cache_hit:
-            quote = PriceQuote(cost_usd=0.0, priced=self._prices.price_of(model) is not None)
+            quote = PriceQuote(cost_usd=Money.ZERO, priced=self._prices.price_of(model) is not None)
         else:
             quote = self._prices.quote(model, usage)
         return UsageEvent(
@@ -91,19 +92,16 @@ class MonthlyBudget:
         self._usage = usage
         self._clock = clock
         self._refresh_seconds = refresh_seconds
-        self._known: dict[str, tuple[date, float, int]] = {}
-        """key id -> (the month's first day, read at (monotonic), spent in picodollars)."""
+        self._known: dict[str, tuple[date, float, Money]] = {}
+        """key id -> (the month's first day, read at (monotonic), spent)."""
         self._refreshing: set[str] = set()
         """Keys whose spend is being read from the store right now."""
-        self._budgets: dict[float, int] = {}
-        """Budgets seen, in picodollars (one entry per distinct budget among the keys)."""
-        """Keys whose spend is being read from the store right now."""
 
-    async def spent_this_month(self, key_id: str) -> float:
-        """The key's recorded cost since the start of the current UTC month, in USD."""
-        return from_picodollars(await self._spent(key_id))
+    async def spent_this_month(self, key_id: str) -> Money:
+        """The key's recorded cost since the start of the current UTC month."""
+        return await self._spent(key_id)
 
-    async def _spent(self, key_id: str) -> int:
+    async def _spent(self, key_id: str) -> Money:
         month = self._today().replace(day=1)
         known = self._known.get(key_id)
         now = self._clock.monotonic()
@@ -118,34 +116,30 @@ class MonthlyBudget:
             totals = await self._usage.totals(key_id, month, self._today())
         finally:
             self._refreshing.discard(key_id)
-        spent = sum(to_picodollars(total.cost_usd) for total in totals)
+        spent = Money.total(total.cost_usd for total in totals)
         self._known[key_id] = (month, now, spent)
         return spent
 
-    def note(self, key_id: str, cost_usd: float) -> None:
+    def note(self, key_id: str, cost_usd: Money) -> None:
         """This process just spent ``cost_usd`` for the key (already sent to the usage sink)."""
         known = self._known.get(key_id)
         if known is not None:
-            self._known[key_id] = (known[0], known[1], known[2] + to_picodollars(cost_usd))
+            self._known[key_id] = (known[0], known[1], known[2] + cost_usd)
 
-    async def ensure_within_budget(self, key_id: str, monthly_budget_usd: float | None) -> None:
+    async def ensure_within_budget(self, key_id: str, monthly_budget_usd: Money | None) -> None:
         """Raise ``BudgetExceededError`` when the key has spent its budget (``None``: no budget).
 
         Raises ``StoreUnavailableError`` when the usage store is down.
         """
         if monthly_budget_usd is None:
             return
-        spent_picodollars = await self._spent(key_id)
-        budget = self._budgets.get(monthly_budget_usd)
-        if budget is None:  # a Decimal conversion per request was 1.5% of the CPU
-            budget = self._budgets[monthly_budget_usd] = to_picodollars(monthly_budget_usd)
-        if spent_picodollars < budget:
+        spent = await self._spent(key_id)
+        if spent < monthly_budget_usd:
             return
-        spent = from_picodollars(spent_picodollars)
         resets_at = _next_month(self._today())
         raise BudgetExceededError(
-            f"This API key has used its monthly budget of ${monthly_budget_usd:.2f} "
-            f"(spent ${spent:.2f}); it resets on {resets_at.isoformat()} (UTC).",
+            f"This API key has used its monthly budget of ${monthly_budget_usd.to_decimal():.2f} "
+            f"(spent ${spent.to_decimal():.2f}); it resets on {resets_at.isoformat()} (UTC).",
             retry_after=max(_midnight(resets_at) - self._clock.now(), 0.0),
         )
 

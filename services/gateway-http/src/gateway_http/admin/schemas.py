@@ -8,6 +8,8 @@ import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
 from gateway_core.domain.api_keys import ApiKey
+from gateway_core.domain.money import Money
+from gateway_core.errors import InvalidRequestError
 from gateway_core.use_cases.manage_keys import KeyView
 from gateway_http.schemas.json_body import decode_body
 
@@ -55,16 +57,31 @@ def decode_rotate(raw: bytes) -> RotateKeyBody:
 
 
 def _given(body: Struct, exclude: str = "") -> dict[str, Any]:
-    return {
+    given = {
         name: getattr(body, name)
         for name in body.__struct_fields__
         if name != exclude and getattr(body, name) is not UNSET
     }
+    budget = given.get("monthly_budget_usd")
+    if budget is not None:
+        given["monthly_budget_usd"] = _money(budget)
+    return given
+
+
+def _money(amount: float) -> Money:
+    try:
+        return Money.usd(amount)
+    except ValueError:  # finer than a picodollar: the domain's own wording, by field name
+        raise InvalidRequestError(
+            "Invalid key: 'monthly_budget_usd' must be a non-negative amount of money.",
+            param="monthly_budget_usd",
+        ) from None
 
 
 def key_body(view: KeyView, secret: str | None = None) -> dict[str, Any]:
     """A key as the API shows it: never a hash; the secret only right after it was made."""
     key: ApiKey = view.key
+    budget = key.monthly_budget_usd
     body: dict[str, Any] = {
         "id": key.id,
         "object": "api_key",
@@ -77,7 +94,7 @@ def key_body(view: KeyView, secret: str | None = None) -> dict[str, Any]:
         "requests_per_minute": key.requests_per_minute,
         "tokens_per_minute": key.tokens_per_minute,
         "allowed_models": list(key.allowed_models),
-        "monthly_budget_usd": key.monthly_budget_usd,
+        "monthly_budget_usd": None if budget is None else budget.to_float(),
         "previous_secret_valid_until": key.previous_valid_until,
     }
     if secret is not None:

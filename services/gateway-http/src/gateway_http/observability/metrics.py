@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from gateway_adapters.tools.circuit_breaker import CircuitState
 from gateway_core.domain.models import ModelInfo
+from gateway_core.domain.money import Money
 from gateway_core.domain.routing import Deployment
 from gateway_core.errors import ProviderError
 from gateway_http.observability.outcome import RequestOutcome
@@ -247,8 +248,8 @@ class GatewayMetrics:
         ):
             if count > 0:
                 self._tokens.labels(model, kind).inc(count)
-        if record.cost_usd > 0:
-            self._cost.labels(model).inc(record.cost_usd)
+        if record.cost_usd > Money.ZERO:
+            self._cost.labels(model).inc(record.cost_usd.to_float())
 
     def _count_key(self, record: RequestRecord) -> None:
         # Model calls by an authenticated key only: with authentication off there is no key,
@@ -263,8 +264,8 @@ class GatewayMetrics:
         ):
             if count > 0:
                 self._key_tokens.labels(key, kind).inc(count)
-        if record.cost_usd > 0:
-            self._key_cost.labels(key).inc(record.cost_usd)
+        if record.cost_usd > Money.ZERO:
+            self._key_cost.labels(key).inc(record.cost_usd.to_float())
 
     def request_started(self) -> None:
         self._in_flight.inc()

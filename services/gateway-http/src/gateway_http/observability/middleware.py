@@ -62,7 +62,7 @@ def request_fields(
         "prompt_tokens": record.prompt_tokens,
         "completion_tokens": record.completion_tokens,
         "cached_tokens": record.cached_tokens,
-        "cost_usd": record.cost_usd,
+        "cost_usd": record.cost_usd.to_float(),
         "cache": record.cache,
         "tool_rounds": record.tool_rounds,
         "upstream_attempts": record.upstream_attempts,

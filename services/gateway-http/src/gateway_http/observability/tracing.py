@@ -108,7 +108,7 @@ class TracedRequests:
             "gateway.provider": record.provider,
             "gen_ai.usage.input_tokens": record.prompt_tokens,
             "gen_ai.usage.output_tokens": record.completion_tokens,
-            "gateway.cost_usd": record.cost_usd,
+            "gateway.cost_usd": record.cost_usd.to_float(),
             "gateway.cache": record.cache,
             "gateway.key_id": record.key_id,
             "error.type": record.error_code,

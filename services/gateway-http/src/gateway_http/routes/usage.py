@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import get
 from litestar.params import Dependency
 
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
 from gateway_core.errors import InvalidRequestError, PermissionDeniedError
 from gateway_core.ports.usage import UsageQuery, UsageTotal
 from gateway_core.use_cases.serve_chat import ChatCaller
@@ -59,13 +59,13 @@ def _whose(caller: ChatCaller, key_id: str | None) -> str | None:
 def _row(row: UsageTotal) -> dict[str, Any]:
     counters = {name: getattr(row, name) for name in _COUNTERS}
     return {"key_id": row.key_id, "model": row.model, "day": row.day.isoformat(), **counters,
-            "cost_usd": row.cost_usd}  # fmt: skip
+            "cost_usd": row.cost_usd.to_float()}  # fmt: skip
 
 
 def _totals(rows: Sequence[UsageTotal]) -> dict[str, Any]:
     totals: dict[str, Any] = {name: sum(getattr(row, name) for row in rows) for name in _COUNTERS}
-    # Added as integer picodollars, like the stores do: float sums would drift.
-    totals["cost_usd"] = from_picodollars(sum(to_picodollars(row.cost_usd) for row in rows))
+    # Added as Money, like the stores do: float sums would drift.
+    totals["cost_usd"] = Money.total(row.cost_usd for row in rows).to_float()
     return totals
 
 

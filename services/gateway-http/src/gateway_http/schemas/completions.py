@@ -14,6 +14,7 @@ import msgspec
 
 from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
 from gateway_core.domain.messages import Message
+from gateway_core.domain.money import Money
 from gateway_core.domain.usage import Usage
 from gateway_core.use_cases.chat_turn import TurnOutcome
 
@@ -23,9 +24,10 @@ _encode = msgspec.json.Encoder().encode
 COST_HEADER = "x-gateway-cost-usd"
 
 
-def cost_header_value(cost_usd: float) -> str:
-    """The cost header's plain decimal: at most 10 decimals, no trailing zeros, ``0`` for none."""
-    return f"{cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+def cost_header_value(cost_usd: Money) -> str:
+    """The cost header's plain decimal: no exponent, no trailing zeros, ``0`` for none (a
+    call's cost has at most ten decimals: ``pricing`` rounds it so)."""
+    return str(cost_usd)
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def _choice_body(choice: Choice) -> dict[str, Any]:
 
 def outcome_extension(outcome: TurnOutcome) -> dict[str, Any]:
     """The gateway's additions to an answer: its cost, cache result, and the tools it ran."""
-    extension: dict[str, Any] = {"cost_usd": outcome.cost_usd}
+    extension: dict[str, Any] = {"cost_usd": outcome.cost_usd.to_float()}
     if outcome.response is not None and outcome.response.provider:
         extension["provider"] = outcome.response.provider
     if outcome.cache is not None:

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from gateway_core.domain.embeddings import EmbeddingInput, EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.money import Money
 from gateway_core.errors import InvalidRequestError
 from gateway_http.schemas.json_body import decode_body
 
@@ -70,7 +71,7 @@ def _base64(vector: tuple[float, ...]) -> str:
 
 
 def embeddings_body(
-    response: EmbeddingResponse, cost_usd: float, as_base64: bool = False
+    response: EmbeddingResponse, cost_usd: Money, as_base64: bool = False
 ) -> dict[str, Any]:
     encode = _base64 if as_base64 else list
     return {
@@ -84,5 +85,5 @@ def embeddings_body(
             "prompt_tokens": response.usage.prompt_tokens,
             "total_tokens": response.usage.total_tokens,
         },
-        "x_gateway": {"provider": response.provider, "cost_usd": cost_usd},
+        "x_gateway": {"provider": response.provider, "cost_usd": cost_usd.to_float()},
     }

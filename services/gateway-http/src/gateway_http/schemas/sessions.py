@@ -58,5 +58,5 @@ def usage_body(usage: SessionUsage) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "cached_tokens": usage.cached_tokens,
-        "cost_usd": usage.cost_usd,
+        "cost_usd": usage.cost_usd.to_float(),
     }

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from gateway_adapters.stores.redis.errors import translated_redis_errors
 from gateway_core.domain.api_keys import ApiKey
+from gateway_core.domain.money import Money
 
 _STORE = "key"
 
@@ -124,6 +125,9 @@ def _args(key: ApiKey) -> list[str]:
 def key_to_json(key: ApiKey) -> str:
     record: dict[str, Any] = dataclasses.asdict(key)
     record["allowed_models"] = list(key.allowed_models)
+    # A JSON number, as records always held: replicas on an older release read it too.
+    budget = key.monthly_budget_usd
+    record["monthly_budget_usd"] = None if budget is None else budget.to_float()
     return json.dumps(record, separators=(",", ":"))
 
 
@@ -132,4 +136,6 @@ def key_from_json(raw: bytes | str) -> ApiKey:
     known = {field.name for field in dataclasses.fields(ApiKey)}
     values = {name: value for name, value in record.items() if name in known}
     values["allowed_models"] = tuple(values.get("allowed_models", ()))
+    budget = values.get("monthly_budget_usd")
+    values["monthly_budget_usd"] = None if budget is None else Money.usd(budget)
     return ApiKey(**values)

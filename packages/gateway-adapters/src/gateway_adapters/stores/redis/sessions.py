@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from gateway_adapters.stores.codec import decode_message, encode_message
 from gateway_adapters.stores.redis.errors import translated_redis_errors
 from gateway_core.domain.messages import Message
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
 from gateway_core.domain.sessions import Session, SessionUsage, Trim
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
@@ -128,7 +128,7 @@ class RedisSessionStore:
         revision: int,
         trim: Trim,
         usage: Usage = Usage(),
-        cost_usd: float = 0.0,
+        cost_usd: Money = Money.ZERO,
     ) -> Session:
         args: list[Any] = [_owner_field(owner), revision, self._now_ms(), trim.keep, trim.drop]
         args.extend(_usage_increments(usage, cost_usd))
@@ -213,13 +213,13 @@ def _meta_fields(session: Session) -> dict[str, str | int]:
         "prompt_tokens": session.usage.prompt_tokens,
         "completion_tokens": session.usage.completion_tokens,
         "cached_tokens": session.usage.cached_tokens,
-        "cost_picodollars": to_picodollars(session.usage.cost_usd),
+        "cost_picodollars": session.usage.cost_usd.picodollars,
     }
 
 
-def _usage_increments(usage: Usage, cost_usd: float) -> list[int]:
+def _usage_increments(usage: Usage, cost_usd: Money) -> list[int]:
     tokens = [usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens]
-    return [*tokens, to_picodollars(cost_usd)]
+    return [*tokens, cost_usd.picodollars]
 
 
 def _usage(meta: Mapping[str, str]) -> SessionUsage:
@@ -232,7 +232,7 @@ def _usage(meta: Mapping[str, str]) -> SessionUsage:
         prompt_tokens=count("prompt_tokens"),
         completion_tokens=count("completion_tokens"),
         cached_tokens=count("cached_tokens"),
-        cost_usd=from_picodollars(count("cost_picodollars")),
+        cost_usd=Money(count("cost_picodollars")),
     )
 
 

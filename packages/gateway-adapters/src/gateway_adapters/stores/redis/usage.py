@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from gateway_adapters.stores.buffered_usage import UsageWriteError
 from gateway_adapters.stores.redis.errors import store_unavailable, translated_redis_errors
-from gateway_core.domain.pricing import from_picodollars, to_picodollars
+from gateway_core.domain.money import Money
 from gateway_core.domain.usage import UsageEvent
 from gateway_core.ports.usage import UsageTotal
 
@@ -136,7 +136,7 @@ def _increments(total: UsageTotal) -> dict[str, int]:
         "prompt_tokens": total.prompt_tokens,
         "completion_tokens": total.completion_tokens,
         "cached_tokens": total.cached_tokens,
-        "cost_picodollars": to_picodollars(total.cost_usd),
+        "cost_picodollars": total.cost_usd.picodollars,
     }
 
 
@@ -155,7 +155,7 @@ def _rows(key_id: str, day: date, fields: Mapping[object, object]) -> list[Usage
             prompt_tokens=counters.get("prompt_tokens", 0),
             completion_tokens=counters.get("completion_tokens", 0),
             cached_tokens=counters.get("cached_tokens", 0),
-            cost_usd=from_picodollars(counters.get("cost_picodollars", 0)),
+            cost_usd=Money(counters.get("cost_picodollars", 0)),
         )
         for model, counters in by_model.items()
     ]
