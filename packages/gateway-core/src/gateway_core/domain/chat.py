@@ -20,6 +20,9 @@ from gateway_core.domain.messages import NO_EXTRA, Message
 from gateway_core.domain.tools import ToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
 
+OPENAI_CHAT_WIRE = "openai.chat"
+"""OpenAI Chat Completions' stream of ``chat.completion.chunk`` events (``ChatRequest.relay``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
@@ -44,6 +47,11 @@ class ChatRequest:
     """Request fields the gateway does not model, by name, as the client sent them."""
     drop_params: bool = False
     """Leave out fields the provider cannot serve instead of refusing the request."""
+    relay: str | None = None
+    """The stream format the client reads (``OPENAI_CHAT_WIRE``) when its door relays a
+    provider's events as bytes: a provider that streams in that same format then hands each
+    event over as it came (``ChatChunk.wire``) instead of one to re-encode. Set by the chat
+    turn, never by a client; not part of the answer (nor of its cache key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +115,10 @@ class ChatChunk:
     """Choice fields not modelled (``logprobs``...), as the provider streamed them."""
     extra: Mapping[str, Any] = NO_EXTRA
     """Chunk fields not modelled (``service_tier``, ``system_fingerprint``...)."""
+    wire: bytes | None = None
+    """A relayed stream's bytes (``ChatRequest.relay``): the upstream's own event(s) this chunk
+    was read from, framed as server-sent events for the client, payloads exactly as sent;
+    ``b""`` when another chunk of the same event carries them. ``None``: not relayed (the door
+    encodes the chunk). A relayed chunk may stand for several events that arrived together
+    (their text joined, their tool-call fragments in order); it carries no ``extra`` fields,
+    which travel in the bytes."""

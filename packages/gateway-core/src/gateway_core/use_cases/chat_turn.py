@@ -234,13 +234,21 @@ class ChatTurn:
         """The stream's chunks as they come, its end held back until the turn is settled."""
         progress = self._progress = StreamAccumulator()
         settled = False
+        held: list[ChatChunk] = []
         try:
             source = replay(hit) if hit is not None else self._model_stream()
             started = time.perf_counter()
             try:
                 async for chunk in source:
                     progress.add(chunk)
-                    if chunk.finish_reason is None and chunk.usage is None:
+                    if chunk.wire is not None:
+                        # A relayed stream's end (its finish event and what follows) waits,
+                        # as bytes, for the accounting: the door adds the cost to it.
+                        if held or _is_end(chunk):
+                            held.append(chunk)
+                        else:
+                            yield chunk
+                    elif chunk.finish_reason is None and chunk.usage is None:
                         yield chunk
                     elif (rest := _without_end(chunk)) is not None:
                         yield rest
@@ -261,16 +269,21 @@ class ChatTurn:
                 # The request's task may be cancelled by now and could not wait for a store.
                 self._aborted = True
                 self._parts.background.run(self._abandon())
+        for chunk in held:
+            yield chunk
         choice = response.choices[0]
         yield ChatChunk(
             finish_reason=choice.finish_reason,
             native_finish_reason=choice.native_finish_reason,
             usage=response.usage,
+            wire=b"" if held else None,
         )
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
         if self._tools is None:
-            return self._parts.chat.stream(self._full)
+            relay = self._options.relay
+            request = self._full if relay is None else replace(self._full, relay=relay)
+            return self._parts.chat.stream(request)
         return self._tools.stream(self._full, offer_all_tools=self._options.offer_all_tools)
 
     async def _settle(self, response: ChatResponse, exchange: tuple[Message, ...]) -> None:
@@ -327,6 +340,13 @@ class ChatTurn:
         scope, self._session_scope = self._session_scope, None
         if scope is not None:
             await scope.__aexit__(None, None, None)
+
+
+def _is_end(chunk: ChatChunk) -> bool:
+    """A finish, or a usage report alone (a server may put usage on every content event)."""
+    if chunk.finish_reason is not None:
+        return True
+    return chunk.usage is not None and not (chunk.content or chunk.tool_calls or chunk.role)
 
 
 def _without_end(chunk: ChatChunk) -> ChatChunk | None:

@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response, post
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
-from gateway_core.domain.chat import ChatChunk
+from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk
 from gateway_core.errors import GatewayError
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
 from gateway_core.use_cases.turn_cache import ChatOptions
@@ -31,6 +31,7 @@ from gateway_http.schemas.completions import (
     cost_header_value,
     encode_completion,
     outcome_extension,
+    with_extension,
 )
 from gateway_http.sse import EventStream
 
@@ -92,7 +93,12 @@ def _options(request: Request[Any, Any, Any], body: ChatCompletionBody) -> ChatO
     if gateway is not None and gateway.cache in _BODY_CACHE:
         cache = _BODY_CACHE[gateway.cache]
     offer_all = gateway is not None and gateway.tools == "all"
-    return ChatOptions(session_id=body.session_id, offer_all_tools=offer_all, cache=cache)
+    # A stream from an OpenAI-format provider is relayed as its own bytes (one choice only:
+    # the turn holds a stream's end, and several choices end at different times).
+    relay = OPENAI_CHAT_WIRE if body.stream and body.n == 1 else None
+    return ChatOptions(
+        session_id=body.session_id, offer_all_tools=offer_all, cache=cache, relay=relay
+    )
 
 
 def _headers(outcome: TurnOutcome, final: bool = True) -> dict[str, str]:
@@ -115,6 +121,11 @@ async def _sse(
 ) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
+            wire = chunk.wire
+            if wire is not None:  # relayed as the upstream sent it (b"": sent with another)
+                if wire and (event := _relayed(chunk, wire, turn, include_usage)) is not None:
+                    yield event
+                continue
             if chunk.model and encoder.model != chunk.model:
                 encoder.model = chunk.model
             if chunk.finish_reason is None and chunk.usage is None:
@@ -140,3 +151,21 @@ async def _sse(
     finally:
         await chunks.aclose()
     yield encoder.done()
+
+
+def _relayed(chunk: ChatChunk, wire: bytes, turn: ChatTurn, include_usage: bool) -> bytes | None:
+    """A relayed event as the client gets it. A stream's end reaches here only after the
+    turn was accounted (the turn holds it), so the finish event carries the gateway's
+    additions as today's encoded final chunk does."""
+    if chunk.finish_reason is not None:
+        extension = outcome_extension(turn.outcome)
+        if chunk.native_finish_reason is not None:
+            extension["native_finish_reason"] = chunk.native_finish_reason
+        return with_extension(wire, extension)
+    if chunk.usage is not None and not include_usage and _usage_only(chunk):
+        return None  # the gateway asks every upstream for usage; this client did not
+    return wire
+
+
+def _usage_only(chunk: ChatChunk) -> bool:
+    return chunk.role is None and chunk.content is None and not chunk.tool_calls
