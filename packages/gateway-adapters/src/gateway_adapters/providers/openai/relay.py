@@ -17,7 +17,7 @@ turn is accounted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import replace
 
 import msgspec
@@ -27,7 +27,7 @@ from gateway_adapters.providers.openai.errors import stream_error
 from gateway_adapters.providers.openai.wire import chunks_of
 from gateway_adapters.providers.sse import DataDecoder
 from gateway_core.domain.chat import ChatChunk, ToolCallDelta
-from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
+from gateway_core.errors import ProviderError, UpstreamConnectionError, UpstreamResponseError
 
 DONE = b"[DONE]"
 _DECODE = schema.CHUNK_DECODER.decode
@@ -90,27 +90,55 @@ async def relay_stream(reads: AsyncIterable[bytes], provider: str) -> AsyncItera
     """A provider's stream body, read by read, as relayed chunks; only ``[DONE]`` ends it
     cleanly."""
     decoder = DataDecoder()
+    reader = RelayReader(provider)
     async for raw in reads:
-        chunks, done = relayed_chunks(decoder.feed(raw), provider)
-        for chunk in chunks:
+        for chunk in reader.chunks(decoder.feed(raw)):
             yield chunk
-        if done:
+        if reader.done:
             return
     raise UpstreamConnectionError(f"{provider} ended the stream before [DONE]", provider=provider)
 
 
-def relayed_chunks(events: list[bytes], provider: str) -> tuple[list[ChatChunk], bool]:
-    """The chunks of the events one read completed (their ``data``), and whether the
-    stream's ``[DONE]`` was among them (what follows it is ignored)."""
-    out: list[ChatChunk] = []
-    batch: _Batch | None = None
-    for data in events:
-        if data == DONE:
+class RelayReader:
+    """Reads the events of one stream; ``done`` once its ``[DONE]`` came."""
+
+    __slots__ = ("done", "provider")
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.done = False
+
+    def chunks(self, events: list[bytes]) -> Iterator[ChatChunk]:
+        """The chunks of the events one read completed (their ``data``), in order. What came
+        before a broken event still goes out before its error; what follows ``[DONE]`` is
+        ignored."""
+        batch: _Batch | None = None
+        try:
+            for data in events:
+                if data == DONE:
+                    self.done = True
+                    break
+                if not data:
+                    continue
+                chunk = self._decode(data)
+                if not _is_end(chunk):
+                    if batch is None:
+                        batch = _Batch()
+                    batch.add(data, chunk)
+                    continue
+                if batch is not None:
+                    yield batch.chunk()
+                    batch = None
+                yield from _end_chunks(chunk, data, self.provider)
+        except ProviderError:
             if batch is not None:
-                out.append(batch.chunk())
-            return out, True
-        if not data:
-            continue
+                yield batch.chunk()
+            raise
+        if batch is not None:
+            yield batch.chunk()
+
+    def _decode(self, data: bytes) -> schema.Chunk:
+        provider = self.provider
         try:
             chunk = _DECODE(data)
         except msgspec.DecodeError as error:
@@ -120,18 +148,7 @@ def relayed_chunks(events: list[bytes], provider: str) -> tuple[list[ChatChunk],
             ) from error
         if chunk.error is not None:
             raise stream_error(chunk.error, provider)
-        if not _is_end(chunk):
-            if batch is None:
-                batch = _Batch()
-            batch.add(data, chunk)
-            continue
-        if batch is not None:
-            out.append(batch.chunk())
-            batch = None
-        out.extend(_end_chunks(chunk, data, provider))
-    if batch is not None:
-        out.append(batch.chunk())
-    return out, False
+        return chunk
 
 
 def _is_end(chunk: schema.Chunk) -> bool:
