@@ -4,6 +4,7 @@ and its session is given back uncommitted."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -116,8 +117,8 @@ async def test_a_relayed_streams_end_waits_for_the_accounting_as_bytes() -> None
     provider = Relaying()
     gateway = build_gateway([provider], clock=FakeClock(CLOCK_START))
     session = await gateway.sessions.create(owner=None)
-    options = ChatOptions(session_id=session.id, relay=OPENAI_CHAT_WIRE)
-    turn = gateway.start(_request(), options=options)
+    options = ChatOptions(session_id=session.id)
+    turn = gateway.start(replace(_request(), relay=OPENAI_CHAT_WIRE), options=options)
     chunks = await turn.open_stream()
     first = await anext(chunks)
     assert first.wire == b"<a>" and turn.outcome.response is None
@@ -137,8 +138,8 @@ async def test_a_turn_running_gateway_tools_is_never_relayed() -> None:
     provider = Relaying()
     tool = FunctionTool("clock", "The time.", lambda: "noon")
     gateway = build_gateway([provider], tools=[tool], clock=FakeClock(CLOCK_START))
-    options = ChatOptions(offer_all_tools=True, relay=OPENAI_CHAT_WIRE)
-    turn = gateway.start(_request(), options=options)
+    options = ChatOptions(offer_all_tools=True)
+    turn = gateway.start(replace(_request(), relay=OPENAI_CHAT_WIRE), options=options)
     chunks = [chunk async for chunk in await turn.open_stream()]
     assert provider.relays == [None]
     assert all(chunk.wire is None for chunk in chunks)

@@ -48,10 +48,11 @@ class ChatRequest:
     drop_params: bool = False
     """Leave out fields the provider cannot serve instead of refusing the request."""
     relay: str | None = None
-    """The stream format the client reads (``OPENAI_CHAT_WIRE``) when its door relays a
-    provider's events as bytes: a provider that streams in that same format then hands each
-    event over as it came (``ChatChunk.wire``) instead of one to re-encode. Set by the chat
-    turn, never by a client; not part of the answer (nor of its cache key)."""
+    """The stream format the client reads (``OPENAI_CHAT_WIRE``) when its door can relay a
+    provider's events as bytes: a provider that streams in that same format then hands the
+    events over as they came (``ChatChunk.wire``) instead of chunks to re-encode. Set by the
+    door from the request's shape, never by a client field; cleared by the turn when it runs
+    gateway tools; not part of the answer (nor of its cache key)."""
 
 
 @dataclass(frozen=True, slots=True)

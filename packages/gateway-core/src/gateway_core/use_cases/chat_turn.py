@@ -93,13 +93,16 @@ class ChatTurn:
     def __init__(
         self, parts: TurnParts, request: ChatRequest, caller: ChatCaller, options: ChatOptions
     ) -> None:
-        self.request = request
         self._parts = parts
         self._caller = caller
         self._options = options
         tools = parts.tools
         engaged = tools is not None and tools.engages(request, options.offer_all_tools)
         self._tools = tools if engaged else None
+        if engaged and request.relay is not None:
+            # The loop's rounds are the gateway's to assemble: their events are not relayed.
+            request = replace(request, relay=None)
+        self.request = request
         self._full = request
         self._admission: Admission | None = None
         self._session_scope: AbstractAsyncContextManager[SessionTurn] | None = None
@@ -281,9 +284,7 @@ class ChatTurn:
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
         if self._tools is None:
-            relay = self._options.relay
-            request = self._full if relay is None else replace(self._full, relay=relay)
-            return self._parts.chat.stream(request)
+            return self._parts.chat.stream(self._full)
         return self._tools.stream(self._full, offer_all_tools=self._options.offer_all_tools)
 
     async def _settle(self, response: ChatResponse, exchange: tuple[Message, ...]) -> None:

@@ -32,9 +32,6 @@ class ChatOptions:
     session_id: str | None = None
     offer_all_tools: bool = False
     cache: CacheUse = field(default_factory=CacheUse)
-    relay: str | None = None
-    """The stream format the door writes when it can relay a same-format provider's events as
-    bytes (``ChatRequest.relay``); ignored for a turn that runs gateway tools."""
 
 
 StoreErrorHook = Callable[[str, GatewayError], None]

@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response, post
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
-from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk
+from gateway_core.domain.chat import ChatChunk
 from gateway_core.errors import GatewayError
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
 from gateway_core.use_cases.turn_cache import ChatOptions
@@ -93,12 +93,7 @@ def _options(request: Request[Any, Any, Any], body: ChatCompletionBody) -> ChatO
     if gateway is not None and gateway.cache in _BODY_CACHE:
         cache = _BODY_CACHE[gateway.cache]
     offer_all = gateway is not None and gateway.tools == "all"
-    # A stream from an OpenAI-format provider is relayed as its own bytes (one choice only:
-    # the turn holds a stream's end, and several choices end at different times).
-    relay = OPENAI_CHAT_WIRE if body.stream and body.n == 1 else None
-    return ChatOptions(
-        session_id=body.session_id, offer_all_tools=offer_all, cache=cache, relay=relay
-    )
+    return ChatOptions(session_id=body.session_id, offer_all_tools=offer_all, cache=cache)
 
 
 def _headers(outcome: TurnOutcome, final: bool = True) -> dict[str, str]:
@@ -119,12 +114,19 @@ async def _sse(
     include_usage: bool,
     record: RequestRecord,
 ) -> AsyncIterator[bytes]:
+    # The stream's end (the finish, the usage report, [DONE]) is ready all at once, after the
+    # accounting: it leaves in one write.
+    end: list[bytes] = []
     try:
         async for chunk in chunks:
             wire = chunk.wire
             if wire is not None:  # relayed as the upstream sent it (b"": sent with another)
-                if wire and (event := _relayed(chunk, wire, turn, include_usage)) is not None:
+                if not wire or (event := _relayed(chunk, wire, turn, include_usage)) is None:
+                    continue
+                if chunk.finish_reason is None and chunk.usage is None:
                     yield event
+                else:
+                    end.append(event)
                 continue
             if chunk.model and encoder.model != chunk.model:
                 encoder.model = chunk.model
@@ -132,25 +134,26 @@ async def _sse(
                 yield encoder.chunk(chunk)
                 continue
             # The final chunk: the turn is accounted, so its cost and tool runs are known.
-            yield encoder.chunk(chunk, outcome_extension(turn.outcome))
+            end.append(encoder.chunk(chunk, outcome_extension(turn.outcome)))
             if include_usage and chunk.usage is not None:
-                yield encoder.usage(chunk.usage)
+                end.append(encoder.usage(chunk.usage))
     except GatewayError as error:
         # The 200 is gone: the error travels as an event the OpenAI SDKs raise on.
         _, payload, _ = gateway_error_payload(error)
         record.error_code = error.code
         log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)
-        yield encoder.error(payload)
+        yield b"".join(end) + encoder.error(payload)
         return
     except Exception:
         log.exception("stream failed after it started")
         record.error_code = "internal_error"
         message = "The gateway failed while streaming this answer."
-        yield encoder.error(error_body(message, "internal_error", "internal_error"))
+        yield b"".join(end) + encoder.error(error_body(message, "internal_error", "internal_error"))
         return
     finally:
         await chunks.aclose()
-    yield encoder.done()
+    end.append(encoder.done())
+    yield b"".join(end)
 
 
 def _relayed(chunk: ChatChunk, wire: bytes, turn: ChatTurn, include_usage: bool) -> bytes | None:
