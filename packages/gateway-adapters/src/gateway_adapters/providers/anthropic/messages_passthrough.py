@@ -48,6 +48,10 @@ def _count(usage: Mapping[str, Any], name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
+_WATCHED = frozenset({"message_start", "message_delta"})
+"""The events ``_watch`` reads (Anthropic names every event after its ``type``)."""
+
+
 def _watch(stream: RelayedStream, name: str, payload: Mapping[str, Any]) -> None:
     kind = payload.get("type", name)
     if kind == "message_start":
@@ -122,7 +126,7 @@ class AnthropicMessagesPassthrough:
         target = self._target(call)
         opened = self._client.post(target, body, self._stream_timeout)
         return RelayedStream(opened, provider=self.name, watch=_watch, error_for=self._error,
-                             model=str(call.body.get("model", "")))  # fmt: skip
+                             model=str(call.body.get("model", "")), watched=_WATCHED)  # fmt: skip
 
     async def count_tokens(self, call: NativeCall) -> bytes:
         return await self._post(self._target(call, "/count_tokens"), call)
