@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from gateway_http.sse import _send_rest
+from gateway_http.sse import FinalEvent, _send_rest
 
 
 class Client:
@@ -71,3 +71,20 @@ async def test_a_disconnect_noticed_only_after_the_last_event_ends_the_body_norm
 
     assert await _send_rest(events(), client.send, client.receive) is True  # type: ignore[arg-type]
     assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"only", True), (b"", False)]
+
+
+async def test_a_final_event_ends_the_body_in_its_own_write() -> None:
+    client = Client()
+    closed = asyncio.Event()
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        try:
+            yield b"a"
+            yield FinalEvent(b"end")
+            yield b"never sent"
+        finally:
+            closed.set()
+
+    assert await _send_rest(events(), client.send, client.receive) is True  # type: ignore[arg-type]
+    assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"a", True), (b"end", False)]
+    assert closed.is_set()

@@ -26,6 +26,13 @@ from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 EVENT_STREAM = "text/event-stream"
 
 
+class FinalEvent(bytes):
+    """A stream's last bytes: the body ends with them, in the same write (no empty write
+    after them). Whatever the iterator would yield after one is not sent."""
+
+    __slots__ = ()
+
+
 class EventStream(Stream):
     """``text/event-stream`` from an async iterator of already encoded events."""
 
@@ -78,16 +85,21 @@ async def _send_rest(events: AsyncIterator[bytes], send: Send, receive: Receive)
     second task; here one watcher task expires a ``timeout`` scope around the loop, a
     stdlib cancellation scoped to this block, for a fraction of the CPU per stream.
     """
-    left = False
+    left = ended = False
     try:
         async with asyncio.timeout(None) as scope:
             watcher = asyncio.get_running_loop().create_task(_watch(receive, scope))
             try:
                 async for event in events:
+                    ended = type(event) is FinalEvent
                     body: HTTPResponseBodyEvent = {
-                        "type": "http.response.body", "body": event, "more_body": True
+                        "type": "http.response.body", "body": event, "more_body": not ended
                     }
                     await send(body)
+                    if ended:
+                        # Before any await: the body's end is a disconnect to the watcher.
+                        watcher.cancel()
+                        break
             finally:
                 watcher.cancel()
     except TimeoutError:
@@ -98,8 +110,11 @@ async def _send_rest(events: AsyncIterator[bytes], send: Send, receive: Receive)
             await aclose()  # an abandoned turn is accounted (in the background) from here
     if left:
         return False
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
-    await send(end)
+    if not ended:
+        end: HTTPResponseBodyEvent = {
+            "type": "http.response.body", "body": b"", "more_body": False
+        }
+        await send(end)
     return True
 
 

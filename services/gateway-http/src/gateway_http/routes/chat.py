@@ -33,7 +33,7 @@ from gateway_http.schemas.completions import (
     outcome_extension,
     with_extension,
 )
-from gateway_http.sse import EventStream
+from gateway_http.sse import EventStream, FinalEvent
 
 log = logging.getLogger("gateway_http.chat")
 
@@ -142,18 +142,19 @@ async def _sse(
         _, payload, _ = gateway_error_payload(error)
         record.error_code = error.code
         log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)
-        yield b"".join(end) + encoder.error(payload)
+        yield FinalEvent(b"".join(end) + encoder.error(payload))
         return
     except Exception:
         log.exception("stream failed after it started")
         record.error_code = "internal_error"
         message = "The gateway failed while streaming this answer."
-        yield b"".join(end) + encoder.error(error_body(message, "internal_error", "internal_error"))
+        failure = encoder.error(error_body(message, "internal_error", "internal_error"))
+        yield FinalEvent(b"".join(end) + failure)
         return
     finally:
         await chunks.aclose()
     end.append(encoder.done())
-    yield b"".join(end)
+    yield FinalEvent(b"".join(end))
 
 
 def _relayed(chunk: ChatChunk, wire: bytes, turn: ChatTurn, include_usage: bool) -> bytes | None:
