@@ -73,8 +73,8 @@ class _FirstEventFirst(ASGIStreamingResponse):
                 "type": "http.response.body", "body": first, "more_body": True
             }
             await send(body)
-        if await _send_rest(events, send, receive):
-            await self.after_response()
+        await _send_rest(events, send, receive)
+        await self.after_response()  # as Litestar's: a client that left does not skip it
 
 
 async def _send_rest(events: AsyncIterator[bytes], send: Send, receive: Receive) -> bool:
