@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -99,7 +101,10 @@ def test_stream_falls_back_before_the_first_byte(http: httpx.Client, fake_upstre
     with http.stream("POST", "/v1/chat/completions", json=body) as response:
         assert response.status_code == 200
         text = "".join(response.iter_text())
-    assert '"model":"gpt-4o"' in text and "streamed" in text and text.rstrip().endswith("[DONE]")
+    # The fallback's events are relayed as its upstream wrote them: read them as JSON.
+    events = [json.loads(e[6:]) for e in text.split("\n\n") if e.startswith("data: {")]
+    assert {event["model"] for event in events} == {"gpt-4o"}
+    assert "streamed" in text and text.rstrip().endswith("[DONE]")
 
 
 def test_no_fallback_on_a_client_error(http: httpx.Client, fake_upstream: FakeUpstream) -> None:

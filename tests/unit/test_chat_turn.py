@@ -4,12 +4,16 @@ and its session is given back uncommitted."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from gateway_core import ChatChunk, ChatOptions, ChatRequest, ChatResponse, Message, build_gateway
+from gateway_core.domain.chat import OPENAI_CHAT_WIRE
+from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamConnectionError
+from gateway_core.functions import FunctionTool
 from gateway_core.gateway import Gateway
 from gateway_core.testing import FakeClock, Reply, ScriptedProvider
 
@@ -86,3 +90,58 @@ async def test_a_turn_that_fails_before_any_chunk_bills_nothing_and_frees_the_se
     answer = await gateway.complete(_request("again"), options=options)  # the lock is free
     assert answer.choices[0].message.text == "again"
     assert await _requests_billed(gateway, clock) == 1  # the answered turn only
+
+
+class Relaying:
+    """A provider that relays its events as bytes when asked (``ChatRequest.relay``)."""
+
+    name = "relaying"
+
+    def __init__(self) -> None:
+        self.relays: list[str | None] = []
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        raise NotImplementedError
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        self.relays.append(request.relay)
+        relay = request.relay is not None
+        yield ChatChunk(role="assistant", content="Hi", model="m-1", wire=b"<a>" if relay else None)
+        yield ChatChunk(finish_reason="stop", native_finish_reason="stop",
+                        wire=b"<end>" if relay else None)  # fmt: skip
+        yield ChatChunk(usage=Usage(prompt_tokens=3, completion_tokens=1),
+                        wire=b"<usage>" if relay else None)  # fmt: skip
+
+
+async def test_a_relayed_streams_end_waits_for_the_accounting_as_bytes() -> None:
+    provider = Relaying()
+    gateway = build_gateway([provider], clock=FakeClock(CLOCK_START))
+    session = await gateway.sessions.create(owner=None)
+    options = ChatOptions(session_id=session.id)
+    turn = gateway.start(replace(_request(), relay=OPENAI_CHAT_WIRE), options=options)
+    chunks = await turn.open_stream()
+    first = await anext(chunks)
+    assert first.wire == b"<a>" and turn.outcome.response is None
+    rest = [chunk async for chunk in chunks]
+    assert [chunk.wire for chunk in rest] == [b"<end>", b"<usage>", b""]
+    assert rest[-1].usage == Usage(prompt_tokens=3, completion_tokens=1)
+    assert provider.relays == [OPENAI_CHAT_WIRE]
+    response = turn.outcome.response
+    assert response is not None and response.model == "m-1"
+    assert response.choices[0].message.content == "Hi"
+    stored = await gateway.sessions.get(session.id, None)
+    assert [m.text for m in stored.messages] == ["hi", "Hi"]
+    await gateway.aclose()
+
+
+async def test_a_turn_running_gateway_tools_is_never_relayed() -> None:
+    provider = Relaying()
+    tool = FunctionTool("clock", "The time.", lambda: "noon")
+    gateway = build_gateway([provider], tools=[tool], clock=FakeClock(CLOCK_START))
+    options = ChatOptions(offer_all_tools=True)
+    turn = gateway.start(replace(_request(), relay=OPENAI_CHAT_WIRE), options=options)
+    chunks = [chunk async for chunk in await turn.open_stream()]
+    assert provider.relays == [None]
+    assert all(chunk.wire is None for chunk in chunks)
+    assert "".join(chunk.content or "" for chunk in chunks) == "Hi"
+    await gateway.aclose()

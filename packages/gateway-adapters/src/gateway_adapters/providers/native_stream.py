@@ -2,7 +2,8 @@
 
 Shared by the native front-door adapters: each event is re-encoded whole (``event:`` and
 ``data:`` lines and the blank line), so the client gets the vendor's events unchanged, and a
-vendor-specific ``watch`` function reads usage and model from the events that carry them.
+vendor-specific ``watch`` function reads usage and model from the events that carry them
+(only those: ``watched`` names them, so the many text deltas are passed on undecoded).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class RelayedStream:
         error_for: ErrorFor,
         model: str,
         decode: Decode = iter_sse,
+        watched: frozenset[str] | None = None,
     ) -> None:
         self.usage = Usage()
         self.model = model
@@ -46,6 +48,7 @@ class RelayedStream:
         self._watch = watch
         self._decode = decode
         self._error_for = error_for
+        self._watched = watched
         self._events = self._relay()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -60,9 +63,12 @@ class RelayedStream:
                 if response.status >= 300:
                     raw = await response.read()
                     raise self._error_for(response.status, raw, response.headers)
+                watched = self._watched
                 async for event in self._decode(response.iter_chunks()):
-                    if event.data:
-                        self._read(event.event, event.data)
+                    name = event.event
+                    # A named event the watcher ignores (most are text deltas) is not decoded.
+                    if event.data and (watched is None or name in watched or name == "message"):
+                        self._read(name, event.data)
                     yield _encoded(event.event, event.data)
         except TRANSPORT_FAILURES as error:
             raise transport_error(error, self._provider) from error

@@ -20,6 +20,9 @@ from gateway_core.domain.messages import NO_EXTRA, Message
 from gateway_core.domain.tools import ToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
 
+OPENAI_CHAT_WIRE = "openai.chat"
+"""OpenAI Chat Completions' stream of ``chat.completion.chunk`` events (``ChatRequest.relay``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
@@ -44,6 +47,17 @@ class ChatRequest:
     """Request fields the gateway does not model, by name, as the client sent them."""
     drop_params: bool = False
     """Leave out fields the provider cannot serve instead of refusing the request."""
+    relay: str | None = None
+    """The stream format the client reads (``OPENAI_CHAT_WIRE``) when its door can relay a
+    provider's events as bytes: a provider that streams in that same format then hands the
+    events over as they came (``ChatChunk.wire``) instead of chunks to re-encode. Set by the
+    door from the request's shape, never by a client field; cleared by the turn when it runs
+    gateway tools; not part of the answer (nor of its cache key)."""
+    relay_extras: bool = True
+    """Whether a relayed stream's chunks also carry their events' unmodelled fields
+    (``extra``...), as decoded chunks do. The turn clears it when nothing keeps the answer (no
+    session, no cache): the client gets those fields in the bytes either way, and reading
+    them costs a second decode per event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +124,10 @@ class ChatChunk:
     dropped_params: tuple[str, ...] = ()
     """Request fields the provider left out (``drop_params``); on a stream's first chunk, so
     the response headers can name them."""
+    wire: bytes | None = None
+    """A relayed stream's bytes (``ChatRequest.relay``): the upstream's own event(s) this chunk
+    was read from, framed as server-sent events for the client, payloads exactly as sent;
+    ``b""`` when another chunk of the same event carries them. ``None``: not relayed (the door
+    encodes the chunk). A relayed chunk may stand for several events that arrived together
+    (their text joined, their tool-call fragments in order); it carries no ``extra`` fields,
+    which travel in the bytes."""

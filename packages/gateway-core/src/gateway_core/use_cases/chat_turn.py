@@ -100,13 +100,16 @@ class ChatTurn:
     def __init__(
         self, parts: TurnParts, request: ChatRequest, caller: ChatCaller, options: ChatOptions
     ) -> None:
-        self.request = request
         self._parts = parts
         self._caller = caller
         self._options = options
         tools = parts.tools
         engaged = tools is not None and tools.engages(request, options.offer_all_tools)
         self._tools = tools if engaged else None
+        if engaged and request.relay is not None:
+            # The loop's rounds are the gateway's to assemble: their events are not relayed.
+            request = replace(request, relay=None)
+        self.request = request
         self._full = request
         self._admission: Admission | None = None
         self._session_scope: AbstractAsyncContextManager[SessionTurn] | None = None
@@ -253,6 +256,7 @@ class ChatTurn:
         """The stream's chunks as they come, its end held back until the turn is settled."""
         progress = self._progress = StreamAccumulator()
         settled = False
+        held: list[ChatChunk] = []
         try:
             source = replay(hit) if hit is not None else self._model_stream()
             watched = self._parts.curfew.stream(source)
@@ -260,7 +264,14 @@ class ChatTurn:
             try:
                 async for chunk in watched:
                     progress.add(chunk)
-                    if chunk.finish_reason is None and chunk.usage is None:
+                    if chunk.wire is not None:
+                        # A relayed stream's end (its finish event and what follows) waits,
+                        # as bytes, for the accounting: the door adds the cost to it.
+                        if held or _is_end(chunk):
+                            held.append(chunk)
+                        else:
+                            yield chunk
+                    elif chunk.finish_reason is None and chunk.usage is None:
                         yield chunk
                     elif (rest := _without_end(chunk)) is not None:
                         yield rest
@@ -282,17 +293,25 @@ class ChatTurn:
                 # The request's task may be cancelled by now and could not wait for a store.
                 self._aborted = True
                 self._parts.background.run(self._abandon())
+        for chunk in held:
+            yield chunk
         choice = response.choices[0]
         yield ChatChunk(
             finish_reason=choice.finish_reason,
             native_finish_reason=choice.native_finish_reason,
             usage=response.usage,
             extra=_chunk_fields(response),
+            wire=b"" if held else None,
         )
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
         if self._tools is None:
-            return self._parts.chat.stream(self._full)
+            request = self._full
+            if request.relay is not None and self._session is None and self._key is None:
+                # Nothing keeps this answer: its unmodelled fields need only reach the client,
+                # and they do, in the relayed bytes.
+                request = replace(request, relay_extras=False)
+            return self._parts.chat.stream(request)
         offer_all = self._options.offer_all_tools
         transcript = self._transcript = self._tools.transcript(self._full, offer_all)
         return self._tools.stream(self._full, offer_all_tools=offer_all, transcript=transcript)
@@ -365,6 +384,13 @@ def _chunk_fields(response: ChatResponse) -> Mapping[str, object]:
     if response.system_fingerprint is None:
         return response.extra
     return {**response.extra, "system_fingerprint": response.system_fingerprint}
+
+
+def _is_end(chunk: ChatChunk) -> bool:
+    """A finish, or a usage report alone (a server may put usage on every content event)."""
+    if chunk.finish_reason is not None:
+        return True
+    return chunk.usage is not None and not (chunk.content or chunk.tool_calls or chunk.role)
 
 
 def _without_end(chunk: ChatChunk) -> ChatChunk | None:

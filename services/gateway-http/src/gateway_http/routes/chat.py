@@ -31,8 +31,9 @@ from gateway_http.schemas.completions import (
     cost_header_value,
     encode_completion,
     outcome_extension,
+    with_extension,
 )
-from gateway_http.sse import EventStream
+from gateway_http.sse import EventStream, FinalEvent
 
 log = logging.getLogger("gateway_http.chat")
 
@@ -113,30 +114,62 @@ async def _sse(
     include_usage: bool,
     record: RequestRecord,
 ) -> AsyncIterator[bytes]:
+    # The stream's end (the finish, the usage report, [DONE]) is ready all at once, after the
+    # accounting: it leaves in one write.
+    end: list[bytes] = []
     try:
         async for chunk in chunks:
+            wire = chunk.wire
+            if wire is not None:  # relayed as the upstream sent it (b"": sent with another)
+                if not wire or (event := _relayed(chunk, wire, turn, include_usage)) is None:
+                    continue
+                if chunk.finish_reason is None and chunk.usage is None:
+                    yield event
+                else:
+                    end.append(event)
+                continue
             if chunk.model and encoder.model != chunk.model:
                 encoder.model = chunk.model
             if chunk.finish_reason is None and chunk.usage is None:
                 yield encoder.chunk(chunk)
                 continue
             # The final chunk: the turn is accounted, so its cost and tool runs are known.
-            yield encoder.chunk(chunk, outcome_extension(turn.outcome))
+            end.append(encoder.chunk(chunk, outcome_extension(turn.outcome)))
             if include_usage and chunk.usage is not None:
-                yield encoder.usage(chunk.usage)
+                end.append(encoder.usage(chunk.usage))
     except GatewayError as error:
         # The 200 is gone: the error travels as an event the OpenAI SDKs raise on.
         _, payload, _ = gateway_error_payload(error)
         record.error_code = error.code
         log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)
-        yield encoder.error(payload)
+        yield FinalEvent(b"".join(end) + encoder.error(payload))
         return
     except Exception:
         log.exception("stream failed after it started")
         record.error_code = "internal_error"
         message = "The gateway failed while streaming this answer."
-        yield encoder.error(error_body(message, "internal_error", "internal_error"))
+        failure = encoder.error(error_body(message, "internal_error", "internal_error"))
+        yield FinalEvent(b"".join(end) + failure)
         return
     finally:
         await chunks.aclose()
-    yield encoder.done()
+    end.append(encoder.done())
+    yield FinalEvent(b"".join(end))
+
+
+def _relayed(chunk: ChatChunk, wire: bytes, turn: ChatTurn, include_usage: bool) -> bytes | None:
+    """A relayed event as the client gets it. A stream's end reaches here only after the
+    turn was accounted (the turn holds it), so the finish event carries the gateway's
+    additions as today's encoded final chunk does."""
+    if chunk.finish_reason is not None:
+        extension = outcome_extension(turn.outcome)
+        if chunk.native_finish_reason is not None:
+            extension["native_finish_reason"] = chunk.native_finish_reason
+        return with_extension(wire, extension)
+    if chunk.usage is not None and not include_usage and _usage_only(chunk):
+        return None  # the gateway asks every upstream for usage; this client did not
+    return wire
+
+
+def _usage_only(chunk: ChatChunk) -> bool:
+    return chunk.role is None and chunk.content is None and not chunk.tool_calls

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatRequest
 from gateway_core.domain.messages import (
     NO_EXTRA,
     ContentPart,
@@ -227,6 +227,10 @@ def to_domain(body: ChatCompletionBody, extra: dict[str, Any] | None = None) -> 
         user=body.user,
         metadata=body.metadata,
         stream=body.stream,
+        # The client reads OpenAI chat chunks: an OpenAI-format provider's stream is relayed
+        # as its own bytes (one choice only: the turn holds a stream's end until it is
+        # accounted, and several choices end at different times).
+        relay=OPENAI_CHAT_WIRE if body.stream and body.n == 1 else None,
         parallel_tool_calls=body.parallel_tool_calls,
         max_completion_tokens=body.max_completion_tokens,
         drop_params=body.drop_params,

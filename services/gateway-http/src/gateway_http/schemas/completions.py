@@ -119,6 +119,17 @@ def encode_completion(response: ChatResponse, extension: dict[str, Any] | None =
     return _encode(completion_body(response, extension))
 
 
+def with_extension(event: bytes, extension: dict[str, Any]) -> bytes:
+    """A relayed event (``data: {...}`` and its blank line) with ``x_gateway`` added as its
+    object's last field; every byte before it stays as the upstream sent it. An event that
+    does not end in an object goes as it came."""
+    if not event.endswith(b"}\n\n"):
+        return event
+    head = event[:-3]
+    comma = b"" if head.rstrip().endswith(b"{") else b","
+    return head + comma + b'"x_gateway":' + _encode(extension) + b"}\n\n"
+
+
 def _tool_call_delta(delta: ToolCallDelta) -> dict[str, Any]:
     body: dict[str, Any] = {"index": delta.index}
     function: dict[str, Any] = {"arguments": delta.arguments}

@@ -63,6 +63,10 @@ def _count(usage: Mapping[str, Any], name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
+_WATCHED = frozenset({"message_start", "message_delta"})
+"""The events ``watch_messages_events`` reads (Anthropic names every event after its ``type``)."""
+
+
 def watch_messages_events(
     stream: RelayedStream, name: str, payload: Mapping[str, Any]
 ) -> None:
@@ -135,9 +139,9 @@ class AnthropicMessagesPassthrough:
         body = _encoder.encode({**call.body, "stream": True})
         target = self._target(call)
         opened = self._client.post(target, body, self._stream_timeout)
-        model = str(call.body.get("model", ""))
         return RelayedStream(opened, provider=self.name, watch=watch_messages_events,
-                             error_for=self._error, model=model)  # fmt: skip
+                             error_for=self._error, model=str(call.body.get("model", "")),
+                             watched=_WATCHED)  # fmt: skip
 
     async def count_tokens(self, call: NativeCall) -> bytes:
         return await self._post(self._target(call, "/count_tokens"), call)

@@ -30,6 +30,7 @@ from gateway_adapters.providers.openai.embeddings import (
     decode_embeddings,
     to_embeddings_payload,
 )
+from gateway_adapters.providers.openai.relay import relay_stream
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,
     decode_response,
@@ -37,7 +38,7 @@ from gateway_adapters.providers.openai.wire import (
     to_openai_payload,
 )
 from gateway_adapters.providers.sse import iter_sse
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.errors import UpstreamConnectionError
 
@@ -99,7 +100,12 @@ class AzureOpenAIChatProvider:
                 if response.status >= 300:
                     raw = await response.read()
                     raise http_error(response.status, raw, response.headers, self.name)
-                async for chunk in self._chunks(response):
+                chunks = (
+                    relay_stream(response.iter_chunks(), self.name)
+                    if request.relay == OPENAI_CHAT_WIRE  # the client reads this format too
+                    else self._chunks(response)
+                )
+                async for chunk in chunks:
                     yield chunk
         except TRANSPORT_FAILURES as exc:
             raise transport_error(exc, self.name) from exc

@@ -17,6 +17,7 @@ from gateway_adapters.providers.openai.embeddings import (
     to_embeddings_payload,
 )
 from gateway_adapters.providers.openai.errors import http_error
+from gateway_adapters.providers.openai.relay import relay_stream
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,
     decode_response,
@@ -24,7 +25,7 @@ from gateway_adapters.providers.openai.wire import (
     to_openai_payload,
 )
 from gateway_adapters.providers.sse import iter_sse
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.errors import UpstreamConnectionError
 
@@ -82,7 +83,12 @@ class OpenAIChatProvider:
                 if response.status >= 300:
                     raw = await response.read()
                     raise http_error(response.status, raw, response.headers, self.name)
-                async for chunk in self._chunks(response):
+                relay = request.relay == OPENAI_CHAT_WIRE
+                chunks = (
+                    self._relayed(response, request.relay_extras) if relay
+                    else self._chunks(response)
+                )  # fmt: skip
+                async for chunk in chunks:
                     yield chunk
         except TRANSPORT_FAILURES as exc:
             raise transport_error(exc, self.name) from exc
@@ -111,3 +117,6 @@ class OpenAIChatProvider:
         raise UpstreamConnectionError(
             f"{self.name} ended the stream before [DONE]", provider=self.name
         )
+
+    def _relayed(self, response: Response, extras: bool) -> AsyncIterator[ChatChunk]:
+        return relay_stream(response.iter_chunks(), self.name, extras=extras)

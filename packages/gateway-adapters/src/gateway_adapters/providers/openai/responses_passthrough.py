@@ -23,6 +23,8 @@ from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_WATCHED = _FINAL_EVENTS | {"response.created"}
+"""The events ``_watch`` reads (OpenAI names every event after its ``type``)."""
 _encoder = msgspec.json.Encoder()
 
 
@@ -100,4 +102,4 @@ class OpenAIResponsesPassthrough:
         body = _encoder.encode({**call.body, "stream": True})
         opened = self._client.post(self._target, body, self._stream_timeout)
         return RelayedStream(opened, provider=self.name, watch=_watch, error_for=self._error,
-                             model=str(call.body.get("model", "")))  # fmt: skip
+                             model=str(call.body.get("model", "")), watched=_WATCHED)  # fmt: skip

@@ -243,6 +243,11 @@ def decode_chunk(data: str, provider: str) -> list[ChatChunk]:
     return _chunks(chunk, provider, extras)
 
 
+def chunks_of(chunk: schema.Chunk, raw: bytes, provider: str) -> list[ChatChunk]:
+    """``decode_chunk`` for an event already decoded into ``chunk`` (``raw``: its bytes)."""
+    return _chunks(chunk, provider, AnswerExtras(raw, chunk=True))
+
+
 def from_openai_chunk(body: Mapping[str, Any], provider: str = "openai") -> list[ChatChunk]:
     try:
         chunk = msgspec.convert(body, schema.Chunk)

@@ -1,0 +1,178 @@
+"""An OpenAI-format stream relayed as bytes to a client that reads the same format.
+
+When the door writes ``chat.completion.chunk`` events too (``ChatRequest.relay``), each event
+goes to the client as the upstream sent it: ids, ``created``, ``model``, ``logprobs``,
+``service_tier`` and fields nobody has heard of yet, byte for byte (only the SSE framing is
+the gateway's: ``data: <payload>`` and a blank line). The gateway reads from each event only
+what the turn needs: text and tool-call fragments (sessions, the cache, an early end's
+estimate), the model, the finish reason and the usage (accounting). Its ``extra`` fields
+travel in the bytes; they are decoded too only when the turn keeps the answer (a session, the
+cache: ``ChatRequest.relay_extras``), so that the kept copy equals a decoded stream's. Then
+every event is a chunk of its own, decoded as the non-relayed path decodes it.
+
+The events one read brings (a whole answer, from a fast upstream) become one chunk: their
+text joined, their tool-call fragments in order, their bytes concatenated. The end of a
+stream (an event with a finish reason, a usage report without choices) is decoded in full
+and is a chunk of its own, so the door can add the gateway's ``x_gateway`` to it once the
+turn is accounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from dataclasses import replace
+
+import msgspec
+
+from gateway_adapters.providers.openai import schema
+from gateway_adapters.providers.openai.errors import stream_error
+from gateway_adapters.providers.openai.wire import chunks_of
+from gateway_adapters.providers.sse import DataDecoder
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.errors import ProviderError, UpstreamConnectionError, UpstreamResponseError
+
+DONE = b"[DONE]"
+_DECODE = schema.CHUNK_DECODER.decode
+
+
+def framed(data: bytes) -> bytes:
+    """``data`` as one server-sent event (each of its lines a ``data:`` line)."""
+    if b"\n" in data:
+        data = data.replace(b"\n", b"\ndata: ")
+    return b"data: " + data + b"\n\n"
+
+
+class _Batch:
+    """Events read together, none of them an end: one chunk for all of them."""
+
+    __slots__ = ("calls", "events", "model", "role", "texts")
+
+    def __init__(self) -> None:
+        self.events: list[bytes] = []
+        self.texts: list[str] = []
+        self.calls: list[ToolCallDelta] = []
+        self.role: str | None = None
+        self.model: str | None = None
+
+    def add(self, data: bytes, chunk: schema.Chunk) -> None:
+        self.events.append(framed(data))
+        if self.model is None and chunk.model:
+            self.model = chunk.model
+        for choice in chunk.choices or ():
+            delta = choice.delta
+            if delta is None:
+                continue
+            if delta.role is not None and self.role is None:
+                self.role = delta.role
+            if delta.content is not None:
+                self.texts.append(delta.content)
+            for call in delta.tool_calls or ():
+                function = call.function
+                self.calls.append(
+                    ToolCallDelta(
+                        index=call.index,
+                        id=call.id,
+                        name=function.name if function else None,
+                        arguments=(function.arguments or "") if function else "",
+                    )
+                )
+
+    def chunk(self) -> ChatChunk:
+        texts = self.texts
+        return ChatChunk(
+            role=self.role,
+            content=("".join(texts) if len(texts) > 1 else texts[0]) if texts else None,
+            tool_calls=tuple(self.calls),
+            model=self.model,
+            wire=b"".join(self.events),
+        )
+
+
+async def relay_stream(
+    reads: AsyncIterable[bytes], provider: str, *, extras: bool = True
+) -> AsyncIterator[ChatChunk]:
+    """A provider's stream body, read by read, as relayed chunks; only ``[DONE]`` ends it
+    cleanly. ``extras``: the chunks carry the events' unmodelled fields too."""
+    decoder = DataDecoder()
+    reader = RelayReader(provider, extras=extras)
+    async for raw in reads:
+        for chunk in reader.chunks(decoder.feed(raw)):
+            yield chunk
+        if reader.done:
+            return
+    raise UpstreamConnectionError(f"{provider} ended the stream before [DONE]", provider=provider)
+
+
+class RelayReader:
+    """Reads the events of one stream; ``done`` once its ``[DONE]`` came."""
+
+    __slots__ = ("done", "extras", "provider")
+
+    def __init__(self, provider: str, *, extras: bool = False) -> None:
+        self.provider = provider
+        self.extras = extras
+        self.done = False
+
+    def chunks(self, events: list[bytes]) -> Iterator[ChatChunk]:
+        """The chunks of the events one read completed (their ``data``), in order. What came
+        before a broken event still goes out before its error; what follows ``[DONE]`` is
+        ignored."""
+        batch: _Batch | None = None
+        try:
+            for data in events:
+                if data == DONE:
+                    self.done = True
+                    break
+                if not data:
+                    continue
+                chunk = self._decode(data)
+                if self.extras:
+                    if batch is not None:
+                        yield batch.chunk()
+                        batch = None
+                    yield from _whole_chunks(chunk, data, self.provider)
+                    continue
+                if not _is_end(chunk):
+                    if batch is None:
+                        batch = _Batch()
+                    batch.add(data, chunk)
+                    continue
+                if batch is not None:
+                    yield batch.chunk()
+                    batch = None
+                yield from _whole_chunks(chunk, data, self.provider)
+        except ProviderError:
+            if batch is not None:
+                yield batch.chunk()
+            raise
+        if batch is not None:
+            yield batch.chunk()
+
+    def _decode(self, data: bytes) -> schema.Chunk:
+        provider = self.provider
+        try:
+            chunk = _DECODE(data)
+        except msgspec.DecodeError as error:
+            raise UpstreamResponseError(
+                f"{provider} sent a stream event that is not a chat completion chunk",
+                provider=provider,
+            ) from error
+        if chunk.error is not None:
+            raise stream_error(chunk.error, provider)
+        return chunk
+
+
+def _is_end(chunk: schema.Chunk) -> bool:
+    """A finish, or a usage report without choices: what the door holds until the turn is
+    accounted (a usage report on a content event, as some servers send, is not an end)."""
+    choices = chunk.choices
+    if not choices:
+        return chunk.usage is not None
+    return any(choice.finish_reason is not None for choice in choices)
+
+
+def _whole_chunks(chunk: schema.Chunk, data: bytes, provider: str) -> list[ChatChunk]:
+    """An event decoded in full (its extras too), its bytes on its first chunk."""
+    chunks = chunks_of(chunk, data, provider)
+    wire = framed(data)
+    return [replace(c, wire=wire if i == 0 else b"") for i, c in enumerate(chunks)]

@@ -1,0 +1,135 @@
+"""The same-format relay's pure parts: event data read as bytes, each read's events turned
+into chunks that carry their own bytes, and the gateway's ``x_gateway`` added to an event."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway_adapters.providers.openai.relay import RelayReader, framed
+from gateway_adapters.providers.sse import DataDecoder, SSEDecoder
+from gateway_core.domain.chat import ToolCallDelta
+from gateway_core.domain.usage import Usage
+from gateway_core.errors import ProviderError, UpstreamResponseError
+from gateway_http.schemas.completions import with_extension
+
+ROLE = b'{"id":"c1","model":"gpt-4o-2024-08-06","x_new":1,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}'
+HELLO = b'{"id":"c1","model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"Hel"},"logprobs":{"content":[]},"finish_reason":null}]}'
+LO = b'{ "id": "c1", "choices": [ { "index": 0, "delta": { "content": "lo \\u00e9\xc3\xa9" } } ] }'
+CALL = b'{"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}'
+ARGS = b'{"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}'
+FINISH = b'{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop","x_choice":"kept"}],"service_tier":"default"}'
+USAGE = b'{"id":"c1","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":2}}}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"data: a\n\ndata: b\n\n",
+        b"data: a\r\n\r\ndata: b\r\n\r\n",
+        b"data: a\r\rdata: b\r\r\r",  # a last lone CR may be half a CRLF: it waits
+        b": keep-alive\ndata:a\nid: 1\n\nevent: message\ndata: b\nretry: 5\n\n",
+    ],
+)
+def test_data_decoder_reads_every_line_ending_in_any_split(body: bytes) -> None:
+    for size in range(1, len(body) + 1):
+        decoder = DataDecoder()
+        events = [e for i in range(0, len(body), size) for e in decoder.feed(body[i : i + size])]
+        assert events == [b"a", b"b"], size
+
+
+def test_data_decoder_agrees_with_the_text_decoder() -> None:
+    body = b"data: {\"a\":\ndata:  1}\n\ndata\n\ndatax: no\ndata: \xc3\xa9\n\n"
+    text = [e.data.encode() for e in SSEDecoder().feed(body)]
+    assert DataDecoder().feed(body) == text == [b'{"a":\n 1}', b"", "é".encode()]
+
+
+def test_a_multi_line_payload_is_framed_back_line_by_line() -> None:
+    payload = b'{"a":\n 1}'
+    assert framed(payload) == b'data: {"a":\ndata:  1}\n\n'
+    assert DataDecoder().feed(framed(payload)) == [payload]
+
+
+def test_events_read_together_become_one_chunk_with_all_their_bytes() -> None:
+    reader = RelayReader("p")
+    (chunk,) = reader.chunks([ROLE, HELLO, LO, CALL, ARGS])
+    assert chunk.wire == b"".join(framed(e) for e in (ROLE, HELLO, LO, CALL, ARGS))
+    assert chunk.role == "assistant"
+    assert chunk.content == "Hello éé"
+    assert chunk.model == "gpt-4o-2024-08-06"
+    assert chunk.tool_calls == (
+        ToolCallDelta(0, "call_1", "f", ""),
+        ToolCallDelta(0, None, None, "{}"),
+    )
+    assert chunk.finish_reason is None and chunk.usage is None
+    assert not reader.done
+
+
+def test_the_end_is_a_chunk_of_its_own_decoded_in_full() -> None:
+    reader = RelayReader("p")
+    content, finish, usage = reader.chunks([HELLO, FINISH, USAGE, b"[DONE]", b"ignored"])
+    assert content.wire == framed(HELLO)
+    assert finish.wire == framed(FINISH)
+    assert (finish.finish_reason, finish.native_finish_reason) == ("stop", "stop")
+    assert finish.extra == {"service_tier": "default"}
+    assert finish.choice_extra == {"x_choice": "kept"}
+    assert usage.wire == framed(USAGE)
+    assert usage.usage == Usage(prompt_tokens=11, completion_tokens=7, cached_tokens=2)
+    assert reader.done
+
+
+def test_usage_on_the_finish_event_is_a_second_chunk_without_bytes() -> None:
+    event = b'{"choices":[{"index":0,"delta":{"content":"!"},"finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}'
+    finish, usage = RelayReader("p").chunks([event])
+    assert finish.wire == framed(event) and finish.content == "!"
+    assert usage.wire == b"" and usage.usage == Usage(prompt_tokens=1, completion_tokens=2)
+
+
+def test_usage_on_a_content_event_is_not_an_end() -> None:
+    event = b'{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1}}'
+    (chunk,) = RelayReader("p").chunks([event, event])
+    assert chunk.content == "aa" and chunk.usage is None and chunk.finish_reason is None
+
+
+def test_a_kept_answer_reads_every_event_whole_with_its_extras() -> None:
+    # A session or the cache keeps the answer: each event is a chunk of its own, decoded as
+    # the non-relayed path decodes it, so the kept copy holds logprobs and unknown fields.
+    reader = RelayReader("p", extras=True)
+    role, hello, lo = reader.chunks([ROLE, HELLO, LO])
+    assert [c.wire for c in (role, hello, lo)] == [framed(ROLE), framed(HELLO), framed(LO)]
+    assert role.extra == {"x_new": 1}
+    assert hello.choice_extra == {"logprobs": {"content": []}}
+    assert (role.content, hello.content, lo.content) == ("", "Hel", "lo éé")
+    finish, usage = reader.chunks([FINISH, USAGE])
+    assert finish.wire == framed(FINISH) and finish.finish_reason == "stop"
+    assert usage.usage == Usage(prompt_tokens=11, completion_tokens=7, cached_tokens=2)
+
+
+def test_an_unkept_answer_leaves_the_extras_in_the_bytes() -> None:
+    (chunk,) = RelayReader("p", extras=False).chunks([ROLE, HELLO])
+    assert chunk.extra == {} and chunk.choice_extra == {}
+
+
+def test_what_came_before_a_broken_event_goes_out_before_its_error() -> None:
+    chunks = RelayReader("p").chunks([HELLO, b'{"choices": ['])
+    assert next(chunks).content == "Hel"
+    with pytest.raises(UpstreamResponseError):
+        next(chunks)
+
+
+def test_an_error_event_raises_the_providers_error() -> None:
+    error = b'{"error":{"message":"overloaded","type":"server_error","code":null}}'
+    with pytest.raises(ProviderError):
+        list(RelayReader("p").chunks([error]))
+
+
+def test_the_extension_joins_the_event_as_its_last_field() -> None:
+    event = framed(FINISH)
+    extended = with_extension(event, {"cost_usd": 0.5, "provider": "p"})
+    assert extended.startswith(event[:-3] + b',"x_gateway":')
+    body = json.loads(extended.removeprefix(b"data: "))
+    assert body["x_gateway"] == {"cost_usd": 0.5, "provider": "p"}
+    assert {k: v for k, v in body.items() if k != "x_gateway"} == json.loads(FINISH)
+    assert json.loads(with_extension(b"data: { }\n\n", {"a": 1})[6:]) == {"x_gateway": {"a": 1}}
+    assert with_extension(b"data: [1]\n\n", {"a": 1}) == b"data: [1]\n\n"
