@@ -9,6 +9,7 @@ needed (``rate_limit_headers()``, ``close()``), so no route copies fields one by
 
 from __future__ import annotations
 
+from asyncio import Task
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +27,9 @@ class HasOutcome(Protocol):
 
     @property
     def outcome(self) -> TurnOutcome: ...
+
+    @property
+    def settling(self) -> Task[Any] | None: ...
 
 
 _NO_HEADERS: Mapping[str, str] = {}
@@ -68,6 +72,12 @@ class RequestRecord:
     def rate_limit_headers(self) -> Mapping[str, str]:
         """The rate-limit state after admission: an error response still carries it."""
         return self.turn.outcome.rate_limit_headers if self.turn is not None else _NO_HEADERS
+
+    def settling(self) -> Task[Any] | None:
+        """The turn's accounting, still running in the background (a client that left before
+        the turn settled), or ``None``: read the record once it is done."""
+        task = self.turn.settling if self.turn is not None else None
+        return task if task is not None and not task.done() else None
 
     def close(self) -> None:
         """Take in the turn's outcome (once the response is done): what it cost, what ran."""

@@ -22,10 +22,12 @@ class BackgroundTasks:
         """How many tasks have not ended yet (no ``__len__``: an idle one must stay truthy)."""
         return len(self._running)
 
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start ``coroutine``; its task, for a caller that wants to know when it ended."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        return task
 
     async def drain(self, timeout_seconds: float) -> bool:
         """Wait for the running tasks (and any they start) up to the deadline; ``False`` when

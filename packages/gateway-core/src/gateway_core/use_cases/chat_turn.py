@@ -29,11 +29,13 @@ rate-limit headers an error response still carries).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
@@ -124,6 +126,7 @@ class ChatTurn:
         self._tool_result: ToolLoopResult | None = None
         self._aborted = False
         self._upstream_seconds: float | None = None
+        self._settling: asyncio.Task[Any] | None = None
 
     @property
     def outcome(self) -> TurnOutcome:
@@ -147,6 +150,12 @@ class ChatTurn:
             upstream_seconds=self._upstream_seconds,
             dropped_params=dropped,
         )
+
+    @property
+    def settling(self) -> asyncio.Task[Any] | None:
+        """The turn's accounting when it runs in the background (a client that left): the
+        outcome is final once it is done. ``None``: the outcome is final as it is."""
+        return self._settling
 
     # -- the drivers ------------------------------------------------------------------------
 
@@ -194,7 +203,7 @@ class ChatTurn:
         """For a forwarded stream the client left: its task may be cancelled, so the turn is
         accounted in the background (drained at shutdown)."""
         self._aborted = True
-        self._parts.background.run(self.end_forwarded(response, aborted=True))
+        self._settling = self._parts.background.run(self.end_forwarded(response, aborted=True))
 
     async def abandon_forwarded(self) -> None:
         """A forwarded call that produced nothing gives its reservation back."""
@@ -292,7 +301,7 @@ class ChatTurn:
             if not settled:
                 # The request's task may be cancelled by now and could not wait for a store.
                 self._aborted = True
-                self._parts.background.run(self._abandon())
+                self._settling = self._parts.background.run(self._abandon())
         for chunk in held:
             yield chunk
         choice = response.choices[0]

@@ -184,7 +184,15 @@ class ObservedRequests:
             raise
         finally:
             self._observer.metrics.request_finished()
-            self._observer.observe(scope, exchange, ending, tally)
+            settling = record_of(scope).settling()
+            if settling is None:
+                self._observer.observe(scope, exchange, ending, tally)
+            else:
+                # A client that left: the turn bills what was spent in the background, and the
+                # line says what was billed, so it waits for that (drained at shutdown).
+                settling.add_done_callback(
+                    lambda _: self._observer.observe(scope, exchange, ending, tally)
+                )
 
 
 def install_observability(app: Litestar, metrics: GatewayMetrics, *, log_prompts: bool) -> None:
