@@ -45,8 +45,7 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
         entra=None if provider.api_key else _entra(settings, clients),
         deployments={model: Deployment(name) for model, name in config.deployments.items()},
         client=clients.http1,
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
     )
 
@@ -73,8 +72,7 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         base_url=provider.base_url or GEMINI_API,
         api_key=provider.api_key,
         client=clients.http1,
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
     )
 
@@ -88,10 +86,7 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     location = settings.get("location") or "us-central1"
     google_url = provider.base_url or vertex_base_url(project, location)
     tokens = GoogleTokenSource(credentials)
-    timeouts: dict[str, Any] = {
-        "timeout": config.timeout_seconds,
-        "connect_timeout": config.connect_timeout_seconds,
-    }
+    timeouts: dict[str, Any] = {"deadlines": provider.deadlines}
     gemini = GeminiChatProvider(
         name=provider.name, base_url=google_url, tokens=tokens, client=clients.http1,
         headers=config.headers, **timeouts,
@@ -122,8 +117,7 @@ def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvid
         signer=SigV4Signer(session.get_credentials(), region),
         base_url=provider.base_url,
         client=clients.http1,
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
     )
 
