@@ -25,6 +25,7 @@ from gateway_core.errors import RequestCapError, UpstreamTooLargeError
 
 CHARS_PER_TOKEN = 4
 _GLOB_CHARACTERS = frozenset("*?[")
+_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class ModelCatalogue:
     an alias's target (``aliases``, from the providers file); a name routed by prefix
     (``openai/gpt-4o``) is also looked up without it; else ``default``."""
 
-    __slots__ = ("_exact", "_patterns", "aliases", "default")
+    __slots__ = ("_exact", "_found", "_patterns", "aliases", "default")
 
     def __init__(
         self,
@@ -60,6 +61,8 @@ class ModelCatalogue:
         self._patterns = tuple(patterns)
         self.default = default
         self.aliases: Mapping[str, str] = dict(aliases or {})
+        self._found: dict[str, ModelLimits] = {}
+        """Names already looked up: the globs are matched once per name, not per request."""
 
     @classmethod
     def from_entries(
@@ -93,10 +96,16 @@ class ModelCatalogue:
         return None
 
     def limits_for(self, model: str) -> ModelLimits:
+        found = self._found.get(model)
+        if found is not None:
+            return found
         limits = self.known(model)
         if limits is None and "/" in model:
             limits = self.known(model.split("/", 1)[1])
-        return self.default if limits is None else limits
+        found = self.default if limits is None else limits
+        if len(self._found) < _MEMO_SIZE:  # bounded: clients choose the names
+            self._found[model] = found
+        return found
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._patterns)
