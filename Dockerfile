@@ -65,6 +65,7 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     LLM_GATEWAY_PROVIDERS_CONFIG=/app/config/providers.json \
     LLM_GATEWAY_TOOLS_CONFIG=/app/config/tools.json \
     LLM_GATEWAY_PRICING_CONFIG=/app/config/pricing.json \
+    LLM_GATEWAY_MODELS_CONFIG=/app/config/models.json \
     LLM_GATEWAY_WORKERS=1
 
 USER 10001:10001

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_FILES = ("providers.json", "tools.json", "pricing.json")
+CONFIG_FILES = ("providers.json", "tools.json", "pricing.json", "models.json")
 CONFIGMAP = ROOT / "deploy" / "k8s" / "configmap.yaml"
 CHART_FILES = ROOT / "deploy" / "helm" / "llm-gateway" / "files"
 

@@ -28,7 +28,24 @@ def _recorded(model: str) -> dict[str, Any]:
     del body["stream"]  # the SDK's stream() sets it
     # The SDK's 2.x signature no longer lists temperature; Claude Code still sends it.
     body["extra_body"] = {"temperature": body.pop("temperature")}
+    if model == VENDOR_MODELS["openai"]:
+        # Claude Code's 32000 is above gpt-4o's 16384 output tokens: OpenAI refuses it, and so
+        # does the gateway's model catalogue (see the test below); a client configured for
+        # gpt-4o (CLAUDE_CODE_MAX_OUTPUT_TOKENS) sends a limit the model has.
+        body["max_tokens"] = 16384
     return body
+
+
+def test_claude_codes_default_limit_on_a_smaller_model_is_a_400_naming_max_tokens(
+    e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream
+) -> None:
+    claude = anthropic.Anthropic(base_url=e2e_gateway.url, api_key="client-key", max_retries=0)
+    body = {**_recorded(VENDOR_MODELS["openai"]), "max_tokens": 32000}
+    seen = len(fake_upstream.requests)
+    with pytest.raises(anthropic.BadRequestError) as caught, claude.messages.stream(**body):
+        pass
+    assert "'max_tokens' is 32000" in str(caught.value)
+    assert len(fake_upstream.requests) == seen
 
 
 

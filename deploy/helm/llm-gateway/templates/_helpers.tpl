@@ -89,6 +89,7 @@ so a name set in env wins and appears once (range over a dict is sorted by name)
   "LLM_GATEWAY_PROVIDERS_CONFIG" "/app/config/providers.json"
   "LLM_GATEWAY_TOOLS_CONFIG" "/app/config/tools.json"
   "LLM_GATEWAY_PRICING_CONFIG" "/app/config/pricing.json"
+  "LLM_GATEWAY_MODELS_CONFIG" "/app/config/models.json"
   "PROMETHEUS_MULTIPROC_DIR" "/run/prometheus" }}
 {{- if include "llm-gateway.apiKeysFromFile" . }}
 {{- $_ := set $env "LLM_GATEWAY_API_KEYS_FILE" "/etc/llm-gateway/keys/api-keys.json" }}

@@ -55,7 +55,12 @@ class InvalidResponse(OSError):
 
 
 class ResponseTooLarge(OSError):
-    """The response body grew past ``Timeouts.max_body_bytes``: the rest is not read."""
+    """The response body grew past ``Timeouts.max_body_bytes``: the rest is not read.
+    ``received``: the body bytes that had arrived (at least the cap)."""
+
+    def __init__(self, limit: int, received: int) -> None:
+        super().__init__(f"the response exceeded {limit} bytes")
+        self.received = received
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +127,14 @@ class Target:
 class Response:
     """Status and headers as soon as they arrived; the body with ``read`` or ``iter_chunks``."""
 
-    __slots__ = ("_connection", "_max_bytes", "_read_timeout", "headers", "status")
+    __slots__ = ("_connection", "_deadline", "_max_bytes", "_read_timeout", "headers", "status")
 
     def __init__(
-        self, connection: _Connection, read_timeout: float | None, max_bytes: int | None = None
+        self,
+        connection: _Connection,
+        read_timeout: float | None,
+        max_bytes: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.status = connection.status
         self.headers: dict[str, str] = connection.headers
@@ -133,26 +142,40 @@ class Response:
         self._connection = connection
         self._read_timeout = read_timeout
         self._max_bytes = max_bytes
+        self._deadline = deadline
+        """The loop time by which the whole exchange ends (``Timeouts.total``), if any."""
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         connection = self._connection
-        budget = self._max_bytes
+        cap = budget = self._max_bytes
         while True:
             chunk = connection.take_body()
             if chunk:
-                if budget is not None:
+                if budget is not None and cap is not None:
                     budget -= len(chunk)
                     if budget < 0:
                         connection.close()
-                        raise ResponseTooLarge(f"the response exceeded {self._max_bytes} bytes")
+                        raise ResponseTooLarge(cap, cap - budget)
                 yield chunk
                 continue
             if connection.complete:
                 return
-            await connection.wait(self._read_timeout)
+            await connection.wait(self._wait_timeout())
+
+    def _wait_timeout(self) -> float | None:
+        # The total is a deadline checked at each wait, not an ``asyncio.timeout`` around the
+        # caller's block: a stream may be read by another task than the one that opened it.
+        deadline = self._deadline
+        if deadline is None:
+            return self._read_timeout
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise TimeoutError("the exchange passed its total deadline")
+        read = self._read_timeout
+        return left if read is None else min(read, left)
 
 
 class _Connection(asyncio.Protocol):
@@ -317,7 +340,9 @@ class Http1Client:
         self, target: Target, body: bytes, timeouts: Timeouts
     ) -> AsyncIterator[Response]:
         """The response once its headers arrived; its body is read inside the block."""
-        async with asyncio.timeout(timeouts.total):
+        total = timeouts.total
+        deadline = None if total is None else asyncio.get_running_loop().time() + total
+        async with asyncio.timeout_at(deadline):  # the opening: connect, send, the head
             connection = await self._acquire(target.origin, timeouts.connect)
             try:
                 connection.send(target.request(body, connection.proxy_line))
@@ -328,13 +353,18 @@ class Http1Client:
                     async with asyncio.timeout(timeouts.first_byte):
                         while not connection.headers_done:
                             await connection.wait(timeouts.read)
-                idle = timeouts.read if timeouts.idle is None else timeouts.idle
-                yield Response(connection, idle, timeouts.max_body_bytes)
             except BaseException:
                 connection.close()
-                raise
-            finally:
                 self._release(connection)
+                raise
+        try:
+            idle = timeouts.read if timeouts.idle is None else timeouts.idle
+            yield Response(connection, idle, timeouts.max_body_bytes, deadline)
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            self._release(connection)
 
     async def __aenter__(self) -> Http1Client:
         return self

@@ -3,6 +3,7 @@
     GatewayError
     ├── InvalidRequestError             the client's request is wrong (400)
     │   ├── ForbiddenParameterError     a field that would choose the upstream (400)
+    │   ├── RequestCapError             over a cap: messages, tools, max output, model name (400)
     │   └── UnsupportedParameterError   a field the provider cannot serve (400)
     ├── AuthenticationError             missing, unknown or malformed client key (401)
     ├── PermissionDeniedError           the key may not do this (403)
@@ -33,6 +34,7 @@
         ├── UpstreamTimeoutError        (504)
         ├── UpstreamConnectionError     could not connect, or the connection dropped (502)
         ├── UpstreamResponseError       it answered something we cannot parse (502)
+        │   └── UpstreamTooLargeError   its answer passed the byte or output cap: cut (502)
         └── UpstreamServerError         any other 5xx (502)
 
 Adapters translate their libraries' exceptions into these at the boundary, by class and
@@ -75,6 +77,12 @@ class InvalidRequestError(GatewayError):
 
 class ForbiddenParameterError(InvalidRequestError):
     code = "forbidden_parameter"
+
+
+class RequestCapError(InvalidRequestError):
+    """A request over one of the gateway's caps; ``code`` says which, ``param`` names it."""
+
+    code = "request_cap_exceeded"
 
 
 class UnsupportedParameterError(InvalidRequestError):
@@ -251,3 +259,17 @@ class UpstreamResponseError(ProviderError):
 
 class UpstreamServerError(ProviderError):
     code = "upstream_server_error"
+
+
+class UpstreamTooLargeError(UpstreamResponseError):
+    """The upstream's answer grew past the byte cap or the model's output cap (it ignored
+    ``max_tokens``): the rest is not read. Not retried: another try would cost as much.
+    ``received_bytes``: what it had sent (or generated, in characters) when it was cut, to
+    bill what was generated when no usage was reported."""
+
+    code = "upstream_response_too_large"
+    retryable = False
+
+    def __init__(self, message: str, *, provider: str = "", received_bytes: int = 0) -> None:
+        super().__init__(message, provider=provider)
+        self.received_bytes = received_bytes

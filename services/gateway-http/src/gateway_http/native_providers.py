@@ -49,8 +49,8 @@ def build_native_providers(
         config = provider.config
         common = {
             "name": name, "base_url": provider.base_url or "", "api_key": provider.api_key,
-            "client": clients.http1_for(provider), "timeout": config.timeout_seconds,
-            "connect_timeout": config.connect_timeout_seconds, "headers": config.headers,
+            "client": clients.http1_for(provider), "deadlines": provider.deadlines,
+            "headers": config.headers,
         }  # fmt: skip
         if _speaks_responses(provider):
             responses[name] = OpenAIResponsesPassthrough(**common)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from gateway_adapters.config.validation import ConfigFileError, ConfigModel, validate
 from gateway_adapters.outbound_proxy import DIRECT, Proxy
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.resilience import HealthSettings, RetrySettings, RoutingStrategy
 from gateway_core.domain.routing import Deployment, ModelRoute, PatternRoute, RoutingTable, Target
@@ -47,8 +48,15 @@ class ProviderConfig(_ProvidersModel):
     """An environment variable that overrides ``base_url`` when set."""
     api_key_env: tuple[str, ...] = ()
     requires_api_key: bool = False
-    timeout_seconds: float = Field(default=60.0, gt=0)
-    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    connect_timeout_seconds: float | None = Field(default=None, gt=0)
+    """Deadlines of a call to this provider; unset: ``LLM_GATEWAY_UPSTREAM_*_SECONDS``
+    (see ``upstream_deadlines``): connect, a stream's first byte, the idle gap between a
+    stream's chunks, the whole exchange."""
+    first_byte_timeout_seconds: float | None = Field(default=None, gt=0)
+    idle_timeout_seconds: float | None = Field(default=None, gt=0)
+    total_timeout_seconds: float | None = Field(default=None, gt=0)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    """The older single timeout: read as ``total_timeout_seconds`` when that is unset."""
     proxy: str | None = None
     """``http://[user:password@]host[:port]``: this provider's requests go through that proxy
     (``NO_PROXY`` does not apply); ``"direct"``: never through one; unset: the environment's
@@ -150,6 +158,8 @@ class ResolvedProvider:
     """``config.settings`` with the environment's overrides; may hold secrets."""
     has_credentials: bool = False
     """A variable of ``config.credentials_env`` is set."""
+    deadlines: UpstreamDeadlines = field(default_factory=UpstreamDeadlines)
+    """The provider's own deadlines over the global defaults (``upstream_deadlines``)."""
 
     @property
     def key_settings(self) -> tuple[str, ...]:
@@ -193,9 +203,26 @@ def _check_references(config: GatewayConfig, path: Path) -> None:
         )
 
 
+def upstream_deadlines(config: ProviderConfig, defaults: UpstreamDeadlines) -> UpstreamDeadlines:
+    """Each deadline the provider sets, else the default; the old ``timeout_seconds`` is the
+    total when ``total_timeout_seconds`` is unset (as it bounded a whole answer before)."""
+    total = config.total_timeout_seconds or config.timeout_seconds or defaults.total
+    return replace(
+        defaults,
+        connect=config.connect_timeout_seconds or defaults.connect,
+        first_byte=config.first_byte_timeout_seconds or defaults.first_byte,
+        idle=config.idle_timeout_seconds or defaults.idle,
+        total=total,
+    )
+
+
 def resolve_providers(
-    config: GatewayConfig, environ: Mapping[str, str]
+    config: GatewayConfig,
+    environ: Mapping[str, str],
+    defaults: UpstreamDeadlines | None = None,
 ) -> dict[str, ResolvedProvider]:
+    """``defaults``: the deadlines a provider does not set (``Settings.upstream_deadlines``)."""
+    defaults = defaults or UpstreamDeadlines()
     resolved = {}
     for name, provider in config.providers.items():
         api_key = next((environ[v] for v in key_variables(name, provider) if environ.get(v)), None)
@@ -206,8 +233,9 @@ def resolve_providers(
         )
         has_credentials = any(environ.get(var) for var in provider.credentials_env)
         resolved[name] = ResolvedProvider(
-            name, provider, api_key, base_url, settings, has_credentials
-        )
+            name, provider, api_key, base_url, settings, has_credentials,
+            upstream_deadlines(provider, defaults),
+        )  # fmt: skip
     return resolved
 
 

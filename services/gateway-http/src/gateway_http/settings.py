@@ -54,6 +54,37 @@ class Settings(BaseSettings):
     upstream_pool_size: int = Field(default=256, ge=1)
     """Connections to each upstream host (kept alive when idle up to 30 s), per worker."""
 
+    # Upstream deadlines (a provider's own ``*_timeout_seconds`` in providers.json win): a dead
+    # upstream fails in seconds, a long generation that keeps streaming lives.
+    upstream_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    """Getting a connection: a reachable provider connects (TLS included) in well under 1 s."""
+    upstream_first_byte_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A stream's response head: providers send it once the prompt is read, which a very
+    long prompt can make take tens of seconds."""
+    upstream_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    """The longest silence inside a stream: providers send a token, a keep-alive or a ping
+    far more often than this."""
+    upstream_total_timeout_seconds: float = Field(default=600.0, gt=0)
+    """A whole exchange, streamed or not (a non-streamed answer's head is its whole answer,
+    so this is its only bound); the OpenAI and Anthropic SDKs' own default."""
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """An upstream answer (JSON body or a stream's bytes) beyond this is cut: 502 for JSON, an
+    error event for a stream, usage recorded for what was generated."""
+
+    models_config: Path = _DEFAULT_CONFIG_DIR / "models.json"
+    """The model catalogue: context window and max output tokens per model."""
+    max_messages: int = Field(default=2048, ge=1)
+    """Messages (chat, Messages API), input items (Responses API) or inputs (embeddings) in
+    one request; more: 400 naming the parameter."""
+    max_tools: int = Field(default=128, ge=0)
+    """Tools one request may declare (OpenAI's own limit); more: 400."""
+    max_model_name_chars: int = Field(default=256, ge=16)
+    """A longer model name is refused with 400 before it is looked up or logged."""
+    output_cap_margin: float = Field(default=2.0, ge=1)
+    """A stream is cut once its text (about 4 characters a token) passes this many times the
+    larger of the model's max output and the request's own limit: an upstream ignoring
+    ``max_tokens``."""
+
     redis_timeout_seconds: float = Field(default=1.0, gt=0)
     """Connect and socket timeout for Redis: a dead Redis must fail fast, not hang requests.
     One attempt per command: a timed-out command is never sent twice."""

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
+from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
 from gateway_core.ports.native import NativeFormatProvider
@@ -24,11 +25,16 @@ from gateway_http.schemas.completions import COST_HEADER, cost_header_value
 
 
 async def run_turn(
-    api: ChatApi, request: ChatRequest, caller: ChatCaller, record: RequestRecord
+    api: ChatApi,
+    request: ChatRequest,
+    caller: ChatCaller,
+    record: RequestRecord,
+    size: RequestSize | None = None,
 ) -> TurnOutcome:
-    """The whole turn, not streamed; the outcome holds the answer, cost and headers."""
+    """The whole turn, not streamed; the outcome holds the answer, cost and headers.
+    ``size``: the client's request in the door's terms (``RequestSize``), for the caps."""
     record.model, record.stream = request.model, False
-    turn = record.turn = api.serve.start(request, caller)
+    turn = record.turn = api.serve.start(request, caller, size=size)
     await turn.complete()
     return turn.outcome
 
@@ -52,12 +58,16 @@ class TurnStream:
 
 
 async def open_turn_stream(
-    api: ChatApi, request: ChatRequest, caller: ChatCaller, record: RequestRecord
+    api: ChatApi,
+    request: ChatRequest,
+    caller: ChatCaller,
+    record: RequestRecord,
+    size: RequestSize | None = None,
 ) -> TurnStream:
     """What can still fail with a status has failed by now. The last chunk carries
     finish_reason and usage, after accounting."""
     record.model, record.stream = request.model, True
-    turn = record.turn = api.serve.start(request, caller)
+    turn = record.turn = api.serve.start(request, caller, size=size)
     return TurnStream(turn, await turn.open_stream())
 
 
@@ -103,10 +113,11 @@ class NativeTurn:
 
     def __init__(self, api: ChatApi, caller: ChatCaller, record: RequestRecord, *,
                  model: str, prompt_text: str, max_tokens: int | None,
-                 stream: bool) -> None:  # fmt: skip
-        # Admission estimates tokens from a request; this one stands for the native body.
+                 stream: bool, size: RequestSize) -> None:  # fmt: skip
+        # Admission estimates tokens from a request; this one stands for the native body,
+        # whose real size (messages, tools, its output limit) ``size`` gives the caps.
         request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
-        self._turn = record.turn = api.serve.start(request, caller)
+        self._turn = record.turn = api.serve.start(request, caller, size=size)
         record.model, record.stream = model, stream
 
     @property

@@ -25,6 +25,7 @@ from gateway_core.errors import (
     UpstreamResponseError,
     UpstreamServerError,
     UpstreamTimeoutError,
+    UpstreamTooLargeError,
 )
 
 # Order does not matter: the exception's MRO decides, so TimeoutError (an OSError too) needs
@@ -33,7 +34,7 @@ _TRANSPORT_ERRORS: Mapping[type[BaseException], tuple[type[ProviderError], str]]
     http1.ConnectError: (UpstreamConnectionError, "could not connect"),
     http1.ConnectionClosed: (UpstreamConnectionError, "closed the connection"),
     http1.InvalidResponse: (UpstreamResponseError, "sent an invalid response"),
-    http1.ResponseTooLarge: (UpstreamResponseError, "sent a response larger than the cap"),
+    http1.ResponseTooLarge: (UpstreamTooLargeError, "sent a response larger than the cap"),
     asyncio.TimeoutError: (UpstreamTimeoutError, "timed out"),
     msgspec.DecodeError: (UpstreamResponseError, "sent a body that is not valid JSON"),
     UnicodeDecodeError: (UpstreamResponseError, "sent a body that is not UTF-8"),
@@ -54,7 +55,11 @@ def transport_error(exc: BaseException, provider: str) -> ProviderError:
         entry = _TRANSPORT_ERRORS.get(cls)
         if entry is not None:
             error_class, what = entry
-            return error_class(f"{provider} {what} ({type(exc).__name__})", provider=provider)
+            message = f"{provider} {what} ({type(exc).__name__})"
+            if isinstance(exc, http1.ResponseTooLarge):
+                received = exc.received
+                return UpstreamTooLargeError(message, provider=provider, received_bytes=received)
+            return error_class(message, provider=provider)
     return UpstreamConnectionError(
         f"{provider} request failed ({type(exc).__name__})", provider=provider
     )

@@ -1,6 +1,7 @@
 """The admission policy: everything that may refuse a request before a model is called.
 
-In order: the key may use the model (403, ``Authenticator.authorize_model``), the rate limiter
+In order: the request is within the caps (400 naming the parameter: ``request_caps``), the
+key may use the model (403, ``Authenticator.authorize_model``), the rate limiter
 admits the request and reserves its estimated tokens (429), the key is within its monthly
 budget (402). Chat (JSON and streams) and embeddings admit through it; a turn that produced
 nothing gives its reservation back (``release``), one that was answered settles it with the
@@ -10,6 +11,14 @@ real token count (``settle``, off the request's path).
 from __future__ import annotations
 
 from gateway_core.domain.money import Money
+from gateway_core.domain.request_caps import (
+    ModelCatalogue,
+    OutputCap,
+    RequestCaps,
+    RequestSize,
+    check_model_name,
+    check_request,
+)
 from gateway_core.ports.tracing import NO_TRACER, StepTracer
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.background import BackgroundTasks
@@ -27,8 +36,13 @@ class AdmissionPolicy:
         authenticator: Authenticator | None = None,
         background: BackgroundTasks | None = None,
         tracer: StepTracer = NO_TRACER,
+        caps: RequestCaps | None = None,
+        catalogue: ModelCatalogue | None = None,
     ) -> None:
         self.limiter = limiter
+        self.caps = caps or RequestCaps()
+        self.catalogue = catalogue or ModelCatalogue()
+        """Replaced whole by a reload of the model catalogue (one assignment, no await)."""
         self._tracer = tracer
         self.budget = budget
         # The permission rule needs no keys: an empty authenticator applies it when
@@ -38,12 +52,27 @@ class AdmissionPolicy:
         self._background = BackgroundTasks() if background is None else background
 
     async def admit(
-        self, caller: ChatCaller, model: str, estimated_tokens: int
+        self,
+        caller: ChatCaller,
+        model: str,
+        estimated_tokens: int,
+        size: RequestSize | None = None,
     ) -> Admission | None:
-        """Raises ``PermissionDeniedError``, ``RateLimitExceededError``,
-        ``BudgetExceededError``; returns the rate limiter's admission (its headers), if any."""
+        """Raises ``RequestCapError``, ``PermissionDeniedError``, ``RateLimitExceededError``,
+        ``BudgetExceededError``; returns the rate limiter's admission (its headers), if any.
+        ``size``: the request's size in its door's terms (else only the model name is
+        checked)."""
+        if size is None:
+            check_model_name(model, self.caps)
+        else:
+            check_request(size, self.caps, self.catalogue)
         with self._tracer.span("admission"):
             return await self._admit(caller, model, estimated_tokens)
+
+    def output_cap(self, model: str, requested: int | None) -> OutputCap:
+        """The cap on what one answer of ``model`` may generate before it is cut."""
+        limits = self.catalogue.limits_for(model)
+        return OutputCap(limits.max_output_tokens, requested, self.caps.output_margin)
 
     async def _admit(
         self, caller: ChatCaller, model: str, estimated_tokens: int

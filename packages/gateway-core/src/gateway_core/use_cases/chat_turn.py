@@ -2,14 +2,19 @@
 
 A ``ChatTurn`` owns the whole turn, in one order for every driver:
 
-1. admission (``AdmissionPolicy``): the key may use the model (403), the rate limiter admits
-   it (429), the key is within its monthly budget (402);
+1. admission (``AdmissionPolicy``): the request is within the caps (400, ``request_caps``),
+   the key may use the model (403), the rate limiter admits it (429), the key is within its
+   monthly budget (402);
 2. the session's turn (``SessionService``): its lock and history (404, 409, 503);
 3. the exact-match cache (``TurnCache``): a hit answers without a model call;
 4. the model, through the tool loop when the request offers gateway tools;
 5. the end, in this order: usage and cost recorded (``UsageTracker``; a down store is logged,
    never fails a paid answer), the session committed, the answer cached, the token
    reservation reconciled with the real usage.
+
+A stream is cut with ``UpstreamTooLargeError`` once its text passes the model's output cap
+(an upstream ignoring ``max_tokens``; ``OutputCap``), here, where every stream a turn relays
+passes, whichever door drives it; the byte cap on any upstream answer is the HTTP client's.
 
 A turn that ends early (an error, a client that went away mid-stream) is abandoned by one
 method, exactly once: it is billed for what it produced (usage as the upstream reported it,
@@ -37,13 +42,14 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import Message
 from gateway_core.domain.money import Money
+from gateway_core.domain.request_caps import RequestSize, chat_size
 from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.domain.tool_registry import ToolRun
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import StoreUnavailableError
+from gateway_core.errors import StoreUnavailableError, UpstreamTooLargeError
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ChatCaller
@@ -100,8 +106,15 @@ class ChatTurn:
     """One request's turn; see the module docstring. Drive it once."""
 
     def __init__(
-        self, parts: TurnParts, request: ChatRequest, caller: ChatCaller, options: ChatOptions
+        self,
+        parts: TurnParts,
+        request: ChatRequest,
+        caller: ChatCaller,
+        options: ChatOptions,
+        size: RequestSize | None = None,
     ) -> None:
+        """``size``: the client's request in its door's terms (else ``request``'s, as chat)."""
+        self._size = size
         self._parts = parts
         self._caller = caller
         self._options = options
@@ -168,8 +181,11 @@ class ChatTurn:
             else:
                 response, exchange = hit, (hit.choices[0].message,)
             await self._settle(response, exchange)
-        except BaseException:
+        except BaseException as error:
             self._aborted = True
+            if isinstance(error, UpstreamTooLargeError) and not self._accounted:
+                # The upstream generated (and we read) that much before it was cut: bill it.
+                await self._account(self._cut_answer(error))
             await self._abandon()
             raise
         return response
@@ -191,7 +207,9 @@ class ChatTurn:
         (the request is the provider's own format, which the gateway relays as it is)."""
         admission = self._parts.admission
         tokens = estimate_tokens(self.request) if admission.limiter is not None else 0
-        self._admission = await admission.admit(self._caller, self.request.model, tokens)
+        self._admission = await admission.admit(
+            self._caller, self.request.model, tokens, self._size_of()
+        )
 
     async def end_forwarded(self, response: ChatResponse, *, aborted: bool = False) -> None:
         """Account a forwarded call by the usage the provider reported (once)."""
@@ -218,7 +236,7 @@ class ChatTurn:
         parts, request, caller = self._parts, self.request, self._caller
         admission = parts.admission
         tokens = estimate_tokens(request) if admission.limiter is not None else 0
-        self._admission = await admission.admit(caller, request.model, tokens)
+        self._admission = await admission.admit(caller, request.model, tokens, self._size_of())
         try:
             session_id = self._options.session_id
             if session_id is not None:
@@ -264,6 +282,8 @@ class ChatTurn:
     async def _relay(self, hit: ChatResponse | None) -> AsyncGenerator[ChatChunk, None]:
         """The stream's chunks as they come, its end held back until the turn is settled."""
         progress = self._progress = StreamAccumulator()
+        request = self.request
+        cap = self._parts.admission.output_cap(request.model, request.max_tokens)
         settled = False
         held: list[ChatChunk] = []
         try:
@@ -273,6 +293,7 @@ class ChatTurn:
             try:
                 async for chunk in watched:
                     progress.add(chunk)
+                    cap.add_chunk(chunk)
                     if chunk.wire is not None:
                         # A relayed stream's end (its finish event and what follows) waits,
                         # as bytes, for the accounting: the door adds the cost to it.
@@ -312,6 +333,15 @@ class ChatTurn:
             extra=_chunk_fields(response),
             wire=b"" if held else None,
         )
+
+    def _size_of(self) -> RequestSize:
+        return self._size if self._size is not None else chat_size(self.request)
+
+    def _cut_answer(self, error: UpstreamTooLargeError) -> ChatResponse:
+        """What an answer cut at the byte cap is billed as: the bytes read, as text."""
+        usage = estimate_partial_usage(self._full, error.received_bytes)
+        choice = Choice(Message.assistant(None), "length")
+        return ChatResponse("", self.request.model, (choice,), usage, provider=error.provider)
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
         if self._tools is None:

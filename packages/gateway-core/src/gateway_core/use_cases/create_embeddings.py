@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.money import Money
+from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.routing import RoutingTable, Target
 from gateway_core.errors import (
     InvalidRequestError,
@@ -88,7 +89,8 @@ class CreateEmbeddings:
         """Embed for ``caller`` with every control; returns the answer and its cost."""
         admission = self._admission
         estimate = sum(-(-len(text) // 4) for text in request.inputs)
-        admitted = await admission.admit(caller, request.model, estimate)
+        size = RequestSize(request.model, len(request.inputs), items_param="input")
+        admitted = await admission.admit(caller, request.model, estimate, size)
         try:
             response = await self.embed(request)
         except BaseException:

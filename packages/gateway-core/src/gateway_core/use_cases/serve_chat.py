@@ -8,6 +8,7 @@ The turn's steps, their order and its accounting are ``chat_turn``'s; the cache 
 from __future__ import annotations
 
 from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.request_caps import RequestSize, check_model_name
 from gateway_core.domain.routing import Target
 from gateway_core.ports.cache import ResponseCache
 from gateway_core.use_cases.admission import AdmissionPolicy
@@ -80,15 +81,22 @@ class ServeChat:
         )
 
     def start(
-        self, request: ChatRequest, caller: ChatCaller, options: ChatOptions | None = None
+        self,
+        request: ChatRequest,
+        caller: ChatCaller,
+        options: ChatOptions | None = None,
+        size: RequestSize | None = None,
     ) -> ChatTurn:
         """A turn for ``request``; nothing runs until a driver (``complete``,
-        ``open_stream``) is awaited."""
-        return ChatTurn(self._parts, request, caller, options or _DEFAULT_OPTIONS)
+        ``open_stream``) is awaited. ``size``: the client's request in its door's terms
+        (the Responses and Messages doors), for the caps' errors to name its parameters."""
+        return ChatTurn(self._parts, request, caller, options or _DEFAULT_OPTIONS, size)
 
     def targets(self, model: str) -> tuple[Target, ...]:
         """Where ``model`` is routed, in order (raises ``ModelNotFoundError``): for a door
         that forwards natively when the first target speaks its format."""
+        # An over-long name is refused before it is looked up (or quoted in a 404).
+        check_model_name(model, self._parts.admission.caps)
         chat = self._parts.chat
         if not isinstance(chat, CompleteChat):
             raise TypeError("routing needs the turns' model calls to go through CompleteChat")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.datastructures import State
 
 from gateway_adapters.auth.key_file import load_keys
+from gateway_adapters.model_catalogue_file import load_model_catalogue
 from gateway_adapters.pricing_file import load_price_table
 from gateway_adapters.tools.registry import LoadedTools
 from gateway_adapters.tracing import traced_chat_providers, traced_tool_backends
@@ -29,6 +30,7 @@ from gateway_core.domain.models import ModelInfo
 from gateway_core.live import Live
 from gateway_core.ports.clock import Clock
 from gateway_core.resilience.planner import AttemptPlanner
+from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.complete_chat import ChatRoutes, CompleteChat
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
@@ -70,6 +72,7 @@ def providers_reload(
     planner: AttemptPlanner,
     models: Live[tuple[ModelInfo, ...]],
     app_state: State,
+    admission: AdmissionPolicy,
 ) -> WatchedFile:
     """Validate and build everything first; then the swaps. New providers share the pooled
     upstream clients; a removed provider's running calls finish on the old objects. Keys of
@@ -77,7 +80,7 @@ def providers_reload(
 
     def apply() -> None:
         config = load_gateway_config(settings.providers_config)
-        resolved = resolve_providers(config, environ)
+        resolved = resolve_providers(config, environ, factories.upstream_deadlines(settings))
         built = build_chat_providers(resolved, clients)
         providers = traced_chat_providers(built, tracer)
         embedding_providers = build_embedding_providers(resolved, built)
@@ -96,8 +99,20 @@ def providers_reload(
             unconfigured_providers(resolved),
         )  # fmt: skip
         models.swap(served)
+        admission.catalogue = admission.catalogue.with_aliases(config.aliases)
 
     return WatchedFile("providers", settings.providers_config, apply)
+
+
+def models_reload(settings: Settings, admission: AdmissionPolicy) -> WatchedFile:
+    """The model catalogue: the next request's caps use it (the aliases stay the providers
+    file's)."""
+
+    def apply() -> None:
+        catalogue = load_model_catalogue(settings.models_config)
+        admission.catalogue = catalogue.with_aliases(admission.catalogue.aliases)
+
+    return WatchedFile("models", settings.models_config, apply)
 
 
 def pricing_reload(settings: Settings, usage: UsageTracker) -> WatchedFile:
@@ -145,6 +160,7 @@ def _watched_paths(settings: Settings) -> dict[str, Path]:
         "providers": settings.providers_config,
         "pricing": settings.pricing_config,
         "tools": settings.tools_config,
+        "models": settings.models_config,
     }
     if settings.auth_enabled and settings.api_keys_file is not None:
         paths["keys"] = settings.api_keys_file
@@ -165,13 +181,16 @@ async def start_config_reload(
     settings = container.settings()
     clients = await _resolve(adapters.upstream_clients)
     tracer = adapters.tracer()
+    admission = await _resolve(use_cases.admission)
     files: tuple[WatchedFile, ...] = (
         providers_reload(
             settings, adapters.environ(), clients, tracer, await _resolve(use_cases.complete_chat),
             await _resolve(use_cases.embeddings), await _resolve(adapters.native_providers),
             use_cases.planner(), await _resolve(adapters.served_models_live), app_state,
+            admission,
         ),
         pricing_reload(settings, await _resolve(use_cases.usage_tracker)),
+        models_reload(settings, admission),
         tools_reload(
             settings, clients, container.clock(), tracer, await _resolve(use_cases.execute_tool),
             await _resolve(adapters.loaded_tools_live), adapters.metrics(),

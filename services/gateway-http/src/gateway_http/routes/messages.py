@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response, post
 
 from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
+from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, PermissionDeniedError
 from gateway_core.ports.native import NativeCall
@@ -57,11 +58,12 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     body = decode_messages_body(await request.body())
     record = record_of(request.scope)
     target = native_target(door.chat, door.natives, body["model"])
+    size = _size(body)
     if target is not None:
         turn = NativeTurn(
             door.chat, caller, record, model=body["model"],
             prompt_text=_encode(body.get("messages")).decode(),
-            max_tokens=body["max_tokens"], stream=bool(body.get("stream")),
+            max_tokens=body["max_tokens"], stream=bool(body.get("stream")), size=size,
         )  # fmt: skip
         call = _native_call(request, body, target.model)
         native = door.natives[target.provider]
@@ -71,15 +73,21 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     translation = to_chat_request(body)
     message_id = new_id()
     if not body.get("stream"):
-        outcome = await run_turn(door.chat, translation.request, caller, record)
+        outcome = await run_turn(door.chat, translation.request, caller, record, size)
         message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
         headers = {**turn_headers(outcome), **dropped_header(translation.dropped)}
         return Response(content=_encode(message), media_type="application/json", headers=headers)
-    stream = await open_turn_stream(door.chat, translation.request, caller, record)
+    stream = await open_turn_stream(door.chat, translation.request, caller, record, size)
     events = MessagesEvents(message_id, body["model"])
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
                **dropped_header(translation.dropped)}  # fmt: skip
     return EventStream(_sse(stream, events, record), headers=headers)
+
+
+def _size(body: dict[str, Any]) -> RequestSize:
+    """The request as the caps see it, in the Messages API's own parameter names."""
+    messages, tools = body.get("messages") or (), body.get("tools") or ()
+    return RequestSize(body["model"], len(messages), len(tools), body["max_tokens"])
 
 
 def _native_call(request: Request, body: dict[str, Any], model: str) -> NativeCall:

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 
+from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import GatewayError, NotFoundError, StoreUnavailableError
@@ -79,16 +80,19 @@ async def create_response(
                              NativeTurn(door.chat, caller, record, model=body["model"],
                                         prompt_text=_text_of(body, conversation),
                                         max_tokens=body.get("max_output_tokens"),
-                                        stream=bool(body.get("stream"))))  # fmt: skip
+                                        stream=bool(body.get("stream")),
+                                        size=_size(body)))  # fmt: skip
     translation = to_chat_request(body, history)
     response_id, created_at = new_id(), int(time.time())
     if not body.get("stream"):
-        outcome = await run_turn(door.chat, translation.request, caller, record)
+        outcome = await run_turn(door.chat, translation.request, caller, record, _size(body))
         answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
         await _keep(door, body, caller, answer, own_items, conversation)
         headers = {**turn_headers(outcome), **dropped_header(translation.dropped)}
         return Response(content=_encode(answer), media_type="application/json", headers=headers)
-    stream = await open_turn_stream(door.chat, translation.request, caller, record)
+    stream = await open_turn_stream(
+        door.chat, translation.request, caller, record, _size(body)
+    )
     events = ResponsesEvents(body, response_id, created_at)
     keep = _Keeper(door, body, caller, own_items, conversation)
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
@@ -117,6 +121,17 @@ async def _native(
     answer, headers = await forward(native, call, turn)
     await keep(msgspec.json.decode(answer))
     return json_answer(answer, headers)
+
+
+def _size(body: Mapping[str, Any]) -> RequestSize:
+    """The request as the caps see it, in the Responses API's own parameter names: its own
+    ``input`` items (a stored conversation it continues is the gateway's, not counted)."""
+    given = body.get("input")
+    items = len(given) if isinstance(given, list) else 1
+    return RequestSize(
+        body["model"], items, len(body.get("tools") or ()), body.get("max_output_tokens"),
+        items_param="input", output_param="max_output_tokens",
+    )  # fmt: skip
 
 
 def _text_of(body: Mapping[str, Any], conversation: list) -> str:

@@ -63,7 +63,11 @@ class Adapters(containers.DeclarativeContainer):
 
     # Providers and routing.
     gateway_config = providers.Singleton(load_gateway_config, settings.provided.providers_config)
-    resolved_providers = providers.Singleton(resolve_providers, gateway_config, environ)
+    upstream_deadlines = providers.Singleton(factories.upstream_deadlines, settings)
+    """Connect, first byte, idle gap, total, and the answer byte cap: a provider's own win."""
+    resolved_providers = providers.Singleton(
+        resolve_providers, gateway_config, environ, upstream_deadlines
+    )
     chat_providers = providers.Singleton(build_chat_providers, resolved_providers, upstream_clients)
     embedding_providers = providers.Singleton(
         build_embedding_providers, resolved_providers, chat_providers
@@ -100,6 +104,8 @@ class Adapters(containers.DeclarativeContainer):
 
     # Files and tools.
     prices = providers.Singleton(load_price_table, settings.provided.pricing_config)
+    model_catalogue = providers.Singleton(factories.model_catalogue, settings, gateway_config)
+    """Context window and max output per model (``config/models.json``); reloadable."""
     api_keys = providers.Singleton(factories.api_keys, settings)
     loaded_tools = providers.Singleton(factories.load_tools, settings, upstream_clients, clock)
     loaded_tools_live = providers.Singleton(Live, loaded_tools)

@@ -56,8 +56,7 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
         entra=None if provider.api_key else _entra(settings, clients),
         deployments={model: _deployment(place) for model, place in config.deployments.items()},
         client=clients.http1_for(provider),
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
     )
 
@@ -105,8 +104,7 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         base_url=provider.base_url or GEMINI_API,
         api_key=provider.api_key,
         client=clients.http1_for(provider),
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
     )
 
@@ -129,10 +127,7 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
     ``.../publishers/anthropic``, one token source for both."""
     config = provider.config
     tokens, google_url = _vertex_place(provider)
-    timeouts: dict[str, Any] = {
-        "timeout": config.timeout_seconds,
-        "connect_timeout": config.connect_timeout_seconds,
-    }
+    timeouts: dict[str, Any] = {"deadlines": provider.deadlines}
     gemini = GeminiChatProvider(
         name=provider.name, base_url=google_url, tokens=tokens,
         client=clients.http1_for(provider), headers=config.headers, **timeouts,
@@ -155,8 +150,8 @@ def _vertex_messages(provider: ResolvedProvider, clients: UpstreamClients) -> Na
     tokens, google_url = _vertex_place(provider)
     return VertexClaudeMessages(
         name=provider.name, base_url=_anthropic_publisher(google_url), tokens=tokens,
-        client=clients.http1_for(provider), timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+        client=clients.http1_for(provider), deadlines=provider.deadlines,
+        headers=config.headers,
     )  # fmt: skip
 
 
@@ -190,8 +185,7 @@ def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvid
         signer=_bedrock_signer(provider),
         base_url=provider.base_url,
         client=clients.http1_for(provider),
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
         guardrail=_guardrail(provider.settings),
     )
@@ -202,8 +196,8 @@ def _bedrock_messages(provider: ResolvedProvider, clients: UpstreamClients) -> N
     config, signer = provider.config, _bedrock_signer(provider)
     return BedrockClaudeMessages(
         name=provider.name, signer=signer, client=clients.http1_for(provider),
-        base_url=provider.base_url or runtime_url(signer.region), timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds, headers=config.headers,
+        base_url=provider.base_url or runtime_url(signer.region),
+        deadlines=provider.deadlines, headers=config.headers,
         guardrail=_guardrail(provider.settings),
     )  # fmt: skip
 

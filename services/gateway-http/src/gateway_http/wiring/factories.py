@@ -9,10 +9,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway_adapters.auth.key_file import load_keys
+from gateway_adapters.model_catalogue_file import load_model_catalogue
 from gateway_adapters.tools.registry import LoadedTools
 from gateway_adapters.tools.registry import load_tools as load_tools_file
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.api_keys import ApiKey
 from gateway_core.domain.models import ModelInfo
+from gateway_core.domain.request_caps import ModelCatalogue, RequestCaps
 from gateway_core.domain.routing import RoutingTable
 from gateway_core.domain.sessions import HistoryLimits
 from gateway_core.errors import GatewayError
@@ -25,11 +28,37 @@ from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.sessions import SessionConfig
 from gateway_http.health import HealthCheck
 from gateway_http.observability.metrics import GatewayMetrics
+from gateway_http.provider_config import GatewayConfig
 from gateway_http.settings import Settings
 from gateway_http.wiring.provider_factory import UpstreamClients
 from gateway_http.wiring.stores import redis_check
 
 log = logging.getLogger("gateway_http")
+
+
+def upstream_deadlines(settings: Settings) -> UpstreamDeadlines:
+    """The deadlines a provider does not set itself, and the byte cap on every answer."""
+    return UpstreamDeadlines(
+        connect=settings.upstream_connect_timeout_seconds,
+        first_byte=settings.upstream_first_byte_timeout_seconds,
+        idle=settings.upstream_idle_timeout_seconds,
+        total=settings.upstream_total_timeout_seconds,
+        max_body_bytes=settings.max_response_bytes,
+    )
+
+
+def request_caps(settings: Settings) -> RequestCaps:
+    return RequestCaps(
+        max_messages=settings.max_messages,
+        max_tools=settings.max_tools,
+        max_model_name_chars=settings.max_model_name_chars,
+        output_margin=settings.output_cap_margin,
+    )
+
+
+def model_catalogue(settings: Settings, config: GatewayConfig) -> ModelCatalogue:
+    """The catalogue file, with each alias of the providers file taking its target's limits."""
+    return load_model_catalogue(settings.models_config).with_aliases(config.aliases)
 
 
 def session_config(settings: Settings) -> SessionConfig:

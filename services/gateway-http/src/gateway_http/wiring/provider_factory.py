@@ -73,8 +73,7 @@ def _openai(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
         base_url=provider.base_url or "",
         api_key=provider.api_key,
         client=clients.http1_for(provider),
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         headers=config.headers,
     )
 
@@ -86,8 +85,7 @@ def _anthropic(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProv
         base_url=provider.base_url or "",
         api_key=provider.api_key,
         client=clients.http1_for(provider),
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
         default_max_tokens=config.default_max_tokens or 4096,
         max_tokens_by_model=config.max_tokens_by_model,
         headers=config.headers,
@@ -95,13 +93,11 @@ def _anthropic(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProv
 
 
 def _ollama(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
-    config = provider.config
     return OllamaChatProvider(
         name=provider.name,
         base_url=provider.base_url or "",
         client=clients.client_for(provider),
-        timeout=config.timeout_seconds,
-        connect_timeout=config.connect_timeout_seconds,
+        deadlines=provider.deadlines,
     )
 
 

@@ -53,6 +53,8 @@ class UseCases(containers.DeclarativeContainer):
         authenticator=authenticator,
         background=background,
         tracer=providers.Singleton(step_tracer, adapters.tracer),
+        caps=providers.Singleton(factories.request_caps, settings),
+        catalogue=adapters.model_catalogue,
     )
     usage_tracker = providers.Singleton(UsageTracker, adapters.prices, adapters.usage_store, clock)
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncGenerator, Collection, Mapping
 from dataclasses import replace
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
 from gateway_adapters.providers.anthropic.wire import (
@@ -24,6 +24,7 @@ from gateway_adapters.providers.anthropic.wire import (
 from gateway_adapters.providers.field_support import ANTHROPIC, servable_extras
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 
 
@@ -47,6 +48,7 @@ class AnthropicChatProvider:
         client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         anthropic_version: str = "2023-06-01",
         default_max_tokens: int = 4096,
         max_tokens_by_model: Mapping[str, int] | None = None,
@@ -68,8 +70,9 @@ class AnthropicChatProvider:
             fixed["x-api-key"] = api_key
         self._answer = Target(self._url, fixed)
         self._streamed = Target(self._url, {**fixed, "accept": "text/event-stream"})
-        self._answer_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._answer_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never show the headers: they hold the key
         return f"AnthropicChatProvider(name={self.name!r}, url={self._url!r})"

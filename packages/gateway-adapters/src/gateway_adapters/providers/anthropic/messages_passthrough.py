@@ -18,10 +18,11 @@ from typing import Any
 
 import msgspec
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
@@ -92,6 +93,7 @@ class AnthropicMessagesPassthrough:
         client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         anthropic_version: str = "2023-06-01",
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -102,8 +104,9 @@ class AnthropicMessagesPassthrough:
         if api_key is not None:
             self._fixed["x-api-key"] = api_key
         self._client = client
-        self._answer_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._answer_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"AnthropicMessagesPassthrough(name={self.name!r})"

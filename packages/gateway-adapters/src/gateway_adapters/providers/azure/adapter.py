@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.azure.entra import CachedToken
 from gateway_adapters.providers.azure.errors import http_error
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
@@ -38,6 +38,7 @@ from gateway_adapters.providers.openai.wire import (
     to_openai_payload,
 )
 from gateway_adapters.providers.sse import iter_sse
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.errors import UpstreamConnectionError
@@ -68,6 +69,7 @@ class AzureOpenAIChatProvider:
         deployments: Mapping[str, Deployment] | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
@@ -78,8 +80,9 @@ class AzureOpenAIChatProvider:
         self._deployments = dict(deployments or {})
         self._client = client
         self._headers = {"Content-Type": "application/json", **(headers or {})}
-        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._complete_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
         self._targets: dict[tuple[str, str, str | None], Target] = {}
 
     def __repr__(self) -> str:  # never the key or the token

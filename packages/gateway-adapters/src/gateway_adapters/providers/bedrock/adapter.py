@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.bedrock.embeddings import (
     TitanEmbedding,
     decode_titan,
@@ -28,6 +28,7 @@ from gateway_adapters.providers.bedrock.wire import decode_response, to_converse
 from gateway_adapters.providers.field_support import BEDROCK, servable_extras
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.text_and_images import text_inputs
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.domain.usage import Usage
@@ -75,6 +76,7 @@ class BedrockChatProvider:
         base_url: str | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
         guardrail: Guardrail | None = None,
     ) -> None:
@@ -84,8 +86,9 @@ class BedrockChatProvider:
         self._client = client
         self._base_url = (base_url or runtime_url(signer.region)).rstrip("/")
         self._headers = {"Content-Type": "application/json", **(headers or {})}
-        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._complete_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never the credentials
         return f"BedrockChatProvider(name={self.name!r}, base_url={self._base_url!r})"

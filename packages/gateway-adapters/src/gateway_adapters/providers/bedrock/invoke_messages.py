@@ -35,7 +35,7 @@ from urllib.parse import quote
 import msgspec
 from botocore.eventstream import EventStreamBuffer, ParserError
 
-from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.anthropic.messages_passthrough import (
     messages_reply,
     watch_messages_events,
@@ -46,6 +46,7 @@ from gateway_adapters.providers.bedrock.signing import SigV4Signer
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
 from gateway_adapters.providers.sse import ServerSentEvent
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
 
@@ -77,6 +78,7 @@ class BedrockClaudeMessages:
         base_url: str,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
         guardrail: Guardrail | None = None,
     ) -> None:
@@ -87,8 +89,9 @@ class BedrockClaudeMessages:
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if guardrail is not None:
             self._headers.update(guardrail.invoke_headers())
-        self._answer_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._answer_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never the credentials
         return f"BedrockClaudeMessages(name={self.name!r}, base_url={self._base_url!r})"

@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import replace
 from urllib.parse import quote
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.field_support import GEMINI, servable_extras
 from gateway_adapters.providers.gemini import response
 from gateway_adapters.providers.gemini.embeddings import (
@@ -33,6 +33,7 @@ from gateway_adapters.providers.gemini.stream import StreamTranslator
 from gateway_adapters.providers.gemini.wire import encode, to_gemini_payload
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 
@@ -59,6 +60,7 @@ class GeminiChatProvider:
         tokens: GoogleTokenSource | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
@@ -67,8 +69,9 @@ class GeminiChatProvider:
         self._api_key = api_key
         self._tokens = tokens
         self._headers = {"Content-Type": "application/json", **(headers or {})}
-        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._complete_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
         self._targets: dict[tuple[str, str | None], Target] = {}
 
     def __repr__(self) -> str:  # never the key or the token

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 from urllib.parse import quote
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.stream import StreamTranslator
 from gateway_adapters.providers.anthropic.wire import build_body, encode, parse_response
@@ -26,6 +26,7 @@ from gateway_adapters.providers.gemini.adapter import GeminiChatProvider
 from gateway_adapters.providers.gemini.google_auth import GoogleTokenSource
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import iter_sse
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.ports.providers import ChatProvider
@@ -43,6 +44,7 @@ class VertexClaudeChatProvider:
         client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         default_max_tokens: int = 4096,
     ) -> None:
         """``base_url``: the project and location's URL up to ``/publishers/anthropic``."""
@@ -51,8 +53,9 @@ class VertexClaudeChatProvider:
         self._tokens = tokens
         self._client = client
         self._default_max_tokens = default_max_tokens
-        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._complete_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:
         return f"VertexClaudeChatProvider(name={self.name!r}, base_url={self._base_url!r})"

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.messages_passthrough import (
     messages_reply,
@@ -28,6 +28,7 @@ from gateway_adapters.providers.gemini.google_auth import GoogleTokenSource
 from gateway_adapters.providers.gemini.vertex_claude import VERTEX_ANTHROPIC_VERSION
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.errors import ProviderError
 from gateway_core.ports.native import NativeCall, NativeReply
 
@@ -48,6 +49,7 @@ class VertexClaudeMessages:
         client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """``base_url``: the project and location's URL up to ``/publishers/anthropic``."""
@@ -56,8 +58,9 @@ class VertexClaudeMessages:
         self._tokens = tokens
         self._client = client
         self._headers = {**(headers or {}), "content-type": "application/json"}
-        self._answer_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._answer_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never the token
         return f"VertexClaudeMessages(name={self.name!r}, base_url={self._base_url!r})"

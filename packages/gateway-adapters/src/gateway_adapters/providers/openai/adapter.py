@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
-from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.openai.embeddings import (
     decode_embeddings,
@@ -25,6 +25,7 @@ from gateway_adapters.providers.openai.wire import (
     to_openai_payload,
 )
 from gateway_adapters.providers.sse import iter_sse
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from gateway_core.errors import UpstreamConnectionError
@@ -49,6 +50,7 @@ class OpenAIChatProvider:
         client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
@@ -59,8 +61,9 @@ class OpenAIChatProvider:
             fixed["Authorization"] = f"Bearer {api_key}"
         self._chat = Target(self._url, fixed)
         self._embeddings = Target(base_url.rstrip("/") + "/embeddings", fixed)
-        self._complete_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._complete_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"OpenAIChatProvider(name={self.name!r}, url={self._url!r})"

@@ -14,10 +14,11 @@ from typing import Any
 
 import msgspec
 
-from gateway_adapters.http1 import Http1Client, Target, Timeouts
+from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.native_stream import RelayedStream
 from gateway_adapters.providers.openai.errors import http_error
+from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
@@ -60,6 +61,7 @@ class OpenAIResponsesPassthrough:
         client: Http1Client,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        deadlines: UpstreamDeadlines | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
@@ -68,8 +70,9 @@ class OpenAIResponsesPassthrough:
             fixed["Authorization"] = f"Bearer {api_key}"
         self._target = Target(base_url.rstrip("/") + "/responses", fixed)
         self._client = client
-        self._answer_timeout = Timeouts(connect=connect_timeout, total=timeout)
-        self._stream_timeout = Timeouts(connect=connect_timeout, read=timeout)
+        deadlines = deadlines or UpstreamDeadlines.legacy(timeout, connect_timeout)
+        self._answer_timeout = deadlines.answer()
+        self._stream_timeout = deadlines.stream()
 
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"OpenAIResponsesPassthrough(name={self.name!r})"
