@@ -24,6 +24,9 @@ class NativeProviders:
     responses: Mapping[str, NativeFormatProvider] = field(default_factory=dict)
     messages: Mapping[str, NativeFormatProvider] = field(default_factory=dict)
     token_counters: Mapping[str, NativeTokenCounter] = field(default_factory=dict)
+    formats: Mapping[str, str] = field(default_factory=dict)
+    """Every usable provider's type (``openai``, ``anthropic``...): what a door's translated
+    path maps its request for (``thinking`` to Anthropic, ``reasoning_effort`` elsewhere)."""
 
 
 def _speaks_responses(provider: ResolvedProvider) -> bool:
@@ -39,10 +42,12 @@ def build_native_providers(
 ) -> NativeProviders:
     responses: dict[str, NativeFormatProvider] = {}
     messages: dict[str, AnthropicMessagesPassthrough] = {}
+    formats: dict[str, str] = {}
     for name, provider in providers.items():
         if not provider.usable:
             continue
         config = provider.config
+        formats[name] = config.type
         common = {
             "name": name, "base_url": provider.base_url or "", "api_key": provider.api_key,
             "client": clients.http1, "timeout": config.timeout_seconds,
@@ -52,14 +57,16 @@ def build_native_providers(
             responses[name] = OpenAIResponsesPassthrough(**common)  # type: ignore[arg-type]
         elif config.type == "anthropic":
             messages[name] = AnthropicMessagesPassthrough(**common)  # type: ignore[arg-type]
-    return NativeProviders(responses, messages, messages)
+    return NativeProviders(responses, messages, messages, formats)
 
 
 def refresh_in_place(current: NativeProviders, new: NativeProviders) -> None:
     """A reloaded providers file: the doors hold ``current``'s mappings, so they are updated in
     place, new and changed providers first, then the removed ones (a request that already
     picked a removed provider as native may still fail in that instant)."""
-    for held, fresh in ((current.responses, new.responses), (current.messages, new.messages)):
+    pairs = ((current.responses, new.responses), (current.messages, new.messages),
+             (current.formats, new.formats))  # fmt: skip
+    for held, fresh in pairs:
         mapping = cast(dict[str, Any], held)
         mapping.update(fresh)
         for name in set(mapping) - set(fresh):
