@@ -50,3 +50,14 @@ def test_a_call_without_an_id_gets_one_by_its_index() -> None:
     accumulator = StreamAccumulator()
     accumulator.add(ChatChunk(tool_calls=(ToolCallDelta(2, None, "f", "{}"),)))
     assert accumulator.message().tool_calls[0].id == "call_2"
+
+
+def test_thinking_blocks_stay_with_the_message() -> None:
+    """A streamed Anthropic turn's signed thinking must go back with it (session, tool loop)."""
+    block = {"type": "thinking", "thinking": "Hmm.", "signature": "sig-1"}
+    accumulator = StreamAccumulator()
+    accumulator.add(ChatChunk(reasoning_content="Hmm."))
+    accumulator.add(ChatChunk(delta_extra={"thinking_blocks": [block]}))
+    accumulator.add(ChatChunk(content="Done."))
+    assert accumulator.message().extra == {"thinking_blocks": [block]}
+    assert StreamAccumulator().message().extra == {}

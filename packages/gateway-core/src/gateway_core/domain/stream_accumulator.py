@@ -4,13 +4,17 @@ Every stream the gateway relays goes through a ``StreamAccumulator`` (plain stre
 round of the tool loop, a cached answer replayed as a stream), so no caller rebuilds a
 ``ChatResponse`` from chunks by hand: text in order, tool calls by their ``index`` (a call's
 id and name come from its first fragment that has them, its arguments are the fragments
-joined), the last finish reason and usage reported, the model and provider that answered.
+joined), the last finish reason and usage reported, the model and provider that answered,
+and Anthropic's whole thinking blocks (``delta_extra["thinking_blocks"]``), which must go back
+with the turn (a session's history, the tool loop's next round) for Anthropic to accept it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway_core.domain.chat import ChatChunk, ChatResponse, Choice, ToolCallDelta
-from gateway_core.domain.messages import Message, ToolCall
+from gateway_core.domain.messages import NO_EXTRA, Message, ToolCall
 from gateway_core.domain.usage import Usage
 
 
@@ -29,6 +33,7 @@ class StreamAccumulator:
     __slots__ = (
         "_calls",
         "_text",
+        "_thinking",
         "finish_reason",
         "model",
         "native_finish_reason",
@@ -40,6 +45,7 @@ class StreamAccumulator:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._calls: dict[int, _CallParts] = {}
+        self._thinking: list[Any] | None = None
         self.finish_reason: str | None = None
         self.native_finish_reason: str | None = None
         self.usage = Usage()
@@ -58,6 +64,8 @@ class StreamAccumulator:
             self._text.append(chunk.content)
         for delta in chunk.tool_calls:
             self._add_call_delta(delta)
+        if chunk.delta_extra and "thinking_blocks" in chunk.delta_extra:
+            self._thinking = [*(self._thinking or ()), *chunk.delta_extra["thinking_blocks"]]
         if chunk.finish_reason is not None:
             self.finish_reason = chunk.finish_reason
             self.native_finish_reason = chunk.native_finish_reason
@@ -79,7 +87,11 @@ class StreamAccumulator:
             ToolCall(parts.id or f"call_{index}", parts.name or "", "".join(parts.arguments))
             for index, parts in sorted(self._calls.items())
         )
-        return Message.assistant("".join(self._text) or None, calls)
+        text = "".join(self._text) or None
+        if self._thinking is None:
+            return Message.assistant(text, calls)
+        return Message("assistant", text, tool_calls=calls,
+                       extra={"thinking_blocks": self._thinking} if self._thinking else NO_EXTRA)  # fmt: skip
 
     def generated_chars(self) -> int:
         """How much the model wrote (text and tool arguments): to estimate unreported usage."""
