@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import NATIVE_RESPONSES_MODEL, VENDOR_MODELS
-from tests.support.fake_upstream import Fault, FakeUpstream, Turn
+from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 
 FAILED = Turn(fault=Fault.SERVER_ERROR)

@@ -90,8 +90,8 @@ class StreamAccumulator:
         text = "".join(self._text) or None
         if self._thinking is None:
             return Message.assistant(text, calls)
-        return Message("assistant", text, tool_calls=calls,
-                       extra={"thinking_blocks": self._thinking} if self._thinking else NO_EXTRA)  # fmt: skip
+        extra = {"thinking_blocks": self._thinking} if self._thinking else NO_EXTRA
+        return Message("assistant", text, tool_calls=calls, extra=extra)
 
     def generated_chars(self) -> int:
         """How much the model wrote (text and tool arguments): to estimate unreported usage."""

@@ -45,6 +45,7 @@ from gateway_http.routes.native_forwarding import (
     forward,
     forward_stream,
     json_answer,
+    translated_fallback,
 )
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
@@ -84,11 +85,10 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
         try:
             return await _native(request, door, body, caller, record, route)
         except (ProviderError, ProviderNotConfiguredError) as error:
-            if route.translated_model is None or not error.retryable:
+            fallback = translated_fallback(route, error)
+            if fallback is None:
                 raise
-            log.info("native forwarding failed (%s); falling back to %s, translated",
-                     error.code, route.translated_model)  # fmt: skip
-            model = route.translated_model
+            model = fallback
     return await _translated(door, body, model, caller, record)
 
 

@@ -56,6 +56,16 @@ class NativeForward:
         return native
 
 
+def translated_fallback(route: NativeRoute, error: GatewayError) -> str | None:
+    """The model the translated path takes over with after the native groups failed with
+    ``error``; ``None`` when there is none or the error is not retried elsewhere (a 400)."""
+    if route.translated_model is None or not error.retryable:
+        return None
+    log.info("native forwarding failed (%s); falling back to %s, translated",
+             error.code, route.translated_model)  # fmt: skip
+    return route.translated_model
+
+
 async def forward(job: NativeForward) -> tuple[bytes, dict[str, str]]:
     """The vendor's JSON answer and the headers to send with it."""
     turn = job.turn

@@ -55,6 +55,7 @@ from gateway_http.routes.native_forwarding import (
     forward,
     forward_stream,
     json_answer,
+    translated_fallback,
 )
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
@@ -111,11 +112,25 @@ async def create_response(
         try:
             return await _native(door, body, conversation if history else None, route, keep, turn)
         except (ProviderError, ProviderNotConfiguredError) as error:
-            if route.translated_model is None or not error.retryable:
+            fallback = translated_fallback(route, error)
+            if fallback is None:
                 raise
-            log.info("native forwarding failed (%s); falling back to %s, translated",
-                     error.code, route.translated_model)  # fmt: skip
-            model = route.translated_model
+            model = fallback
+    return await _translated(door, body, history, model, caller, record, keep)
+
+
+async def _translated(
+    door: ResponsesDoor,
+    body: Mapping[str, Any],
+    history: list,
+    model: str,
+    caller: ChatCaller,
+    record: RequestRecord,
+    keep: _Keeper,
+) -> Response | EventStream:
+    """Through the chat turn; ``model`` is the client's, or the fallback a failed native
+    route fell back to."""
+    session_id = body.get("session_id")
     translation = to_chat_request(body, history, provider_type(door.chat, door.formats, model))
     chat_request = translation.request
     if model != chat_request.model:
