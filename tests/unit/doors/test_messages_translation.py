@@ -224,3 +224,14 @@ def test_native_usage_is_read_as_the_vendors_report_it() -> None:
     assert messages_usage({"output_tokens": 42}, start) == Usage(155, 42, 50)
     assert responses_usage({"usage": {"input_tokens": 9, "output_tokens": 3,
                                       "input_tokens_details": {"cached_tokens": 4}}}) == Usage(9, 3, 4)  # fmt: skip
+
+
+def test_providers_that_read_no_extras_report_thinking_and_top_k_dropped() -> None:
+    from gateway_http.responses_api.request import to_chat_request as responses_to_chat
+
+    body = {"model": "m", "max_tokens": 5000, "messages": [{"role": "user", "content": "x"}],
+            "thinking": {"type": "enabled", "budget_tokens": 1024}, "top_k": 5}  # fmt: skip
+    translation = to_chat_request(body, "gemini")
+    assert translation.request.extra == {} and translation.dropped == ["top_k", "thinking"]
+    responses = responses_to_chat({"model": "m", "input": "x", "reasoning": {"effort": "low"}}, provider_type="bedrock")
+    assert responses.request.extra == {} and responses.dropped == ["reasoning.effort"]

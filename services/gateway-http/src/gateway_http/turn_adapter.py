@@ -100,6 +100,12 @@ def route_of(api: ChatApi, model: str) -> Target:
     return api.serve.targets(model)[0]
 
 
+READS_EXTRAS = frozenset({"openai", "azure", "anthropic", "ollama"})
+"""Provider types whose chat adapters serve ``ChatRequest.extra`` (OpenAI-format ones forward
+it, Anthropic and Ollama per ``field_support.TABLES``). The others (Gemini, Bedrock, Vertex,
+echo) leave it out unread, so a door reports what it would have put there as dropped."""
+
+
 def provider_type(api: ChatApi, formats: Mapping[str, str], model: str) -> str:
     """The type of the provider ``model`` goes to first (``openai`` when not configured:
     the turn then answers 503 naming it)."""

@@ -17,6 +17,8 @@ adapters read it (their field tables, ``gateway_adapters.providers.field_support
   gets ``reasoning_effort`` from the budget (up to 2048 low, up to 8192 medium, else high;
   ``adaptive``: medium), which OpenAI-format providers receive and Ollama maps to ``think``;
 - ``top_k``: ``extra["top_k"]``, forwarded or mapped per the table;
+- for a provider whose adapter reads no extras (``turn_adapter.READS_EXTRAS``: Gemini,
+  Bedrock, Vertex), ``thinking`` and ``top_k`` are dropped and reported instead;
 - ``cache_control`` on system blocks, text and image blocks, tools and ``tool_result`` blocks
   (on the result's last text) stays on the chat content parts and tools, which the Anthropic
   chat adapter sends on the matching blocks; other formats have no prompt-cache hint, so for
@@ -51,6 +53,7 @@ from gateway_core.domain.messages import (
 )
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 from gateway_core.errors import InvalidRequestError
+from gateway_http.turn_adapter import READS_EXTRAS
 
 _HANDLED = frozenset({
     "model", "messages", "system", "max_tokens", "temperature", "top_p", "stop_sequences",
@@ -121,7 +124,7 @@ def to_chat_request(body: Mapping[str, Any], provider_type: str = "openai") -> T
         user=(body.get("metadata") or {}).get("user_id"),
         stream=bool(body.get("stream")),
         parallel_tool_calls=parallel,
-        extra=_extras(body, reading) or NO_EXTRA,
+        extra=_extras(body, reading, provider_type) or NO_EXTRA,
         # A fallback of another format drops (and reports) what it cannot take: a door's
         # client has no ``drop_params`` to send.
         drop_params=True,
@@ -130,17 +133,20 @@ def to_chat_request(body: Mapping[str, Any], provider_type: str = "openai") -> T
     return Translation(request, sorted(set(dropped), key=dropped.index))
 
 
-def _extras(body: Mapping[str, Any], reading: _Reading) -> dict[str, Any]:
+def _extras(body: Mapping[str, Any], reading: _Reading, provider_type: str) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     if body.get("top_k") is not None:
         extras["top_k"] = body["top_k"]
     thinking = body.get("thinking")
-    if thinking is None or thinking.get("type") == "disabled":
-        return extras
-    if reading.anthropic:
-        extras["thinking"] = thinking
-    else:
-        extras["reasoning_effort"] = reasoning_effort(thinking)
+    if thinking is not None and thinking.get("type") != "disabled":
+        if reading.anthropic:
+            extras["thinking"] = thinking
+        else:
+            extras["reasoning_effort"] = reasoning_effort(thinking)
+    if extras and provider_type not in READS_EXTRAS:
+        named = {"reasoning_effort": "thinking"}
+        reading.dropped.extend(named.get(name, name) for name in extras)
+        return {}
     return extras
 
 

@@ -10,9 +10,10 @@ Mapped: ``input`` items (messages of the four roles with ``input_text``/``output
 ``temperature``, ``top_p``, ``metadata``, ``user``, and ``reasoning.effort`` to the chat
 request's ``reasoning_effort``, which each provider's adapter serves per its field table
 (``gateway_adapters.providers.field_support``: forwarded to OpenAI-format providers, a
-``thinking`` budget for Anthropic, ``think`` for Ollama). ``reasoning`` input items the gateway
-made from an Anthropic model's thinking (``reasoning.sealed``) go back to an Anthropic provider
-as the next assistant turn's thinking blocks.
+``thinking`` budget for Anthropic, ``think`` for Ollama; dropped and reported for a provider
+whose adapter reads no extras, ``turn_adapter.READS_EXTRAS``). ``reasoning`` input items the
+gateway made from an Anthropic model's thinking (``reasoning.sealed``) go back to an Anthropic
+provider as the next assistant turn's thinking blocks.
 
 Dropped and reported (``dropped``): hints the chat turn cannot carry (``reasoning.summary``,
 ``include`` other than ``reasoning.encrypted_content``, ``service_tier``, ...), and reasoning
@@ -39,6 +40,7 @@ from gateway_core.domain.messages import (
 from gateway_core.domain.tools import NamedToolChoice, ToolChoice, ToolSpec
 from gateway_core.errors import InvalidRequestError
 from gateway_http.responses_api.reasoning import unsealed
+from gateway_http.turn_adapter import READS_EXTRAS
 
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
@@ -112,6 +114,9 @@ def to_chat_request(
     messages.extend(_conversation(history, "previous_response_id", reading))
     messages.extend(_conversation(input_items(body), "input", reading))
     effort = (body.get("reasoning") or {}).get("effort")
+    if effort is not None and provider_type not in READS_EXTRAS:
+        dropped.append("reasoning.effort")
+        effort = None
     request = ChatRequest(
         model=body["model"],
         messages=tuple(messages),
