@@ -57,6 +57,11 @@ def providers_config(upstream_url: str) -> dict:
                                      "drop_params": True},
             "echo": {"provider": "echo"},
             NATIVE_RESPONSES_MODEL: {"provider": "fake-openai-responses", "model": "gpt-5"},
+            # The doors' native path with fallbacks: one of the same format, then another.
+            "claude-fallbacks": {"provider": "fake-anthropic", "model": "claude-opus-4-5",
+                                 "fallbacks": ["claude-sonnet-4-5-20250929", "gpt-4o"]},
+            "gpt-5-fallbacks": {"provider": "fake-openai-responses", "model": "gpt-5-mini",
+                                "fallbacks": [NATIVE_RESPONSES_MODEL, "gpt-4o"]},
             "text-embedding-3-small": {"provider": "fake-openai"},
         },
         "prefixes": {"ollama/": "fake-ollama", "lenient/": "fake-anthropic-lenient"},

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import pytest
 
 from tests.e2e.conftest import VENDOR_MODELS
@@ -79,6 +80,8 @@ def test_a_claude_code_turn_streams_end_to_end(
         assert sent.body["messages"][2]["tool_calls"][0]["id"] == "toolu_01A9xQz3recordedshape001"
         assert sent.body["messages"][3]["tool_call_id"] == "toolu_01A9xQz3recordedshape001"
         assert sent.body["user"] == "user_7f3a_account_0c1d_session_5b2e"
+        assert sent.body["reasoning_effort"] == "high"  # the 31999-token thinking budget
+        assert "thinking" not in sent.body and "cache_control" not in json.dumps(sent.body)
 
 
 def test_the_translated_turn_says_what_it_dropped(e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream) -> None:
@@ -87,4 +90,27 @@ def test_the_translated_turn_says_what_it_dropped(e2e_gateway: GatewayProcess, f
     with claude.messages.with_streaming_response.create(**body, stream=True) as raw:
         dropped = raw.headers["x-gateway-dropped-params"]
         assert b"message_stop" in raw.read()
-    assert "thinking" in dropped and "cache_control" in dropped and "thinking blocks" in dropped
+    # thinking itself is mapped (reasoning_effort); a signature and a cache hint have no place.
+    assert dropped == "cache_control, thinking blocks"
+
+
+def test_a_claude_code_turn_in_a_session_reaches_anthropic_whole(
+    e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream
+) -> None:
+    """With the gateway's session_id the turn is translated even for Anthropic: what Claude
+    Code relies on still reaches it (system blocks with cache_control, thinking, the signed
+    thinking block, cached tools)."""
+    session_id = httpx.post(f"{e2e_gateway.url}/v1/sessions", json={}).json()["id"]
+    fake_upstream.script(Turn(text="The version attribute cannot be imported."))
+    claude = anthropic.Anthropic(base_url=e2e_gateway.url, api_key="client-key", max_retries=0)
+    body = _recorded(VENDOR_MODELS["anthropic"])
+    body["extra_body"]["session_id"] = session_id
+    with claude.messages.with_streaming_response.create(**body, stream=True) as raw:
+        assert "x-gateway-dropped-params" not in raw.headers
+        assert b"message_stop" in raw.read()
+    recorded = json.loads(RECORDED.read_text())
+    sent = fake_upstream.requests[-1].body
+    assert sent["system"] == recorded["system"] and sent["thinking"] == recorded["thinking"]
+    assert sent["messages"][1] == recorded["messages"][1]  # thinking signature, tool_use
+    assert sent["messages"][2]["content"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert [t.get("cache_control") for t in sent["tools"]] == [t.get("cache_control") for t in recorded["tools"]]

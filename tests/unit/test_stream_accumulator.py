@@ -125,3 +125,14 @@ def test_a_stream_without_extras_has_none() -> None:
     assert response.choices[0].message.extra == {}
     assert (response.choices[0].extra, response.extra, response.dropped_params) == ({}, {}, ())
     assert response.system_fingerprint is None
+
+
+def test_thinking_blocks_stay_with_the_message() -> None:
+    """A streamed Anthropic turn's signed thinking must go back with it (session, tool loop)."""
+    block = {"type": "thinking", "thinking": "Hmm.", "signature": "sig-1"}
+    accumulator = StreamAccumulator()
+    accumulator.add(ChatChunk(reasoning_content="Hmm."))
+    accumulator.add(ChatChunk(delta_extra={"thinking_blocks": [block]}))
+    accumulator.add(ChatChunk(content="Done."))
+    assert accumulator.message().extra == {"thinking_blocks": [block]}
+    assert StreamAccumulator().message().extra == {}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gateway_adapters.providers.openai.relay import RelayReader, framed
+from gateway_adapters.providers.openai.relay import MAX_BATCH_EVENTS, RelayReader, framed
 from gateway_adapters.providers.sse import DataDecoder, SSEDecoder
 from gateway_core.domain.chat import ToolCallDelta
 from gateway_core.domain.usage import Usage
@@ -64,6 +64,11 @@ def test_events_read_together_become_one_chunk_with_all_their_bytes() -> None:
     )
     assert chunk.finish_reason is None and chunk.usage is None
     assert not reader.done
+
+
+def test_a_flood_read_at_once_is_cut_into_chunks_of_a_few_events() -> None:
+    chunks = list(RelayReader("p").chunks([HELLO] * (2 * MAX_BATCH_EVENTS + 1)))
+    assert [len(c.content or "") // 3 for c in chunks] == [MAX_BATCH_EVENTS, MAX_BATCH_EVENTS, 1]
 
 
 def test_the_end_is_a_chunk_of_its_own_decoded_in_full() -> None:

@@ -57,7 +57,52 @@ def test_a_tool_loop_turn_translates() -> None:
     assert request.response_format == {"type": "json_schema", "json_schema": {
         "name": "Out", "schema": {"type": "object"}, "strict": True}}  # fmt: skip
     assert request.max_tokens == 50 and request.parallel_tool_calls is False
-    assert translation.dropped == ["reasoning", "reasoning items", "tools[].strict"]
+    assert request.tools[0].strict is True  # kept: OpenAI-format providers receive it
+    assert request.extra == {"reasoning_effort": "low"}  # each adapter serves it per its table
+    assert translation.dropped == ["reasoning items"]  # OpenAI's own ciphertext: chat cannot
+
+
+def test_reasoning_summary_and_unknown_includes_are_reported() -> None:
+    body = {"model": "m", "input": "hi", "reasoning": {"effort": "high", "summary": "auto"},
+            "include": ["reasoning.encrypted_content", "message.output_text.logprobs"]}  # fmt: skip
+    translation = to_chat_request(body, provider_type="anthropic")
+    assert translation.request.extra == {"reasoning_effort": "high"}
+    assert translation.dropped == ["include", "reasoning.summary"]
+    assert to_chat_request({**body, "include": ["reasoning.encrypted_content"],
+                            "reasoning": {"effort": "low"}}).dropped == []  # fmt: skip
+
+
+def test_an_anthropic_answers_thinking_round_trips_through_a_reasoning_item() -> None:
+    blocks = [{"type": "thinking", "thinking": "Rome first.", "signature": "sig-1"},
+              {"type": "redacted_thinking", "data": "EncryptedByAnthropic"}]  # fmt: skip
+    call = ToolCall("call_1", "weather", '{"city":"Rome"}')
+    thought = Message("assistant", None, tool_calls=(call,), reasoning_content="Rome first.",
+                      extra={"thinking_blocks": blocks})  # fmt: skip
+    answer = completed_response({"model": "m"}, ChatResponse("c", "claude", (Choice(thought, "tool_calls"),)),
+                                "abc", 1)  # fmt: skip
+    parsed = Response.model_validate(answer)
+    assert [item.type for item in parsed.output] == ["reasoning", "function_call"]
+    assert parsed.output[0].summary[0].text == "Rome first."  # type: ignore[union-attr]
+    # The client sends the output back as the next input (as the Agents SDK does).
+    follow_up = {"model": "m", "input": [
+        {"role": "user", "content": "Weather in Rome?"}, *answer["output"],
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]}  # fmt: skip
+    to_anthropic = to_chat_request(follow_up, provider_type="anthropic")
+    assistant = to_anthropic.request.messages[1]
+    assert assistant.tool_calls == (call,) and assistant.extra["thinking_blocks"] == blocks
+    assert to_anthropic.dropped == []
+    to_openai = to_chat_request(follow_up, provider_type="openai")
+    assert to_openai.request.messages[1].extra == {} and to_openai.dropped == ["reasoning items"]
+
+
+def test_a_tampered_or_foreign_reasoning_item_is_not_read() -> None:
+    from gateway_http.responses_api.reasoning import sealed, unsealed
+
+    good = sealed([{"type": "thinking", "thinking": "t", "signature": "s"}])
+    assert unsealed(good) == [{"type": "thinking", "thinking": "t", "signature": "s"}]
+    assert unsealed("gAAAAA-openai-ciphertext") is None
+    assert unsealed(good[:-3] + "!!!") is None
+    assert unsealed(sealed([{"type": "text", "text": "not thinking"}])) is None
 
 
 @pytest.mark.parametrize(
@@ -129,6 +174,38 @@ def test_the_stream_is_the_sdk_event_sequence() -> None:
     final = typed[-1].response  # type: ignore[union-attr]
     assert final.output[0].content[0].text == "Hello"  # type: ignore[union-attr]
     assert final.output[1].arguments == '{"city":"Rome"}'  # type: ignore[union-attr]
+
+
+def test_reasoning_streams_as_its_own_item_before_the_text() -> None:
+    events = ResponsesEvents({"model": "claude"}, "abc", 1)
+    sent = events.start()
+    block = {"type": "thinking", "thinking": "Hmm.", "signature": "sig-1"}
+    for chunk in [
+        ChatChunk(role="assistant", reasoning_content="Hm"),
+        ChatChunk(reasoning_content="m."),
+        ChatChunk(delta_extra={"thinking_blocks": [block]}),
+        ChatChunk(content="Rome."),
+    ]:
+        sent += events.feed(chunk)
+    sent += events.finish("stop", Usage(3, 4))
+    adapter = pydantic.TypeAdapter(ResponseStreamEvent)
+    typed = [adapter.validate_python(event) for event in sent]
+    assert [event.type for event in typed] == [
+        "response.created", "response.in_progress",
+        "response.output_item.added", "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta", "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done", "response.reasoning_summary_part.done",
+        "response.output_item.done",
+        "response.output_item.added", "response.content_part.added", "response.output_text.delta",
+        "response.output_text.done", "response.content_part.done", "response.output_item.done",
+        "response.completed",
+    ]  # fmt: skip
+    final = typed[-1].response  # type: ignore[union-attr]
+    assert [item.type for item in final.output] == ["reasoning", "message"]
+    assert final.output[0].summary[0].text == "Hmm."  # type: ignore[union-attr]
+    from gateway_http.responses_api.reasoning import unsealed
+
+    assert unsealed(final.output[0].encrypted_content) == [block]  # type: ignore[union-attr]
 
 
 def test_a_failure_mid_stream_is_an_error_then_failed() -> None:

@@ -27,6 +27,9 @@ class NativeProviders:
     responses: Mapping[str, NativeFormatProvider] = field(default_factory=dict)
     messages: Mapping[str, NativeFormatProvider] = field(default_factory=dict)
     token_counters: Mapping[str, NativeTokenCounter] = field(default_factory=dict)
+    formats: Mapping[str, str] = field(default_factory=dict)
+    """Every usable provider's type (``openai``, ``anthropic``...): what a door's translated
+    path maps its request for (``thinking`` to Anthropic, ``reasoning_effort`` elsewhere)."""
 
 
 def _speaks_responses(provider: ResolvedProvider) -> bool:
@@ -43,10 +46,12 @@ def build_native_providers(
     responses: dict[str, NativeFormatProvider] = {}
     messages: dict[str, NativeFormatProvider] = {}
     counters: dict[str, NativeTokenCounter] = {}
+    formats: dict[str, str] = {}
     for name, provider in providers.items():
         if not provider.usable:
             continue
         config = provider.config
+        formats[name] = config.type
         common = {
             "name": name, "base_url": provider.base_url or "", "api_key": provider.api_key,
             "client": clients.http1_for(provider), "deadlines": provider.deadlines,
@@ -59,7 +64,7 @@ def build_native_providers(
             messages[name] = counters[name] = anthropic
         elif config.type in CLOUD_MESSAGES:
             messages[name] = CLOUD_MESSAGES[config.type](provider, clients)
-    return NativeProviders(responses, messages, counters)
+    return NativeProviders(responses, messages, counters, formats)
 
 
 def refresh_in_place(current: NativeProviders, new: NativeProviders) -> None:
@@ -70,6 +75,7 @@ def refresh_in_place(current: NativeProviders, new: NativeProviders) -> None:
         (current.responses, new.responses),
         (current.messages, new.messages),
         (current.token_counters, new.token_counters),
+        (current.formats, new.formats),
     )
     for held, fresh in pairs:
         mapping = cast(dict[str, Any], held)

@@ -10,18 +10,24 @@ ends, as they do for chat.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
 from gateway_core.domain.request_caps import RequestSize
-from gateway_core.domain.routing import Target
+from gateway_core.domain.routing import DeploymentGroup, Target
 from gateway_core.domain.usage import Usage
 from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
-from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions
 from gateway_http.caller import ChatApi
 from gateway_http.request_record import RequestRecord
 from gateway_http.schemas.completions import COST_HEADER, cost_header_value
+
+
+def turn_options(session_id: str | None) -> ChatOptions | None:
+    """A door's request as the chat turn's options: the gateway's ``session_id`` extension."""
+    return ChatOptions(session_id=session_id) if session_id is not None else None
 
 
 async def run_turn(
@@ -29,12 +35,13 @@ async def run_turn(
     request: ChatRequest,
     caller: ChatCaller,
     record: RequestRecord,
+    options: ChatOptions | None = None,
     size: RequestSize | None = None,
 ) -> TurnOutcome:
     """The whole turn, not streamed; the outcome holds the answer, cost and headers.
     ``size``: the client's request in the door's terms (``RequestSize``), for the caps."""
     record.model, record.stream = request.model, False
-    turn = record.turn = api.serve.start(request, caller, size=size)
+    turn = record.turn = api.serve.start(request, caller, options, size=size)
     await turn.complete()
     return turn.outcome
 
@@ -62,12 +69,13 @@ async def open_turn_stream(
     request: ChatRequest,
     caller: ChatCaller,
     record: RequestRecord,
+    options: ChatOptions | None = None,
     size: RequestSize | None = None,
 ) -> TurnStream:
     """What can still fail with a status has failed by now. The last chunk carries
     finish_reason and usage, after accounting."""
     record.model, record.stream = request.model, True
-    turn = record.turn = api.serve.start(request, caller, size=size)
+    turn = record.turn = api.serve.start(request, caller, options, size=size)
     return TurnStream(turn, await turn.open_stream())
 
 
@@ -83,9 +91,13 @@ def turn_headers(outcome: TurnOutcome, *, final: bool = True) -> dict[str, str]:
     return headers
 
 
-def dropped_header(dropped: list[str]) -> Mapping[str, str]:
-    """Request fields the translation left out, named for the client (see docs/API.md)."""
-    return {"x-gateway-dropped-params": ", ".join(dropped)} if dropped else {}
+def dropped_header(dropped: list[str], outcome: TurnOutcome | None = None) -> Mapping[str, str]:
+    """Request fields the translation left out, and those the provider that answered could
+    not take (``outcome``, JSON answers only), named for the client (see docs/API.md)."""
+    names = list(dropped)
+    if outcome is not None and outcome.response is not None:
+        names += [n for n in outcome.response.dropped_params if n not in names]
+    return {"x-gateway-dropped-params": ", ".join(names)} if names else {}
 
 
 def route_of(api: ChatApi, model: str) -> Target:
@@ -93,17 +105,45 @@ def route_of(api: ChatApi, model: str) -> Target:
     return api.serve.targets(model)[0]
 
 
-def native_target(
-    api: ChatApi, natives: Mapping[str, NativeFormatProvider], model: str
-) -> Target | None:
-    """Where ``model`` goes when its provider speaks the door's format itself for that model,
-    else ``None``.
 
-    Only the route's primary target is used: a fallback to another format cannot replay a
-    native request, and one of the same format is not worth the difference here."""
-    target = route_of(api, model)
+
+def provider_type(api: ChatApi, formats: Mapping[str, str], model: str) -> str:
+    """The type of the provider ``model`` goes to first (``openai`` when not configured:
+    the turn then answers 503 naming it)."""
+    return formats.get(route_of(api, model).provider, "openai")
+
+
+@dataclass(frozen=True, slots=True)
+class NativeRoute:
+    """Where a door forwards natively: the route's leading deployment groups whose every
+    deployment speaks the door's format, tried with the chat calls' retries and fallbacks;
+    then, when those fail before the first byte, ``translated_model`` (the next fallback's
+    model name) through the chat turn, translated."""
+
+    groups: tuple[DeploymentGroup, ...]
+    translated_model: str | None
+
+
+def native_route(
+    api: ChatApi, natives: Mapping[str, NativeFormatProvider], model: str
+) -> NativeRoute | None:
+    """``None`` when the route's primary does not speak the door's format: translated. A
+    provider speaks it for the models it ``serves`` (Bedrock and Vertex: Claude models only)."""
+    groups = api.serve.groups(model)
+    native = 0
+    for group in groups:
+        if not all(_serves(natives, d.target) for d in group.deployments):
+            break
+        native += 1
+    if native == 0:
+        return None
+    rest = groups[native:]
+    return NativeRoute(groups[:native], rest[0].model if rest else None)
+
+
+def _serves(natives: Mapping[str, NativeFormatProvider], target: Target) -> bool:
     native = natives.get(target.provider)
-    return target if native is not None and native.serves(target.model) else None
+    return native is not None and native.serves(target.model)
 
 
 class NativeTurn:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
-from gateway_core.domain.routing import RoutingTable, Target
+from gateway_core.domain.routing import DeploymentGroup, RoutingTable, Target
 from gateway_core.errors import ProviderError, ProviderNotConfiguredError
 from gateway_core.ports.providers import ChatProvider
 from gateway_core.use_cases.fallback import Fallback
 
+T = TypeVar("T")
 _Opened = tuple[Target, ChatChunk | None, AsyncGenerator[ChatChunk, None]]
 
 
@@ -57,6 +59,16 @@ class CompleteChat:
 
     def targets(self, model: str) -> tuple[Target, ...]:
         return self._routes.routing.resolve(model)
+
+    def groups(self, model: str) -> tuple[DeploymentGroup, ...]:
+        return self._routes.routing.groups(model)
+
+    async def first_success(
+        self, groups: Sequence[DeploymentGroup], attempt: Callable[[Target], Awaitable[T]]
+    ) -> T:
+        """``attempt`` through ``groups`` with the chat calls' own planner (health, retry
+        budgets): for a door that calls a provider in its own format."""
+        return await self._fallback.first_success(groups, attempt)
 
     @staticmethod
     def _provider(routes: ChatRoutes, target: Target) -> ChatProvider:

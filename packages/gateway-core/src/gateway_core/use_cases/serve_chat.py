@@ -7,9 +7,12 @@ The turn's steps, their order and its accounting are ``chat_turn``'s; the cache 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.request_caps import RequestSize, check_model_name
-from gateway_core.domain.routing import Target
+from gateway_core.domain.routing import DeploymentGroup, Target
 from gateway_core.ports.cache import ResponseCache
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 _DEFAULT_OPTIONS = ChatOptions()
+T = TypeVar("T")
 
 
 class ServeChat:
@@ -97,10 +101,24 @@ class ServeChat:
         that forwards natively when the first target speaks its format."""
         # An over-long name is refused before it is looked up (or quoted in a 404).
         check_model_name(model, self._parts.admission.caps)
+        return self._routed().targets(model)
+
+    def groups(self, model: str) -> tuple[DeploymentGroup, ...]:
+        """``model``'s deployment groups, primary first (raises ``ModelNotFoundError``)."""
+        check_model_name(model, self._parts.admission.caps)
+        return self._routed().groups(model)
+
+    async def first_success(
+        self, groups: Sequence[DeploymentGroup], attempt: Callable[[Target], Awaitable[T]]
+    ) -> T:
+        """A door's own upstream call through the chat calls' retries and fallbacks."""
+        return await self._routed().first_success(groups, attempt)
+
+    def _routed(self) -> CompleteChat:
         chat = self._parts.chat
         if not isinstance(chat, CompleteChat):
             raise TypeError("routing needs the turns' model calls to go through CompleteChat")
-        return chat.targets(model)
+        return chat
 
     async def complete(
         self, request: ChatRequest, caller: ChatCaller, options: ChatOptions | None = None

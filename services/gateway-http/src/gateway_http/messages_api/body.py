@@ -34,6 +34,8 @@ class MessagesBodyFields(Struct, kw_only=True):
     metadata: dict[str, Any] | None = None
     thinking: dict[str, Any] | None = None
     stream: bool | None = None
+    session_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    """The gateway's own extension, as on chat (the translated path)."""
 
 
 class CountTokensBodyFields(Struct, kw_only=True):

@@ -15,3 +15,5 @@ class MessagesDoor:
     natives: Mapping[str, NativeFormatProvider]
     """Providers (by name) that speak the Messages API: forwarded to natively."""
     token_counters: Mapping[str, NativeTokenCounter]
+    formats: Mapping[str, str]
+    """Provider name -> its type, for the translated path (``request.to_chat_request``)."""

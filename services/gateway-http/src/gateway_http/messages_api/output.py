@@ -4,7 +4,13 @@
 reached through the chat path), else mapped from the chat ``finish_reason``: stop to
 ``end_turn``, length to ``max_tokens``, tool_calls to ``tool_use``, content_filter to
 ``refusal``. Usage splits the prompt tokens as Anthropic does: ``input_tokens`` are the
-uncached ones, ``cache_read_input_tokens`` the cached ones.
+uncached ones, ``cache_read_input_tokens`` the cached ones and ``cache_creation_input_tokens``
+the ones written to the cache.
+
+The model's reasoning comes first, as Anthropic puts it: the thinking blocks an Anthropic
+model returned (signatures intact, so the client can send them back), else the reasoning text
+of another model (DeepSeek's, Ollama's) as one thinking block with an empty signature, which
+only the gateway's translated path accepts back (see ``request``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import msgspec
 
 from gateway_core.domain.chat import ChatResponse
-from gateway_core.domain.messages import ToolCall
+from gateway_core.domain.messages import Message, ToolCall
 from gateway_core.domain.usage import Usage
 
 ANTHROPIC_STOP_REASONS = frozenset(
@@ -40,8 +46,8 @@ def stop_reason(finish_reason: str | None, native: str | None) -> str | None:
 
 def usage_body(usage: Usage) -> dict[str, Any]:
     return {
-        "input_tokens": usage.prompt_tokens - usage.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
     }
@@ -68,11 +74,20 @@ def tool_use_block(call: ToolCall) -> dict[str, Any]:
     }
 
 
+def thinking_blocks(message: Message) -> list[dict[str, Any]]:
+    blocks = message.extra.get("thinking_blocks")
+    if blocks:
+        return [dict(block) for block in blocks]
+    if message.reasoning_content:
+        return [{"type": "thinking", "thinking": message.reasoning_content, "signature": ""}]
+    return []
+
+
 def message_object(
     response: ChatResponse, message_id: str, stop_sequences: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     choice = response.choices[0]
-    content: list[dict[str, Any]] = []
+    content = thinking_blocks(choice.message)
     if choice.message.text:
         content.append({"type": "text", "text": choice.message.text})
     content.extend(tool_use_block(call) for call in choice.message.tool_calls)

@@ -31,6 +31,10 @@ class ResponsesBodyFields(Struct, kw_only=True):
     stream: bool | None = None
     store: bool | None = None
     previous_response_id: Annotated[str, Meta(min_length=1)] | None = None
+    session_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    """The gateway's own extension, as on chat (the translated path)."""
+    reasoning: dict[str, Any] | None = None
+    include: list[str] | None = None
 
 
 _json = msgspec.json.Decoder(dict[str, Any])

@@ -17,3 +17,5 @@ class ResponsesDoor:
     ttl_seconds: float
     natives: Mapping[str, NativeFormatProvider]
     """Providers (by name) that speak the Responses API: forwarded to natively."""
+    formats: Mapping[str, str]
+    """Provider name -> its type, for the translated path (``request.to_chat_request``)."""

@@ -4,7 +4,11 @@ The sequence the openai SDK's stream accumulator (and the Agents SDK) expect:
 ``response.created``, ``response.in_progress``; per output item ``response.output_item.added``,
 for text ``response.content_part.added``, ``response.output_text.delta``...,
 ``response.output_text.done``, ``response.content_part.done``; for a function call
-``response.function_call_arguments.delta``..., ``.done``; then ``response.output_item.done``;
+``response.function_call_arguments.delta``..., ``.done``; for reasoning (the model's reasoning
+text, and an Anthropic model's thinking blocks, see ``reasoning``)
+``response.reasoning_summary_part.added``, ``response.reasoning_summary_text.delta``...,
+``.done``, ``response.reasoning_summary_part.done``; then ``response.output_item.done`` (a
+reasoning item's as soon as the next item begins, the others' at the end);
 and at the end ``response.completed`` (or ``response.incomplete``) with the whole response, or
 an ``error`` event when the turn fails after the stream began.
 """
@@ -24,6 +28,7 @@ from gateway_http.responses_api.output import (
     response_object,
     text_part,
 )
+from gateway_http.responses_api.reasoning import reasoning_item
 
 Event = dict[str, Any]
 _RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "upstream_rate_limited"})
@@ -38,11 +43,14 @@ class _Item:
     call_id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    blocks: list[Mapping[str, Any]] = field(default_factory=list)
     done: dict[str, Any] | None = None
 
     def finished(self, status: str) -> dict[str, Any]:
         if self.kind == "message":
             return message_item(self.item_id, "".join(self.text), status)
+        if self.kind == "reasoning":
+            return reasoning_item(self.item_id, "".join(self.text), self.blocks, status)
         call = ToolCall(self.call_id, self.name, "".join(self.arguments))
         return function_call_item(self.item_id, call, status)
 
@@ -59,6 +67,8 @@ class ResponsesEvents:
         self._items: list[_Item] = []
         self._message: _Item | None = None
         self._calls: dict[int, _Item] = {}
+        self._reasoning: _Item | None = None
+        """The reasoning item still open: it closes when another item begins."""
         self.final: dict[str, Any] | None = None
         """The whole response once the stream ended (what ``store`` keeps)."""
 
@@ -83,6 +93,11 @@ class ResponsesEvents:
         if chunk.model:
             self.model = chunk.model
         events: list[Event] = []
+        if chunk.reasoning_content:
+            events += self._reasoning_text(chunk.reasoning_content)
+        for block in chunk.delta_extra.get("thinking_blocks") or ():
+            events += self._reasoning_item()
+            self._reasoning.blocks.append(block)  # type: ignore[union-attr]
         if chunk.content:
             events += self._text(chunk.content)
         for delta in chunk.tool_calls:
@@ -92,7 +107,8 @@ class ResponsesEvents:
     def finish(self, finish_reason: str | None, usage: Usage) -> list[Event]:
         incomplete = finish_reason in ("length", "content_filter")
         item_status = "incomplete" if incomplete else "completed"
-        events = [event for item in self._items for event in self._close(item, item_status)]
+        events = [event for item in self._items if item.done is None
+                  for event in self._close(item, item_status)]  # fmt: skip
         output = [item.done for item in self._items if item.done is not None]
         if not output:  # an empty answer is still one (empty) message, as OpenAI sends it
             output = [message_item(f"msg_{self._id}", "", item_status)]
@@ -117,13 +133,18 @@ class ResponsesEvents:
         ]
 
     def _open(self, kind: str, item_id: str, **fields: Any) -> tuple[_Item, list[Event]]:
+        closed: list[Event] = []
+        if self._reasoning is not None:
+            closed = self._close(self._reasoning, "completed")
+            self._reasoning = None
         item = _Item(len(self._items), item_id, kind, **fields)
         self._items.append(item)
         added = item.finished("in_progress")
         if kind == "message":
             added["content"] = []
         events = [
-            self._event("response.output_item.added", output_index=item.output_index, item=added)
+            *closed,
+            self._event("response.output_item.added", output_index=item.output_index, item=added),
         ]
         if kind == "message":
             events.append(self._part_event("response.content_part.added", item, text_part("")))
@@ -132,6 +153,32 @@ class ResponsesEvents:
     def _part_event(self, kind: str, item: _Item, part: dict[str, Any]) -> Event:
         return self._event(kind, item_id=item.item_id, output_index=item.output_index,
                            content_index=0, part=part)  # fmt: skip
+
+    def _reasoning_item(self) -> list[Event]:
+        if self._reasoning is not None:
+            return []
+        number = sum(item.kind == "reasoning" for item in self._items)
+        item_id = f"rs_{self._id}" + (f"_{number}" if number else "")
+        item, events = self._open("reasoning", item_id)
+        self._reasoning = item
+        return events
+
+    def _summary_event(self, kind: str, item: _Item, **fields: Any) -> Event:
+        return self._event(kind, item_id=item.item_id, output_index=item.output_index,
+                           summary_index=0, **fields)  # fmt: skip
+
+    def _reasoning_text(self, text: str) -> list[Event]:
+        events = self._reasoning_item()
+        item = self._reasoning
+        assert item is not None
+        if not item.text:
+            part = {"type": "summary_text", "text": ""}
+            events.append(self._summary_event("response.reasoning_summary_part.added", item,
+                                              part=part))  # fmt: skip
+        item.text.append(text)
+        events.append(self._summary_event("response.reasoning_summary_text.delta", item,
+                                          delta=text))  # fmt: skip
+        return events
 
     def _text(self, text: str) -> list[Event]:
         events: list[Event] = []
@@ -162,7 +209,16 @@ class ResponsesEvents:
     def _close(self, item: _Item, status: str) -> list[Event]:
         done = item.done = item.finished(status)
         common = {"item_id": item.item_id, "output_index": item.output_index}
-        if item.kind == "message":
+        if item.kind == "reasoning":
+            events = []
+            if item.text:
+                text = "".join(item.text)
+                part = {"type": "summary_text", "text": text}
+                events = [
+                    self._summary_event("response.reasoning_summary_text.done", item, text=text),
+                    self._summary_event("response.reasoning_summary_part.done", item, part=part),
+                ]
+        elif item.kind == "message":
             text = done["content"][0]["text"]
             events = [
                 self._event("response.output_text.done", **common, content_index=0, text=text,

@@ -1,8 +1,9 @@
 """The turn's answer as a Responses API ``response`` object. Pure.
 
 Shape and field names follow the openai SDK's ``Response`` type: ``output`` holds a
-``message`` item (``output_text`` parts) when the model wrote text and one ``function_call``
-item per tool call; a cut answer is ``incomplete`` with the reason.
+``reasoning`` item first when the model reasoned (see ``reasoning``), a ``message`` item
+(``output_text`` parts) when the model wrote text and one ``function_call`` item per tool
+call; a cut answer is ``incomplete`` with the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from gateway_core.domain.chat import ChatResponse
 from gateway_core.domain.messages import ToolCall
 from gateway_core.domain.usage import Usage
+from gateway_http.responses_api.reasoning import message_reasoning, reasoning_item
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -48,9 +50,10 @@ def function_call_item(item_id: str, call: ToolCall, status: str = "completed") 
 def usage_body(usage: Usage) -> dict[str, Any]:
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens,
+                                 "cache_write_tokens": usage.cache_write_tokens},
         "output_tokens": usage.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
     }
 
@@ -58,6 +61,9 @@ def usage_body(usage: Usage) -> dict[str, Any]:
 def output_items(response: ChatResponse, response_id: str) -> list[dict[str, Any]]:
     message = response.choices[0].message
     items: list[dict[str, Any]] = []
+    text, blocks = message_reasoning(message)
+    if text or blocks:
+        items.append(reasoning_item(f"rs_{response_id}", text, blocks))
     if message.text or not message.tool_calls:
         items.append(message_item(f"msg_{response_id}", message.text))
     for number, call in enumerate(message.tool_calls):

@@ -3,12 +3,18 @@
 
 Auth takes ``x-api-key`` as well as ``Authorization: Bearer``; ``anthropic-version`` and
 ``anthropic-beta`` are accepted. The route drives the chat turn through ``turn_adapter``.
+
+Routed to Anthropic, a request is forwarded as sent, with the route's retries and same-format
+fallbacks; when those fail before the first byte and the route has a fallback of another
+format, that fallback serves it, translated. With the gateway's ``session_id`` the request
+always takes the translated path (a session's history is chat messages), Anthropic included.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -17,8 +23,14 @@ from litestar import Request, Response, post
 from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
 from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import GatewayError, PermissionDeniedError
+from gateway_core.errors import (
+    GatewayError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderNotConfiguredError,
+)
 from gateway_core.ports.native import NativeCall
+from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.messages_api.body import decode_messages_body
@@ -29,18 +41,27 @@ from gateway_http.messages_api.events import Event, MessagesEvents
 from gateway_http.messages_api.output import message_object
 from gateway_http.messages_api.request import to_chat_request
 from gateway_http.request_record import RequestRecord, record_of
-from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
+from gateway_http.routes.native_forwarding import (
+    NativeForward,
+    forward,
+    forward_stream,
+    json_answer,
+    translated_fallback,
+)
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
+    NativeRoute,
     NativeTurn,
     TurnStream,
     dropped_header,
-    native_target,
+    native_route,
     note,
     open_turn_stream,
+    provider_type,
     route_of,
     run_turn,
     turn_headers,
+    turn_options,
 )
 
 log = logging.getLogger("gateway_http.messages")
@@ -57,27 +78,59 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     require_json(request)
     body = decode_messages_body(await request.body())
     record = record_of(request.scope)
-    target = native_target(door.chat, door.natives, body["model"])
+    model = body["model"]
+    # A session's history is chat messages: a request in one takes the translated path.
+    session_id = body.get("session_id")
+    route = native_route(door.chat, door.natives, model) if session_id is None else None
+    if route is not None:
+        try:
+            return await _native(request, door, body, caller, record, route)
+        except (ProviderError, ProviderNotConfiguredError) as error:
+            fallback = translated_fallback(route, error)
+            if fallback is None:
+                raise
+            model = fallback
+    return await _translated(door, body, model, caller, record)
+
+
+async def _native(
+    request: Request,
+    door: MessagesDoor,
+    body: dict[str, Any],
+    caller: ChatCaller,
+    record: RequestRecord,
+    route: NativeRoute,
+) -> Response | EventStream:
+    turn = NativeTurn(
+        door.chat, caller, record, model=body["model"],
+        prompt_text=_encode(body.get("messages")).decode(),
+        max_tokens=body["max_tokens"], stream=bool(body.get("stream")), size=_size(body),
+    )  # fmt: skip
+    job = NativeForward(door.chat, door.natives, route,
+                        lambda target: _native_call(request, body, target.model), turn)  # fmt: skip
+    if body.get("stream"):
+        return await forward_stream(job)
+    return json_answer(*await forward(job))
+
+
+async def _translated(
+    door: MessagesDoor, body: dict[str, Any], model: str, caller: ChatCaller, record: RequestRecord
+) -> Response | EventStream:
+    """Through the chat turn; ``model`` is the client's, or the fallback a failed native
+    route fell back to."""
+    translation = to_chat_request(body, provider_type(door.chat, door.formats, model))
+    chat_request = translation.request
+    if model != chat_request.model:
+        chat_request = replace(chat_request, model=model)
+    options = turn_options(body.get("session_id"))
     size = _size(body)
-    if target is not None:
-        turn = NativeTurn(
-            door.chat, caller, record, model=body["model"],
-            prompt_text=_encode(body.get("messages")).decode(),
-            max_tokens=body["max_tokens"], stream=bool(body.get("stream")), size=size,
-        )  # fmt: skip
-        call = _native_call(request, body, target.model)
-        native = door.natives[target.provider]
-        if body.get("stream"):
-            return await forward_stream(native, call, turn)
-        return json_answer(*await forward(native, call, turn))
-    translation = to_chat_request(body)
     message_id = new_id()
     if not body.get("stream"):
-        outcome = await run_turn(door.chat, translation.request, caller, record, size)
+        outcome = await run_turn(door.chat, chat_request, caller, record, options, size)
         message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
-        headers = {**turn_headers(outcome), **dropped_header(translation.dropped)}
+        headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
         return Response(content=_encode(message), media_type="application/json", headers=headers)
-    stream = await open_turn_stream(door.chat, translation.request, caller, record, size)
+    stream = await open_turn_stream(door.chat, chat_request, caller, record, options, size)
     events = MessagesEvents(message_id, body["model"])
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
                **dropped_header(translation.dropped)}  # fmt: skip

@@ -2,36 +2,81 @@
 chat turn's controls around it (``turn_adapter.NativeTurn``): shared by both doors.
 
 Errors before the first event are the door's own errors (a status and a body); after it, the
-vendor's own events carry them, relayed like the rest.
+vendor's own events carry them, relayed like the rest. Before the first event, a failed call is
+retried or falls back through the route's native groups (``turn_adapter.NativeRoute``) by the
+chat calls' own planner (``ServeChat.first_success``): each attempt gets the body for its own
+target (``CallFor``). When they all fail retryably, the error propagates and the route may
+fall back to its translated path.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Response
 
-from gateway_core.errors import GatewayError, UpstreamConnectionError
-from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeStream
+from gateway_core.domain.routing import Target
+from gateway_core.errors import GatewayError, ProviderNotConfiguredError, UpstreamConnectionError
+from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeReply, NativeStream
+from gateway_http.caller import ChatApi
 from gateway_http.sse import EventStream
-from gateway_http.turn_adapter import NativeTurn, turn_headers
+from gateway_http.turn_adapter import NativeRoute, NativeTurn, turn_headers
 
 log = logging.getLogger("gateway_http.native")
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_Opened = tuple[NativeFormatProvider, NativeStream, AsyncIterator[bytes], bytes]
 NATIVE_HEADER = {"x-gateway-route": "native"}
 """Tells a client its request reached a provider of its own format, untranslated."""
 
 
-async def forward(
-    native: NativeFormatProvider, call: NativeCall, turn: NativeTurn
-) -> tuple[bytes, dict[str, str]]:
+CallFor = Callable[[Target], NativeCall]
+"""The native request for one target (its provider's model id in the body)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NativeForward:
+    """One native forwarding: the door's providers, the route, the bodies, the turn."""
+
+    api: ChatApi
+    natives: Mapping[str, NativeFormatProvider]
+    route: NativeRoute
+    call_for: CallFor
+    turn: NativeTurn
+
+    def provider(self, target: Target) -> NativeFormatProvider:
+        native = self.natives.get(target.provider)
+        if native is None:  # removed by a reload since the route was read
+            raise ProviderNotConfiguredError(
+                f"The provider '{target.provider}' is no longer configured.", param="model"
+            )
+        return native
+
+
+def translated_fallback(route: NativeRoute, error: GatewayError) -> str | None:
+    """The model the translated path takes over with after the native groups failed with
+    ``error``; ``None`` when there is none or the error is not retried elsewhere (a 400)."""
+    if route.translated_model is None or not error.retryable:
+        return None
+    log.info("native forwarding failed (%s); falling back to %s, translated",
+             error.code, route.translated_model)  # fmt: skip
+    return route.translated_model
+
+
+async def forward(job: NativeForward) -> tuple[bytes, dict[str, str]]:
     """The vendor's JSON answer and the headers to send with it."""
+    turn = job.turn
     await turn.admit()
+
+    async def attempt(target: Target) -> tuple[NativeFormatProvider, NativeReply]:
+        native = job.provider(target)
+        return native, await native.send(job.call_for(target))
+
     try:
-        reply = await native.send(call)
+        native, reply = await job.api.serve.first_success(job.route.groups, attempt)
     except BaseException:
         await turn.release()
         raise
@@ -43,28 +88,43 @@ def json_answer(body: bytes, headers: dict[str, str]) -> Response:
     return Response(content=body, media_type="application/json", headers=headers)
 
 
-async def forward_stream(
-    native: NativeFormatProvider,
-    call: NativeCall,
-    turn: NativeTurn,
-    on_final: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
-) -> EventStream:
-    """The vendor's events, relayed; opened (and its first event read) before the 200."""
-    await turn.admit()
+async def _opened(native: NativeFormatProvider, call: NativeCall) -> _Opened:
+    """The stream with its first event read: what can still fail before the 200."""
     stream = native.stream(call)
     events = aiter(stream)
     try:
         first = await anext(events)
     except BaseException as error:
         await stream.aclose()
-        await turn.release()
         if isinstance(error, StopAsyncIteration):
             raise UpstreamConnectionError(
                 f"{native.name} ended the stream before its first event", provider=native.name
             ) from None
         raise
+    return native, stream, events, first
+
+
+async def forward_stream(
+    job: NativeForward,
+    on_final: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
+) -> EventStream:
+    """The vendor's events, relayed; opened (and its first event read) before the 200."""
+    turn = job.turn
+    await turn.admit()
+
+    async def attempt(target: Target) -> _Opened:
+        return await _opened(job.provider(target), job.call_for(target))
+
+    try:
+        native, stream, events, first = await job.api.serve.first_success(
+            job.route.groups, attempt
+        )
+    except BaseException:
+        await turn.release()
+        raise
     headers = {**_SSE_HEADERS, **turn_headers(turn.outcome, final=False), **NATIVE_HEADER}
-    return EventStream(_relay(first, events, stream, native.name, turn, on_final), headers=headers)
+    relay = _relay(first, events, stream, native.name, turn, on_final)
+    return EventStream(relay, headers=headers)
 
 
 async def _relay(

@@ -4,6 +4,11 @@
 The route drives the chat turn through ``turn_adapter`` and translates with
 ``responses_api``; with ``store`` (on unless the client says false) the answer and its input
 are kept for ``previous_response_id``, by owner like sessions.
+
+Routed to a provider that speaks the Responses API, a request is forwarded as sent, with the
+route's retries and same-format fallbacks; when those fail before the first byte and the route
+has a fallback of another format, that fallback serves it, translated. The gateway's
+``session_id`` (instead of ``previous_response_id``) always takes the translated path.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -19,7 +25,14 @@ from litestar import Request, Response, delete, get, post
 from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.routing import Target
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import GatewayError, NotFoundError, StoreUnavailableError
+from gateway_core.errors import (
+    GatewayError,
+    InvalidRequestError,
+    NotFoundError,
+    ProviderError,
+    ProviderNotConfiguredError,
+    StoreUnavailableError,
+)
 from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
 from gateway_core.use_cases.serve_chat import ChatCaller
@@ -38,17 +51,26 @@ from gateway_http.responses_api.door import ResponsesDoor
 from gateway_http.responses_api.events import ResponsesEvents
 from gateway_http.responses_api.output import completed_response
 from gateway_http.responses_api.request import input_items, to_chat_request
-from gateway_http.routes.native_forwarding import forward, forward_stream, json_answer
+from gateway_http.routes.native_forwarding import (
+    NativeForward,
+    forward,
+    forward_stream,
+    json_answer,
+    translated_fallback,
+)
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
+    NativeRoute,
     NativeTurn,
     TurnStream,
     dropped_header,
-    native_target,
+    native_route,
     note,
     open_turn_stream,
+    provider_type,
     run_turn,
     turn_headers,
+    turn_options,
 )
 
 log = logging.getLogger("gateway_http.responses")
@@ -69,32 +91,61 @@ async def create_response(
     caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_responses_body(await request.body())
+    session_id = body.get("session_id")
+    if session_id is not None and body.get("previous_response_id") is not None:
+        raise InvalidRequestError(
+            "Send either session_id or previous_response_id: each carries the conversation.",
+            param="session_id",
+        )
     history = await _history(door, body, caller)
     record = record_of(request.scope)
     own_items = with_ids(input_items(body))
     conversation = [*history, *input_items(body)]
-    target = native_target(door.chat, door.natives, body["model"])
-    if target is not None:
-        keep = _Keeper(door, body, caller, own_items, conversation)
-        return await _native(door, body, conversation if history else None, target, keep,
-                             NativeTurn(door.chat, caller, record, model=body["model"],
-                                        prompt_text=_text_of(body, conversation),
-                                        max_tokens=body.get("max_output_tokens"),
-                                        stream=bool(body.get("stream")),
-                                        size=_size(body)))  # fmt: skip
-    translation = to_chat_request(body, history)
+    keep = _Keeper(door, body, caller, own_items, conversation)
+    model = body["model"]
+    # A session's history is chat messages: a request in one takes the translated path.
+    route = native_route(door.chat, door.natives, model) if session_id is None else None
+    if route is not None:
+        turn = NativeTurn(door.chat, caller, record, model=model,
+                          prompt_text=_text_of(body, conversation),
+                          max_tokens=body.get("max_output_tokens"),
+                          stream=bool(body.get("stream")), size=_size(body))  # fmt: skip
+        try:
+            return await _native(door, body, conversation if history else None, route, keep, turn)
+        except (ProviderError, ProviderNotConfiguredError) as error:
+            fallback = translated_fallback(route, error)
+            if fallback is None:
+                raise
+            model = fallback
+    return await _translated(door, body, history, model, caller, record, keep)
+
+
+async def _translated(
+    door: ResponsesDoor,
+    body: Mapping[str, Any],
+    history: list,
+    model: str,
+    caller: ChatCaller,
+    record: RequestRecord,
+    keep: _Keeper,
+) -> Response | EventStream:
+    """Through the chat turn; ``model`` is the client's, or the fallback a failed native
+    route fell back to."""
+    session_id = body.get("session_id")
+    translation = to_chat_request(body, history, provider_type(door.chat, door.formats, model))
+    chat_request = translation.request
+    if model != chat_request.model:
+        chat_request = replace(chat_request, model=model)
+    options = turn_options(session_id)
     response_id, created_at = new_id(), int(time.time())
     if not body.get("stream"):
-        outcome = await run_turn(door.chat, translation.request, caller, record, _size(body))
+        outcome = await run_turn(door.chat, chat_request, caller, record, options, _size(body))
         answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
-        await _keep(door, body, caller, answer, own_items, conversation)
-        headers = {**turn_headers(outcome), **dropped_header(translation.dropped)}
+        await keep(answer)
+        headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
         return Response(content=_encode(answer), media_type="application/json", headers=headers)
-    stream = await open_turn_stream(
-        door.chat, translation.request, caller, record, _size(body)
-    )
+    stream = await open_turn_stream(door.chat, chat_request, caller, record, options, _size(body))
     events = ResponsesEvents(body, response_id, created_at)
-    keep = _Keeper(door, body, caller, own_items, conversation)
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
                **dropped_header(translation.dropped)}  # fmt: skip
     return EventStream(_sse(stream, events, keep, record), headers=headers)
@@ -104,21 +155,23 @@ async def _native(
     door: ResponsesDoor,
     body: Mapping[str, Any],
     conversation: list | None,
-    target: Target,
+    route: NativeRoute,
     keep: _Keeper,
     turn: NativeTurn,
 ) -> Response | EventStream:
     """Forward to a provider that speaks the Responses API: the body as sent, but for the
     provider's model id and a stored conversation in place of ``previous_response_id``."""
     upstream = {k: v for k, v in body.items() if k != "previous_response_id"}
-    upstream["model"] = target.model
     if conversation is not None:
         upstream["input"] = for_replay(conversation)
-    native = door.natives[target.provider]
-    call = NativeCall(upstream)
+
+    def call_for(target: Target) -> NativeCall:
+        return NativeCall({**upstream, "model": target.model})
+
+    job = NativeForward(door.chat, door.natives, route, call_for, turn)
     if body.get("stream"):
-        return await forward_stream(native, call, turn, keep)
-    answer, headers = await forward(native, call, turn)
+        return await forward_stream(job, keep)
+    answer, headers = await forward(job)
     await keep(msgspec.json.decode(answer))
     return json_answer(answer, headers)
 

@@ -140,6 +140,7 @@ class UseCases(containers.DeclarativeContainer):
         adapters.response_store,
         settings.provided.responses_ttl_seconds,
         adapters.native_providers.provided.responses,
+        adapters.native_providers.provided.formats,
     )
     # The Anthropic Messages front door (routes/messages.py).
     messages_door = providers.Singleton(
@@ -147,6 +148,7 @@ class UseCases(containers.DeclarativeContainer):
         chat_api,
         adapters.native_providers.provided.messages,
         adapters.native_providers.provided.token_counters,
+        adapters.native_providers.provided.formats,
     )
     health_checks = providers.Singleton(
         factories.health_checks,

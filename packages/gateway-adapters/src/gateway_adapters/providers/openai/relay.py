@@ -32,6 +32,9 @@ from gateway_core.domain.chat import ChatChunk, ToolCallDelta
 from gateway_core.errors import ProviderError, UpstreamConnectionError, UpstreamResponseError
 
 DONE = b"[DONE]"
+MAX_BATCH_EVENTS = 16
+"""At most this many events make one chunk: the turn checks its output cap per chunk, so an
+upstream that floods (one read can bring 256 KiB) is cut within a few events of the cap."""
 _DECODE = schema.CHUNK_DECODER.decode
 
 
@@ -136,6 +139,9 @@ class RelayReader:
                     if batch is None:
                         batch = _Batch()
                     batch.add(data, chunk)
+                    if len(batch.events) == MAX_BATCH_EVENTS:
+                        yield batch.chunk()
+                        batch = None
                     continue
                 if batch is not None:
                     yield batch.chunk()
