@@ -159,7 +159,10 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
             assert "shutting down" in event["response"]["error"]["message"]
         # The upstream call was closed, and the turn accounted as abandoned.
         assert fake_upstream.hangups, "the gateway closed the stalled upstream stream"
-        [line] = [entry for entry in _request_lines(gateway) if entry["route"] == route]
+        lines = _request_lines(gateway)
+        matching = [entry for entry in lines if entry["route"] == route]
+        assert len(matching) == 1, (lines, gateway.logs()[-3000:])
+        line = matching[0]
         assert line["aborted"] is True
         assert line["error_code"] == "server_shutting_down"
         assert line["status"] == 200
