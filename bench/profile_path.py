@@ -1,0 +1,182 @@
+"""Profile and count the CPU of the gateway's request path, for stable A/B comparisons.
+
+``python -m bench run`` measures throughput with wrk: right for the published figures, too noisy
+on a shared machine to see a 5% change. This drives one gateway process (core 0) from a small
+raw-socket client (core 1, with the mock upstream) and measures only the gateway process's own
+CPU time over a fixed number of requests, so other work on the machine shows much less:
+
+    uv run python -m bench.profile_path --scenario realistic-json --requests 20000
+    uv run python -m bench.profile_path --scenario openai-json --profile /tmp/openai.prof
+    uv run python -m bench.profile_path --scenario openai-json --rounds 5   # the spread
+
+``--profile`` writes a cProfile of the measured requests (read it with ``python -m pstats``
+or snakeviz); its figures are inflated by the profiler, read them as shares, not as times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import payloads, processes
+from bench.probe import ConnectionPool
+from bench.scenarios import BY_NAME, gateway_env
+
+HOST = "127.0.0.1"
+
+
+def _serve(port: int, result_path: str, profile_path: str | None) -> None:
+    """The gateway, as ``cli serve`` runs it, in this process; SIGUSR1 starts the measure,
+    SIGUSR2 ends it and writes the CPU seconds (and the profile) out."""
+    import cProfile
+    import math
+
+    import uvicorn
+
+    from gateway_http.observability.logs import logging_config
+    from gateway_http.settings import Settings
+
+    settings = Settings()
+    profiler = cProfile.Profile() if profile_path else None
+    marks: dict[str, float] = {}
+
+    def start(*_: object) -> None:
+        marks["cpu"] = _cpu_seconds()
+        if profiler is not None:
+            profiler.enable()
+
+    def stop(*_: object) -> None:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+        Path(result_path).write_text(str(_cpu_seconds() - marks["cpu"]))
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+    kwargs: dict = {}
+    try:  # the guarded protocol, as cli serve runs it (older commits have none)
+        import gateway_http.server_limits  # noqa: F401
+
+        kwargs["http"] = "gateway_http.server_limits:GuardedHttpToolsProtocol"
+    except ImportError:
+        pass
+    uvicorn.run(
+        "gateway_http.app:create_app", factory=True, host=HOST, port=port,
+        log_config=logging_config(settings.log_level), loop="auto",
+        timeout_keep_alive=math.ceil(getattr(settings, "server_keep_alive_seconds", 5)),
+        log_level=settings.log_level, access_log=False, proxy_headers=True,
+        server_header=False, **kwargs,
+    )  # fmt: skip
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+async def _drive(port: int, raw: bytes, count: int, concurrency: int) -> None:
+    pool = ConnectionPool(HOST, port)
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            sample = await pool.request(raw)
+            if sample.status != 200:
+                raise SystemExit(f"answer {sample.status}: {sample.body[:300]!r}")
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        pool.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="openai-json")
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=3_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--profile", help="write a cProfile of the last round here")
+    parser.add_argument("--py-spy", help="sample the last round with py-spy (raw format) here")
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        port, result, profile = args.serve
+        _serve(int(port), result, profile or None)
+        return 0
+
+    scenario = BY_NAME[args.scenario]
+    headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
+    log_dir = Path(tempfile.mkdtemp(prefix="profile-path-"))
+    mock_port, gateway_port = processes.free_port(), processes.free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    mock = processes.start("mock", [sys.executable, "-m", "bench.mock_upstream", "--port",
+                                    str(mock_port)], [1], env, log_dir)  # fmt: skip
+    raw = payloads.raw_post(HOST, gateway_port, scenario.path, scenario.body, headers)
+    figures = []
+    try:
+        processes.wait_for_port(mock, mock_port)
+        for round_ in range(args.rounds):
+            result = log_dir / "cpu.txt"
+            profile = args.profile if args.profile and round_ == args.rounds - 1 else ""
+            gateway_env_ = {**env, **gateway_env(scenario, mock_port)}
+            gateway = processes.start(
+                "gateway", [sys.executable, "-m", "bench.profile_path", "--serve",
+                            str(gateway_port), str(result), profile],
+                [0], gateway_env_, log_dir,
+            )  # fmt: skip
+            try:
+                processes.wait_for_port(gateway, gateway_port)
+                asyncio.run(_drive(gateway_port, raw, args.warmup, args.concurrency))
+                gateway.process.send_signal(signal.SIGUSR1)
+                spy = None
+                if args.py_spy and round_ == args.rounds - 1:
+                    spy = subprocess.Popen(
+                        ["py-spy", "record", "--pid", str(gateway.pid), "--format", "raw",
+                         "--rate", "500", "--nonblocking", "--output", args.py_spy],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                time.sleep(0.2)
+                wall = time.perf_counter()
+                asyncio.run(_drive(gateway_port, raw, args.requests, args.concurrency))
+                wall = time.perf_counter() - wall
+                gateway.process.send_signal(signal.SIGUSR2)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(30)
+                for _ in range(200):
+                    if result.exists() and result.read_text():
+                        break
+                    time.sleep(0.05)
+                cpu = float(result.read_text())
+                result.unlink()
+            finally:
+                processes.stop(gateway)
+            per_request_us = cpu / args.requests * 1e6
+            figures.append(per_request_us)
+            print(f"{scenario.name}: {per_request_us:.1f} us CPU/request, "
+                  f"{args.requests / wall:.0f} req/s", flush=True)  # fmt: skip
+    except subprocess.SubprocessError as error:
+        print(error, file=sys.stderr)
+        return 1
+    finally:
+        processes.stop(mock)
+    if len(figures) > 1:
+        print(f"{scenario.name}: median {statistics.median(figures):.1f} us, "
+              f"min {min(figures):.1f}, max {max(figures):.1f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
