@@ -166,3 +166,18 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
         assert line["aborted"] is True
         assert line["error_code"] == "server_shutting_down"
         assert line["status"] == 200
+
+
+def test_the_last_log_lines_are_written_before_the_process_ends() -> None:
+    """uvicorn raises the SIGTERM it handled again once it has shut down: the process must
+    still write what it logged last (the server's own lines, the last requests' lines)."""
+    with GatewayProcess({"LLM_GATEWAY_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS)}) as gateway:
+        assert httpx.get(f"{gateway.url}/v1/models").status_code == 200
+        process = gateway._process
+        assert process is not None
+        process.terminate()
+        assert process.wait(timeout=UPSTREAM_TIMEOUT_SECONDS) == -15, "ended as SIGTERM says"
+        messages = [json.loads(line).get("message") for line in gateway.logs().splitlines()
+                    if line.startswith("{")]  # fmt: skip
+        assert [e for e in _request_lines(gateway) if e["route"] == "/v1/models"]
+        assert messages[-1].startswith("Finished server process"), messages[-3:]

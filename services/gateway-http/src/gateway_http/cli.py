@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from gateway_adapters.auth.key_file import KeyFileError, append_key, create_key
 from gateway_core.domain.money import Money
@@ -31,6 +33,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     workers = None if args.reload else (args.workers or settings.workers)
     # Before any worker starts: several workers share their metrics through this directory.
     prepare_multiprocess_dir(workers or 1)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _flush_logs_then_default)
     uvicorn.run(
         "gateway_http.app:create_app",
         factory=True,
@@ -50,6 +54,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         server_header=False,
     )
     return 0
+
+
+def _flush_logs_then_default(signum: int, frame: FrameType | None) -> None:
+    """The signal handler uvicorn finds in place, and so calls again once it has shut down.
+
+    uvicorn handles SIGTERM/SIGINT itself (the drain), then restores the handler it found and
+    raises the signal again so that the process ends as the signal says. With the default
+    handler that ended the process at once, before the JSON log writer's thread had written the
+    last lines: the server's own and the request lines of the streams ended at the shutdown's
+    deadline. Here they are written first (``logging.shutdown``), then the signal does what it
+    does by default."""
+    logging.shutdown()
+    if signum == signal.SIGINT:
+        signal.default_int_handler(signum, frame)
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:
