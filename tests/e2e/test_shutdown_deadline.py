@@ -11,7 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ANTHROPIC_KEY, OPENAI_KEY, VENDOR_MODELS, providers_config
+from tests.e2e.conftest import (
+    ANTHROPIC_KEY,
+    NATIVE_RESPONSES_MODEL,
+    OPENAI_KEY,
+    VENDOR_MODELS,
+    providers_config,
+)
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn
 from tests.support.gateway import GatewayProcess
 
@@ -74,6 +80,16 @@ _DOORS = {
     "responses": ("/v1/responses", {"input": "hi"}),
 }  # fmt: skip
 
+# door case -> (door, model): the translated path (an OpenAI chat upstream), and the doors'
+# native forwarding (the vendor's own events relayed), which the curfew watches too.
+_CASES = {
+    "chat": ("chat", VENDOR_MODELS["openai"]),
+    "messages": ("messages", VENDOR_MODELS["openai"]),
+    "responses": ("responses", VENDOR_MODELS["openai"]),
+    "messages-native": ("messages", VENDOR_MODELS["anthropic"]),
+    "responses-native": ("responses", NATIVE_RESPONSES_MODEL),
+}
+
 
 def _error_event(door: str, text: str) -> dict | None:
     """The door's error event in the SSE text so far, decoded; ``None`` if none yet."""
@@ -104,9 +120,9 @@ def _request_lines(gateway: GatewayProcess) -> list[dict]:
     return lines
 
 
-@pytest.mark.parametrize("door", list(_DOORS))
+@pytest.mark.parametrize("case", list(_CASES))
 def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
-    fake_upstream: FakeUpstream, tmp_path: Path, door: str
+    fake_upstream: FakeUpstream, tmp_path: Path, case: str
 ) -> None:
     path = tmp_path / "providers.json"
     path.write_text(json.dumps(providers_config(fake_upstream.url)))
@@ -114,20 +130,25 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
         "LLM_GATEWAY_PROVIDERS_CONFIG": str(path),
         "LLM_GATEWAY_FAKE_OPENAI_API_KEY": OPENAI_KEY,
         "LLM_GATEWAY_FAKE_ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "LLM_GATEWAY_FAKE_OPENAI_RESPONSES_API_KEY": OPENAI_KEY,
         "LLM_GATEWAY_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
     }
     # The answer's first words arrive, then the model goes quiet for longer than the grace.
     fake_upstream.script(Turn(text="one two three four five", stalls_mid_stream=True))
+    door, model = _CASES[case]
+    native = case.endswith("-native")
     route, body = _DOORS[door]
-    body = {**body, "model": VENDOR_MODELS["openai"], "stream": True}
+    body = {**body, "model": model, "stream": True}
     with GatewayProcess(env) as gateway:
         received: list[str] = []
         started_streaming = threading.Event()
+        forwarded: list[str | None] = []
 
         def stream() -> None:
             with httpx.stream("POST", f"{gateway.url}{route}", json=body,
                               timeout=UPSTREAM_TIMEOUT_SECONDS) as response:  # fmt: skip
                 assert response.status_code == 200
+                forwarded.append(response.headers.get("x-gateway-route"))
                 for text in response.iter_text():
                     received.append(text)
                     started_streaming.set()
@@ -145,8 +166,13 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
         assert not client.is_alive(), "the client's stream ended"
         # Ended at the curfew (the grace less its reserve), not cut at the grace, nor held.
         assert GRACE_SECONDS - 1 <= elapsed <= GRACE_SECONDS + 2, elapsed
+        assert forwarded == (["native"] if native else [None])
         event = _error_event(door, "".join(received))
         assert event is not None, "".join(received)
+        if native:
+            # The vendor's own first events were relayed before the gateway's error event.
+            first_text = "response.output_text.delta" if door == "responses" else "text_delta"
+            assert first_text in "".join(received)
         if door == "chat":
             assert event["error"]["code"] == "server_shutting_down"
             assert event["error"]["type"] == "service_unavailable_error"
@@ -157,15 +183,35 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
         else:
             assert event["response"]["status"] == "failed"
             assert "shutting down" in event["response"]["error"]["message"]
+            _assert_responses_failure("".join(received), native)
         # The upstream call was closed, and the turn accounted as abandoned.
         assert fake_upstream.hangups, "the gateway closed the stalled upstream stream"
         lines = _request_lines(gateway)
         matching = [entry for entry in lines if entry["route"] == route]
-        assert len(matching) == 1, (lines, gateway.logs()[-3000:])
+        assert len(matching) == 1, (process.returncode, lines, gateway.logs()[-3000:])
         line = matching[0]
         assert line["aborted"] is True
         assert line["error_code"] == "server_shutting_down"
         assert line["status"] == 200
+        if case == "messages-native":
+            # Accounted with what the vendor reported so far (its message_start's usage).
+            assert line["prompt_tokens"] == 11, line
+            assert line["provider"] == "fake-anthropic", line
+
+
+def _assert_responses_failure(text: str, native: bool) -> None:
+    """``error`` then ``response.failed``, numbered on from the events before them and
+    naming the response ``response.created`` opened (the vendor's own, when forwarded)."""
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    kinds = [event["type"] for event in events]
+    assert kinds[-2:] == ["error", "response.failed"], kinds
+    assert events[-2]["code"] == "server_shutting_down"
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    created = events[0]["response"]
+    assert events[-1]["response"]["id"] == created["id"]
+    if native:
+        assert "response.output_text.delta" in kinds, kinds
+        assert created["id"].startswith("resp_"), created
 
 
 def test_the_last_log_lines_are_written_before_the_process_ends() -> None:

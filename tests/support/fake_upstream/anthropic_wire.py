@@ -92,6 +92,8 @@ async def render(
         if isinstance(turn, ErrorMidStream):
             error = {"type": turn.error_type, "message": turn.error_message}
             events = [*events[:4], ("error", {"type": "error", "error": error})]
+        if turn.stalls_mid_stream:
+            return await _stall(upstream, request, events)
         return await _stream(request, events, turn.fault)
     if isinstance(turn, ErrorMidStream):
         return error_response(turn.status, turn.error_type, turn.error_message)
@@ -284,6 +286,18 @@ async def _stream(
             b'event: content_block_delta\ndata: {"type": "content_block_delta", \n\n'
         )
     await response.write_eof()
+    return response
+
+
+async def _stall(
+    upstream: FakeUpstream, request: web.Request, events: list[Event]
+) -> web.StreamResponse:
+    """The message's start and first text, then nothing until the gateway hangs up."""
+    response = web.StreamResponse(headers={"content-type": "text/event-stream; charset=utf-8"})
+    await response.prepare(request)
+    for name, data in events[:4]:
+        await response.write(encode_event(name, data))
+    await upstream.hold()
     return response
 
 

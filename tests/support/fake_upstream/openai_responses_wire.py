@@ -44,7 +44,7 @@ async def render(upstream: FakeUpstream, request: web.Request, body: Any, turn: 
         return web.json_response({"error": error}, status=400)
     response = response_body(body, turn)
     if body.get("stream"):
-        return await _stream(request, response)
+        return await _stream(upstream, request, response, turn.stalls_mid_stream)
     return web.json_response(response)
 
 
@@ -140,10 +140,14 @@ def _item_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _stream(request: web.Request, response: dict[str, Any]) -> web.StreamResponse:
+async def _stream(
+    upstream: FakeUpstream, request: web.Request, response: dict[str, Any], stalls: bool
+) -> web.StreamResponse:
     reply = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await reply.prepare(request)
-    for event in stream_events(response):
+    for position, event in enumerate(stream_events(response)):
+        if stalls and position == 5:  # after the first text delta: a model gone quiet
+            await upstream.hold()
         await reply.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
     await reply.write_eof()
     return reply

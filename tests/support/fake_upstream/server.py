@@ -42,7 +42,8 @@ class Turn:
     headers: tuple[tuple[str, str], ...] | None = None
     """An HTTP fault's headers (OpenAI dialect); ``None``: ``retry-after: 7`` on a 429."""
     stalls_mid_stream: bool = False
-    """OpenAI dialect, streamed: the first events, then nothing until the gateway hangs up
+    """OpenAI chat, Responses and Anthropic Messages dialects, streamed: the first events
+    (the first text included), then nothing until the gateway hangs up
     (a slow model); ``FakeUpstream.hangups`` records when."""
     quote_credentials: bool = False
     """With an HTTP fault: the error message quotes the credentials the request came with,

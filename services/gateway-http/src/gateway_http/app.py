@@ -144,6 +144,11 @@ def create_app(container: Container | None = None) -> Litestar:
             closed = container.shutdown_resources()
             if closed is not None:
                 await closed
+            # uvicorn re-raises a captured SIGTERM once it has stopped, with the default
+            # handler back: the process dies at once, skipping atexit, so the lines still
+            # queued (the drained streams' request lines) are written now or never.
+            for handler in logging.getLogger().handlers:
+                handler.flush()
 
     settings = container.settings()
     use_cases, adapters = container.use_cases, container.adapters

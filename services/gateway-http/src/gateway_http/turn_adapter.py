@@ -158,6 +158,7 @@ class NativeTurn:
         # whose real size (messages, tools, its output limit) ``size`` gives the caps.
         request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
         self._turn = record.turn = api.serve.start(request, caller, size=size)
+        self._record = record
         record.model, record.stream = model, stream
 
     @property
@@ -176,6 +177,14 @@ class NativeTurn:
     def settle_later(self, usage: Usage, model: str, provider: str) -> None:
         """For a stream the client left: its task may be cancelled, so settle in another."""
         self._turn.end_forwarded_later(_response(usage, model, provider))
+
+    def watch(self, events: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+        """The relayed events, ended by the shutdown's curfew like a translated stream's."""
+        return self._turn.watch_forwarded(events)
+
+    def failed(self, code: str) -> None:
+        """The stream ended with the gateway's error ``code``, for the request's log line."""
+        self._record.error_code = code
 
 
 def _response(usage: Usage, model: str, provider: str) -> ChatResponse:

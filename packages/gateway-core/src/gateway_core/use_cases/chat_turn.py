@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import Message
@@ -61,6 +61,8 @@ from gateway_core.use_cases.tool_loop import ToolLoop, ToolLoopResult, ToolLoopS
 from gateway_core.use_cases.tool_transcript import ChatCompleter, Transcript
 from gateway_core.use_cases.turn_cache import ChatOptions, StoreErrorHook, TurnCache, replay
 from gateway_core.use_cases.usage import UsageTracker
+
+T = TypeVar("T")
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -216,6 +218,12 @@ class ChatTurn:
         self._aborted = self._aborted or aborted
         if not self._accounted:
             await self._account(response)
+
+    def watch_forwarded(self, events: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+        """A forwarded stream's events, watched by the shutdown's curfew as a relayed stream
+        is (``Curfew.stream``): at the curfew, waiting for the next one ends with
+        ``ServerShuttingDownError``."""
+        return self._parts.curfew.stream(events)
 
     def end_forwarded_later(self, response: ChatResponse) -> None:
         """For a forwarded stream the client left: its task may be cancelled, so the turn is

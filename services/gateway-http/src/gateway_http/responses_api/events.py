@@ -123,14 +123,9 @@ class ResponsesEvents:
 
     def failed(self, code: str, message: str) -> list[Event]:
         """The turn failed after the stream began: ``error``, then ``response.failed``."""
-        snapshot = self._snapshot("failed")
-        # The response's error code is one of OpenAI's few; the event carries the gateway's.
-        closest = "rate_limit_exceeded" if code in _RATE_LIMIT_CODES else "server_error"
-        snapshot["error"] = {"code": closest, "message": message}
-        return [
-            self._event("error", code=code, message=message, param=None),
-            self._event("response.failed", response=snapshot),
-        ]
+        events = failure_events(self._snapshot("failed"), code, message, self._sequence)
+        self._sequence += len(events)
+        return events
 
     def _open(self, kind: str, item_id: str, **fields: Any) -> tuple[_Item, list[Event]]:
         closed: list[Event] = []
@@ -231,3 +226,18 @@ class ResponsesEvents:
         events.append(self._event("response.output_item.done", output_index=item.output_index,
                                   item=done))  # fmt: skip
         return events
+
+
+def failure_events(
+    snapshot: Mapping[str, Any], code: str, message: str, sequence: int
+) -> list[Event]:
+    """``error``, then ``response.failed`` with ``snapshot`` (the response so far, the
+    gateway's or a natively forwarded vendor's), numbered from ``sequence``."""
+    # The response's error code is one of OpenAI's few; the event carries the gateway's.
+    closest = "rate_limit_exceeded" if code in _RATE_LIMIT_CODES else "server_error"
+    failed = {**snapshot, "status": "failed", "error": {"code": closest, "message": message}}
+    return [
+        {"type": "error", "sequence_number": sequence, "code": code, "message": message,
+         "param": None},
+        {"type": "response.failed", "sequence_number": sequence + 1, "response": failed},
+    ]  # fmt: skip

@@ -107,7 +107,8 @@ async def _native(
         max_tokens=body["max_tokens"], stream=bool(body.get("stream")), size=_size(body),
     )  # fmt: skip
     job = NativeForward(door.chat, door.natives, route,
-                        lambda target: _native_call(request, body, target.model), turn)  # fmt: skip
+                        lambda target: _native_call(request, body, target.model), turn,
+                        _native_failure)  # fmt: skip
     if body.get("stream"):
         return await forward_stream(job)
     return json_answer(*await forward(job))
@@ -148,6 +149,12 @@ def _native_call(request: Request, body: dict[str, Any], model: str) -> NativeCa
     headers = {name: value for name in FORWARDED_HEADERS
                if (value := request.headers.get(name)) is not None}  # fmt: skip
     return NativeCall({**body, "model": model}, headers)
+
+
+def _native_failure(error: GatewayError, first: bytes, relayed: int) -> bytes:
+    """A forwarded stream the gateway ends (the shutdown's curfew): Anthropic's ``error``
+    event, as the translated path and the vendor itself send it."""
+    return _event(MessagesEvents.error(*stream_error(error)))
 
 
 def _event(event: Event) -> bytes:

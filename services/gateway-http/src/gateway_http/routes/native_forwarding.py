@@ -7,6 +7,11 @@ retried or falls back through the route's native groups (``turn_adapter.NativeRo
 chat calls' own planner (``ServeChat.first_success``): each attempt gets the body for its own
 target (``CallFor``). When they all fail retryably, the error propagates and the route may
 fall back to its translated path.
+
+The relayed events are watched by the shutdown's curfew (``NativeTurn.watch``), as translated
+streams are: a stream still running when the grace period is about to end is closed upstream,
+ended with the door's own error event in the vendor's shape (``ErrorEvent``, the door's), and
+accounted as abandoned with the usage the vendor reported so far.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ from typing import Any
 from litestar import Response
 
 from gateway_core.domain.routing import Target
-from gateway_core.errors import GatewayError, ProviderNotConfiguredError, UpstreamConnectionError
+from gateway_core.errors import (
+    GatewayError,
+    ProviderNotConfiguredError,
+    ServerShuttingDownError,
+    UpstreamConnectionError,
+)
 from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeReply, NativeStream
 from gateway_http.caller import ChatApi
 from gateway_http.sse import EventStream
@@ -36,6 +46,11 @@ NATIVE_HEADER = {"x-gateway-route": "native"}
 CallFor = Callable[[Target], NativeCall]
 """The native request for one target (its provider's model id in the body)."""
 
+ErrorEvent = Callable[[GatewayError, bytes, int], bytes]
+"""The door's error event(s), encoded, for a stream the gateway ends itself (the shutdown's
+curfew): from the error, the stream's first event (the Responses API's ``response.created``
+names the response) and how many events were relayed (the next ``sequence_number``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class NativeForward:
@@ -46,6 +61,7 @@ class NativeForward:
     route: NativeRoute
     call_for: CallFor
     turn: NativeTurn
+    error_event: ErrorEvent
 
     def provider(self, target: Target) -> NativeFormatProvider:
         native = self.natives.get(target.provider)
@@ -123,7 +139,7 @@ async def forward_stream(
         await turn.release()
         raise
     headers = {**_SSE_HEADERS, **turn_headers(turn.outcome, final=False), **NATIVE_HEADER}
-    relay = _relay(first, events, stream, native.name, turn, on_final)
+    relay = _relay(first, events, stream, native.name, job, on_final)
     return EventStream(relay, headers=headers)
 
 
@@ -132,15 +148,25 @@ async def _relay(
     events: AsyncIterator[bytes],
     stream: NativeStream,
     provider: str,
-    turn: NativeTurn,
+    job: NativeForward,
     on_final: Callable[[Mapping[str, Any]], Awaitable[None]] | None,
 ) -> AsyncIterator[bytes]:
+    turn = job.turn
     finished = False
+    relayed = 1
+    watched = turn.watch(events)
     try:
         yield first
-        async for event in events:
+        async for event in watched:
+            relayed += 1
             yield event
         finished = True
+    except ServerShuttingDownError as error:
+        # The grace period is over (the curfew closed the vendor's stream): the client hears
+        # it in its door's words; the turn is accounted as abandoned (``settle_later``).
+        turn.failed(error.code)
+        log.warning("native stream ended at the shutdown's deadline")
+        yield job.error_event(error, first, relayed)
     except GatewayError as error:
         # The vendor's connection failed mid-stream: the client's SDK sees the stream end
         # early, as it would from the vendor itself.
@@ -149,6 +175,7 @@ async def _relay(
         )
         finished = True
     finally:
+        await watched.aclose()
         await stream.aclose()
         if finished:
             await turn.settle(stream.usage, stream.model, provider)

@@ -48,7 +48,7 @@ from gateway_http.responses_api.conversation import (
     with_ids,
 )
 from gateway_http.responses_api.door import ResponsesDoor
-from gateway_http.responses_api.events import ResponsesEvents
+from gateway_http.responses_api.events import ResponsesEvents, failure_events
 from gateway_http.responses_api.output import completed_response
 from gateway_http.responses_api.request import input_items, to_chat_request
 from gateway_http.routes.native_forwarding import (
@@ -168,12 +168,35 @@ async def _native(
     def call_for(target: Target) -> NativeCall:
         return NativeCall({**upstream, "model": target.model})
 
-    job = NativeForward(door.chat, door.natives, route, call_for, turn)
+    job = NativeForward(door.chat, door.natives, route, call_for, turn, _native_failure)
     if body.get("stream"):
         return await forward_stream(job, keep)
     answer, headers = await forward(job)
     await keep(msgspec.json.decode(answer))
     return json_answer(answer, headers)
+
+
+def _native_failure(error: GatewayError, first: bytes, relayed: int) -> bytes:
+    """A forwarded stream the gateway ends (the shutdown's curfew): ``error`` then
+    ``response.failed``, as the translated path sends them, with the vendor's response (its
+    first event, ``response.created``) and numbered after the vendor's events."""
+    _, payload, _ = gateway_error_payload(error)
+    created = _data_of(first)
+    snapshot = created.get("response") if created is not None else None
+    if not isinstance(snapshot, dict):
+        snapshot = {"object": "response"}
+    events = failure_events(snapshot, error.code, payload["error"]["message"], relayed)
+    return b"".join(_event(event) for event in events)
+
+
+def _data_of(event: bytes) -> dict[str, Any] | None:
+    """An encoded SSE event's JSON data (``None`` when it is not a JSON object)."""
+    data = b"\n".join(line[6:] for line in event.split(b"\n") if line.startswith(b"data: "))
+    try:
+        decoded = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def _size(body: Mapping[str, Any]) -> RequestSize:
