@@ -27,6 +27,11 @@ def add_derived(results: list[dict]) -> None:
         if result["status"] != "ok" or base is None or base["status"] != "ok":
             continue
         mine, theirs = result["paced"], base["paced"]
+        if mine is None:  # an anchor slower than the paced rate: no latency measured
+            result["throughput_vs_direct"] = (
+                result["throughput"]["requests_per_s"] / base["throughput"]["requests_per_s"]
+            )
+            continue
         result["added_ms"] = {
             "p50": mine["latency_ms"]["p50"] - theirs["latency_ms"]["p50"],
             "p99": mine["latency_ms"]["p99"] - theirs["latency_ms"]["p99"],
@@ -42,11 +47,17 @@ def _cells(result: dict) -> list[str]:
         return [result["name"], result["status"].upper()]
     load, paced = result["throughput"], result["paced"]
     added = result.get("added_ms", {})
+    if paced is None:
+        paced_cells = ["-", "-", "-"]
+    else:
+        paced_cells = [
+            f"{paced['latency_ms']['p50']:.2f}", f"{paced['latency_ms']['p99']:.2f}",
+            f"{paced['first_byte_ms']['p50']:.2f}" if result["stream"] else "-",
+        ]
     cells = [
         result["name"], f"{load['requests_per_s']:.0f}",
         *(f"{load['latency_ms'][q]:.2f}" for q in ("p50", "p90", "p99")),
-        f"{paced['latency_ms']['p50']:.2f}", f"{paced['latency_ms']['p99']:.2f}",
-        f"{paced['first_byte_ms']['p50']:.2f}" if result["stream"] else "-",
+        *paced_cells,
         *(f"{added[k]:+.2f}" if k in added else "-" for k in ("p50", "p99")),
         f"{added['first_byte_p50']:+.2f}" if added and result["stream"] else "-",
         *_cpu_cells(result),

@@ -41,6 +41,25 @@ def test_every_figure_is_a_ratio_to_portkeys_from_the_same_run() -> None:
     assert "litellm-json pending" in text
 
 
+def test_an_anchor_slower_than_the_paced_rate_still_reports_its_throughput_and_cpu() -> None:
+    direct = {"name": "direct-openai-stream", "status": "ok", "stream": True,
+              "throughput": {"requests_per_s": 60000, "latency_ms": {"p50": 0.5, "p90": 0.6, "p99": 0.8}},
+              "paced": {"latency_ms": {"p50": 0.1, "p99": 1.0}, "first_byte_ms": {"p50": 0.1}}}  # fmt: skip
+    litellm = {"name": "litellm-stream", "status": "ok", "stream": True,
+               "baseline": "direct-openai-stream", "paced": None,
+               "throughput": {"requests_per_s": 30, "latency_ms": {"p50": 900, "p90": 1200, "p99": 1500}},
+               "cpu_s_per_1k_requests": 29.0, "requests_per_cpu_s": 34, "cores_busy": 0.9,
+               "peak_rss_mb": {"max_process": 400}}  # fmt: skip
+    results = [direct, litellm, _ok("portkey-stream", 600, 20.0, 1.5, 200, True)]
+    report.add_derived(results)
+    assert "added_ms" not in litellm and litellm["throughput_vs_direct"] == pytest.approx(0.0005)
+    assert "litellm-stream" in report.table([direct, litellm], 100)
+    rows = report.anchor_comparison(results)
+    litellm_row = next(r for r in rows if r["target"].startswith("LiteLLM"))
+    assert litellm_row["figures"]["stream_rps"] == 30
+    assert litellm_row["figures"]["stream_cpu_ms"] == 29.0
+
+
 def test_a_chunk_stamp_cut_across_two_reads_is_still_counted() -> None:
     async def scenario() -> Tally:
         tally = Tally(array("q"))
