@@ -107,6 +107,21 @@ def test_redaction_removes_key_shaped_strings_anywhere(text: str) -> None:
     json.loads(scrubbed)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "AKIAIOSFODNN7EXAMPLE",  # an AWS access key id (AWS's documentation example)
+        "ASIAY34FZKBOKMUTVV7A",
+        "AIzaSyA-1234567890abcdefghijklmnopqrstu",  # a Google API key's shape
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJnYXRld2F5In0.c2lnbmF0dXJlLXZhbHVl",  # a JWT
+    ],
+)
+def test_redaction_removes_cloud_credentials(secret: str) -> None:
+    scrubbed = redact(json.dumps({"message": f"refresh failed for {secret} (403)"}).encode())
+    assert secret.encode() not in scrubbed and b"[redacted]" in scrubbed
+    json.loads(scrubbed)
+
+
 def test_redaction_leaves_ordinary_lines_alone() -> None:
     line = b'{"message": "request", "route": "/v1/chat/completions", "key_id": "team-a"}'
     assert redact(line) == line

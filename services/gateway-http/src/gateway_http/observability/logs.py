@@ -49,10 +49,16 @@ _REDACTIONS = (
     (re.compile(rb"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+"), rb"\1 [redacted]"),
     # Client keys (sk-gw-...) and the common provider key shapes (sk-..., sk-ant-...).
     (re.compile(rb"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}"), rb"sk-[redacted]"),
+    # The cloud providers' credentials, the shapes gateway_core.domain.secrets scrubs from
+    # upstream errors: AWS access key ids, Google API keys, OAuth/JWT bearer tokens.
+    (re.compile(rb"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), _REDACTED),
+    (re.compile(rb"\bAIza[0-9A-Za-z_\-]{30,}"), _REDACTED),
+    (re.compile(rb"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), _REDACTED),
 )
 
 
-_TRIGGERS = (b"authorization", b"api", b"cookie", b"bearer", b"basic", b"sk-")
+_TRIGGERS = (b"authorization", b"api", b"cookie", b"bearer", b"basic", b"sk-", b"akia", b"asia",
+             b"aiza", b"eyj")  # fmt: skip
 """Substrings without which no redaction can match: most lines skip the regexes (~20 us)."""
 
 
