@@ -65,7 +65,10 @@ class GatewayProcess:
         raise RuntimeError(f"gateway did not become healthy:\n{self.logs()}")
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """The lines the gateway has written so far, whole ones only: its log writer may be in
+        the middle of a line (a large batch reaches the file in pieces) while a test reads."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[: text.rfind("\n") + 1]
 
     def send_signal(self, signum: int) -> None:
         """Signal the gateway's process (with one worker, the process serving requests)."""
