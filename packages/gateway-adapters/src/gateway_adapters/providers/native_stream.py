@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from gateway_adapters.http1 import Response
+from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import ServerSentEvent, iter_sse
 from gateway_core.domain.usage import Usage
@@ -24,6 +24,26 @@ Watch = Callable[["RelayedStream", str, Mapping[str, Any]], None]
 ErrorFor = Callable[[int, bytes, Mapping[str, str]], ProviderError]
 Decode = Callable[[AsyncIterable[bytes]], AsyncIterator[ServerSentEvent]]
 """The body's bytes -> its events: SSE, or a vendor's own framing (Bedrock's event stream)."""
+
+
+async def read_answer(
+    client: Http1Client,
+    target: Target,
+    body: bytes,
+    timeout: Timeouts,
+    error_for: ErrorFor,
+    provider: str,
+) -> bytes:
+    """A native call answered whole: the vendor's body, or its error (a status of 300 and
+    above through ``error_for``, a transport failure as the gateway's own)."""
+    try:
+        async with client.post(target, body, timeout) as response:
+            raw = await response.read()
+            if response.status >= 300:
+                raise error_for(response.status, raw, response.headers)
+    except TRANSPORT_FAILURES as error:
+        raise transport_error(error, provider) from error
+    return raw
 
 
 class RelayedStream:

@@ -20,8 +20,7 @@ import msgspec
 
 from gateway_adapters.http1 import Http1Client, Target
 from gateway_adapters.providers.anthropic.errors import error_from_response
-from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
-from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_adapters.providers.native_stream import RelayedStream, read_answer
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError, UpstreamResponseError
@@ -125,14 +124,9 @@ class AnthropicMessagesPassthrough:
 
     async def _post(self, target: Target, call: NativeCall) -> bytes:
         body = _encoder.encode(call.body)
-        try:
-            async with self._client.post(target, body, self._answer_timeout) as response:
-                raw = await response.read()
-                if response.status >= 300:
-                    raise self._error(response.status, raw, response.headers)
-        except TRANSPORT_FAILURES as error:
-            raise transport_error(error, self.name) from error
-        return raw
+        return await read_answer(
+            self._client, target, body, self._answer_timeout, self._error, self.name
+        )
 
     async def send(self, call: NativeCall) -> NativeReply:
         raw = await self._post(self._target(call), call)

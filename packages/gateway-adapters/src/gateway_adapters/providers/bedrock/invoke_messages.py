@@ -33,7 +33,6 @@ from typing import Any
 from urllib.parse import quote
 
 import msgspec
-from botocore.eventstream import EventStreamBuffer, ParserError
 
 from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.anthropic.messages_passthrough import (
@@ -43,8 +42,8 @@ from gateway_adapters.providers.anthropic.messages_passthrough import (
 from gateway_adapters.providers.bedrock.adapter import Guardrail
 from gateway_adapters.providers.bedrock.errors import http_error
 from gateway_adapters.providers.bedrock.signing import SigV4Signer
-from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
-from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_adapters.providers.bedrock.stream import frames_of
+from gateway_adapters.providers.native_stream import RelayedStream, read_answer
 from gateway_adapters.providers.sse import ServerSentEvent
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.errors import ProviderError, UpstreamResponseError
@@ -102,13 +101,9 @@ class BedrockClaudeMessages:
     async def send(self, call: NativeCall) -> NativeReply:
         model, body = bedrock_body(call)
         target = await self._signed(model, "invoke", body)
-        try:
-            async with self._client.post(target, body, self._answer_timeout) as response:
-                raw = await response.read()
-                if response.status >= 300:
-                    raise self._error(response.status, raw, response.headers)
-        except TRANSPORT_FAILURES as error:
-            raise transport_error(error, self.name) from error
+        raw = await read_answer(
+            self._client, target, body, self._answer_timeout, self._error, self.name
+        )
         reply = messages_reply(raw, self.name, model)
         return NativeReply(reply.body, reply.usage, model)  # priced as the Bedrock id
 
@@ -137,21 +132,12 @@ class BedrockClaudeMessages:
         return http_error(status, raw, headers, self.name)
 
     async def _events(self, body: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-        frames = EventStreamBuffer()
-        async for data in body:
-            frames.add_data(data)
-            try:
-                messages = list(frames)
-            except ParserError as error:
-                raise UpstreamResponseError(
-                    f"{self.name} sent a malformed event-stream frame", provider=self.name
-                ) from error
-            for message in messages:
-                event = self._event(message.headers, message.payload)
-                if event is not None:
-                    yield event
-                    if event.event == "error":
-                        return
+        async for frame in frames_of(body, self.name):
+            event = self._event(frame.headers, frame.payload)
+            if event is not None:
+                yield event
+                if event.event == "error":
+                    return
 
     def _event(self, headers: Mapping[str, object], payload: bytes) -> ServerSentEvent | None:
         if headers.get(":message-type") != "event":

@@ -13,7 +13,7 @@ properly only once both messageStop and metadata arrived.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from botocore.eventstream import EventStreamBuffer, ParserError
@@ -22,6 +22,28 @@ from gateway_adapters.providers.bedrock import wire
 from gateway_adapters.providers.bedrock.errors import typed_error
 from gateway_core.domain.chat import ChatChunk, ToolCallDelta
 from gateway_core.errors import UpstreamConnectionError, UpstreamResponseError
+
+
+class Frame(NamedTuple):
+    headers: dict[str, Any]
+    payload: bytes
+
+
+async def frames_of(body: AsyncIterable[bytes], provider: str) -> AsyncIterator[Frame]:
+    """The event-stream frames of a Bedrock response body, as they complete (a malformed frame,
+    a bad CRC included, is the provider's malformed answer). Shared by ConverseStream and the
+    Messages door's InvokeModelWithResponseStream."""
+    frames = EventStreamBuffer()
+    async for data in body:
+        frames.add_data(data)
+        try:
+            messages = list(frames)
+        except ParserError as error:
+            raise UpstreamResponseError(
+                f"{provider} sent a malformed event-stream frame", provider=provider
+            ) from error
+        for message in messages:
+            yield Frame(message.headers, message.payload)
 
 
 class StreamTranslator:
@@ -34,18 +56,9 @@ class StreamTranslator:
         self._usage_sent = False
 
     async def chunks(self, body: AsyncIterable[bytes]) -> AsyncIterator[ChatChunk]:
-        frames = EventStreamBuffer()
-        async for data in body:
-            frames.add_data(data)
-            try:
-                messages = list(frames)
-            except ParserError as error:
-                raise UpstreamResponseError(
-                    f"{self._provider} sent a malformed event-stream frame", provider=self._provider
-                ) from error
-            for message in messages:
-                for chunk in self._frame(message.headers, message.payload):
-                    yield chunk
+        async for frame in frames_of(body, self._provider):
+            for chunk in self._frame(frame.headers, frame.payload):
+                yield chunk
         if not (self._stopped and self._usage_sent):
             raise UpstreamConnectionError(
                 f"{self._provider} ended the stream before its end", provider=self._provider

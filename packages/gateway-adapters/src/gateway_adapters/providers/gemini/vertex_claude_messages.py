@@ -26,8 +26,7 @@ from gateway_adapters.providers.anthropic.messages_passthrough import (
 )
 from gateway_adapters.providers.gemini.google_auth import GoogleTokenSource
 from gateway_adapters.providers.gemini.vertex_claude import VERTEX_ANTHROPIC_VERSION
-from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
-from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_adapters.providers.native_stream import RelayedStream, read_answer
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.errors import ProviderError
 from gateway_core.ports.native import NativeCall, NativeReply
@@ -71,13 +70,9 @@ class VertexClaudeMessages:
     async def send(self, call: NativeCall) -> NativeReply:
         model, body = _vertex_body(call, stream=False)
         target = await self._target(call, model, "rawPredict")
-        try:
-            async with self._client.post(target, body, self._answer_timeout) as response:
-                raw = await response.read()
-                if response.status >= 300:
-                    raise self._error(response.status, raw, response.headers)
-        except TRANSPORT_FAILURES as error:
-            raise transport_error(error, self.name) from error
+        raw = await read_answer(
+            self._client, target, body, self._answer_timeout, self._error, self.name
+        )
         return messages_reply(raw, self.name, model)
 
     def stream(self, call: NativeCall) -> RelayedStream:

@@ -15,8 +15,7 @@ from typing import Any
 import msgspec
 
 from gateway_adapters.http1 import Http1Client, Target
-from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
-from gateway_adapters.providers.native_stream import RelayedStream
+from gateway_adapters.providers.native_stream import RelayedStream, read_answer
 from gateway_adapters.providers.openai.errors import http_error
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.usage import Usage
@@ -85,13 +84,9 @@ class OpenAIResponsesPassthrough:
 
     async def send(self, call: NativeCall) -> NativeReply:
         body = _encoder.encode(call.body)
-        try:
-            async with self._client.post(self._target, body, self._answer_timeout) as response:
-                raw = await response.read()
-                if response.status >= 300:
-                    raise self._error(response.status, raw, response.headers)
-        except TRANSPORT_FAILURES as error:
-            raise transport_error(error, self.name) from error
+        raw = await read_answer(
+            self._client, self._target, body, self._answer_timeout, self._error, self.name
+        )
         try:
             answer = msgspec.json.decode(raw)
         except msgspec.DecodeError:
