@@ -79,6 +79,17 @@ def test_the_output_cap_cuts_past_its_margin_and_counts_every_kind_of_text() -> 
     assert OutputCap(10, 100, 1.0).limit_chars == 400, "a larger request's own limit counts"
 
 
+def test_the_output_cap_checks_a_count_its_reader_keeps_and_the_reported_tokens() -> None:
+    cap = OutputCap(max_output_tokens=10, requested=None, margin=2.0)
+    cap.check(80, 20)  # at the cap, not past it
+    with pytest.raises(UpstreamTooLargeError) as caught:
+        cap.check(81, provider="p")
+    assert caught.value.received_bytes == 81 and caught.value.provider == "p"
+    with pytest.raises(UpstreamTooLargeError) as caught:
+        cap.check(3, reported_tokens=21)  # a vendor's own count past the cap cuts too
+    assert caught.value.received_bytes == 84
+
+
 def test_the_shipped_catalogue_names_every_configured_and_priced_model() -> None:
     catalogue = load_model_catalogue(REPO / "config" / "models.json")
     providers = json.loads((REPO / "config" / "providers.json").read_text())["models"]

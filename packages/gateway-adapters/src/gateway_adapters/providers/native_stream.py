@@ -2,8 +2,9 @@
 
 Shared by the native front-door adapters: each event is re-encoded whole (``event:`` and
 ``data:`` lines and the blank line), so the client gets the vendor's events unchanged, and a
-vendor-specific ``watch`` function reads usage and model from the events that carry them
-(only those: ``watched`` names them, so the many text deltas are passed on undecoded).
+vendor-specific ``watch`` function reads usage and model from the events that carry them,
+and counts the output the deltas carry (``output_chars``, for the door's output cap); the
+other events (``watched`` names those read) are passed on undecoded.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class RelayedStream:
     ) -> None:
         self.usage = Usage()
         self.model = model
+        self.output_chars = 0
         self.final: Mapping[str, Any] | None = None
         self._opened = opened
         self._provider = provider
@@ -86,7 +88,7 @@ class RelayedStream:
                 watched = self._watched
                 async for event in self._decode(response.iter_chunks()):
                     name = event.event
-                    # A named event the watcher ignores (most are text deltas) is not decoded.
+                    # A named event the watcher ignores (pings, ``done`` repeats) is not decoded.
                     if event.data and (watched is None or name in watched or name == "message"):
                         self._read(name, event.data)
                     yield _encoded(event.event, event.data)

@@ -11,7 +11,9 @@ Every door states its request's size in its own vocabulary (``RequestSize``: ``m
 ``OutputCap`` is the other side: an upstream that ignores ``max_tokens`` must not have its
 answer relayed for ever. A stream's text is counted as it passes (about 4 characters a token,
 as ``estimate_partial_usage`` bills it) against a margin over the larger of the model's max
-output and the request's own limit.
+output and the request's own limit. A natively forwarded answer (the Responses and Messages
+doors) is held to the same cap, by its own count of the text its events carry and by the
+output tokens the vendor reports.
 """
 
 from __future__ import annotations
@@ -167,7 +169,8 @@ def check_request(size: RequestSize, caps: RequestCaps, catalogue: ModelCatalogu
 
 class OutputCap:
     """Counts a stream's generated characters; ``add`` raises ``UpstreamTooLargeError`` once
-    they pass the cap (an upstream ignoring ``max_tokens``)."""
+    they pass the cap (an upstream ignoring ``max_tokens``). ``check`` is the same cap for a
+    reader that keeps its own count (a natively forwarded stream, or a whole answer)."""
 
     __slots__ = ("_left", "limit_chars")
 
@@ -185,8 +188,20 @@ class OutputCap:
     def add(self, chars: int, provider: str = "") -> None:
         self._left -= chars
         if self._left < 0:
-            raise UpstreamTooLargeError(
-                "The upstream kept generating past the model's output limit; the answer was "
-                "cut.",
-                provider=provider, received_bytes=self.limit_chars - self._left,
-            )  # fmt: skip
+            raise self._cut(self.limit_chars - self._left, provider)
+
+    def check(self, generated_chars: int, reported_tokens: int = 0, provider: str = "") -> None:
+        """Raises once the text generated so far, or the output tokens the upstream reported
+        (at 4 characters a token), pass the cap: a vendor may report its output only at the
+        end (OpenAI's Responses API), or report more than its text shows (a language of
+        fewer characters a token)."""
+        chars = max(generated_chars, reported_tokens * CHARS_PER_TOKEN)
+        if chars > self.limit_chars:
+            raise self._cut(chars, provider)
+
+    @staticmethod
+    def _cut(chars: int, provider: str) -> UpstreamTooLargeError:
+        return UpstreamTooLargeError(
+            "The upstream kept generating past the model's output limit; the answer was cut.",
+            provider=provider, received_bytes=chars,
+        )  # fmt: skip

@@ -39,6 +39,10 @@ class NativeStream(Protocol):
 
     usage: Usage
     model: str
+    output_chars: int
+    """The characters of output the events carried so far (text, reasoning, tool arguments):
+    what the door holds to the output cap and bills a stream cut short by, where the vendor
+    reports its output tokens only at the end."""
     final: Mapping[str, Any] | None
     """The vendor's whole answer when its stream ends with one (the Responses API's
     ``response.completed``), else ``None``."""

@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import Message
 from gateway_core.domain.money import Money
-from gateway_core.domain.request_caps import RequestSize, chat_size
+from gateway_core.domain.request_caps import OutputCap, RequestSize, chat_size
 from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.domain.tool_registry import ToolRun
 from gateway_core.domain.usage import Usage
@@ -212,6 +212,12 @@ class ChatTurn:
         self._admission = await admission.admit(
             self._caller, self.request.model, tokens, self._size_of()
         )
+
+    def forwarded_cap(self) -> OutputCap:
+        """The output cap a forwarded answer is held to, as a relayed stream is (``_relay``):
+        the door counts the vendor's events against it."""
+        request = self.request
+        return self._parts.admission.output_cap(request.model, request.max_tokens)
 
     async def end_forwarded(self, response: ChatResponse, *, aborted: bool = False) -> None:
         """Account a forwarded call by the usage the provider reported (once)."""

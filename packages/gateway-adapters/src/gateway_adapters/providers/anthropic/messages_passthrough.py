@@ -8,7 +8,8 @@ server tools and whatever Anthropic adds next pass through untouched. The client
 headers win, and the version defaults to the adapter's). Usage for the gateway's accounting:
 ``input_tokens`` plus both cache counts are the prompt, ``cache_read_input_tokens`` the cached
 part, ``output_tokens`` the completion; in a stream from ``message_start`` and
-``message_delta``.
+``message_delta`` (only at the end: the output so far is counted from the
+``content_block_delta`` events, for the door's output cap).
 """
 
 from __future__ import annotations
@@ -63,21 +64,39 @@ def _count(usage: Mapping[str, Any], name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
-_WATCHED = frozenset({"message_start", "message_delta"})
+_WATCHED = frozenset({"message_start", "message_delta", "content_block_delta"})
 """The events ``watch_messages_events`` reads (Anthropic names every event after its ``type``)."""
 
 
 def watch_messages_events(
     stream: RelayedStream, name: str, payload: Mapping[str, Any]
 ) -> None:
-    """Model and usage from a Messages stream's events (also read on Bedrock and Vertex)."""
+    """Model and usage from a Messages stream's events, and the output its deltas carry (also
+    read on Bedrock and Vertex)."""
     kind = payload.get("type", name)
-    if kind == "message_start":
+    if kind == "content_block_delta":
+        delta = payload.get("delta")
+        if isinstance(delta, dict):
+            stream.output_chars += _delta_chars(delta)
+    elif kind == "message_start":
         message = payload.get("message") or {}
         stream.model = message.get("model") or stream.model
         stream.usage = messages_usage(message.get("usage") or {})
     elif kind == "message_delta" and payload.get("usage"):
         stream.usage = messages_usage(payload["usage"], stream.usage)
+
+
+_DELTA_TEXT = ("text", "partial_json", "thinking")
+"""The fields of a ``content_block_delta`` that hold generated output: a text, a tool's
+input JSON, a thinking block (a ``signature_delta`` is not output)."""
+
+
+def _delta_chars(delta: Mapping[str, Any]) -> int:
+    for field in _DELTA_TEXT:
+        text = delta.get(field)
+        if isinstance(text, str):
+            return len(text)
+    return 0
 
 
 class AnthropicMessagesPassthrough:

@@ -4,7 +4,8 @@ The body goes as the client sent it (the route has set ``model``), the answer co
 OpenAI sent it, events included: built-in tools, reasoning items and their encrypted content
 pass through untouched. Usage for the gateway's accounting is read from the ``response``
 object (``usage.input_tokens``, ``output_tokens``, ``input_tokens_details.cached_tokens``),
-in a stream from ``response.completed`` / ``response.incomplete`` / ``response.failed``.
+in a stream from ``response.completed`` / ``response.incomplete`` / ``response.failed``, the
+end: the output so far is counted from the ``*.delta`` events, for the door's output cap.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_core.ports.native import NativeCall, NativeReply
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_WATCHED = _FINAL_EVENTS | {"response.created"}
+_DELTAS = frozenset({
+    "response.output_text.delta", "response.refusal.delta",
+    "response.reasoning_text.delta", "response.reasoning_summary_text.delta",
+    "response.function_call_arguments.delta", "response.custom_tool_call_input.delta",
+    "response.mcp_call_arguments.delta", "response.code_interpreter_call_code.delta",
+    "response.audio.transcript.delta",
+})  # fmt: skip
+"""The events whose ``delta`` is generated output (text, reasoning, a tool's input)."""
+_WATCHED = _FINAL_EVENTS | _DELTAS | {"response.created"}
 """The events ``_watch`` reads (OpenAI names every event after its ``type``)."""
 _encoder = msgspec.json.Encoder()
 
@@ -40,7 +49,11 @@ def responses_usage(response: Mapping[str, Any]) -> Usage:
 
 def _watch(stream: RelayedStream, name: str, payload: Mapping[str, Any]) -> None:
     kind = payload.get("type", name)
-    if kind in _FINAL_EVENTS or kind == "response.created":
+    if kind in _DELTAS:
+        delta = payload.get("delta")
+        if isinstance(delta, str):
+            stream.output_chars += len(delta)
+    elif kind in _FINAL_EVENTS or kind == "response.created":
         response = payload.get("response") or {}
         stream.model = response.get("model") or stream.model
         if kind in _FINAL_EVENTS:
