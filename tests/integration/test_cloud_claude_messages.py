@@ -9,6 +9,7 @@ ways, as they would from Anthropic itself. The fake upstream checks each cloud's
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anthropic
@@ -18,6 +19,7 @@ import pytest
 from tests.integration.cloud_gateway import VERTEX_PATH
 from tests.support.fake_upstream import FakeUpstream, Fault, Turn, bedrock_wire
 from tests.support.fake_upstream.bedrock_wire import CLAUDE_BODIES, ThrottledMidStream
+from tests.support.fake_upstream.server import FLOOD_PIECE
 from tests.support.gateway import GatewayProcess
 
 BEDROCK_CLAUDE = "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -170,6 +172,38 @@ def test_bedrock_throttling_mid_stream_is_an_error_event(
 
     assert raised.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
     assert bedrock_wire.SECRET_KEY not in str(raised.value.body)
+
+
+@pytest.mark.parametrize("cloud", CLAUDES)
+def test_a_cloud_claude_stream_past_the_output_cap_is_cut_and_billed_once(
+    cloud_gateway: GatewayProcess, claude: anthropic.Anthropic, fake_upstream: FakeUpstream,
+    cloud: str,
+) -> None:  # fmt: skip
+    """An upstream that ignores ``max_tokens``: cut at the model's output cap (the shipped
+    catalogue's 64000 tokens, at 2 x 4 characters a token), with Anthropic's error event."""
+    fake_upstream.script(Turn(text="flood", floods=True, prompt_tokens=11))
+    before = httpx.get(f"{cloud_gateway.url}/v1/usage").json()["totals"]
+    question: list[Any] = [{"role": "user", "content": "hi"}]
+    with (
+        pytest.raises(anthropic.APIStatusError) as raised,
+        claude.messages.stream(model=CLAUDES[cloud], max_tokens=64, messages=question) as stream,
+    ):
+        for _ in stream:
+            pass
+
+    assert raised.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+    assert "upstream kept generating" in raised.value.message
+    assert fake_upstream.hangups, "the gateway closed the cloud's stream"
+    cut_chars = 2 * 64000 * 4 + len(FLOOD_PIECE)  # the delta that passed the cap
+    expected = {"requests": 1, "prompt_tokens": 11, "completion_tokens": cut_chars // 4}
+    deadline = time.monotonic() + 10
+    while True:  # accounted in the background once the stream was cut
+        after = httpx.get(f"{cloud_gateway.url}/v1/usage").json()["totals"]
+        spent = {name: after[name] - before[name] for name in expected}
+        if spent["requests"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert spent == expected
 
 
 def test_gemini_on_the_same_vertex_provider_is_translated(

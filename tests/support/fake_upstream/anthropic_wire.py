@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from tests.support.fake_upstream.server import (
     FakeUpstream,
     Fault,
     Turn,
+    flood,
     quoted_credentials,
 )
 
@@ -94,6 +96,8 @@ async def render(
             events = [*events[:4], ("error", {"type": "error", "error": error})]
         if turn.stalls_mid_stream:
             return await _stall(upstream, request, events)
+        if turn.floods:
+            return await _flood(upstream, request, events)
         return await _stream(request, events, turn.fault)
     if isinstance(turn, ErrorMidStream):
         return error_response(turn.status, turn.error_type, turn.error_message)
@@ -299,6 +303,39 @@ async def _stall(
         await response.write(encode_event(name, data))
     await upstream.hold()
     return response
+
+
+async def _flood(
+    upstream: FakeUpstream, request: web.Request, events: list[Event]
+) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"content-type": "text/event-stream; charset=utf-8"})
+    await response.prepare(request)
+    await flood_message(upstream, response, events)
+    return response
+
+
+async def flood_message(
+    upstream: FakeUpstream,
+    response: web.StreamResponse,
+    events: list[Event],
+    encode: Callable[[str, dict[str, Any]], bytes] = encode_event,
+) -> None:
+    """On a prepared response: the message's start and its text block's, then text deltas
+    past any output limit (``flood``), then its end if the gateway is still reading.
+    ``encode``: the cloud's framing of one event (Bedrock's event stream)."""
+    for name, data in events[:3]:
+        await response.write(encode(name, data))
+
+    def delta(text: str) -> bytes:
+        piece = {"type": "content_block_delta", "index": 0,
+                 "delta": {"type": "text_delta", "text": text}}  # fmt: skip
+        return encode("content_block_delta", piece)
+
+    if await flood(upstream, response, delta):
+        return
+    for name, data in events[-3:]:  # the block's stop, message_delta, message_stop
+        await response.write(encode(name, data))
+    await response.write_eof()
 
 
 async def _send_then_drop(

@@ -327,6 +327,12 @@ class ClaudeBodies:
 CLAUDE_BODIES = ClaudeBodies()
 
 
+def _chunk_frame(name: str, payload: dict[str, Any]) -> bytes:
+    """One Messages event as InvokeModelWithResponseStream frames it."""
+    encoded = base64.b64encode(json.dumps(payload).encode()).decode()
+    return event_frame("chunk", {"bytes": encoded})
+
+
 async def render_claude(
     upstream: FakeUpstream, request: web.Request, body: Any, turn: Turn
 ) -> web.StreamResponse:
@@ -362,6 +368,9 @@ async def render_claude(
     events[-1][1]["amazon-bedrock-invocationMetrics"] = metrics
     response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
     await response.prepare(request)
+    if turn.floods:
+        await anthropic_wire.flood_message(upstream, response, events, _chunk_frame)
+        return response
     for position, (_, payload) in enumerate(events):
         if isinstance(turn, ThrottledMidStream) and position == 3:
             await response.write(exception_frame("throttlingException", "Too many tokens"))

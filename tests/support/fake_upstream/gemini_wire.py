@@ -391,6 +391,8 @@ async def render_claude(
     message = anthropic_wire.message_body(body, turn)
     if request.path.endswith(":streamRawPredict"):
         events = anthropic_wire.stream_events(message)
+        if turn.floods:
+            return await anthropic_wire._flood(upstream, request, events)
         return await anthropic_wire._stream(request, events, turn.fault)
     if turn.fault is Fault.MALFORMED_JSON:
         return web.Response(text="<html>proxy error</html>", content_type="application/json")

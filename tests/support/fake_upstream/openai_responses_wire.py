@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.fake_upstream.openai_wire import _ERRORS
-from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS, FakeUpstream, Turn
+from tests.support.fake_upstream.server import RETRY_AFTER_SECONDS, FakeUpstream, Turn, flood
 
 PATH = "/v1/responses"
 
@@ -43,6 +43,8 @@ async def render(upstream: FakeUpstream, request: web.Request, body: Any, turn: 
                  "param": "input", "code": "missing_required_parameter"}  # fmt: skip
         return web.json_response({"error": error}, status=400)
     response = response_body(body, turn)
+    if body.get("stream") and turn.floods:
+        return await _flood(upstream, request, response)
     if body.get("stream"):
         return await _stream(upstream, request, response, turn.stalls_mid_stream)
     return web.json_response(response)
@@ -151,3 +153,34 @@ async def _stream(
         await reply.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
     await reply.write_eof()
     return reply
+
+
+async def _flood(
+    upstream: FakeUpstream, request: web.Request, response: dict[str, Any]
+) -> web.StreamResponse:
+    """The response's opening events up to its text part, then text deltas past any output
+    limit, numbered on."""
+    reply = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await reply.prepare(request)
+    events = stream_events(response)
+    opening = events[:4]  # created, in_progress, output_item.added, content_part.added
+    for event in opening:
+        await reply.write(_encoded(event))
+    sequence = len(opening)
+    common = {key: opening[-1][key] for key in ("output_index", "item_id", "content_index")}
+
+    def delta(text: str) -> bytes:
+        nonlocal sequence
+        sequence += 1
+        return _encoded({"type": "response.output_text.delta", **common, "delta": text,
+                         "logprobs": [], "sequence_number": sequence - 1})  # fmt: skip
+
+    if await flood(upstream, reply, delta):
+        return reply
+    await reply.write(_encoded({**events[-1], "sequence_number": sequence}))
+    await reply.write_eof()
+    return reply
+
+
+def _encoded(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()

@@ -45,6 +45,10 @@ class Turn:
     """OpenAI chat, Responses and Anthropic Messages dialects, streamed: the first events
     (the first text included), then nothing until the gateway hangs up
     (a slow model); ``FakeUpstream.hangups`` records when."""
+    floods: bool = False
+    """Anthropic Messages (Bedrock's and Vertex's Claude too) and Responses dialects, streamed:
+    ignores ``max_tokens`` and streams text deltas (``flood``) until the gateway hangs up;
+    ``FakeUpstream.hangups`` records when."""
     quote_credentials: bool = False
     """With an HTTP fault: the error message quotes the credentials the request came with,
     as some vendors' messages do (the gateway must never pass them on)."""
@@ -70,6 +74,29 @@ class RecordedRequest:
     body: Any
     received_at: float = 0.0
     """``time.monotonic()`` on arrival: the spacing of retries."""
+
+
+FLOOD_PIECE = "x" * 1000
+FLOOD_CHARS = 16 * 1024 * 1024
+"""What a flooding turn streams at most, far past any cap a test sets: then it ends as usual
+(a gateway that does not cut it sees the whole answer, and its test fails)."""
+
+
+async def flood(
+    upstream: FakeUpstream, response: web.StreamResponse, delta: Callable[[str], bytes]
+) -> bool:
+    """Writes ``delta(FLOOD_PIECE)`` events until the gateway hangs up (``True``, recorded in
+    ``hangups``) or ``FLOOD_CHARS`` were sent (``False``)."""
+    try:
+        for _ in range(FLOOD_CHARS // len(FLOOD_PIECE)):
+            await response.write(delta(FLOOD_PIECE))
+    except ConnectionError:
+        upstream.hangups.append(time.monotonic())
+        return True
+    except asyncio.CancelledError:  # aiohttp cancels a handler whose client left
+        upstream.hangups.append(time.monotonic())
+        raise
+    return False
 
 
 Renderer = Callable[["FakeUpstream", web.Request, Any, Turn], Awaitable[web.StreamResponse]]

@@ -10,15 +10,15 @@ ends, as they do for chat.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.messages import Message
-from gateway_core.domain.request_caps import RequestSize
+from gateway_core.domain.request_caps import OutputCap, RequestSize
 from gateway_core.domain.routing import DeploymentGroup, Target
 from gateway_core.domain.usage import Usage
 from gateway_core.ports.native import NativeFormatProvider
-from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome
+from gateway_core.use_cases.chat_turn import ChatTurn, TurnOutcome, estimate_partial_usage
 from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions
 from gateway_http.caller import ChatApi
 from gateway_http.request_record import RequestRecord
@@ -148,8 +148,8 @@ def _serves(natives: Mapping[str, NativeFormatProvider], target: Target) -> bool
 
 class NativeTurn:
     """The chat turn around a natively forwarded call: permission, rate limit and budget
-    before it (``admit``); usage, cost and the token reservation after it (``settle``, or
-    ``release`` when it produced nothing)."""
+    before it (``admit``); the output cap during it (``output_cap``); usage, cost and the
+    token reservation after it (``settle``, or ``release`` when it produced nothing)."""
 
     def __init__(self, api: ChatApi, caller: ChatCaller, record: RequestRecord, *,
                  model: str, prompt_text: str, max_tokens: int | None,
@@ -159,6 +159,7 @@ class NativeTurn:
         request = ChatRequest(model, (Message.user(prompt_text),), max_tokens=max_tokens)
         self._turn = record.turn = api.serve.start(request, caller, size=size)
         self._record = record
+        self.model = model
         record.model, record.stream = model, stream
 
     @property
@@ -171,12 +172,34 @@ class NativeTurn:
     async def release(self) -> None:
         await self._turn.abandon_forwarded()
 
-    async def settle(self, usage: Usage, model: str, provider: str) -> None:
-        await self._turn.end_forwarded(_response(usage, model, provider))
+    def output_cap(self) -> OutputCap:
+        """What the answer may generate before the door cuts it (``OutputCap.check``)."""
+        return self._turn.forwarded_cap()
+
+    async def settle(
+        self, usage: Usage, model: str, provider: str, *, aborted: bool = False
+    ) -> None:
+        """``aborted``: the answer did not reach the client whole (cut at a cap)."""
+        await self._turn.end_forwarded(_response(usage, model, provider), aborted=aborted)
 
     def settle_later(self, usage: Usage, model: str, provider: str) -> None:
-        """For a stream the client left: its task may be cancelled, so settle in another."""
+        """For a stream that ended early (the client left, a cap, the curfew, the vendor
+        gone): its task may be cancelled, so settle in another."""
         self._turn.end_forwarded_later(_response(usage, model, provider))
+
+    def generated(self, reported: Usage, output_chars: int) -> Usage:
+        """What an answer that ended early is billed: the usage the vendor reported so far,
+        its output at least the characters relayed at about 4 a token (a vendor may report
+        its output only at the end), its prompt estimated if none was reported yet (as the
+        chat turn bills a stream cut short, ``estimate_partial_usage``)."""
+        estimate = estimate_partial_usage(self._turn.request, output_chars)
+        if estimate.completion_tokens <= reported.completion_tokens and reported.prompt_tokens:
+            return reported
+        return replace(
+            reported,
+            prompt_tokens=reported.prompt_tokens or estimate.prompt_tokens,
+            completion_tokens=max(reported.completion_tokens, estimate.completion_tokens),
+        )
 
     def watch(self, events: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
         """The relayed events, ended by the shutdown's curfew like a translated stream's."""

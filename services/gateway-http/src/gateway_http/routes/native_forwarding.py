@@ -8,27 +8,33 @@ chat calls' own planner (``ServeChat.first_success``): each attempt gets the bod
 target (``CallFor``). When they all fail retryably, the error propagates and the route may
 fall back to its translated path.
 
-The relayed events are watched by the shutdown's curfew (``NativeTurn.watch``), as translated
-streams are: a stream still running when the grace period is about to end is closed upstream,
-ended with the door's own error event in the vendor's shape (``ErrorEvent``, the door's), and
-accounted as abandoned with the usage the vendor reported so far.
+The relayed events are watched by the shutdown's curfew (``NativeTurn.watch``), and held to
+the model's output cap (``NativeTurn.output_cap``: the text the events carried, the output
+tokens the vendor reported), as translated streams are. A stream the gateway ends (the grace
+period is about to end; it passed the output cap or the byte cap: an upstream ignoring
+``max_tokens``) is closed upstream, ended with the door's own error event in the vendor's
+shape (``ErrorEvent``, the door's), and accounted as abandoned with the usage the vendor
+reported so far, its output at least what the relayed text comes to. A JSON answer past
+either cap is the door's 502 ``upstream_response_too_large``, billed for what was generated.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Response
 
 from gateway_core.domain.routing import Target
+from gateway_core.domain.usage import Usage
 from gateway_core.errors import (
     GatewayError,
     ProviderNotConfiguredError,
     ServerShuttingDownError,
     UpstreamConnectionError,
+    UpstreamTooLargeError,
 )
 from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeReply, NativeStream
 from gateway_http.caller import ChatApi
@@ -48,7 +54,7 @@ CallFor = Callable[[Target], NativeCall]
 
 ErrorEvent = Callable[[GatewayError, bytes, int], bytes]
 """The door's error event(s), encoded, for a stream the gateway ends itself (the shutdown's
-curfew): from the error, the stream's first event (the Responses API's ``response.created``
+curfew, a cap): from the error, the stream's first event (the Responses API's ``response.created``
 names the response) and how many events were relayed (the next ``sequence_number``)."""
 
 
@@ -93,8 +99,20 @@ async def forward(job: NativeForward) -> tuple[bytes, dict[str, str]]:
 
     try:
         native, reply = await job.api.serve.first_success(job.route.groups, attempt)
+    except UpstreamTooLargeError as error:
+        # Past the byte cap: the vendor generated what was read; billed as text, as the chat
+        # turn bills an answer cut there.
+        usage = turn.generated(Usage(), error.received_bytes)
+        await turn.settle(usage, turn.model, error.provider, aborted=True)
+        raise
     except BaseException:
         await turn.release()
+        raise
+    try:
+        turn.output_cap().check(0, reply.usage.completion_tokens, native.name)
+    except UpstreamTooLargeError:
+        # The vendor ignored the output limit: its answer is refused, as a stream is cut.
+        await turn.settle(reply.usage, reply.model, native.name, aborted=True)
         raise
     await turn.settle(reply.usage, reply.model, native.name)
     return reply.body, {**turn_headers(turn.outcome), **NATIVE_HEADER}
@@ -154,18 +172,24 @@ async def _relay(
     turn = job.turn
     finished = False
     relayed = 1
+    cap = turn.output_cap()
     watched = turn.watch(events)
     try:
         yield first
         async for event in watched:
+            # Counted as read, checked before it is relayed: the event past the cap is not.
+            cap.check(stream.output_chars, stream.usage.completion_tokens, provider)
             relayed += 1
             yield event
         finished = True
-    except ServerShuttingDownError as error:
-        # The grace period is over (the curfew closed the vendor's stream): the client hears
-        # it in its door's words; the turn is accounted as abandoned (``settle_later``).
+    except (ServerShuttingDownError, UpstreamTooLargeError) as error:
+        # The gateway ends the stream: the grace period is over (the curfew closed the
+        # vendor's stream), or the answer passed the output or byte cap. The vendor's stream
+        # is closed first, then the client hears it in its door's words; the turn is
+        # accounted as abandoned (``settle_later``).
         turn.failed(error.code)
-        log.warning("native stream ended at the shutdown's deadline")
+        log.warning("native stream ended by the gateway: %s", error.code)
+        await _close(watched, stream)
         yield job.error_event(error, first, relayed)
     except GatewayError as error:
         # The vendor's connection failed mid-stream: the client's SDK sees the stream end
@@ -173,13 +197,18 @@ async def _relay(
         log.warning(
             "native stream failed after it started: %s", error.code, exc_info=error.__cause__
         )
-        finished = True
     finally:
-        await watched.aclose()
-        await stream.aclose()
+        await _close(watched, stream)
         if finished:
             await turn.settle(stream.usage, stream.model, provider)
             if on_final is not None and stream.final is not None:
                 await on_final(stream.final)
         else:
-            turn.settle_later(stream.usage, stream.model, provider)
+            usage = turn.generated(stream.usage, stream.output_chars)
+            turn.settle_later(usage, stream.model, provider)
+
+
+async def _close(watched: AsyncGenerator[bytes, None], stream: NativeStream) -> None:
+    """The vendor's connection closed (closing twice is a no-op)."""
+    await watched.aclose()
+    await stream.aclose()
