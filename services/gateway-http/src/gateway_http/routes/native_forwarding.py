@@ -54,8 +54,9 @@ CallFor = Callable[[Target], NativeCall]
 
 ErrorEvent = Callable[[GatewayError, bytes, int], bytes]
 """The door's error event(s), encoded, for a stream the gateway ends itself (the shutdown's
-curfew, a cap): from the error, the stream's first event (the Responses API's ``response.created``
-names the response) and how many events were relayed (the next ``sequence_number``)."""
+curfew, a cap): from the error, the stream's first event (the Responses API's
+``response.created`` names the response) and how many events were relayed (the next
+``sequence_number``)."""
 
 
 @dataclass(frozen=True, slots=True)
