@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from gateway_adapters.providers.anthropic.messages_passthrough import watch_messages_events
+from gateway_adapters.providers.anthropic.messages_passthrough import (
+    MESSAGES_DELTAS,
+    messages_delta_chars,
+    watch_messages_events,
+)
 from gateway_adapters.providers.native_stream import RelayedStream
 from gateway_adapters.providers.openai import responses_passthrough
 from gateway_core.domain.usage import Usage
@@ -60,10 +64,11 @@ def test_a_messages_stream_counts_text_thinking_and_tool_input() -> None:
         _delta("signature_delta", signature="EqQBCgIYAhIM" * 10),
         _delta("text_delta", text="héllo\n"),
         _delta("input_json_delta", partial_json='{"x": 1}'),
+        ("content_block_delta", {"type": "content_block_delta", "delta": "not an object"}),
         ("message_delta", {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 30}}),
     )  # fmt: skip
-    stream = _relayed(body, watch=watch_messages_events,
-                      watched=frozenset({"message_start", "message_delta", "content_block_delta"}))  # fmt: skip
+    stream = _relayed(body, watch=watch_messages_events, watched=None,  # as Bedrock and Vertex
+                      count=messages_delta_chars, counted=MESSAGES_DELTAS)  # fmt: skip
     assert stream.output_chars == len("Hmm, ") + len("héllo\n") + len('{"x": 1}')
     assert stream.usage == Usage(9, 30)
 
@@ -83,6 +88,8 @@ def test_a_responses_stream_counts_every_delta_of_output_and_no_repeat() -> None
         event("response.completed", response={"model": "gpt-5", "usage": {"output_tokens": 12}}),
     )
     stream = _relayed(body, watch=responses_passthrough._watch,
-                      watched=responses_passthrough._WATCHED)  # fmt: skip
+                      watched=responses_passthrough._WATCHED,
+                      count=responses_passthrough._delta_chars,
+                      counted=responses_passthrough._DELTAS)  # fmt: skip
     assert stream.output_chars == len("Think. Hello world") + len('{"a":')
     assert stream.usage.completion_tokens == 12

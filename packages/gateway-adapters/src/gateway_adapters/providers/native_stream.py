@@ -2,9 +2,10 @@
 
 Shared by the native front-door adapters: each event is re-encoded whole (``event:`` and
 ``data:`` lines and the blank line), so the client gets the vendor's events unchanged, and a
-vendor-specific ``watch`` function reads usage and model from the events that carry them,
-and counts the output the deltas carry (``output_chars``, for the door's output cap); the
-other events (``watched`` names those read) are passed on undecoded.
+vendor-specific ``watch`` function reads usage and model from the events that carry them
+(only those: ``watched`` names them), and a vendor-specific ``count`` the output its delta
+events carry (``output_chars``, for the door's output cap: ``counted`` names them; each is
+decoded into only the fields it counts). The other events are passed on undecoded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError
 
 Watch = Callable[["RelayedStream", str, Mapping[str, Any]], None]
+Count = Callable[[str], int]
+"""An output delta event's data -> the characters of output it carries."""
 ErrorFor = Callable[[int, bytes, Mapping[str, str]], ProviderError]
 Decode = Callable[[AsyncIterable[bytes]], AsyncIterator[ServerSentEvent]]
 """The body's bytes -> its events: SSE, or a vendor's own framing (Bedrock's event stream)."""
@@ -60,6 +63,8 @@ class RelayedStream:
         model: str,
         decode: Decode = iter_sse,
         watched: frozenset[str] | None = None,
+        count: Count | None = None,
+        counted: frozenset[str] = frozenset(),
     ) -> None:
         self.usage = Usage()
         self.model = model
@@ -71,6 +76,8 @@ class RelayedStream:
         self._decode = decode
         self._error_for = error_for
         self._watched = watched
+        self._count = count
+        self._counted = counted
         self._events = self._relay()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -85,11 +92,13 @@ class RelayedStream:
                 if response.status >= 300:
                     raw = await response.read()
                     raise self._error_for(response.status, raw, response.headers)
-                watched = self._watched
+                watched, count, counted = self._watched, self._count, self._counted
                 async for event in self._decode(response.iter_chunks()):
                     name = event.event
-                    # A named event the watcher ignores (pings, ``done`` repeats) is not decoded.
-                    if event.data and (watched is None or name in watched or name == "message"):
+                    if name in counted and count is not None:
+                        self.output_chars += count(event.data)
+                    # A named event the watcher ignores (a ping, a repeat) is not decoded.
+                    elif event.data and (watched is None or name in watched or name == "message"):
                         self._read(name, event.data)
                     yield _encoded(event.event, event.data)
         except TRANSPORT_FAILURES as error:

@@ -64,21 +64,16 @@ def _count(usage: Mapping[str, Any], name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
-_WATCHED = frozenset({"message_start", "message_delta", "content_block_delta"})
+_WATCHED = frozenset({"message_start", "message_delta"})
 """The events ``watch_messages_events`` reads (Anthropic names every event after its ``type``)."""
 
 
 def watch_messages_events(
     stream: RelayedStream, name: str, payload: Mapping[str, Any]
 ) -> None:
-    """Model and usage from a Messages stream's events, and the output its deltas carry (also
-    read on Bedrock and Vertex)."""
+    """Model and usage from a Messages stream's events (also read on Bedrock and Vertex)."""
     kind = payload.get("type", name)
-    if kind == "content_block_delta":
-        delta = payload.get("delta")
-        if isinstance(delta, dict):
-            stream.output_chars += _delta_chars(delta)
-    elif kind == "message_start":
+    if kind == "message_start":
         message = payload.get("message") or {}
         stream.model = message.get("model") or stream.model
         stream.usage = messages_usage(message.get("usage") or {})
@@ -86,17 +81,34 @@ def watch_messages_events(
         stream.usage = messages_usage(payload["usage"], stream.usage)
 
 
-_DELTA_TEXT = ("text", "partial_json", "thinking")
-"""The fields of a ``content_block_delta`` that hold generated output: a text, a tool's
-input JSON, a thinking block (a ``signature_delta`` is not output)."""
+MESSAGES_DELTAS = frozenset({"content_block_delta"})
+"""The events whose output ``messages_delta_chars`` counts (also on Bedrock and Vertex)."""
 
 
-def _delta_chars(delta: Mapping[str, Any]) -> int:
-    for field in _DELTA_TEXT:
-        text = delta.get(field)
-        if isinstance(text, str):
-            return len(text)
-    return 0
+class _Delta(msgspec.Struct):
+    """A ``content_block_delta``'s output: a text, a tool's input JSON, a thinking block's
+    text (a ``signature_delta`` is not output)."""
+
+    text: str = ""
+    partial_json: str = ""
+    thinking: str = ""
+
+
+class _DeltaEvent(msgspec.Struct):
+    delta: _Delta
+
+
+_delta_event = msgspec.json.Decoder(_DeltaEvent)
+
+
+def messages_delta_chars(data: str) -> int:
+    """The characters of output a ``content_block_delta`` carries (0 if it is malformed: it
+    is relayed as sent, and the client's SDK judges it)."""
+    try:
+        delta = _delta_event.decode(data).delta
+    except msgspec.DecodeError:
+        return 0
+    return len(delta.text) + len(delta.partial_json) + len(delta.thinking)
 
 
 class AnthropicMessagesPassthrough:
@@ -157,7 +169,8 @@ class AnthropicMessagesPassthrough:
         opened = self._client.post(target, body, self._stream_timeout)
         return RelayedStream(opened, provider=self.name, watch=watch_messages_events,
                              error_for=self._error, model=str(call.body.get("model", "")),
-                             watched=_WATCHED)  # fmt: skip
+                             watched=_WATCHED, count=messages_delta_chars,
+                             counted=MESSAGES_DELTAS)  # fmt: skip
 
     async def count_tokens(self, call: NativeCall) -> bytes:
         return await self._post(self._target(call, "/count_tokens"), call)

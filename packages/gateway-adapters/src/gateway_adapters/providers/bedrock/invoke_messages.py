@@ -36,6 +36,8 @@ import msgspec
 
 from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.anthropic.messages_passthrough import (
+    MESSAGES_DELTAS,
+    messages_delta_chars,
     messages_reply,
     watch_messages_events,
 )
@@ -115,7 +117,8 @@ class BedrockClaudeMessages:
             stream.model = model  # priced as the Bedrock id, not the Anthropic name it reports
 
         return RelayedStream(self._opened(model, body), provider=self.name, watch=watch,
-                             error_for=self._error, model=model, decode=self._events)  # fmt: skip
+                             error_for=self._error, model=model, decode=self._events,
+                             count=messages_delta_chars, counted=MESSAGES_DELTAS)  # fmt: skip
 
     @asynccontextmanager
     async def _opened(self, model: str, body: bytes) -> AsyncIterator[Response]:

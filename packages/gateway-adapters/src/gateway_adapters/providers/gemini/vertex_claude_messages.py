@@ -21,6 +21,8 @@ import msgspec
 from gateway_adapters.http1 import Http1Client, Response, Target
 from gateway_adapters.providers.anthropic.errors import error_from_response
 from gateway_adapters.providers.anthropic.messages_passthrough import (
+    MESSAGES_DELTAS,
+    messages_delta_chars,
     messages_reply,
     watch_messages_events,
 )
@@ -78,8 +80,8 @@ class VertexClaudeMessages:
     def stream(self, call: NativeCall) -> RelayedStream:
         model, body = _vertex_body(call, stream=True)
         return RelayedStream(self._opened(call, model, body), provider=self.name,
-                             watch=watch_messages_events, error_for=self._error,
-                             model=model)  # fmt: skip
+                             watch=watch_messages_events, error_for=self._error, model=model,
+                             count=messages_delta_chars, counted=MESSAGES_DELTAS)  # fmt: skip
 
     @asynccontextmanager
     async def _opened(self, call: NativeCall, model: str, body: bytes) -> AsyncIterator[Response]:

@@ -32,7 +32,7 @@ _DELTAS = frozenset({
     "response.audio.transcript.delta",
 })  # fmt: skip
 """The events whose ``delta`` is generated output (text, reasoning, a tool's input)."""
-_WATCHED = _FINAL_EVENTS | _DELTAS | {"response.created"}
+_WATCHED = _FINAL_EVENTS | {"response.created"}
 """The events ``_watch`` reads (OpenAI names every event after its ``type``)."""
 _encoder = msgspec.json.Encoder()
 
@@ -47,13 +47,23 @@ def responses_usage(response: Mapping[str, Any]) -> Usage:
     )
 
 
+class _DeltaEvent(msgspec.Struct):
+    delta: str = ""
+
+
+_delta_event = msgspec.json.Decoder(_DeltaEvent)
+
+
+def _delta_chars(data: str) -> int:
+    try:
+        return len(_delta_event.decode(data).delta)
+    except msgspec.DecodeError:  # relayed as sent; the client's SDK judges it
+        return 0
+
+
 def _watch(stream: RelayedStream, name: str, payload: Mapping[str, Any]) -> None:
     kind = payload.get("type", name)
-    if kind in _DELTAS:
-        delta = payload.get("delta")
-        if isinstance(delta, str):
-            stream.output_chars += len(delta)
-    elif kind in _FINAL_EVENTS or kind == "response.created":
+    if kind in _FINAL_EVENTS or kind == "response.created":
         response = payload.get("response") or {}
         stream.model = response.get("model") or stream.model
         if kind in _FINAL_EVENTS:
@@ -113,4 +123,5 @@ class OpenAIResponsesPassthrough:
         body = _encoder.encode({**call.body, "stream": True})
         opened = self._client.post(self._target, body, self._stream_timeout)
         return RelayedStream(opened, provider=self.name, watch=_watch, error_for=self._error,
-                             model=str(call.body.get("model", "")), watched=_WATCHED)  # fmt: skip
+                             model=str(call.body.get("model", "")), watched=_WATCHED,
+                             count=_delta_chars, counted=_DELTAS)  # fmt: skip
