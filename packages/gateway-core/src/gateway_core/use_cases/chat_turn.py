@@ -178,7 +178,7 @@ class ChatTurn:
         hit = await self._begin()
         try:
             if hit is None:
-                async with self._parts.curfew.call():
+                with self._parts.curfew.call():
                     response, exchange = await self._call_model()
             else:
                 response, exchange = hit, (hit.choices[0].message,)
@@ -244,7 +244,8 @@ class ChatTurn:
         parts, request, caller = self._parts, self.request, self._caller
         admission = parts.admission
         tokens = estimate_tokens(request) if admission.limiter is not None else 0
-        self._admission = await admission.admit(caller, request.model, tokens, self._size_of())
+        size = self._size if self._size is not None else chat_size(request)
+        self._admission = await admission.admit(caller, request.model, tokens, size)
         try:
             session_id = self._options.session_id
             if session_id is not None:
@@ -375,7 +376,8 @@ class ChatTurn:
             )
         if self._cache_state == "MISS":
             await self._parts.cache.store(self._key, self._options, response)
-        await self._leave_session()
+        if self._session_scope is not None:
+            await self._leave_session()
 
     async def _account(self, response: ChatResponse) -> None:
         """Record usage and cost, and settle the token reservation. Never raises."""
