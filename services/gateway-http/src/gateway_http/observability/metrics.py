@@ -29,7 +29,6 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from gateway_adapters.tools.circuit_breaker import CircuitState
 from gateway_core.domain.models import ModelInfo
-from gateway_core.domain.money import Money
 from gateway_core.domain.routing import Deployment
 from gateway_core.errors import ProviderError
 from gateway_http.observability.outcome import RequestOutcome
@@ -200,6 +199,11 @@ class GatewayMetrics:
             "llm_gateway_requests_in_flight", "HTTP requests being served now.",
             multiprocess_mode="livesum", registry=registry,
         )  # fmt: skip
+        # One process: a plain count read at scrape time (the gauge's own inc and dec take a
+        # lock each, twice per request); several: the gauge's shared file, written each time.
+        self._in_flight_now = 0
+        if self._multiprocess_dir is None:
+            self._in_flight.set_function(lambda: self._in_flight_now)
         self._key_requests = counter("key_requests", "Requests by client key id.", ("key_id",))
         self._key_tokens = counter(
             "key_tokens", "Tokens by client key id and kind.", ("key_id", "kind")
@@ -248,7 +252,7 @@ class GatewayMetrics:
         ):
             if count > 0:
                 self._tokens.labels(model, kind).inc(count)
-        if record.cost_usd > Money.ZERO:
+        if record.cost_usd.picodollars > 0:  # an attribute, not the generated __gt__
             self._cost.labels(model).inc(record.cost_usd.to_float())
 
     def _count_key(self, record: RequestRecord) -> None:
@@ -264,14 +268,20 @@ class GatewayMetrics:
         ):
             if count > 0:
                 self._key_tokens.labels(key, kind).inc(count)
-        if record.cost_usd > Money.ZERO:
+        if record.cost_usd.picodollars > 0:  # an attribute, not the generated __gt__
             self._key_cost.labels(key).inc(record.cost_usd.to_float())
 
     def request_started(self) -> None:
-        self._in_flight.inc()
+        if self._multiprocess_dir is None:
+            self._in_flight_now += 1
+        else:
+            self._in_flight.inc()
 
     def request_finished(self) -> None:
-        self._in_flight.dec()
+        if self._multiprocess_dir is None:
+            self._in_flight_now -= 1
+        else:
+            self._in_flight.dec()
 
     def _count_upstream(self, record: RequestRecord) -> None:
         # Provider names come from configuration only (routes map to configured providers).
