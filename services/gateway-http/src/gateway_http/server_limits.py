@@ -177,7 +177,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._deadline_at = None  # disarmed: the handle, if any, finds no deadline when it fires
         super().on_message_complete()
 
     # -- limits -------------------------------------------------------------------------------
@@ -200,9 +200,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if handle is not None:
                 handle.cancel()
             self._deadline = self.loop.call_at(at, self._deadline_due)
-
-    def _disarm(self) -> None:
-        self._deadline_at = None  # the handle, if any, finds no deadline when it fires
 
     def _drop_timer(self) -> None:
         self._deadline_at = None

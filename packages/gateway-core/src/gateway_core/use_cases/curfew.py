@@ -125,7 +125,9 @@ class _CallWatch(_Watch):
     __slots__ = ("_curfew",)
 
     def __init__(self, curfew: Curfew) -> None:
-        super().__init__()
+        self.task = None
+        self.cancelled = False
+        self.cancelling = 0
         self._curfew = curfew
 
     def __enter__(self) -> None:
@@ -142,7 +144,7 @@ class _CallWatch(_Watch):
         traceback: TracebackType | None,
     ) -> None:
         self._curfew._watched.discard(self)
-        converts = self.converts(error)
+        converts = self.cancelled and self.converts(error)  # no call when it never fired
         self.task = None
         if converts:
             raise shutting_down() from None
