@@ -104,3 +104,16 @@ async def test_a_body_past_the_cap_is_cut_and_mapped(
 async def test_no_deadline_set_changes_nothing(client: Http1Client, server: Server) -> None:  # noqa: F811
     async with client.post(server.target(), b"{}", Timeouts()) as response:
         assert await response.read() == b'{"ok":true}'
+
+
+async def test_a_whole_answer_past_the_cap_is_refused_and_its_connection_not_reused(
+    client: Http1Client, server: Server  # noqa: F811
+) -> None:
+    # The answer arrives whole with its head (the read that needs no generator), over the cap.
+    with pytest.raises(ResponseTooLarge) as caught:
+        async with client.post(server.target(), b"{}", Timeouts(max_body_bytes=5)) as response:
+            await response.read()
+    assert caught.value.received == len(b'{"ok":true}')
+    async with client.post(server.target(), b"{}", Timeouts()) as response:
+        assert await response.read() == b'{"ok":true}'
+    assert server.connections == 2

@@ -146,6 +146,14 @@ class Response:
         """The loop time by which the whole exchange ends (``Timeouts.total``), if any."""
 
     async def read(self) -> bytes:
+        connection = self._connection
+        if connection.complete:  # the usual small answer, whole with its head: no generator
+            body = connection.take_body()
+            cap = self._max_bytes
+            if cap is not None and len(body) > cap:
+                connection.close()
+                raise ResponseTooLarge(cap, len(body))
+            return body
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:

@@ -85,6 +85,12 @@ class RequestRecord:
         if turn is not None:
             self.note(turn.outcome)
 
+    def close_with(self, outcome: TurnOutcome) -> None:
+        """The turn is over and ``outcome`` is its final account (a JSON answer's, read once
+        for its headers): taken in now, so that ``close`` does not build it again."""
+        self.turn = None
+        self.note(outcome)
+
     def note(self, outcome: TurnOutcome) -> None:
         response = outcome.response
         if response is not None:

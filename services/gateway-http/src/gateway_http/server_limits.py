@@ -147,10 +147,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._request_task = None
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head and self._head_too_large(data):
-            self._refuse(_answer(431, "Request Header Fields Too Large",
-                                 "The request's headers are too large."))  # fmt: skip
-            return
+        if self._in_head:
+            within = self._head_bytes + len(data)
+            if within <= self.limits.max_header_bytes:
+                # Within the cap even if all of it were head (the usual request, whole in
+                # one read): no search for the head's end, no copy. Counting body bytes too
+                # is harmless: once the head ended, nothing more is counted.
+                self._head_bytes = within
+                self._head_tail = (self._head_tail + data[-3:])[-3:]
+            elif self._head_too_large(data):
+                self._refuse(_answer(431, "Request Header Fields Too Large",
+                                     "The request's headers are too large."))  # fmt: skip
+                return
         self._bytes_this_request += len(data)
         super().data_received(data)
 
@@ -169,7 +177,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._deadline_at = None  # disarmed: the handle, if any, finds no deadline when it fires
         super().on_message_complete()
 
     # -- limits -------------------------------------------------------------------------------
@@ -192,9 +200,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if handle is not None:
                 handle.cancel()
             self._deadline = self.loop.call_at(at, self._deadline_due)
-
-    def _disarm(self) -> None:
-        self._deadline_at = None  # the handle, if any, finds no deadline when it fires
 
     def _drop_timer(self) -> None:
         self._deadline_at = None

@@ -18,9 +18,12 @@ class StepTracer(Protocol):
         ...
 
 
+_NO_SPAN = nullcontext()  # reusable: it holds no state
+
+
 class _NoTracer:
     def span(self, name: str) -> AbstractContextManager[Any]:
-        return nullcontext()
+        return _NO_SPAN
 
 
 NO_TRACER: StepTracer = _NoTracer()

@@ -40,7 +40,7 @@ from gateway_core.resilience.retry import RetryBudget, is_transient, retry_delay
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a call per field
 class Attempt:
     deployment: Deployment
     health: DeploymentHealth
@@ -167,7 +167,9 @@ class AttemptPlan:
         self._tried: list[str] | None = None
 
     def first(self, now: float) -> Attempt:
-        attempt = self._start_group(0, now)
+        attempt = self._only_deployment(now)
+        if attempt is None:
+            attempt = self._start_group(0, now)
         if attempt is None:
             raise unavailable(self._planner, self._groups, now)
         if attempt.deployment.retry.max_attempts > 1:  # the budget counts what may retry
@@ -216,6 +218,16 @@ class AttemptPlan:
         if delay is None or not planner.budget(failed).try_spend(now):
             return None
         return Attempt(failed, planner.health(failed), delay, True)
+
+    def _only_deployment(self, now: float) -> Attempt | None:
+        """The first attempt of the usual route, one group of one deployment, available now
+        (its health looked up once); ``None``: plan it the general way."""
+        groups = self._groups
+        if len(groups) != 1 or len(deployments := groups[0].deployments) != 1:
+            return None
+        only = deployments[0]
+        health = self._planner.health(only)
+        return Attempt(only, health) if health.available(now) else None
 
     def _start_group(self, index: int, now: float) -> Attempt | None:
         for position in range(index, len(self._groups)):

@@ -104,8 +104,10 @@ class AdmissionPolicy:
         """Reconcile the reservation with what was spent: a store round trip the answer need
         not wait for (``reconcile`` never raises); it reaches the store before the client can
         send its next request."""
-        if admission is not None and self.limiter is not None:
-            self._background.run(self.limiter.reconcile(admission, spent_tokens))
+        # Nothing to adjust (no token limit: the usual case) starts no task.
+        if admission is None or self.limiter is None or admission.token_delta(spent_tokens) == 0:
+            return
+        self._background.run(self.limiter.reconcile(admission, spent_tokens))
 
     def note_spend(self, key_id: str, cost_usd: Money) -> None:
         """Keep the budget's view of the month current without another store read."""

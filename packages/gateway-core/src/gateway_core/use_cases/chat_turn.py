@@ -159,7 +159,7 @@ class ChatTurn:
             cache=self._cache_state,
             cost_usd=self._cost,
             tool_runs=runs,
-            tool_rounds=max((run.round for run in runs), default=0),
+            tool_rounds=max((run.round for run in runs), default=0) if runs else 0,
             notice=result.notice if result is not None else None,
             aborted=self._aborted,
             upstream_seconds=self._upstream_seconds,
@@ -176,10 +176,18 @@ class ChatTurn:
 
     async def complete(self) -> ChatResponse:
         hit = await self._begin()
+        exchange: tuple[Message, ...]
         try:
             if hit is None:
-                async with self._parts.curfew.call():
-                    response, exchange = await self._call_model()
+                with self._parts.curfew.call():
+                    tools = self._tools
+                    if tools is None:  # the usual turn: one model call, no frame around it
+                        started = time.perf_counter()
+                        response = await self._parts.chat.complete(self._full)
+                        self._upstream_seconds = time.perf_counter() - started
+                        exchange = (response.choices[0].message,)
+                    else:
+                        response, exchange = await self._call_tools(tools)
             else:
                 response, exchange = hit, (hit.choices[0].message,)
             await self._settle(response, exchange)
@@ -250,7 +258,8 @@ class ChatTurn:
         parts, request, caller = self._parts, self.request, self._caller
         admission = parts.admission
         tokens = estimate_tokens(request) if admission.limiter is not None else 0
-        self._admission = await admission.admit(caller, request.model, tokens, self._size_of())
+        size = self._size if self._size is not None else chat_size(request)
+        self._admission = await admission.admit(caller, request.model, tokens, size)
         try:
             session_id = self._options.session_id
             if session_id is not None:
@@ -258,40 +267,30 @@ class ChatTurn:
                 self._session = await scope.__aenter__()
                 self._session_scope = scope
                 self._full = with_history(request, self._session)
-            return await self._cached()
+            key = self._key = parts.cache.key_for(
+                self._full, caller.key_id, self._options, self._tools is not None
+            )
+            return None if key is None else await self._cached(key)
         except BaseException:
             await self._abandon()
             raise
 
-    async def _cached(self) -> ChatResponse | None:
-        cache = self._parts.cache
-        key = self._key = cache.key_for(
-            self._full, self._caller.key_id, self._options, self._tools is not None
-        )
-        if key is None:
-            return None
+    async def _cached(self, key: str) -> ChatResponse | None:
         self._cache_state = "MISS"
-        hit = await cache.lookup(key, self._options)
+        hit = await self._parts.cache.lookup(key, self._options)
         if hit is not None:
             self._cache_state = "HIT"
         return hit
 
-    async def _call_model(self) -> tuple[ChatResponse, tuple[Message, ...]]:
+    async def _call_tools(self, tools: ToolLoop) -> tuple[ChatResponse, tuple[Message, ...]]:
+        """The model through the tool loop (its rounds and tool calls)."""
         started = time.perf_counter()
-        answer: tuple[ChatResponse, tuple[Message, ...]]
-        if self._tools is None:
-            response = await self._parts.chat.complete(self._full)
-            answer = response, (response.choices[0].message,)
-        else:
-            offer_all = self._options.offer_all_tools
-            transcript = self._transcript = self._tools.transcript(self._full, offer_all)
-            result = await self._tools.complete(
-                self._full, offer_all_tools=offer_all, transcript=transcript
-            )
-            self._tool_result = result
-            answer = result.response, result.exchange
+        offer_all = self._options.offer_all_tools
+        transcript = self._transcript = tools.transcript(self._full, offer_all)
+        result = await tools.complete(self._full, offer_all_tools=offer_all, transcript=transcript)
+        self._tool_result = result
         self._upstream_seconds = time.perf_counter() - started
-        return answer
+        return result.response, result.exchange
 
     async def _relay(self, hit: ChatResponse | None) -> AsyncGenerator[ChatChunk, None]:
         """The stream's chunks as they come, its end held back until the turn is settled."""
@@ -381,7 +380,8 @@ class ChatTurn:
             )
         if self._cache_state == "MISS":
             await self._parts.cache.store(self._key, self._options, response)
-        await self._leave_session()
+        if self._session_scope is not None:
+            await self._leave_session()
 
     async def _account(self, response: ChatResponse) -> None:
         """Record usage and cost, and settle the token reservation. Never raises."""

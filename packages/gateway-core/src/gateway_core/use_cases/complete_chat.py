@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.routing import DeploymentGroup, RoutingTable, Target
@@ -82,14 +82,16 @@ class CompleteChat:
             )
         return provider
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
+    def complete(self, request: ChatRequest) -> Coroutine[Any, Any, ChatResponse]:
+        """The answer, through the route's attempts (await it; the planner's coroutine is
+        returned as it is, a frame less per call)."""
         routes = self._routes
 
-        async def attempt(target: Target) -> ChatResponse:
+        def attempt(target: Target) -> Awaitable[ChatResponse]:
             provider = self._provider(routes, target)
-            return await provider.complete(_addressed_to(request, target))
+            return provider.complete(_addressed_to(request, target))
 
-        return await self._fallback.first_success(routes.routing.groups(request.model), attempt)
+        return self._fallback.first_success(routes.routing.groups(request.model), attempt)
 
     async def _open(self, request: ChatRequest, routes: ChatRoutes, target: Target) -> _Opened:
         """The target's stream and its first chunk (``None``: the stream was empty)."""

@@ -89,8 +89,8 @@ class Curfew:
             watch.expire()
 
     def call(self) -> _CallWatch:
-        """``async with curfew.call(): ...``: the block ends with ``ServerShuttingDownError``
-        at the curfew (and does not start after it)."""
+        """``with curfew.call(): ...`` around an awaited call: the block ends with
+        ``ServerShuttingDownError`` at the curfew (and does not start after it)."""
         return _CallWatch(self)
 
     async def stream(self, source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
@@ -118,27 +118,33 @@ class Curfew:
             self._watched.discard(watch)
 
 
-class _CallWatch:
-    __slots__ = ("_curfew", "_watch")
+class _CallWatch(_Watch):
+    """A plain (not async) context manager: entering and leaving never wait, and a coroutine
+    pair per model call was measurable on the JSON path."""
+
+    __slots__ = ("_curfew",)
 
     def __init__(self, curfew: Curfew) -> None:
+        self.task = None
+        self.cancelled = False
+        self.cancelling = 0
         self._curfew = curfew
-        self._watch = _Watch()
 
-    async def __aenter__(self) -> None:
-        if self._curfew.imposed:
+    def __enter__(self) -> None:
+        curfew = self._curfew
+        if curfew._imposed:
             raise shutting_down()
-        self._watch.arm()
-        self._curfew._watched.add(self._watch)
+        self.arm()
+        curfew._watched.add(self)
 
-    async def __aexit__(
+    def __exit__(
         self,
         kind: type[BaseException] | None,
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._curfew._watched.discard(self._watch)
-        converts = self._watch.converts(error)
-        self._watch.task = None
+        self._curfew._watched.discard(self)
+        converts = self.cancelled and self.converts(error)  # no call when it never fired
+        self.task = None
         if converts:
             raise shutting_down() from None

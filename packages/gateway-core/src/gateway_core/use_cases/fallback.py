@@ -12,8 +12,8 @@ is not retryable, or the last one, is raised. Every failed ``ProviderError`` is 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from gateway_core.clock import SystemClock
 from gateway_core.domain.routing import Deployment, DeploymentGroup, Target
@@ -40,15 +40,16 @@ class Fallback:
         """A failure after the call was committed to a target (a stream's later chunks)."""
         self._on_provider_error(error)
 
-    async def first_success(
+    def first_success(
         self,
         routes: Sequence[DeploymentGroup] | Sequence[Target],
         attempt: Callable[[Target], Awaitable[T]],
-    ) -> T:
-        """``attempt(target)`` per planned attempt until one succeeds. ``routes``: the groups
-        ``RoutingTable.groups`` gives, or plain targets (each a group of one deployment with
-        the built-in settings: one attempt, tried in order)."""
-        return await self._planner.run(_as_groups(routes), attempt, self._on_provider_error)
+    ) -> Coroutine[Any, Any, T]:
+        """``attempt(target)`` per planned attempt until one succeeds (await it). ``routes``:
+        the groups ``RoutingTable.groups`` gives, or plain targets (each a group of one
+        deployment with the built-in settings: one attempt, tried in order). The planner's
+        own coroutine, not one around it: a frame less per model call."""
+        return self._planner.run(_as_groups(routes), attempt, self._on_provider_error)
 
 
 def _as_groups(

@@ -79,6 +79,13 @@ class Admission:
     via_fallback: bool = False
     """Admitted by the in-memory fallback because the store was down."""
 
+    def token_delta(self, actual_tokens: int) -> int:
+        """The tokens ``reconcile`` charges (or gives back) for ``actual_tokens``; 0 when
+        there is nothing to adjust (no token limit, or the estimate was exact)."""
+        if self.limits.tokens_per_minute is None:
+            return 0
+        return max(0, actual_tokens) - self.reserved_tokens
+
 
 def identity_for_key(key_id: str) -> str:
     return f"key:{key_id}"
@@ -168,8 +175,8 @@ class RateLimiter:
         Never raises for a store that is down: the response is already over, and a lost
         adjustment only shifts one client's allowance by one estimate's error.
         """
+        delta = admission.token_delta(actual_tokens)
         tokens_per_minute = admission.limits.tokens_per_minute
-        delta = max(0, actual_tokens) - admission.reserved_tokens
         if tokens_per_minute is None or delta == 0:
             return
         charge = Charge(TOKENS, tokens_per_minute, MINUTE, delta)

@@ -22,14 +22,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from gateway_adapters.tools.circuit_breaker import CircuitState
 from gateway_core.domain.models import ModelInfo
-from gateway_core.domain.money import Money
 from gateway_core.domain.routing import Deployment
 from gateway_core.errors import ProviderError
 from gateway_http.observability.outcome import RequestOutcome
@@ -140,6 +139,9 @@ class GatewayMetrics:
         self._breakers: Mapping[str, HasCircuitState] = {}
         self._deployments: HasDeploymentStates | None = None
         self._attempt_counters: dict[tuple[str, bool], Counter] = {}
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+        """Labelled children of the per-request metrics, by metric and label values: every
+        label set is bounded (routes, statuses, model and key labels are capped)."""
         self._breakers_refreshed_at = float("-inf")
         # Read like prometheus_client read it at import: the two must agree on the storage.
         self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV) or None
@@ -200,6 +202,11 @@ class GatewayMetrics:
             "llm_gateway_requests_in_flight", "HTTP requests being served now.",
             multiprocess_mode="livesum", registry=registry,
         )  # fmt: skip
+        # One process: a plain count read at scrape time (the gauge's own inc and dec take a
+        # lock each, twice per request); several: the gauge's shared file, written each time.
+        self._in_flight_now = 0
+        if self._multiprocess_dir is None:
+            self._in_flight.set_function(lambda: self._in_flight_now)
         self._key_requests = counter("key_requests", "Requests by client key id.", ("key_id",))
         self._key_tokens = counter(
             "key_tokens", "Tokens by client key id and kind.", ("key_id", "kind")
@@ -215,6 +222,15 @@ class GatewayMetrics:
             ["backend"], multiprocess_mode="livemax", registry=registry,
         )  # fmt: skip
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, kept: prometheus_client's own lookup (a lock, a
+        ``str()`` per value) cost more than the update, several times per request."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def count_config_reload(self, file: str, result: str) -> None:
         """One reload attempt of a configuration file (``applied`` or ``rejected``)."""
         self._config_reloads.labels(file, result).inc()
@@ -222,17 +238,17 @@ class GatewayMetrics:
     def observe(self, outcome: RequestOutcome, record: RequestRecord) -> None:
         """Count one finished request."""
         route = outcome.route
-        self._requests.labels(route, method_label(outcome.method), str(outcome.status)).inc()
-        self._duration.labels(route).observe(outcome.latency_seconds)
+        self._child(self._requests, route, method_label(outcome.method), str(outcome.status)).inc()
+        self._child(self._duration, route).observe(outcome.latency_seconds)
         model = self._models.label(record.model, served=outcome.status < 400)
         self._count_usage(model, record)
         self._count_key(record)
         if record.stream and outcome.first_byte_seconds is not None and outcome.status < 400:
-            self._ttft.labels(model).observe(outcome.first_byte_seconds)
+            self._child(self._ttft, model).observe(outcome.first_byte_seconds)
         self._count_upstream(record)
         cache = _CACHE_RESULTS.get(record.cache or "")
         if cache is not None:
-            self._cache.labels(cache).inc()
+            self._child(self._cache, cache).inc()
         if record.rate_limited:
             self._rejections.inc()
         if outcome.aborted or record.aborted:
@@ -247,9 +263,9 @@ class GatewayMetrics:
             ("cached", record.cached_tokens),
         ):
             if count > 0:
-                self._tokens.labels(model, kind).inc(count)
-        if record.cost_usd > Money.ZERO:
-            self._cost.labels(model).inc(record.cost_usd.to_float())
+                self._child(self._tokens, model, kind).inc(count)
+        if record.cost_usd.picodollars > 0:  # an attribute, not the generated __gt__
+            self._child(self._cost, model).inc(record.cost_usd.to_float())
 
     def _count_key(self, record: RequestRecord) -> None:
         # Model calls by an authenticated key only: with authentication off there is no key,
@@ -257,27 +273,33 @@ class GatewayMetrics:
         if record.key_id is None or record.model is None:
             return
         key = self._keys.label(record.key_id)
-        self._key_requests.labels(key).inc()
+        self._child(self._key_requests, key).inc()
         for kind, count in (
             ("prompt", record.prompt_tokens),
             ("completion", record.completion_tokens),
         ):
             if count > 0:
-                self._key_tokens.labels(key, kind).inc(count)
-        if record.cost_usd > Money.ZERO:
-            self._key_cost.labels(key).inc(record.cost_usd.to_float())
+                self._child(self._key_tokens, key, kind).inc(count)
+        if record.cost_usd.picodollars > 0:  # an attribute, not the generated __gt__
+            self._child(self._key_cost, key).inc(record.cost_usd.to_float())
 
     def request_started(self) -> None:
-        self._in_flight.inc()
+        if self._multiprocess_dir is None:
+            self._in_flight_now += 1
+        else:
+            self._in_flight.inc()
 
     def request_finished(self) -> None:
-        self._in_flight.dec()
+        if self._multiprocess_dir is None:
+            self._in_flight_now -= 1
+        else:
+            self._in_flight.dec()
 
     def _count_upstream(self, record: RequestRecord) -> None:
         # Provider names come from configuration only (routes map to configured providers).
         provider = record.provider or UNKNOWN
         if record.upstream_seconds is not None and record.provider is not None:
-            self._upstream.labels(provider).observe(record.upstream_seconds)
+            self._child(self._upstream, provider).observe(record.upstream_seconds)
 
     def count_provider_error(self, error: ProviderError) -> None:
         """Pass as ``CompleteChat``'s ``on_provider_error``: every failed upstream call, by the

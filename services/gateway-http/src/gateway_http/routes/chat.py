@@ -62,7 +62,9 @@ async def chat_completions(
         response = await turn.complete()
         outcome = turn.outcome
         content = encode_completion(response, outcome_extension(outcome))
-        return Response(content=content, media_type="application/json", headers=_headers(outcome))
+        headers = _headers(outcome)
+        record.close_with(outcome)
+        return Response(content=content, media_type="application/json", headers=headers)
     # Everything that can still fail with a status (limits, session, routing, the upstream's
     # first answer) happens before the 200 goes out.
     chunks = await turn.open_stream()

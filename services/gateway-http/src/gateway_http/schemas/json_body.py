@@ -8,6 +8,7 @@ decides where a request goes and with which key.
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 import msgspec
@@ -19,8 +20,11 @@ T = TypeVar("T")
 UPSTREAM_OVERRIDE_FIELDS = ("api_base", "base_url", "api_key", "api_version", "custom_llm_provider")
 """Top-level fields no route accepts: each would let a caller pick the upstream or its key."""
 
-# The quoted names as bytes: a substring test skips the second parse for almost every body.
-_OVERRIDE_MARKERS = tuple(f'"{name}"'.encode() for name in UPSTREAM_OVERRIDE_FIELDS)
+# The quoted names as bytes: one search (in C, no generator) skips the second parse for
+# almost every body.
+_OVERRIDE_MARKER = re.compile(
+    b"|".join(re.escape(f'"{name}"'.encode()) for name in UPSTREAM_OVERRIDE_FIELDS)
+)
 _top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
@@ -58,7 +62,7 @@ def refuse_invalid_utf8(raw: bytes) -> None:
 
 def refuse_upstream_overrides(raw: bytes) -> None:
     """Raise ``ForbiddenParameterError`` naming the first upstream-choosing top-level field."""
-    if not any(marker in raw for marker in _OVERRIDE_MARKERS):
+    if _OVERRIDE_MARKER.search(raw) is None:
         return
     try:
         fields = _top_level.decode(raw)

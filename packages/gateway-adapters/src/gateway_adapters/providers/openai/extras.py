@@ -1,8 +1,7 @@
 """The fields of OpenAI's answers the gateway does not model, kept to hand back unchanged.
 
 The modelled fields are decoded into ``schema``'s Structs; this second look at the same bytes
-reads each object's keys with values left as raw JSON text (``msgspec.Raw``: a slice, no
-objects built) and decodes only the few values the gateway does not model (``refusal``,
+decodes them as plain objects and keeps what the gateway does not model (``refusal``,
 ``logprobs``, ``annotations``, ``service_tier``, and fields not yet invented).
 """
 
@@ -15,8 +14,7 @@ import msgspec
 
 from gateway_core.domain.messages import NO_EXTRA
 
-_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_OBJECTS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_OBJECT = msgspec.json.Decoder(dict[str, Any])
 
 # What the gateway writes itself, from its domain values: everything else is passed on.
 _TOP = frozenset({"id", "object", "created", "model", "choices", "usage", "error"})
@@ -27,10 +25,16 @@ _MESSAGE = frozenset({"role", "content", "tool_calls", "reasoning_content"})
 Extras = Mapping[str, Any]
 
 
-def _unmodelled(fields: dict[str, msgspec.Raw], modelled: frozenset[str]) -> Extras:
+def _unmodelled(fields: dict[str, Any], modelled: frozenset[str]) -> Extras:
     if fields.keys() <= modelled:
         return NO_EXTRA
-    return {name: msgspec.json.decode(v) for name, v in fields.items() if name not in modelled}
+    return {name: value for name, value in fields.items() if name not in modelled}
+
+
+def _object(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise msgspec.ValidationError("Expected `object` for a choice or its message")
+    return value
 
 
 class AnswerExtras:
@@ -40,19 +44,22 @@ class AnswerExtras:
     __slots__ = ("choices", "top")
 
     def __init__(self, raw: bytes | str, *, chunk: bool) -> None:
+        # One generic decode of the whole answer: cheaper than a decode per nested object
+        # with raw values (and a decode per unmodelled value), the more so the longer it is.
         fields = _OBJECT.decode(raw)
         self.top = _unmodelled(fields, _TOP if chunk else _COMPLETION)
         self.choices: list[tuple[Extras, Extras]] = []
         inner_name = "delta" if chunk else "message"
         choices = fields.get("choices")
-        if choices is None or bytes(choices) == b"null":
+        if choices is None:
             return
-        for choice in _OBJECTS.decode(choices):
+        if not isinstance(choices, list):
+            raise msgspec.ValidationError("Expected `array` for `choices`")
+        for item in choices:
+            choice = _object(item)
             inner = choice.get(inner_name)
-            inner_fields = {} if inner is None or bytes(inner) == b"null" else _OBJECT.decode(inner)
-            self.choices.append(
-                (_unmodelled(choice, _CHOICE), _unmodelled(inner_fields, _MESSAGE))
-            )
+            inner_extra = NO_EXTRA if inner is None else _unmodelled(_object(inner), _MESSAGE)
+            self.choices.append((_unmodelled(choice, _CHOICE), inner_extra))
 
     def of_choice(self, position: int) -> tuple[Extras, Extras]:
         """The (choice, message-or-delta) extras of the choice at ``position`` in the list."""
