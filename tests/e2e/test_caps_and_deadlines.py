@@ -27,6 +27,8 @@ BYTE_CAP = 256 * 1024
 SMALL_OUTPUT = 1000
 """``flood-small``'s max output tokens: its stream is cut near 2 x 1000 x 4 characters."""
 DEADLINE = 1.0
+LONG_TOKENS = 3 * SMALL_OUTPUT
+"""``long``'s reported output: past ``long-small``'s cap (2 x 1000 tokens), within the default."""
 
 
 def _sse(content: str) -> bytes:
@@ -88,6 +90,17 @@ class MisbehavingUpstream:
         while self.sent[mode] < FIFTY_MB:
             await self._write(mode, writer, b"x" * 65536)
 
+    async def _long(self, mode: str, body: dict, writer: asyncio.StreamWriter) -> None:
+        """A JSON answer small in bytes that ignored ``max_tokens``, and says so in its usage."""
+        answer = {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                  "choices": [{"index": 0, "finish_reason": "stop",
+                               "message": {"role": "assistant", "content": "y" * 12_000}}],
+                  "usage": {"prompt_tokens": 5, "completion_tokens": LONG_TOKENS,
+                            "total_tokens": 5 + LONG_TOKENS}}  # fmt: skip
+        data = json.dumps(answer).encode()
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+        await self._write(mode, writer, head % len(data) + data)
+
     async def _hang(self, mode: str, body: dict, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(60)
 
@@ -126,15 +139,17 @@ def gateway(
                  "idle_timeout_seconds": DEADLINE, "total_timeout_seconds": 10}  # fmt: skip
     providers = {
         mode: {"type": "openai", "base_url": f"http://127.0.0.1:{port}/{mode}/v1", **deadlines}
-        for mode in ("flood", "hang", "stall", "slow")
+        for mode in ("flood", "hang", "stall", "slow", "long")
     }
     models = {name: {"provider": name} for name in providers}
     models["flood-small"] = {"provider": "flood"}
+    models["long-small"] = {"provider": "long"}
     models["gpt-capped"] = {"provider": "slow"}
     (folder / "providers.json").write_text(json.dumps({"providers": providers, "models": models}))
     catalogue = {
         "default": {"context_window": 131072, "max_output_tokens": 65536},
         "models": {"flood-small": {"context_window": 8192, "max_output_tokens": SMALL_OUTPUT},
+                   "long-small": {"context_window": 8192, "max_output_tokens": SMALL_OUTPUT},
                    "gpt-capped": {"context_window": 128000, "max_output_tokens": 16384}},
     }  # fmt: skip
     (folder / "models.json").write_text(json.dumps(catalogue))
@@ -295,6 +310,23 @@ def test_a_json_answer_past_the_byte_cap_is_a_502_and_billed(
     assert response.status_code == 502, response.text
     assert response.json()["error"]["code"] == "upstream_response_too_large"
     assert _eventually_billed(http, "flood", before) >= BYTE_CAP // 4
+
+
+def test_a_json_answer_past_the_models_output_cap_is_a_502_and_billed_as_reported(
+    gateway: GatewayProcess, http: httpx.Client
+) -> None:
+    # The same answer within a model's cap is served: the cap, not the answer, refuses it.
+    served = _client(gateway).chat.completions.create(model="long", messages=HELLO)
+    assert served.usage is not None and served.usage.completion_tokens == LONG_TOKENS
+    before = _completion_tokens(http, "long-small")
+    with pytest.raises(openai.APIStatusError) as caught:
+        _client(gateway).chat.completions.create(
+            model="long-small", messages=HELLO, max_tokens=100
+        )
+    assert caught.value.status_code == 502
+    assert caught.value.body["code"] == "upstream_response_too_large"  # type: ignore[index]
+    assert "upstream kept generating" in caught.value.message
+    assert _eventually_billed(http, "long-small", before) == LONG_TOKENS
 
 
 # -- deadlines -------------------------------------------------------------------------------

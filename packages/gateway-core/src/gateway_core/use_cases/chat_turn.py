@@ -188,14 +188,16 @@ class ChatTurn:
                         exchange = (response.choices[0].message,)
                     else:
                         response, exchange = await self._call_tools(tools)
+                self._hold_to_cap(response)
             else:
                 response, exchange = hit, (hit.choices[0].message,)
             await self._settle(response, exchange)
         except BaseException as error:
             self._aborted = True
             if isinstance(error, UpstreamTooLargeError) and not self._accounted:
-                # The upstream generated (and we read) that much before it was cut: bill it.
-                await self._account(self._cut_answer(error))
+                # The upstream generated (and we read) that much before it was cut, or it
+                # answered past the output cap: bill it.
+                await self._account(self._response or self._cut_answer(error))
             await self._abandon()
             raise
         return response
@@ -349,6 +351,18 @@ class ChatTurn:
 
     def _size_of(self) -> RequestSize:
         return self._size if self._size is not None else chat_size(self.request)
+
+    def _hold_to_cap(self, response: ChatResponse) -> None:
+        """A whole answer whose reported output passes the model's output cap (an upstream
+        that ignored ``max_tokens``) is refused, as a stream past it is cut; the turn bills it
+        as reported (``complete``'s handler reads ``_response``)."""
+        request = self.request
+        cap = self._parts.admission.output_cap(request.model, request.max_tokens)
+        try:
+            cap.check(0, response.usage.completion_tokens, response.provider or "")
+        except UpstreamTooLargeError:
+            self._response = response
+            raise
 
     def _cut_answer(self, error: UpstreamTooLargeError) -> ChatResponse:
         """What an answer cut at the byte cap is billed as: the bytes read, as text."""
