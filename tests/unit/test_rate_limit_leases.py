@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision
 from gateway_core.testing import FakeClock
+from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 
 IDENTITY = "key:lease-test"
@@ -231,5 +232,85 @@ def test_a_burst_that_finds_no_lease_takes_one_lease_not_one_each() -> None:
         for _ in range(50):
             await leased.acquire(IDENTITY, requests(10_000))
         assert shared.round_trips == trips  # served from that lease
+
+    run(scenario())
+
+
+async def _settle(background: BackgroundTasks) -> None:
+    await background.drain(1.0)
+
+
+def test_a_lease_is_renewed_in_the_background_before_it_runs_out() -> None:
+    """With a background owner, a client that keeps coming is admitted locally without pause:
+    past half its life the lease is topped up by a background round trip, not by a request."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    background = BackgroundTasks()
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01, background=background)
+
+    async def scenario() -> None:
+        await leased.acquire(IDENTITY, requests(10_000))  # exact: nothing seen yet
+        await leased.acquire(IDENTITY, requests(10_000))  # takes a lease of 100 (life 0.6 s)
+        assert shared.round_trips == 2
+        for _ in range(30):  # 3 s of 10 requests a second: five lease lives
+            clock.advance(0.1)
+            before = shared.round_trips
+            decision = await leased.acquire(IDENTITY, requests(10_000))
+            assert decision.allowed
+            assert shared.round_trips == before  # never a round trip on the request's path
+            await _settle(background)
+        assert leased.local_admissions == 30
+        # Every unit admitted or held in the lease was debited in the store first.
+        assert shared.debited >= 32
+
+    run(scenario())
+
+
+def test_once_a_renewal_sees_the_limit_near_leasing_stops_and_every_admission_asks() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    background = BackgroundTasks()
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01, background=background)
+
+    async def scenario() -> list[tuple[int, int]]:
+        await leased.acquire(IDENTITY, requests(10_000))
+        await leased.acquire(IDENTITY, requests(10_000))  # a lease of 100
+        # Another replica spends 60%: the bucket is below half full. The next renewal (on the
+        # figure last seen) still tops the lease up; its answer shows the bucket, and leasing
+        # stops: once the lease is spent, each admission is one round trip of its own.
+        await shared.inner.acquire(IDENTITY, requests(10_000, cost=6_000))
+        steps = []
+        for _ in range(250):
+            trips, debited = shared.round_trips, shared.debited
+            assert (await leased.acquire(IDENTITY, requests(10_000))).allowed
+            await _settle(background)
+            steps.append((shared.round_trips - trips, shared.debited - debited))
+        return steps
+
+    steps = run(scenario())
+    assert steps[-50:] == [(1, 1)] * 50
+
+
+def test_replicas_renewing_in_the_background_stay_within_what_the_store_debited() -> None:
+    """Two replicas racing their renewals against a shared bucket near its limit: every unit
+    admitted was debited in the store first."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    background = BackgroundTasks()
+    replicas = [
+        LeasedRateLimitStore(shared, clock, fraction=0.05, background=background) for _ in range(2)
+    ]
+
+    async def scenario() -> None:
+        admitted = 0
+        for step in range(400):
+            clock.advance(0.01)
+            decision = await replicas[step % 2].acquire(IDENTITY, requests(200))
+            admitted += decision.allowed
+            assert admitted <= shared.debited
+            if step % 7 == 0:
+                await _settle(background)
+        await _settle(background)
+        assert admitted <= shared.debited
 
     run(scenario())

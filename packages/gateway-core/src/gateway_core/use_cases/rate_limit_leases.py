@@ -25,6 +25,12 @@ The rules, chosen so that leases only ever change timing, never the limits:
   since (at most to its limit), plus the lease's units left: exact for one process, an
   estimate when several share the client.
 
+- Renewed ahead (given a ``BackgroundTasks`` owner): once a local admission leaves a lease
+  past half its life or below half its units, a top-up back to its size is debited in the
+  store by a background task (one per client at a time), on the same rules as taking one. A
+  client that keeps coming is then admitted locally without pause instead of paying a round
+  trip every lease's life; the refusals and the limits are the same.
+
 ``fraction`` 0 turns leasing off: every acquisition is a store round trip.
 """
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from gateway_core.errors import StoreUnavailableError
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import (
     BucketState,
@@ -40,6 +47,7 @@ from gateway_core.ports.rate_limits import (
     RateLimitDecision,
     RateLimitStore,
 )
+from gateway_core.use_cases.background import BackgroundTasks
 
 DEFAULT_LEASE_FRACTION = 0.01
 _SWEEP_EVERY = 1024
@@ -65,13 +73,19 @@ class LeasedRateLimitStore:
     """A ``RateLimitStore`` in front of another one (the shared store); see the module doc."""
 
     def __init__(
-        self, store: RateLimitStore, clock: Clock, fraction: float = DEFAULT_LEASE_FRACTION
+        self,
+        store: RateLimitStore,
+        clock: Clock,
+        fraction: float = DEFAULT_LEASE_FRACTION,
+        background: BackgroundTasks | None = None,
     ) -> None:
         if not 0 <= fraction <= 0.1:
             raise ValueError("the lease fraction is between 0 and 0.1 of a limit")
         self._store = store
         self._clock = clock
         self._fraction = fraction
+        self._background = background
+        """Where leases are renewed ahead of need; ``None``: renewed by the next miss only."""
         self._leases: dict[str, _Lease] = {}
         self._leasing: set[str] = set()
         """Clients with a lease-taking round trip in flight."""
@@ -87,7 +101,10 @@ class LeasedRateLimitStore:
             lease = None  # the client's limits changed: start over
         if lease is not None and now < lease.expires_at and _covers(lease.left, charges):
             self.local_admissions += 1
-            return _spend(lease, charges, now)
+            decision = _spend(lease, charges, now)
+            if identity not in self._leasing and self._renewal_due(lease, charges, now):
+                self._renew_ahead(identity, shape, charges, now)
+            return decision
         # One lease in flight per client: concurrent misses (a burst finding the lease spent)
         # ask the store for themselves only, instead of each taking a lease of its own.
         extras = self._extras(lease, charges, now) if identity not in self._leasing else None
@@ -127,6 +144,48 @@ class LeasedRateLimitStore:
             if charge.cost == 0:
                 return
         await self._store.adjust(identity, charge)
+
+    def _renewal_due(self, lease: _Lease, charges: Sequence[Charge], now: float) -> bool:
+        """Past half its life, or below half its units in a bucket (and someone to renew it)."""
+        if self._background is None:
+            return False
+        life = self._fraction * min(c.period_ms for c in charges) / 1000
+        if lease.expires_at - now < life / 2:
+            return True
+        return any(2 * left < self._size(c) for left, c in zip(lease.left, charges, strict=True))
+
+    def _renew_ahead(
+        self, identity: str, shape: _Shape, charges: Sequence[Charge], now: float
+    ) -> None:
+        assert self._background is not None  # _renewal_due said so
+        self._leasing.add(identity)
+        self._background.run(self._renew(identity, shape, charges, now))
+
+    async def _renew(
+        self, identity: str, shape: _Shape, charges: Sequence[Charge], now: float
+    ) -> None:
+        """Top the client's lease up to its size (a background task; never raises). Nothing is
+        spent by it: every charge costs only the units leased, refused or not as ever."""
+        try:
+            free = [replace(c, cost=0) for c in charges]
+            lease = self._leases.get(identity)
+            if lease is None or lease.shape != shape:
+                return
+            extras = self._extras(lease, free, now)
+            if not any(extras):
+                return  # near a limit: misses ask the store, exactly
+            leasing = [replace(c, cost=e) for c, e in zip(free, extras, strict=True)]
+            try:
+                decision = await self._round_trip(identity, leasing)
+            except StoreUnavailableError:
+                return  # the lease runs out; the next miss finds the store down or back
+            lease = self._leases.get(identity)
+            if lease is not None and lease.shape != shape:
+                return  # the limits changed meanwhile: what was leased is dropped
+            granted = extras if decision.allowed else [0] * len(free)
+            self._keep(identity, shape, free, granted, decision, now)
+        finally:
+            self._leasing.discard(identity)
 
     def _size(self, charge: Charge) -> int:
         """A full lease of ``charge``'s bucket, in units (0: the limit is too small to lease)."""
