@@ -13,6 +13,7 @@ from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision
 from gateway_core.testing import FakeClock
 from gateway_core.use_cases.background import BackgroundTasks
+from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 
 IDENTITY = "key:lease-test"
@@ -26,6 +27,7 @@ class CountingStore:
         self.round_trips = 0
         self.debited = 0
         self.refusals = 0
+        self.adjusted = 0
 
     async def acquire(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
         self.round_trips += 1
@@ -38,6 +40,7 @@ class CountingStore:
         return decision
 
     async def adjust(self, identity: str, charge: Charge) -> None:
+        self.adjusted += charge.cost
         await self.inner.adjust(identity, charge)
 
 
@@ -312,5 +315,32 @@ def test_replicas_renewing_in_the_background_stay_within_what_the_store_debited(
                 await _settle(background)
         await _settle(background)
         assert admitted <= shared.debited
+
+    run(scenario())
+
+
+def test_a_reconciliation_the_lease_takes_is_settled_at_once_without_a_task() -> None:
+    """``RateLimiter.settle``: far from the limits the token estimate's error is settled
+    against the lease in the call itself; only what the lease cannot take is left to run."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+    limiter = RateLimiter(leased, defaults=RateLimits(tokens_per_minute=1_000_000))
+
+    async def scenario() -> None:
+        await limiter.admit(IDENTITY, estimated_tokens=500)  # exact: nothing seen yet
+        admission = await limiter.admit(IDENTITY, estimated_tokens=500)  # a 10,000-token lease
+        spent = await limiter.admit(IDENTITY, estimated_tokens=5_000)  # from the lease
+        assert leased.local_admissions == 1
+        assert limiter.settle(spent, 4_000) is None  # 1,000 given back: the lease takes them
+        rest = limiter.settle(admission, 600)  # 100 more owed: taken from the lease too
+        assert rest is None
+        assert shared.adjusted == 0
+        # 5,000 given back to a lease 4,100 short of full: the other 900 are a store round
+        # trip, left to the caller.
+        rest = limiter.settle(spent, 0)
+        assert rest is not None and shared.adjusted == 0
+        await rest
+        assert shared.adjusted == -900
 
     run(scenario())

@@ -101,11 +101,13 @@ class AdmissionPolicy:
             await self.limiter.reconcile(admission, 0)
 
     def settle(self, admission: Admission | None, spent_tokens: int) -> None:
-        """Reconcile the reservation with what was spent: a store round trip the answer need
-        not wait for (``reconcile`` never raises); it reaches the store before the client can
-        send its next request."""
+        """Reconcile the reservation with what was spent: against the client's lease at once
+        when it can take it, else a store round trip the answer need not wait for (never
+        raises); it reaches the store before the client can send its next request."""
         if admission is not None and self.limiter is not None:
-            self._background.run(self.limiter.reconcile(admission, spent_tokens))
+            rest = self.limiter.settle(admission, spent_tokens)
+            if rest is not None:
+                self._background.run(rest)
 
     def note_spend(self, key_id: str, cost_usd: Money) -> None:
         """Keep the budget's view of the month current without another store read."""

@@ -67,6 +67,10 @@ class _Lease:
     seen_at: float
     expires_at: float
     """Monotonic seconds; after it, ``left`` is dropped (``seen`` still guides the next lease)."""
+    renew_at: float
+    """Past it (half its life), a local admission has the lease renewed ahead of need."""
+    low: tuple[int, ...]
+    """Below these units (half a full lease) in a bucket, likewise."""
 
 
 class LeasedRateLimitStore:
@@ -102,7 +106,7 @@ class LeasedRateLimitStore:
         if lease is not None and now < lease.expires_at and _covers(lease.left, charges):
             self.local_admissions += 1
             decision = _spend(lease, charges, now)
-            if identity not in self._leasing and self._renewal_due(lease, charges, now):
+            if identity not in self._leasing and self._renewal_due(lease, now):
                 self._renew_ahead(identity, shape, charges, now)
             return decision
         # One lease in flight per client: concurrent misses (a burst finding the lease spent)
@@ -123,36 +127,39 @@ class LeasedRateLimitStore:
         return decision
 
     async def adjust(self, identity: str, charge: Charge) -> None:
-        """Settled against a live lease of the same limits when it can be: units given back
-        join the lease (up to its size), units owed come out of it; the rest goes to the store.
-        The reconciliation of a request's token estimate is then no store round trip either."""
+        """Settled against a live lease of the same limits when it can be (``absorb``); the
+        rest goes to the store."""
+        rest = self.absorb(identity, charge)
+        if rest is not None:
+            await self._store.adjust(identity, rest)
+
+    def absorb(self, identity: str, charge: Charge) -> Charge | None:
+        """The part of an adjustment a live lease of the same limits cannot take (``None``:
+        all of it was taken, no store round trip). Units given back join the lease (up to its
+        size), units owed come out of it. The reconciliation of a request's token estimate is
+        then no store round trip, and no task either."""
         lease = self._leases.get(identity)
         shape = (charge.bucket, charge.limit, charge.period_ms)
-        if (
-            lease is not None
-            and shape in lease.shape
-            and self._clock.monotonic() < lease.expires_at
-        ):
-            index = lease.shape.index(shape)
-            left = lease.left[index]
-            if charge.cost < 0:
-                settled = -min(-charge.cost, max(0, self._size(charge) - left))
-            else:
-                settled = min(charge.cost, left)
-            lease.left[index] = left - settled
-            charge = replace(charge, cost=charge.cost - settled)
-            if charge.cost == 0:
-                return
-        await self._store.adjust(identity, charge)
+        if lease is None or shape not in lease.shape or self._clock.monotonic() >= lease.expires_at:
+            return charge
+        index = lease.shape.index(shape)
+        left = lease.left[index]
+        if charge.cost < 0:
+            settled = -min(-charge.cost, max(0, self._size(charge) - left))
+        else:
+            settled = min(charge.cost, left)
+        lease.left[index] = left - settled
+        if charge.cost == settled:
+            return None
+        return replace(charge, cost=charge.cost - settled)
 
-    def _renewal_due(self, lease: _Lease, charges: Sequence[Charge], now: float) -> bool:
+    def _renewal_due(self, lease: _Lease, now: float) -> bool:
         """Past half its life, or below half its units in a bucket (and someone to renew it)."""
         if self._background is None:
             return False
-        life = self._fraction * min(c.period_ms for c in charges) / 1000
-        if lease.expires_at - now < life / 2:
-            return True
-        return any(2 * left < self._size(c) for left, c in zip(lease.left, charges, strict=True))
+        return now >= lease.renew_at or any(
+            left < low for left, low in zip(lease.left, lease.low, strict=True)
+        )
 
     def _renew_ahead(
         self, identity: str, shape: _Shape, charges: Sequence[Charge], now: float
@@ -222,9 +229,13 @@ class LeasedRateLimitStore:
         if lease is not None and lease.shape == shape and now < lease.expires_at:
             left = [units + extra for units, extra in zip(lease.left, extras, strict=True)]
             expires_at = lease.expires_at
+        life = self._fraction * min(c.period_ms for c in charges) / 1000
         if any(extras):
-            expires_at = now + self._fraction * min(c.period_ms for c in charges) / 1000
-        self._leases[identity] = _Lease(shape, left, seen, now, expires_at)
+            expires_at = now + life
+        low = tuple(self._size(c) // 2 for c in charges)
+        self._leases[identity] = _Lease(
+            shape, left, seen, now, expires_at, expires_at - life / 2, low
+        )
 
     async def _round_trip(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
         self._round_trips += 1

@@ -107,6 +107,8 @@ class MonthlyBudget:
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._background = background
+        self._month_span: tuple[float, float, date] = (0.0, 0.0, date.min)
+        """The current month's start and end (Unix seconds) and first day."""
         self._known: dict[str, tuple[date, float, Money]] = {}
         """key id -> (the month's first day, read at (monotonic), spent)."""
         self._refreshing: set[str] = set()
@@ -116,8 +118,16 @@ class MonthlyBudget:
         """The key's recorded cost since the start of the current UTC month."""
         return await self._spent(key_id, None)
 
+    def _this_month(self) -> date:
+        """The current UTC month's first day; worked out again only when the month ends."""
+        now = self._clock.now()
+        if not self._month_span[0] <= now < self._month_span[1]:
+            month = self._today().replace(day=1)
+            self._month_span = (_midnight(month), _midnight(_next_month(month)), month)
+        return self._month_span[2]
+
     async def _spent(self, key_id: str, budget: Money | None) -> Money:
-        month = self._today().replace(day=1)
+        month = self._this_month()
         known = self._known.get(key_id)
         now = self._clock.monotonic()
         if known is None or known[0] != month:
