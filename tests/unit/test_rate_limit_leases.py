@@ -269,10 +269,18 @@ def test_a_lease_is_renewed_in_the_background_before_it_runs_out() -> None:
     run(scenario())
 
 
+class CountingBackground(BackgroundTasks):
+    started = 0
+
+    def run(self, coroutine):  # type: ignore[no-untyped-def]
+        self.started += 1
+        return super().run(coroutine)
+
+
 def test_once_a_renewal_sees_the_limit_near_leasing_stops_and_every_admission_asks() -> None:
     clock = FakeClock()
     shared = CountingStore(clock)
-    background = BackgroundTasks()
+    background = CountingBackground()
     leased = LeasedRateLimitStore(shared, clock, fraction=0.01, background=background)
 
     async def scenario() -> list[tuple[int, int]]:
@@ -292,6 +300,8 @@ def test_once_a_renewal_sees_the_limit_near_leasing_stops_and_every_admission_as
 
     steps = run(scenario())
     assert steps[-50:] == [(1, 1)] * 50
+    # One renewal that topped the lease up, one that found the limit near; then none.
+    assert background.started == 2
 
 
 def test_replicas_renewing_in_the_background_stay_within_what_the_store_debited() -> None:

@@ -180,7 +180,10 @@ class LeasedRateLimitStore:
                 return
             extras = self._extras(lease, free, now)
             if not any(extras):
-                return  # near a limit: misses ask the store, exactly
+                # Near a limit: this lease is spent out and misses ask the store, exactly; no
+                # further renewal is tried for it (the next lease-taking round trip decides).
+                lease.renew_at, lease.low = lease.expires_at, (0,) * len(lease.low)
+                return
             leasing = [replace(c, cost=e) for c, e in zip(free, extras, strict=True)]
             try:
                 decision = await self._round_trip(identity, leasing)
