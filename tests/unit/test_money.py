@@ -56,9 +56,11 @@ def test_a_decimal_string_round_trips(value: Decimal) -> None:
     assert "e" not in str(money).lower()
 
 
-@given(st.decimals(min_value=0, max_value=Decimal("1e6"), places=10, allow_nan=False))
+@given(st.decimals(min_value=0, max_value=Decimal("1e5"), places=10, allow_nan=False))
 def test_a_cost_round_trips_through_the_json_float(value: Decimal) -> None:
-    """Ten decimals (a priced call) up to a million dollars survive float and back."""
+    """Ten decimals (a priced call) up to a hundred thousand dollars survive float and back:
+    15 significant digits, what a double keeps for any decimal (a million dollars with ten
+    decimals is 16 digits, which a double does not always keep: 536714.8875477786 does not)."""
     money = Money.usd(value)
     assert Money.usd(money.to_float()) == money
 

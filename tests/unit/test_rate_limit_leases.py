@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision
 from gateway_core.testing import FakeClock
+from gateway_core.use_cases.background import BackgroundTasks
+from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 
 IDENTITY = "key:lease-test"
@@ -25,6 +27,7 @@ class CountingStore:
         self.round_trips = 0
         self.debited = 0
         self.refusals = 0
+        self.adjusted = 0
 
     async def acquire(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
         self.round_trips += 1
@@ -37,6 +40,7 @@ class CountingStore:
         return decision
 
     async def adjust(self, identity: str, charge: Charge) -> None:
+        self.adjusted += charge.cost
         await self.inner.adjust(identity, charge)
 
 
@@ -231,5 +235,122 @@ def test_a_burst_that_finds_no_lease_takes_one_lease_not_one_each() -> None:
         for _ in range(50):
             await leased.acquire(IDENTITY, requests(10_000))
         assert shared.round_trips == trips  # served from that lease
+
+    run(scenario())
+
+
+async def _settle(background: BackgroundTasks) -> None:
+    await background.drain(1.0)
+
+
+def test_a_lease_is_renewed_in_the_background_before_it_runs_out() -> None:
+    """With a background owner, a client that keeps coming is admitted locally without pause:
+    past half its life the lease is topped up by a background round trip, not by a request."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    background = BackgroundTasks()
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01, background=background)
+
+    async def scenario() -> None:
+        await leased.acquire(IDENTITY, requests(10_000))  # exact: nothing seen yet
+        await leased.acquire(IDENTITY, requests(10_000))  # takes a lease of 100 (life 0.6 s)
+        assert shared.round_trips == 2
+        for _ in range(30):  # 3 s of 10 requests a second: five lease lives
+            clock.advance(0.1)
+            before = shared.round_trips
+            decision = await leased.acquire(IDENTITY, requests(10_000))
+            assert decision.allowed
+            assert shared.round_trips == before  # never a round trip on the request's path
+            await _settle(background)
+        assert leased.local_admissions == 30
+        # Every unit admitted or held in the lease was debited in the store first.
+        assert shared.debited >= 32
+
+    run(scenario())
+
+
+class CountingBackground(BackgroundTasks):
+    started = 0
+
+    def run(self, coroutine):  # type: ignore[no-untyped-def]
+        self.started += 1
+        return super().run(coroutine)
+
+
+def test_once_a_renewal_sees_the_limit_near_leasing_stops_and_every_admission_asks() -> None:
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    background = CountingBackground()
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01, background=background)
+
+    async def scenario() -> list[tuple[int, int]]:
+        await leased.acquire(IDENTITY, requests(10_000))
+        await leased.acquire(IDENTITY, requests(10_000))  # a lease of 100
+        # Another replica spends 60%: the bucket is below half full. The next renewal (on the
+        # figure last seen) still tops the lease up; its answer shows the bucket, and leasing
+        # stops: once the lease is spent, each admission is one round trip of its own.
+        await shared.inner.acquire(IDENTITY, requests(10_000, cost=6_000))
+        steps = []
+        for _ in range(250):
+            trips, debited = shared.round_trips, shared.debited
+            assert (await leased.acquire(IDENTITY, requests(10_000))).allowed
+            await _settle(background)
+            steps.append((shared.round_trips - trips, shared.debited - debited))
+        return steps
+
+    steps = run(scenario())
+    assert steps[-50:] == [(1, 1)] * 50
+    # One renewal that topped the lease up, one that found the limit near; then none.
+    assert background.started == 2
+
+
+def test_replicas_renewing_in_the_background_stay_within_what_the_store_debited() -> None:
+    """Two replicas racing their renewals against a shared bucket near its limit: every unit
+    admitted was debited in the store first."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    background = BackgroundTasks()
+    replicas = [
+        LeasedRateLimitStore(shared, clock, fraction=0.05, background=background) for _ in range(2)
+    ]
+
+    async def scenario() -> None:
+        admitted = 0
+        for step in range(400):
+            clock.advance(0.01)
+            decision = await replicas[step % 2].acquire(IDENTITY, requests(200))
+            admitted += decision.allowed
+            assert admitted <= shared.debited
+            if step % 7 == 0:
+                await _settle(background)
+        await _settle(background)
+        assert admitted <= shared.debited
+
+    run(scenario())
+
+
+def test_a_reconciliation_the_lease_takes_is_settled_at_once_without_a_task() -> None:
+    """``RateLimiter.settle``: far from the limits the token estimate's error is settled
+    against the lease in the call itself; only what the lease cannot take is left to run."""
+    clock = FakeClock()
+    shared = CountingStore(clock)
+    leased = LeasedRateLimitStore(shared, clock, fraction=0.01)
+    limiter = RateLimiter(leased, defaults=RateLimits(tokens_per_minute=1_000_000))
+
+    async def scenario() -> None:
+        await limiter.admit(IDENTITY, estimated_tokens=500)  # exact: nothing seen yet
+        admission = await limiter.admit(IDENTITY, estimated_tokens=500)  # a 10,000-token lease
+        spent = await limiter.admit(IDENTITY, estimated_tokens=5_000)  # from the lease
+        assert leased.local_admissions == 1
+        assert limiter.settle(spent, 4_000) is None  # 1,000 given back: the lease takes them
+        rest = limiter.settle(admission, 600)  # 100 more owed: taken from the lease too
+        assert rest is None
+        assert shared.adjusted == 0
+        # 5,000 given back to a lease 4,100 short of full: the other 900 are a store round
+        # trip, left to the caller.
+        rest = limiter.settle(spent, 0)
+        assert rest is not None and shared.adjusted == 0
+        await rest
+        assert shared.adjusted == -900
 
     run(scenario())

@@ -10,9 +10,10 @@ import pytest
 from gateway_core.domain.money import Money
 from gateway_core.domain.pricing import Price, PriceTable
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import BudgetExceededError
+from gateway_core.errors import BudgetExceededError, StoreUnavailableError
 from gateway_core.memory.usage import InMemoryUsageStore
 from gateway_core.testing import FakeClock
+from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.usage import MonthlyBudget, UsageTracker
 
 PRICES = PriceTable.from_entries(
@@ -167,3 +168,54 @@ async def test_a_burst_at_refresh_time_reads_the_store_once_not_once_per_request
     clock.advance(2)
     await asyncio.gather(*(budget.ensure_within_budget("k1", Money.usd("5.0")) for _ in range(32)))
     assert store.reads == 2
+
+
+async def test_far_from_its_budget_a_due_read_runs_in_the_background() -> None:
+    """Below half its budget, a request at refresh time goes on with the figure it has; the
+    read lands meanwhile and the next request sees it. From half the budget on, it waits."""
+    clock = _clock_at(2026, 5, 15)
+    store = SlowCountingStore(clock)
+    tracker = UsageTracker(PRICES, store, clock)
+    background = BackgroundTasks()
+    budget = MonthlyBudget(store, clock, 1.0, background=background)
+    await budget.ensure_within_budget("k1", Money.usd("2.0"))
+    assert store.reads == 1
+    await _spend(tracker, "k1", 2)  # another replica: 1.20 of 2.00
+    clock.advance(2)
+    await budget.ensure_within_budget("k1", Money.usd("2.0"))  # did not wait for the read
+    assert await budget.spent_this_month("k1") == Money.ZERO
+    await background.drain(1.0)
+    assert store.reads == 2 and await budget.spent_this_month("k1") == Money.usd("1.2")
+    await _spend(tracker, "k1", 2)  # 2.40: at half the budget or more, the next read waits
+    clock.advance(2)
+    with pytest.raises(BudgetExceededError):
+        await budget.ensure_within_budget("k1", Money.usd("2.0"))
+
+
+async def test_a_failed_background_read_keeps_the_figure_and_waits_a_refresh() -> None:
+    clock = _clock_at(2026, 5, 15)
+    store = FlakyStore(clock)
+    background = BackgroundTasks()
+    budget = MonthlyBudget(store, clock, 1.0, background=background)
+    await budget.ensure_within_budget("k1", Money.usd("2.0"))
+    store.down = True
+    clock.advance(2)
+    for _ in range(5):  # one read tried, not one per request
+        await budget.ensure_within_budget("k1", Money.usd("2.0"))
+        await background.drain(1.0)
+    assert store.failed_reads == 1
+    clock.advance(1)
+    await budget.ensure_within_budget("k1", Money.usd("2.0"))
+    await background.drain(1.0)
+    assert store.failed_reads == 2
+
+
+class FlakyStore(InMemoryUsageStore):
+    down = False
+    failed_reads = 0
+
+    async def totals(self, key_id, start, end):  # type: ignore[no-untyped-def]
+        if self.down:
+            self.failed_reads += 1
+            raise StoreUnavailableError("usage store down", retry_after=1.0)
+        return await super().totals(key_id, start, end)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -48,9 +48,12 @@ class UsageTotal:
         )
 
     def __add__(self, other: UsageTotal) -> UsageTotal:
-        """Two totals of one key, model and day; cost summed exactly."""
-        return replace(
-            self,
+        """Two totals of one key, model and day; cost summed exactly. (Built directly, not
+        with ``dataclasses.replace``: this runs once per answer, on its path.)"""
+        return UsageTotal(
+            key_id=self.key_id,
+            model=self.model,
+            day=self.day,
             requests=self.requests + other.requests,
             cache_hits=self.cache_hits + other.cache_hits,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,

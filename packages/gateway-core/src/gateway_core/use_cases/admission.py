@@ -101,13 +101,15 @@ class AdmissionPolicy:
             await self.limiter.reconcile(admission, 0)
 
     def settle(self, admission: Admission | None, spent_tokens: int) -> None:
-        """Reconcile the reservation with what was spent: a store round trip the answer need
-        not wait for (``reconcile`` never raises); it reaches the store before the client can
-        send its next request."""
-        # Nothing to adjust (no token limit: the usual case) starts no task.
+        """Reconcile the reservation with what was spent: against the client's lease at once
+        when it can take it, else a store round trip the answer need not wait for (never
+        raises); it reaches the store before the client can send its next request. Nothing to
+        adjust (no token limit: the usual case, or an exact estimate) costs one comparison."""
         if admission is None or self.limiter is None or admission.token_delta(spent_tokens) == 0:
             return
-        self._background.run(self.limiter.reconcile(admission, spent_tokens))
+        rest = self.limiter.settle(admission, spent_tokens)
+        if rest is not None:
+            self._background.run(rest)
 
     def note_spend(self, key_id: str, cost_usd: Money) -> None:
         """Keep the budget's view of the month current without another store read."""

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from gateway_core.clock import SystemClock
 from gateway_core.domain.api_keys import ApiKey
@@ -39,6 +40,7 @@ from gateway_core.domain.chat import ChatRequest
 from gateway_core.errors import RateLimitExceededError, StoreUnavailableError
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision, RateLimitStore
+from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 
 REQUESTS = "requests"
 TOKENS = "tokens"
@@ -138,6 +140,8 @@ class RateLimiter:
         if not 0 < fail_open_share <= 1:
             raise ValueError("fail_open_share must be in (0, 1]")
         self._store = store
+        self._leased = store if isinstance(store, LeasedRateLimitStore) else None
+        """The store when leases front it: their adjustments can be settled without a task."""
         self._share = fail_open_share
         self.defaults = defaults
         self._policy = StoreDownPolicy(policy)
@@ -175,11 +179,27 @@ class RateLimiter:
         Never raises for a store that is down: the response is already over, and a lost
         adjustment only shifts one client's allowance by one estimate's error.
         """
-        delta = admission.token_delta(actual_tokens)
+        charge = self._reconciliation(admission, actual_tokens)
+        if charge is not None:
+            await self._adjust(admission, charge)
+
+    def settle(self, admission: Admission, actual_tokens: int) -> Coroutine[Any, Any, None] | None:
+        """``reconcile`` in two halves: what a live lease takes is settled now; the rest is a
+        coroutine to run off the response's path (``None``: nothing left, which is the case
+        of every answer far from the limits)."""
+        charge = self._reconciliation(admission, actual_tokens)
+        if charge is not None and not admission.via_fallback and self._leased is not None:
+            charge = self._leased.absorb(admission.identity, charge)
+        return None if charge is None else self._adjust(admission, charge)
+
+    def _reconciliation(self, admission: Admission, actual_tokens: int) -> Charge | None:
         tokens_per_minute = admission.limits.tokens_per_minute
+        delta = admission.token_delta(actual_tokens)
         if tokens_per_minute is None or delta == 0:
-            return
-        charge = Charge(TOKENS, tokens_per_minute, MINUTE, delta)
+            return None
+        return Charge(TOKENS, tokens_per_minute, MINUTE, delta)
+
+    async def _adjust(self, admission: Admission, charge: Charge) -> None:
         store = self._store
         if admission.via_fallback:
             store, charge = self._fallback, self._fallback_charge(charge)

@@ -25,6 +25,12 @@ The rules, chosen so that leases only ever change timing, never the limits:
   since (at most to its limit), plus the lease's units left: exact for one process, an
   estimate when several share the client.
 
+- Renewed ahead (given a ``BackgroundTasks`` owner): once a local admission leaves a lease
+  past half its life or below half its units, a top-up back to its size is debited in the
+  store by a background task (one per client at a time), on the same rules as taking one. A
+  client that keeps coming is then admitted locally without pause instead of paying a round
+  trip every lease's life; the refusals and the limits are the same.
+
 ``fraction`` 0 turns leasing off: every acquisition is a store round trip.
 """
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from gateway_core.errors import StoreUnavailableError
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.rate_limits import (
     BucketState,
@@ -40,6 +47,7 @@ from gateway_core.ports.rate_limits import (
     RateLimitDecision,
     RateLimitStore,
 )
+from gateway_core.use_cases.background import BackgroundTasks
 
 DEFAULT_LEASE_FRACTION = 0.01
 _SWEEP_EVERY = 1024
@@ -59,19 +67,29 @@ class _Lease:
     seen_at: float
     expires_at: float
     """Monotonic seconds; after it, ``left`` is dropped (``seen`` still guides the next lease)."""
+    renew_at: float
+    """Past it (half its life), a local admission has the lease renewed ahead of need."""
+    low: tuple[int, ...]
+    """Below these units (half a full lease) in a bucket, likewise."""
 
 
 class LeasedRateLimitStore:
     """A ``RateLimitStore`` in front of another one (the shared store); see the module doc."""
 
     def __init__(
-        self, store: RateLimitStore, clock: Clock, fraction: float = DEFAULT_LEASE_FRACTION
+        self,
+        store: RateLimitStore,
+        clock: Clock,
+        fraction: float = DEFAULT_LEASE_FRACTION,
+        background: BackgroundTasks | None = None,
     ) -> None:
         if not 0 <= fraction <= 0.1:
             raise ValueError("the lease fraction is between 0 and 0.1 of a limit")
         self._store = store
         self._clock = clock
         self._fraction = fraction
+        self._background = background
+        """Where leases are renewed ahead of need; ``None``: renewed by the next miss only."""
         self._leases: dict[str, _Lease] = {}
         self._leasing: set[str] = set()
         """Clients with a lease-taking round trip in flight."""
@@ -87,7 +105,10 @@ class LeasedRateLimitStore:
             lease = None  # the client's limits changed: start over
         if lease is not None and now < lease.expires_at and _covers(lease.left, charges):
             self.local_admissions += 1
-            return _spend(lease, charges, now)
+            decision = _spend(lease, charges, now)
+            if identity not in self._leasing and self._renewal_due(lease, now):
+                self._renew_ahead(identity, shape, charges, now)
+            return decision
         # One lease in flight per client: concurrent misses (a burst finding the lease spent)
         # ask the store for themselves only, instead of each taking a lease of its own.
         extras = self._extras(lease, charges, now) if identity not in self._leasing else None
@@ -106,27 +127,75 @@ class LeasedRateLimitStore:
         return decision
 
     async def adjust(self, identity: str, charge: Charge) -> None:
-        """Settled against a live lease of the same limits when it can be: units given back
-        join the lease (up to its size), units owed come out of it; the rest goes to the store.
-        The reconciliation of a request's token estimate is then no store round trip either."""
+        """Settled against a live lease of the same limits when it can be (``absorb``); the
+        rest goes to the store."""
+        rest = self.absorb(identity, charge)
+        if rest is not None:
+            await self._store.adjust(identity, rest)
+
+    def absorb(self, identity: str, charge: Charge) -> Charge | None:
+        """The part of an adjustment a live lease of the same limits cannot take (``None``:
+        all of it was taken, no store round trip). Units given back join the lease (up to its
+        size), units owed come out of it. The reconciliation of a request's token estimate is
+        then no store round trip, and no task either."""
         lease = self._leases.get(identity)
         shape = (charge.bucket, charge.limit, charge.period_ms)
-        if (
-            lease is not None
-            and shape in lease.shape
-            and self._clock.monotonic() < lease.expires_at
-        ):
-            index = lease.shape.index(shape)
-            left = lease.left[index]
-            if charge.cost < 0:
-                settled = -min(-charge.cost, max(0, self._size(charge) - left))
-            else:
-                settled = min(charge.cost, left)
-            lease.left[index] = left - settled
-            charge = replace(charge, cost=charge.cost - settled)
-            if charge.cost == 0:
+        if lease is None or shape not in lease.shape or self._clock.monotonic() >= lease.expires_at:
+            return charge
+        index = lease.shape.index(shape)
+        left = lease.left[index]
+        if charge.cost < 0:
+            settled = -min(-charge.cost, max(0, self._size(charge) - left))
+        else:
+            settled = min(charge.cost, left)
+        lease.left[index] = left - settled
+        if charge.cost == settled:
+            return None
+        return replace(charge, cost=charge.cost - settled)
+
+    def _renewal_due(self, lease: _Lease, now: float) -> bool:
+        """Past half its life, or below half its units in a bucket (and someone to renew it)."""
+        if self._background is None:
+            return False
+        return now >= lease.renew_at or any(
+            left < low for left, low in zip(lease.left, lease.low, strict=True)
+        )
+
+    def _renew_ahead(
+        self, identity: str, shape: _Shape, charges: Sequence[Charge], now: float
+    ) -> None:
+        assert self._background is not None  # _renewal_due said so
+        self._leasing.add(identity)
+        self._background.run(self._renew(identity, shape, charges, now))
+
+    async def _renew(
+        self, identity: str, shape: _Shape, charges: Sequence[Charge], now: float
+    ) -> None:
+        """Top the client's lease up to its size (a background task; never raises). Nothing is
+        spent by it: every charge costs only the units leased, refused or not as ever."""
+        try:
+            free = [replace(c, cost=0) for c in charges]
+            lease = self._leases.get(identity)
+            if lease is None or lease.shape != shape:
                 return
-        await self._store.adjust(identity, charge)
+            extras = self._extras(lease, free, now)
+            if not any(extras):
+                # Near a limit: this lease is spent out and misses ask the store, exactly; no
+                # further renewal is tried for it (the next lease-taking round trip decides).
+                lease.renew_at, lease.low = lease.expires_at, (0,) * len(lease.low)
+                return
+            leasing = [replace(c, cost=e) for c, e in zip(free, extras, strict=True)]
+            try:
+                decision = await self._round_trip(identity, leasing)
+            except StoreUnavailableError:
+                return  # the lease runs out; the next miss finds the store down or back
+            lease = self._leases.get(identity)
+            if lease is not None and lease.shape != shape:
+                return  # the limits changed meanwhile: what was leased is dropped
+            granted = extras if decision.allowed else [0] * len(free)
+            self._keep(identity, shape, free, granted, decision, now)
+        finally:
+            self._leasing.discard(identity)
 
     def _size(self, charge: Charge) -> int:
         """A full lease of ``charge``'s bucket, in units (0: the limit is too small to lease)."""
@@ -163,9 +232,13 @@ class LeasedRateLimitStore:
         if lease is not None and lease.shape == shape and now < lease.expires_at:
             left = [units + extra for units, extra in zip(lease.left, extras, strict=True)]
             expires_at = lease.expires_at
+        life = self._fraction * min(c.period_ms for c in charges) / 1000
         if any(extras):
-            expires_at = now + self._fraction * min(c.period_ms for c in charges) / 1000
-        self._leases[identity] = _Lease(shape, left, seen, now, expires_at)
+            expires_at = now + life
+        low = tuple(self._size(c) // 2 for c in charges)
+        self._leases[identity] = _Lease(
+            shape, left, seen, now, expires_at, expires_at - life / 2, low
+        )
 
     async def _round_trip(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
         self._round_trips += 1

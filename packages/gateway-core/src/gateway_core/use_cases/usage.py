@@ -24,9 +24,10 @@ from datetime import UTC, date, datetime
 from gateway_core.domain.money import Money
 from gateway_core.domain.pricing import PriceQuote, PriceTable
 from gateway_core.domain.usage import Usage, UsageEvent
-from gateway_core.errors import BudgetExceededError
+from gateway_core.errors import BudgetExceededError, StoreUnavailableError
 from gateway_core.ports.clock import Clock
 from gateway_core.ports.usage import UsageQuery, UsageSink
+from gateway_core.use_cases.background import BackgroundTasks
 
 
 class UsageTracker:
@@ -86,12 +87,28 @@ class MonthlyBudget:
     key's spend is read at most every ``refresh_seconds`` and, in between, kept up to date with
     what this process spends (``note``). Other replicas' spending shows up within
     ``refresh_seconds``: on top of in-flight requests, that is how far a key can overshoot.
+
+    Given a ``BackgroundTasks`` owner, a read that falls due while the key is known to have
+    spent less than half its budget is made in the background: the request goes on with the
+    figure it has (a second old, plus this process's own spending) instead of waiting for two
+    store round trips. From half the budget on, the request waits for the read as before, so
+    a key at its budget is refused on the first request after a refresh falls due. A failed
+    background read keeps the figure and is tried again one ``refresh_seconds`` later.
     """
 
-    def __init__(self, usage: UsageQuery, clock: Clock, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        usage: UsageQuery,
+        clock: Clock,
+        refresh_seconds: float = 1.0,
+        background: BackgroundTasks | None = None,
+    ) -> None:
         self._usage = usage
         self._clock = clock
         self._refresh_seconds = refresh_seconds
+        self._background = background
+        self._month_span: tuple[float, float, date] = (0.0, 0.0, date.min)
+        """The current month's start and end (Unix seconds) and first day."""
         self._known: dict[str, tuple[date, float, Money]] = {}
         """key id -> (the month's first day, read at (monotonic), spent)."""
         self._refreshing: set[str] = set()
@@ -99,18 +116,32 @@ class MonthlyBudget:
 
     async def spent_this_month(self, key_id: str) -> Money:
         """The key's recorded cost since the start of the current UTC month."""
-        return await self._spent(key_id)
+        return await self._spent(key_id, None)
 
-    async def _spent(self, key_id: str) -> Money:
-        month = self._today().replace(day=1)
+    def _this_month(self) -> date:
+        """The current UTC month's first day; worked out again only when the month ends."""
+        now = self._clock.now()
+        if not self._month_span[0] <= now < self._month_span[1]:
+            month = self._today().replace(day=1)
+            self._month_span = (_midnight(month), _midnight(_next_month(month)), month)
+        return self._month_span[2]
+
+    async def _spent(self, key_id: str, budget: Money | None) -> Money:
+        month = self._this_month()
         known = self._known.get(key_id)
         now = self._clock.monotonic()
-        this_month = known is not None and known[0] == month
-        if known is not None and this_month and now - known[1] < self._refresh_seconds:
+        if known is None or known[0] != month:
+            return await self._read(key_id, month, now)
+        if now - known[1] < self._refresh_seconds or key_id in self._refreshing:
+            # Fresh; or another request is reading it: a burst must not queue one read each.
             return known[2]
-        if known is not None and this_month and key_id in self._refreshing:
-            # Another request is reading it: a burst must not queue one read each behind it.
+        if self._background is not None and budget is not None and known[2] * 2 < budget:
+            self._refreshing.add(key_id)
+            self._background.run(self._read_in_background(key_id, month, now, known[2]))
             return known[2]
+        return await self._read(key_id, month, now)
+
+    async def _read(self, key_id: str, month: date, now: float) -> Money:
         self._refreshing.add(key_id)
         try:
             totals = await self._usage.totals(key_id, month, self._today())
@@ -119,6 +150,18 @@ class MonthlyBudget:
         spent = Money.total(total.cost_usd for total in totals)
         self._known[key_id] = (month, now, spent)
         return spent
+
+    async def _read_in_background(self, key_id: str, month: date, now: float, had: Money) -> None:
+        """``_read`` for a request that did not wait; never raises."""
+        try:
+            await self._read(key_id, month, now)
+        except StoreUnavailableError:
+            # Keep the figure (and what was noted since); try again one refresh later.
+            known = self._known.get(key_id)
+            spent = had if known is None or known[0] != month else known[2]
+            self._known[key_id] = (month, now, spent)
+        finally:
+            self._refreshing.discard(key_id)
 
     def note(self, key_id: str, cost_usd: Money) -> None:
         """This process just spent ``cost_usd`` for the key (already sent to the usage sink)."""
@@ -133,7 +176,7 @@ class MonthlyBudget:
         """
         if monthly_budget_usd is None:
             return
-        spent = await self._spent(key_id)
+        spent = await self._spent(key_id, monthly_budget_usd)
         if spent < monthly_budget_usd:
             return
         resets_at = _next_month(self._today())

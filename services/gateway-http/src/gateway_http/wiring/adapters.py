@@ -16,6 +16,7 @@ from gateway_adapters.tracing import traced_cache, traced_chat_providers, traced
 from gateway_core.live import Live
 from gateway_core.memory import InMemoryRateLimitStore
 from gateway_core.ports.clock import Clock
+from gateway_core.use_cases.background import BackgroundTasks
 from gateway_http.admin import wiring as admin_wiring
 from gateway_http.native_providers import build_native_providers
 from gateway_http.observability.metrics import GatewayMetrics, model_names
@@ -49,6 +50,8 @@ from gateway_http.wiring.upstream_clients import open_upstream_clients
 class Adapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Dependency[Clock] = providers.Dependency()
+    background = providers.Dependency(instance_of=BackgroundTasks)
+    """The root's: where the stores start work no response waits for (lease renewals)."""
     environ = providers.Object(os.environ)
 
     # Resources: opened and closed by the app's lifespan.
@@ -90,7 +93,7 @@ class Adapters(containers.DeclarativeContainer):
 
     # Shared state: Redis when configured, else in memory.
     session_store = providers.Singleton(session_store, redis, clock)
-    rate_limit_store = providers.Singleton(rate_limit_store, redis, clock, settings)
+    rate_limit_store = providers.Singleton(rate_limit_store, redis, clock, settings, background)
     fallback_rate_limit_store = providers.Singleton(InMemoryRateLimitStore, clock)
     """Decides admissions while the rate-limit store is down (``rate_limit_store_down``)."""
     response_cache = providers.Singleton(response_cache, redis, clock, settings)

@@ -26,6 +26,7 @@ from gateway_core.ports.rate_limits import RateLimitStore
 from gateway_core.ports.responses import ResponseStore
 from gateway_core.ports.sessions import SessionStore
 from gateway_core.ports.usage import UsageStore
+from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 from gateway_http.redis_connection import redis_connection_config
 from gateway_http.settings import Settings
@@ -52,13 +53,16 @@ def response_store(redis: Redis | None, clock: Clock) -> ResponseStore:
     return InMemoryResponseStore(clock) if redis is None else RedisResponseStore(redis)
 
 
-def rate_limit_store(redis: Redis | None, clock: Clock, settings: Settings) -> RateLimitStore:
+def rate_limit_store(
+    redis: Redis | None, clock: Clock, settings: Settings, background: BackgroundTasks
+) -> RateLimitStore:
     """On Redis, behind leases (see ``LeasedRateLimitStore``): no round trip per request while
-    a client is far from its limits. In memory a decision costs nothing, so no leases."""
+    a client is far from its limits, leases renewed in the background ahead of need. In memory
+    a decision costs nothing, so no leases."""
     if redis is None:
         return InMemoryRateLimitStore(clock)
     fraction = settings.rate_limit_lease_fraction
-    return LeasedRateLimitStore(RedisRateLimitStore(redis), clock, fraction)
+    return LeasedRateLimitStore(RedisRateLimitStore(redis), clock, fraction, background)
 
 
 def response_cache(redis: Redis | None, clock: Clock, settings: Settings) -> ResponseCache:

@@ -30,9 +30,8 @@ class UseCases(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Dependency[Clock] = providers.Dependency()
 
-    background = providers.Singleton(BackgroundTasks)
-    """Work no response waits for (reconciliations, an abandoned stream's billing): drained
-    by the app's lifespan before the stores close."""
+    background = providers.Dependency(instance_of=BackgroundTasks)
+    """The root's (``wiring/__init__.py``): work no response waits for."""
     curfew = providers.Singleton(Curfew)
     """Ends the model calls still running when the shutdown's grace is over (app.py)."""
 
@@ -45,7 +44,7 @@ class UseCases(containers.DeclarativeContainer):
         settings,
         adapters.metrics.provided.count_rate_limit_fallback,
     )
-    budget = providers.Singleton(MonthlyBudget, adapters.usage_store, clock)
+    budget = providers.Singleton(MonthlyBudget, adapters.usage_store, clock, background=background)
     admission = providers.Singleton(
         AdmissionPolicy,
         limiter=limiter,
