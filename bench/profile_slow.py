@@ -39,8 +39,9 @@ HOST = "127.0.0.1"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="openai-stream",
-                        choices=["openai-stream", "realistic-stream"])
+    parser.add_argument(
+        "--scenario", default="openai-stream", choices=["openai-stream", "realistic-stream"]
+    )
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--chunks", type=int, default=50)
     parser.add_argument("--interval-ms", type=float, default=20.0)
@@ -50,9 +51,13 @@ def main() -> int:
     parser.add_argument("--profile", help="write a cProfile of the last round's window here")
     args = parser.parse_args()
 
-    load = slow_streams.SlowLoad(streams=args.streams, chunks=args.chunks,
-                                 interval_ms=args.interval_ms,
-                                 first_token_ms=args.first_token_ms, window_s=args.window)
+    load = slow_streams.SlowLoad(
+        streams=args.streams,
+        chunks=args.chunks,
+        interval_ms=args.interval_ms,
+        first_token_ms=args.first_token_ms,
+        window_s=args.window,
+    )
     _raise_file_limit(load.streams)
     os.sched_setaffinity(0, {1})  # the client shares the mock's core
     scenario = BY_NAME[args.scenario]
@@ -73,8 +78,11 @@ def main() -> int:
         for round_ in range(args.rounds):
             result = log_dir / "cpu.txt"
             profile = args.profile if args.profile and round_ == args.rounds - 1 else ""
-            gateway_env_ = {**env, **gateway_env(scenario, mock_port),
-                            "LLM_GATEWAY_UPSTREAM_POOL_SIZE": str(load.streams + 64)}
+            gateway_env_ = {
+                **env,
+                **gateway_env(scenario, mock_port),
+                "LLM_GATEWAY_UPSTREAM_POOL_SIZE": str(load.streams + 64),
+            }
             gateway = processes.start(
                 "gateway", [sys.executable, "-m", "bench.profile_path", "--serve",
                             str(gateway_port), str(result), profile],
