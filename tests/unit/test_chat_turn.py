@@ -145,3 +145,14 @@ async def test_a_turn_running_gateway_tools_is_never_relayed() -> None:
     assert all(chunk.wire is None for chunk in chunks)
     assert "".join(chunk.content or "" for chunk in chunks) == "Hi"
     await gateway.aclose()
+
+
+async def test_a_stream_closed_before_its_first_chunk_was_read_is_billed_once() -> None:
+    clock = FakeClock(CLOCK_START)
+    model = ScriptedProvider("scripted", default=Reply(text="word " * 20))
+    gateway = build_gateway([model], clock=clock)
+    turn = gateway.start(_request())
+    chunks = await turn.open_stream()  # the first chunk is in, held for the door
+    await chunks.aclose()
+    assert await _requests_billed(gateway, clock) == 1
+    assert turn.outcome.aborted

@@ -88,3 +88,17 @@ async def test_a_final_event_ends_the_body_in_its_own_write() -> None:
     assert await _send_rest(events(), client.send, client.receive) is True  # type: ignore[arg-type]
     assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"a", True), (b"end", False)]
     assert closed.is_set()
+
+
+async def test_middle_events_go_to_the_servers_own_send_the_end_through_the_wrappers() -> None:
+    client, server = Client(), Client()
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        yield b"a"
+        yield b"b"
+        yield FinalEvent(b"end")
+        yield b"never"
+
+    assert await _send_rest(events(), client.send, client.receive, server.send)  # type: ignore[arg-type]
+    assert [(m["body"], m["more_body"]) for m in server.sent] == [(b"a", True), (b"b", True)]
+    assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"end", False)]

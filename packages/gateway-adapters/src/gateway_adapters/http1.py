@@ -224,13 +224,24 @@ class _Connection(asyncio.Protocol):
         """Until more of the response arrives (or the connection fails)."""
         if self._error is not None:
             raise self._error
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
         try:
             if timeout is None:
-                await self._waiter
+                await waiter
             else:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+                # A plain timer failing the waiter, not an ``asyncio.timeout`` scope: a slow
+                # stream waits here once per chunk, and the scope (its cancel and uncancel of
+                # the task) cost several times the timer.
+                timer = loop.call_later(timeout, _time_out, waiter)
+                try:
+                    await waiter
+                except BaseException:
+                    if waiter.done() and not waiter.cancelled():
+                        waiter.exception()  # cancelled right after it timed out: seen
+                    raise
+                finally:
+                    timer.cancel()
         finally:
             self._waiter = None
         if self._error is not None:
@@ -320,6 +331,11 @@ class _Connection(asyncio.Protocol):
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+def _time_out(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no data from the upstream within the read timeout"))
 
 
 class Http1Client:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -53,7 +53,7 @@ from gateway_core.errors import StoreUnavailableError, UpstreamTooLargeError
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
 from gateway_core.use_cases.caller import ChatCaller
-from gateway_core.use_cases.curfew import Curfew
+from gateway_core.use_cases.curfew import Curfew, shutting_down
 from gateway_core.use_cases.rate_limit import Admission, estimate_tokens
 from gateway_core.use_cases.session_history import new_messages, with_history
 from gateway_core.use_cases.sessions import SessionService, SessionTurn
@@ -212,7 +212,7 @@ class ChatTurn:
         except BaseException:
             await chunks.aclose()
             raise
-        return _prefixed(first, chunks)
+        return _Prefixed(first, chunks)
 
     async def begin_forwarded(self) -> None:
         """Admission for a call the door makes itself: no session, no cache, no tool loop
@@ -303,10 +303,23 @@ class ChatTurn:
         held: list[ChatChunk] = []
         try:
             source = replay(hit) if hit is not None else self._model_stream()
-            watched = self._parts.curfew.stream(source)
+            # The curfew's watch inline (``Curfew.stream`` would be one more async generator
+            # that every chunk passes through).
+            watch = self._parts.curfew.watch_stream()
             started = time.perf_counter()
             try:
-                async for chunk in watched:
+                while True:
+                    watch.arm()
+                    try:
+                        chunk = await anext(source)
+                    except StopAsyncIteration:
+                        break
+                    except BaseException as error:
+                        if watch.converts(error):
+                            raise shutting_down() from None
+                        raise
+                    finally:
+                        watch.disarm()
                     progress.add(chunk)
                     cap.add_chunk(chunk)
                     if chunk.wire is not None:
@@ -321,7 +334,7 @@ class ChatTurn:
                     elif (rest := _without_end(chunk)) is not None:
                         yield rest
             finally:
-                await watched.aclose()
+                watch.close()
                 await source.aclose()
                 if hit is None:
                     self._upstream_seconds = time.perf_counter() - started
@@ -475,16 +488,38 @@ def _has_value(fields: Mapping[str, object]) -> bool:
     return any(value is not None for value in fields.values())
 
 
-async def _prefixed(
-    first: ChatChunk | None, rest: AsyncGenerator[ChatChunk, None]
-) -> AsyncGenerator[ChatChunk, None]:
-    try:
+class _Prefixed(AsyncGenerator[ChatChunk, None]):
+    """``first``, then ``rest``'s chunks: after the first, each step is ``rest``'s own (its
+    ``__anext__`` handed out as it is), not one more generator frame every chunk of a stream
+    passes through (a slow stream's chunks each pay every layer, one by one)."""
+
+    __slots__ = ("_first", "_rest")
+
+    def __init__(self, first: ChatChunk | None, rest: AsyncGenerator[ChatChunk, None]) -> None:
+        self._first = first
+        self._rest = rest
+
+    def __anext__(self) -> Coroutine[Any, Any, ChatChunk]:
+        return self.asend(None)
+
+    def asend(self, value: None) -> Coroutine[Any, Any, ChatChunk]:
+        first = self._first
         if first is not None:
-            yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        await rest.aclose()
+            self._first = None
+            return _ready(first)
+        return self._rest.asend(value)
+
+    def athrow(self, *error: Any) -> Coroutine[Any, Any, ChatChunk]:
+        self._first = None
+        return self._rest.athrow(*error)
+
+    def aclose(self) -> Coroutine[Any, Any, None]:
+        self._first = None
+        return self._rest.aclose()
+
+
+async def _ready(chunk: ChatChunk) -> ChatChunk:
+    return chunk
 
 
 def estimate_partial_usage(request: ChatRequest, generated_chars: int) -> Usage:

@@ -96,12 +96,9 @@ class Curfew:
     async def stream(self, source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
         """``source``'s items; at the curfew, waiting for the next one ends with
         ``ServerShuttingDownError``. Closing the result does not close ``source``."""
-        watch = _Watch()
-        self._watched.add(watch)
+        watch = self.watch_stream()
         try:
             while True:
-                if self._imposed:
-                    raise shutting_down()
                 watch.arm()
                 try:
                     item = await anext(source)
@@ -112,10 +109,45 @@ class Curfew:
                         raise shutting_down() from None
                     raise
                 finally:
-                    watch.task = None
+                    watch.disarm()
                 yield item
         finally:
-            self._watched.discard(watch)
+            watch.close()
+
+    def watch_stream(self) -> StreamWatch:
+        """What ``stream`` does, for a driver that awaits its source's items itself (one
+        async generator fewer that every chunk passes through): ``arm()`` before each
+        await, ``converts(error)`` for what it raised, ``disarm()`` after it,
+        ``close()`` at the end."""
+        return StreamWatch(self)
+
+
+class StreamWatch:
+    """One stream watched by the curfew (``Curfew.watch_stream``)."""
+
+    __slots__ = ("_curfew", "_watch")
+
+    def __init__(self, curfew: Curfew) -> None:
+        self._curfew = curfew
+        self._watch = _Watch()
+        curfew._watched.add(self._watch)
+
+    def arm(self) -> None:
+        """Before awaiting the next item: past the curfew, ``ServerShuttingDownError``."""
+        if self._curfew._imposed:
+            raise shutting_down()
+        self._watch.arm()
+
+    def disarm(self) -> None:
+        self._watch.task = None
+
+    def converts(self, error: BaseException) -> bool:
+        """Whether ``error`` from the await is the curfew's cancellation (then raise
+        ``shutting_down()`` instead; it is taken back)."""
+        return self._watch.converts(error)
+
+    def close(self) -> None:
+        self._curfew._watched.discard(self._watch)
 
 
 class _CallWatch(_Watch):

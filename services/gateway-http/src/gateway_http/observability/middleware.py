@@ -30,6 +30,7 @@ from gateway_http.observability.outcome import (
     RequestOutcome,
 )
 from gateway_http.request_record import RequestRecord, record_of
+from gateway_http.sse import SERVER_SEND
 
 MAX_LOGGED_PATH = 256
 
@@ -162,6 +163,7 @@ class ObservedRequests:
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
+        scope[SERVER_SEND] = send  # type: ignore[literal-required]
         exchange = _Exchange()
         # The provider path counts its attempts into this (one object, shared by the tasks
         # the request spawns: they copy the context, not the tally).

@@ -96,25 +96,38 @@ async def relay_stream(
 ) -> AsyncIterator[ChatChunk]:
     """A provider's stream body, read by read, as relayed chunks; only ``[DONE]`` ends it
     cleanly. ``extras``: the chunks carry the events' unmodelled fields too."""
-    decoder = DataDecoder()
     reader = RelayReader(provider, extras=extras)
     async for raw in reads:
-        for chunk in reader.chunks(decoder.feed(raw)):
+        for chunk in reader.read(raw):
             yield chunk
         if reader.done:
             return
-    raise UpstreamConnectionError(f"{provider} ended the stream before [DONE]", provider=provider)
+    raise reader.cut_short()
 
 
 class RelayReader:
     """Reads the events of one stream; ``done`` once its ``[DONE]`` came."""
 
-    __slots__ = ("done", "extras", "provider")
+    __slots__ = ("_decoder", "done", "extras", "provider")
 
     def __init__(self, provider: str, *, extras: bool = False) -> None:
         self.provider = provider
         self.extras = extras
         self.done = False
+        self._decoder = DataDecoder()
+
+    def read(self, raw: bytes) -> Iterator[ChatChunk]:
+        """The chunks of the events ``raw`` (the body's next read) completes, in order: for
+        a caller that loops over the reads itself (one async generator fewer per chunk than
+        ``relay_stream``); stop once ``done``, raise ``cut_short()`` if the body ends first."""
+        return self.chunks(self._decoder.feed(raw))
+
+    def cut_short(self) -> UpstreamConnectionError:
+        """The error of a body that ended before ``[DONE]``."""
+        provider = self.provider
+        return UpstreamConnectionError(
+            f"{provider} ended the stream before [DONE]", provider=provider
+        )
 
     def chunks(self, events: list[bytes]) -> Iterator[ChatChunk]:
         """The chunks of the events one read completed (their ``data``), in order. What came
