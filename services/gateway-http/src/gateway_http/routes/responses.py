@@ -39,6 +39,7 @@ from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.errors import gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
+from gateway_http.raw_request import read_body
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.responses_api.body import decode_responses_body
 from gateway_http.responses_api.conversation import (
@@ -90,7 +91,7 @@ async def create_response(
     door = responses_door
     caller = await door.chat.callers.of(request)
     require_json(request)
-    body = decode_responses_body(await request.body())
+    body = decode_responses_body(await read_body(request))
     session_id = body.get("session_id")
     if session_id is not None and body.get("previous_response_id") is not None:
         raise InvalidRequestError(
