@@ -35,6 +35,7 @@ from gateway_http.schemas.completions import (
     with_extension,
 )
 from gateway_http.sse import EventStream, FinalEvent
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.chat")
 
@@ -65,7 +66,7 @@ async def chat_completions(
         content = encode_completion(response, outcome_extension(outcome))
         headers = _headers(outcome)
         record.close_with(outcome)
-        return Response(content=content, media_type="application/json", headers=headers)
+        return WholeJson(content, headers)
     # Everything that can still fail with a status (limits, session, routing, the upstream's
     # first answer) happens before the 200 goes out.
     chunks = await turn.open_stream()

@@ -64,6 +64,7 @@ from gateway_http.turn_adapter import (
     turn_headers,
     turn_options,
 )
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.messages")
 
@@ -131,7 +132,7 @@ async def _translated(
         outcome = await run_turn(door.chat, chat_request, caller, record, options, size)
         message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
         headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
-        return Response(content=_encode(message), media_type="application/json", headers=headers)
+        return WholeJson(_encode(message), headers)
     stream = await open_turn_stream(door.chat, chat_request, caller, record, options, size)
     events = MessagesEvents(message_id, body["model"])
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),

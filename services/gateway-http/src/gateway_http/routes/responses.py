@@ -73,6 +73,7 @@ from gateway_http.turn_adapter import (
     turn_headers,
     turn_options,
 )
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.responses")
 
@@ -144,7 +145,7 @@ async def _translated(
         answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
         await keep(answer)
         headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
-        return Response(content=_encode(answer), media_type="application/json", headers=headers)
+        return WholeJson(_encode(answer), headers)
     stream = await open_turn_stream(door.chat, chat_request, caller, record, options, _size(body))
     events = ResponsesEvents(body, response_id, created_at)
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
