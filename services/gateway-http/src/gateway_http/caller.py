@@ -13,6 +13,7 @@ from gateway_core.use_cases.authenticate import Authenticator
 from gateway_core.use_cases.key_sync import KeySync
 from gateway_core.use_cases.rate_limit import identity_for_address, identity_for_key
 from gateway_core.use_cases.serve_chat import ChatCaller, ServeChat
+from gateway_http.raw_request import header_values
 from gateway_http.request_record import record_of
 
 # Hashing a client address on every request is work a small cache saves.
@@ -31,7 +32,7 @@ class Callers:
         if authenticator is None:
             address = request.client.host if request.client else "unknown"
             return ChatCaller(None, _address_identity(address))
-        headers = request.headers
+        headers = header_values(request.scope)
         authorization, x_api_key = headers.get("authorization"), headers.get("x-api-key")
         try:
             key = authenticator.authenticate(authorization, x_api_key)

@@ -18,6 +18,7 @@ from gateway_http.caller import ChatApi
 from gateway_http.errors import error_body, gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
+from gateway_http.raw_request import header_values, read_body
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.schemas.chat import (
     ChatCompletionBody,
@@ -34,6 +35,7 @@ from gateway_http.schemas.completions import (
     with_extension,
 )
 from gateway_http.sse import EventStream, FinalEvent
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.chat")
 
@@ -50,7 +52,7 @@ async def chat_completions(
 ) -> Response[bytes] | EventStream:
     caller = await chat_api.callers.of(request)
     require_json(request)
-    raw = await request.body()
+    raw = await read_body(request)
     body = decode_chat_body(raw)
     chat_request = to_domain(body, unmodelled_fields(raw))
     record = record_of(request.scope)
@@ -64,7 +66,7 @@ async def chat_completions(
         content = encode_completion(response, outcome_extension(outcome))
         headers = _headers(outcome)
         record.close_with(outcome)
-        return Response(content=content, media_type="application/json", headers=headers)
+        return WholeJson(content, headers)
     # Everything that can still fail with a status (limits, session, routing, the upstream's
     # first answer) happens before the 200 goes out.
     chunks = await turn.open_stream()
@@ -80,7 +82,7 @@ _MAX_CORRELATION_CHARS = 128
 
 def _correlation(request: Request[Any, Any, Any]) -> dict[str, str] | None:
     """Consumers' own ids, tolerated and logged; they never select a session."""
-    headers = request.headers
+    headers = header_values(request.scope)
     found = {
         name: value[:_MAX_CORRELATION_CHARS]
         for name in _CORRELATION_HEADERS
@@ -90,7 +92,7 @@ def _correlation(request: Request[Any, Any, Any]) -> dict[str, str] | None:
 
 
 def _options(request: Request[Any, Any, Any], body: ChatCompletionBody) -> ChatOptions:
-    cache = cache_use_from_header(request.headers.get("cache-control"))
+    cache = cache_use_from_header(header_values(request.scope).get("cache-control"))
     gateway = body.gateway
     if gateway is not None and gateway.cache in _BODY_CACHE:
         cache = _BODY_CACHE[gateway.cache]

@@ -40,6 +40,7 @@ from gateway_http.messages_api.errors import ANTHROPIC_EXCEPTION_HANDLERS, strea
 from gateway_http.messages_api.events import Event, MessagesEvents
 from gateway_http.messages_api.output import message_object
 from gateway_http.messages_api.request import to_chat_request
+from gateway_http.raw_request import header_values, read_body
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.routes.native_forwarding import (
     NativeForward,
@@ -63,6 +64,7 @@ from gateway_http.turn_adapter import (
     turn_headers,
     turn_options,
 )
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.messages")
 
@@ -76,7 +78,7 @@ async def create_message(request: Request, messages_door: MessagesDoor) -> Respo
     door = messages_door
     caller = await door.chat.callers.of(request)
     require_json(request)
-    body = decode_messages_body(await request.body())
+    body = decode_messages_body(await read_body(request))
     record = record_of(request.scope)
     model = body["model"]
     # A session's history is chat messages: a request in one takes the translated path.
@@ -130,7 +132,7 @@ async def _translated(
         outcome = await run_turn(door.chat, chat_request, caller, record, options, size)
         message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
         headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
-        return Response(content=_encode(message), media_type="application/json", headers=headers)
+        return WholeJson(_encode(message), headers)
     stream = await open_turn_stream(door.chat, chat_request, caller, record, options, size)
     events = MessagesEvents(message_id, body["model"])
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
@@ -146,8 +148,8 @@ def _size(body: dict[str, Any]) -> RequestSize:
 
 def _native_call(request: Request, body: dict[str, Any], model: str) -> NativeCall:
     """The body as sent, for the provider's model id, with the client's Anthropic headers."""
-    headers = {name: value for name in FORWARDED_HEADERS
-               if (value := request.headers.get(name)) is not None}  # fmt: skip
+    sent = header_values(request.scope)
+    headers = {name: value for name in FORWARDED_HEADERS if (value := sent.get(name)) is not None}
     return NativeCall({**body, "model": model}, headers)
 
 
@@ -194,7 +196,7 @@ async def count_tokens(request: Request, messages_door: MessagesDoor) -> Respons
     door = messages_door
     caller = await door.chat.callers.of(request)
     require_json(request)
-    body = decode_messages_body(await request.body(), counting=True)
+    body = decode_messages_body(await read_body(request), counting=True)
     if caller.key is not None and not caller.key.allows_model(body["model"]):
         raise PermissionDeniedError(
             f"This API key may not use the model '{body['model'][:100]}'.", param="model"

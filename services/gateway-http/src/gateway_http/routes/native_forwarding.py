@@ -40,6 +40,7 @@ from gateway_core.ports.native import NativeCall, NativeFormatProvider, NativeRe
 from gateway_http.caller import ChatApi
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import NativeRoute, NativeTurn, turn_headers
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.native")
 
@@ -120,7 +121,7 @@ async def forward(job: NativeForward) -> tuple[bytes, dict[str, str]]:
 
 
 def json_answer(body: bytes, headers: dict[str, str]) -> Response:
-    return Response(content=body, media_type="application/json", headers=headers)
+    return WholeJson(body, headers)
 
 
 async def _opened(native: NativeFormatProvider, call: NativeCall) -> _Opened:

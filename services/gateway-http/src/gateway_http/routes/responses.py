@@ -39,6 +39,7 @@ from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.errors import gateway_error_payload
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
+from gateway_http.raw_request import read_body
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.responses_api.body import decode_responses_body
 from gateway_http.responses_api.conversation import (
@@ -72,6 +73,7 @@ from gateway_http.turn_adapter import (
     turn_headers,
     turn_options,
 )
+from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.responses")
 
@@ -90,7 +92,7 @@ async def create_response(
     door = responses_door
     caller = await door.chat.callers.of(request)
     require_json(request)
-    body = decode_responses_body(await request.body())
+    body = decode_responses_body(await read_body(request))
     session_id = body.get("session_id")
     if session_id is not None and body.get("previous_response_id") is not None:
         raise InvalidRequestError(
@@ -143,7 +145,7 @@ async def _translated(
         answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
         await keep(answer)
         headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
-        return Response(content=_encode(answer), media_type="application/json", headers=headers)
+        return WholeJson(_encode(answer), headers)
     stream = await open_turn_stream(door.chat, chat_request, caller, record, options, _size(body))
     events = ResponsesEvents(body, response_id, created_at)
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),

@@ -1,0 +1,73 @@
+"""A whole JSON answer, already encoded, handed to the server with its headers as they are.
+
+Litestar's ``Response`` copies the headers into a case-insensitive multi-dict one at a time,
+sets the content type and length into it, and encodes every header again on the way out:
+some 8 us for a chat answer's half-dozen headers, about 2% of a JSON request. ``WholeJson``
+encodes them once into the ASGI header list. What Litestar's path would add is kept: the
+response headers and cookies of the app's layers (this app sets none) and a background task
+send the answer through Litestar's own ``Response`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+JSON = "application/json"
+
+
+class WholeJson(Response[bytes]):
+    """``Response(content, media_type="application/json", headers=headers)``, cheaper.
+
+    ``headers`` are the answer's own (never ``content-type`` or ``content-length``)."""
+
+    __slots__ = ()
+
+    def __init__(self, content: bytes, headers: dict[str, str], status_code: int = 200) -> None:
+        # Response's own __init__ (cookies, a copy of the headers, merged type encoders) costs
+        # more than the rest of this path: its slots are set directly.
+        self.content, self.headers, self.status_code = content, headers, status_code
+        self.media_type, self.encoding, self.background = JSON, "utf-8", None
+        self.cookies, self.response_type_encoders = [], {}
+
+    def to_asgi_response(  # type: ignore[override,unused-ignore]
+        self,
+        app: Any,
+        request: Request[Any, Any, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        background: Any = None,
+        **kwargs: Any,
+    ) -> ASGIApp:
+        if headers or cookies or background or self.cookies or self.background:
+            return super().to_asgi_response(
+                app, request, headers=headers, cookies=cookies, background=background, **kwargs
+            )
+        content = self.content
+        encoded = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.headers.items()
+        ]
+        encoded.append((b"content-type", JSON.encode()))
+        encoded.append((b"content-length", str(len(content)).encode()))
+        return _Send(self.status_code or 200, encoded, content)
+
+
+class _Send:
+    """The two ASGI messages of a whole answer."""
+
+    __slots__ = ("_body", "_headers", "_status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self._status, self._headers, self._body = status, headers, body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self._status, "headers": self._headers}
+        )
+        await send({"type": "http.response.body", "body": self._body, "more_body": False})
