@@ -100,6 +100,35 @@ async def _drive(port: int, raw: bytes, count: int, concurrency: int) -> None:
         pool.close()
 
 
+def start_measured(
+    port: int, result: Path, profile: str, env: dict[str, str], log_dir: Path
+) -> processes.Child:
+    """The gateway as ``_serve`` runs it, on core 0: SIGUSR1 starts the measure, SIGUSR2 ends
+    it and writes the CPU seconds to ``result`` (and a cProfile to ``profile``, if given)."""
+    return processes.start(
+        "gateway", [sys.executable, "-m", "bench.profile_path", "--serve",
+                    str(port), str(result), profile],
+        [0], env, log_dir,
+    )  # fmt: skip
+
+
+def measured_cpu(result: Path) -> float:
+    """The CPU seconds the gateway wrote after SIGUSR2 (waits up to 10 s for them)."""
+    for _ in range(200):
+        if result.exists() and result.read_text():
+            break
+        time.sleep(0.05)
+    cpu = float(result.read_text())
+    result.unlink()
+    return cpu
+
+
+def print_spread(name: str, figures: list[float]) -> None:
+    if len(figures) > 1:
+        print(f"{name}: median {statistics.median(figures):.1f} us, "
+              f"min {min(figures):.1f}, max {max(figures):.1f}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="openai-json")
@@ -131,11 +160,7 @@ def main() -> int:
             result = log_dir / "cpu.txt"
             profile = args.profile if args.profile and round_ == args.rounds - 1 else ""
             gateway_env_ = {**env, **gateway_env(scenario, mock_port)}
-            gateway = processes.start(
-                "gateway", [sys.executable, "-m", "bench.profile_path", "--serve",
-                            str(gateway_port), str(result), profile],
-                [0], gateway_env_, log_dir,
-            )  # fmt: skip
+            gateway = start_measured(gateway_port, result, profile, gateway_env_, log_dir)
             try:
                 processes.wait_for_port(gateway, gateway_port)
                 asyncio.run(_drive(gateway_port, raw, args.warmup, args.concurrency))
@@ -155,12 +180,7 @@ def main() -> int:
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(30)
-                for _ in range(200):
-                    if result.exists() and result.read_text():
-                        break
-                    time.sleep(0.05)
-                cpu = float(result.read_text())
-                result.unlink()
+                cpu = measured_cpu(result)
             finally:
                 processes.stop(gateway)
             per_request_us = cpu / args.requests * 1e6
@@ -172,9 +192,7 @@ def main() -> int:
         return 1
     finally:
         processes.stop(mock)
-    if len(figures) > 1:
-        print(f"{scenario.name}: median {statistics.median(figures):.1f} us, "
-              f"min {min(figures):.1f}, max {max(figures):.1f}")  # fmt: skip
+    print_spread(scenario.name, figures)
     return 0
 
 

@@ -20,19 +20,18 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import uvloop
 
 from bench import processes, slow_streams
 from bench.payloads import openai_body, raw_post
+from bench.profile_path import measured_cpu, print_spread, start_measured
 from bench.scenarios import BY_NAME, gateway_env
-from bench.slow_run import _raise_file_limit
+from bench.slow_run import raise_file_limit
 
 HOST = "127.0.0.1"
 
@@ -58,7 +57,7 @@ def main() -> int:
         first_token_ms=args.first_token_ms,
         window_s=args.window,
     )
-    _raise_file_limit(load.streams)
+    raise_file_limit(load.streams)
     os.sched_setaffinity(0, {1})  # the client shares the mock's core
     scenario = BY_NAME[args.scenario]
     headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
@@ -83,11 +82,7 @@ def main() -> int:
                 **gateway_env(scenario, mock_port),
                 "LLM_GATEWAY_UPSTREAM_POOL_SIZE": str(load.streams + 64),
             }
-            gateway = processes.start(
-                "gateway", [sys.executable, "-m", "bench.profile_path", "--serve",
-                            str(gateway_port), str(result), profile],
-                [0], gateway_env_, log_dir,
-            )  # fmt: skip
+            gateway = start_measured(gateway_port, result, profile, gateway_env_, log_dir)
 
             def on_window(mark: str, gateway: processes.Child = gateway) -> None:
                 start = mark == "start"
@@ -96,12 +91,7 @@ def main() -> int:
             try:
                 processes.wait_for_port(gateway, gateway_port)
                 tally = uvloop.run(slow_streams.hold(HOST, gateway_port, raw, load, on_window))
-                for _ in range(200):
-                    if result.exists() and result.read_text():
-                        break
-                    time.sleep(0.05)
-                cpu = float(result.read_text())
-                result.unlink()
+                cpu = measured_cpu(result)
             finally:
                 processes.stop(gateway)
             if not tally.chunks:
@@ -119,9 +109,7 @@ def main() -> int:
         return 1
     finally:
         processes.stop(mock)
-    if len(figures) > 1:
-        print(f"{scenario.name}: median {statistics.median(figures):.1f} us, "
-              f"min {min(figures):.1f}, max {max(figures):.1f}")  # fmt: skip
+    print_spread(scenario.name, figures)
     return 0
 
 

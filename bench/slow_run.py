@@ -45,7 +45,7 @@ def paced_mock(options: runner.Options, load: slow_streams.SlowLoad) -> Iterator
         processes.stop(child)
 
 
-def _raise_file_limit(streams: int) -> None:
+def raise_file_limit(streams: int) -> None:
     """Each stream holds a client socket here and two in the target: lift the soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, max(soft, 4 * streams + 1024))
@@ -101,7 +101,7 @@ def _one(target: str, options: runner.Options, mock_port: int,
 
 def run_slow(options: runner.Options, load: slow_streams.SlowLoad,
              targets: tuple[str, ...] = SLOW_TARGETS) -> dict:
-    _raise_file_limit(load.streams)
+    raise_file_limit(load.streams)
     results: dict = {}
     with paced_mock(options, load) as mock_port:
         for target in targets:

@@ -90,7 +90,7 @@ def _accounted_once(gateway: GatewayProcess, before: dict, route: str) -> tuple[
     deadline = time.monotonic() + 10
     while True:
         totals = _totals(gateway)
-        lines = [line for line in _request_lines(gateway) if line["route"] == route]
+        lines = [line for line in gateway.request_lines() if line["route"] == route]
         if totals["requests"] > before["requests"] and len(lines) > before["lines"][route]:
             break
         assert time.monotonic() < deadline, "no usage recorded, or no request line written"
@@ -98,29 +98,17 @@ def _accounted_once(gateway: GatewayProcess, before: dict, route: str) -> tuple[
     time.sleep(0.3)  # a second record (a bug) would have arrived by now as well
     totals = _totals(gateway)
     assert totals["requests"] - before["requests"] == 1, "the call was accounted exactly once"
-    lines = [line for line in _request_lines(gateway) if line["route"] == route]
+    lines = [line for line in gateway.request_lines() if line["route"] == route]
     assert len(lines) == before["lines"][route] + 1
     spent = {name: totals[name] - before[name] for name in ("prompt_tokens", "completion_tokens")}
     return spent, lines[-1]
 
 
 def _before(gateway: GatewayProcess) -> dict:
-    lines = _request_lines(gateway)
+    lines = gateway.request_lines()
     counts = {route: sum(line["route"] == route for line in lines)
               for route in ("/v1/messages", "/v1/responses")}  # fmt: skip
     return {**_totals(gateway), "lines": counts}
-
-
-def _request_lines(gateway: GatewayProcess) -> list[dict]:
-    lines = []
-    for line in gateway.logs().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("message") == "request":
-            lines.append(entry)
-    return lines
 
 
 def _assert_cut(line: dict, fake_upstream: FakeUpstream) -> None:

@@ -108,18 +108,6 @@ def _error_event(door: str, text: str) -> dict | None:
     return None
 
 
-def _request_lines(gateway: GatewayProcess) -> list[dict]:
-    lines = []
-    for line in gateway.logs().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("message") == "request":
-            lines.append(entry)
-    return lines
-
-
 @pytest.mark.parametrize("case", list(_CASES))
 def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
     fake_upstream: FakeUpstream, tmp_path: Path, case: str
@@ -186,7 +174,7 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
             _assert_responses_failure("".join(received), native)
         # The upstream call was closed, and the turn accounted as abandoned.
         assert fake_upstream.hangups, "the gateway closed the stalled upstream stream"
-        lines = _request_lines(gateway)
+        lines = gateway.request_lines()
         matching = [entry for entry in lines if entry["route"] == route]
         assert len(matching) == 1, (process.returncode, lines, gateway.logs()[-3000:])
         line = matching[0]
@@ -225,5 +213,5 @@ def test_the_last_log_lines_are_written_before_the_process_ends() -> None:
         assert process.wait(timeout=UPSTREAM_TIMEOUT_SECONDS) == -15, "ended as SIGTERM says"
         messages = [json.loads(line).get("message") for line in gateway.logs().splitlines()
                     if line.startswith("{")]  # fmt: skip
-        assert [e for e in _request_lines(gateway) if e["route"] == "/v1/models"]
+        assert [e for e in gateway.request_lines() if e["route"] == "/v1/models"]
         assert messages[-1].startswith("Finished server process"), messages[-3:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -69,6 +70,18 @@ class GatewayProcess:
         the middle of a line (a large batch reaches the file in pieces) while a test reads."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return text[: text.rfind("\n") + 1]
+
+    def request_lines(self) -> list[dict]:
+        """The request log lines written so far (``"message": "request"``), parsed."""
+        lines = []
+        for line in self.logs().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("message") == "request":
+                lines.append(entry)
+        return lines
 
     def send_signal(self, signum: int) -> None:
         """Signal the gateway's process (with one worker, the process serving requests)."""
