@@ -39,6 +39,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway_http.direct_body import UVICORN_SEND
 from gateway_http.settings import Settings
 
 _HEAD_END = b"\r\n\r\n"
@@ -136,6 +137,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """The app, in the request's task, noted so that ``connection_lost`` can cancel it."""
         task = asyncio.current_task()
         self._request_task = task
+        scope[UVICORN_SEND] = send  # for a relayed stream's direct writes (``direct_body``)
         try:
             await self._app(scope, receive, send)
         except asyncio.CancelledError:

@@ -23,6 +23,9 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
+from gateway_core.domain.relay_tap import RelayTap
+from gateway_http.direct_body import body_writer
+
 EVENT_STREAM = "text/event-stream"
 SERVER_SEND = "gateway.server_send"
 """Scope key: the ``send`` the request observer (``ObservedRequests``) was given. The events
@@ -42,8 +45,17 @@ class FinalEvent(bytes):
 class EventStream(Stream):
     """``text/event-stream`` from an async iterator of already encoded events."""
 
-    def __init__(self, events: AsyncIterator[bytes], *, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        *,
+        headers: dict[str, str],
+        tap: RelayTap | None = None,
+    ) -> None:
+        """``tap``: a relayed stream's, armed with a direct writer once the first event is
+        out (``gateway_core.domain.relay_tap``)."""
         super().__init__(events, media_type=EVENT_STREAM, headers=headers)
+        self.tap = tap
 
     def to_asgi_response(  # type: ignore[override,unused-ignore]
         self,
@@ -56,7 +68,7 @@ class EventStream(Stream):
         **_: Any,
     ) -> ASGIResponse:
         merged = {**headers, **self.headers} if headers is not None else self.headers
-        return _FirstEventFirst(
+        response = _FirstEventFirst(
             iterator=self.iterator,  # type: ignore[arg-type]
             headers=merged,
             cookies=itertools.chain(self.cookies, cookies or ()),
@@ -64,10 +76,12 @@ class EventStream(Stream):
             media_type=EVENT_STREAM,
             status_code=self.status_code,
         )
+        response.tap = self.tap
+        return response
 
 
 class _FirstEventFirst(ASGIStreamingResponse):
-    __slots__ = ()
+    __slots__ = ("tap",)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # EventStream is built from bytes only (encoded events), never str.
@@ -79,6 +93,8 @@ class _FirstEventFirst(ASGIStreamingResponse):
                 "type": "http.response.body", "body": first, "more_body": True
             }
             await send(body)
+            if self.tap is not None:
+                self.tap.write = body_writer(scope)
         await _send_rest(events, send, receive, scope.get(SERVER_SEND, send))  # type: ignore[arg-type,unused-ignore]
         await self.after_response()  # as Litestar's: a client that left does not skip it
 

@@ -185,6 +185,10 @@ class OutputCap:
             chars += len(delta.arguments)
         self.add(chars, chunk.provider or "")
 
+    def allows(self, chars: int) -> bool:
+        """Whether ``chars`` more stay within the cap (``add`` would not raise)."""
+        return self._left >= chars
+
     def add(self, chars: int, provider: str = "") -> None:
         self._left -= chars
         if self._left < 0:

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
 from gateway_core.domain.messages import Message
 from gateway_core.domain.money import Money
+from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
 from gateway_core.domain.request_caps import OutputCap, RequestSize, chat_size
 from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.domain.tool_registry import ToolRun
@@ -133,6 +134,8 @@ class ChatTurn:
         self._session: SessionTurn | None = None
         self._key: str | None = None
         self._progress: StreamAccumulator | None = None
+        self.relay_tap: RelayTap | None = None
+        """A relayed stream's tap (``relay_tap``), for the door to arm once its head is out."""
         self._transcript: Transcript | None = None
         self._accounted = False
         self._response: ChatResponse | None = None
@@ -206,12 +209,21 @@ class ChatTurn:
         """Begin the turn and wait for the model's first chunk (raising what still gets an
         HTTP status); returns the whole stream, that chunk first."""
         hit = await self._begin()
-        chunks = self._relay(hit)
+        request = self.request
+        progress = self._progress = StreamAccumulator()
+        cap = self._parts.admission.output_cap(request.model, request.max_tokens)
+        if hit is None and self._tools is None and request.relay is not None:
+            self.relay_tap = RelayTap(progress, cap)
+        chunks = self._relay(hit, progress, cap)
+        # The adapter reads the tap when its stream starts, inside this first step.
+        token = RELAY_TAP.set(self.relay_tap)
         try:
             first = await anext(chunks, None)
         except BaseException:
             await chunks.aclose()
             raise
+        finally:
+            RELAY_TAP.reset(token)
         return _Prefixed(first, chunks)
 
     async def begin_forwarded(self) -> None:
@@ -294,11 +306,13 @@ class ChatTurn:
         self._upstream_seconds = time.perf_counter() - started
         return result.response, result.exchange
 
-    async def _relay(self, hit: ChatResponse | None) -> AsyncGenerator[ChatChunk, None]:
-        """The stream's chunks as they come, its end held back until the turn is settled."""
-        progress = self._progress = StreamAccumulator()
-        request = self.request
-        cap = self._parts.admission.output_cap(request.model, request.max_tokens)
+    async def _relay(
+        self, hit: ChatResponse | None, progress: StreamAccumulator, cap: OutputCap
+    ) -> AsyncGenerator[ChatChunk, None]:
+        """The stream's chunks as they come, its end held back until the turn is settled.
+        Middle chunks the adapter wrote through the ``relay_tap`` are counted there and do
+        not come here."""
+        tap = self.relay_tap
         settled = False
         held: list[ChatChunk] = []
         try:
@@ -326,6 +340,8 @@ class ChatTurn:
                         # A relayed stream's end (its finish event and what follows) waits,
                         # as bytes, for the accounting: the door adds the cost to it.
                         if held or _is_end(chunk):
+                            if tap is not None:
+                                tap.close()  # what follows the end is held too
                             held.append(chunk)
                         else:
                             yield chunk
@@ -335,6 +351,8 @@ class ChatTurn:
                         yield rest
             finally:
                 watch.close()
+                if tap is not None:
+                    tap.close()
                 await source.aclose()
                 if hit is None:
                     self._upstream_seconds = time.perf_counter() - started

@@ -73,7 +73,7 @@ async def chat_completions(
     encoder = ChunkEncoder(f"chatcmpl-{new_id()}", int(time.time()), chat_request.model)
     events = _sse(turn, chunks, encoder, body.include_usage, record)
     headers = {**_SSE_HEADERS, **_headers(turn.outcome, final=False)}
-    return EventStream(events, headers=headers)
+    return EventStream(events, headers=headers, tap=turn.relay_tap)
 
 
 _CORRELATION_HEADERS = ("x-session-id", "x-tenant-id", "x-agent-id", "x-cms-mode")

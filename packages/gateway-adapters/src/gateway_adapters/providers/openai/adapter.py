@@ -28,6 +28,7 @@ from gateway_adapters.providers.sse import iter_sse
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.relay_tap import RELAY_TAP
 from gateway_core.errors import UpstreamConnectionError
 
 _DONE = "[DONE]"
@@ -89,10 +90,14 @@ class OpenAIChatProvider:
                 if request.relay == OPENAI_CHAT_WIRE:
                     # The relay's reads looped over here, not through ``relay_stream``: one
                     # async generator fewer that every chunk of a stream passes through.
+                    # The turn's tap writes the middle events to the client from here (see
+                    # ``gateway_core.domain.relay_tap``); what it declines is yielded.
                     reader = RelayReader(self.name, extras=request.relay_extras)
+                    tap = RELAY_TAP.get()
                     async for raw in response.iter_chunks():
                         for chunk in reader.read(raw):
-                            yield chunk
+                            if tap is None or not tap.take(chunk):
+                                yield chunk
                         if reader.done:
                             return
                     raise reader.cut_short()
