@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -325,3 +326,27 @@ def test_a_stream_cut_before_done_ends_with_an_error_event(
     assert received.startswith(sent[0] + sent[1])
     last = received.rstrip(b"\n").rsplit(b"\n\n", 1)[-1]
     assert json.loads(last.removeprefix(b"data: "))["error"]["code"] == "upstream_unreachable"
+
+
+def test_a_client_that_reads_slowly_gets_every_byte_in_order(
+    gateway: GatewayProcess, upstream: BytesUpstream
+) -> None:
+    """The middle events go straight to the client's socket while it takes them; once it
+    stops reading and the socket fills, they go the ordinary way (waiting for it to drain),
+    and nothing is lost or reordered in between."""
+    upstream.scripts.clear()
+    sent = answer(" ".join(f"w{i}" for i in range(400)), usage=True)
+    pad = "p" * 20_000  # 400 events of 20 KB: far more than the sockets hold
+    sent = [sent[0], *(e.replace(b'"x_delta": true', f'"x_pad": "{pad}"'.encode()) for e in sent[1:-4]), *sent[-4:]]
+    upstream.scripts.append(Script(sent, pause=0.0005))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True,
+            "stream_options": {"include_usage": True}}  # fmt: skip
+    with (
+        httpx.Client(base_url=gateway.url, timeout=30) as client,
+        client.stream("POST", "/v1/chat/completions", json=body) as response,
+    ):
+        assert response.status_code == 200
+        time.sleep(1.5)  # the upstream has written most of it by now; we read nothing
+        received = b"".join(response.iter_raw())
+    assert len(received) > 8_000_000
+    _split_finish(received, sent, len(sent) - 3)

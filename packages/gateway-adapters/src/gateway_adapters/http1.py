@@ -29,7 +29,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -173,6 +173,38 @@ class Response:
                 return
             await connection.wait(self._wait_timeout())
 
+    async def feed_body(self, sink: Callable[[bytes], bool]) -> bool:
+        """Hands the body's reads to ``sink`` until it returns ``True`` (stop: ``False`` is
+        returned) or the body ends (``True``). While this waits, each read goes to ``sink``
+        from the connection's own callback as it arrives, without waking the caller's task:
+        a slow stream's chunk then costs no task step and no generator frames. ``sink`` must
+        be quick and must not await; what it raises is raised here. The read timeout bounds
+        the silence between two reads, as for ``iter_chunks``; the byte cap applies too."""
+        connection = self._connection
+        feed = _BodyFeed(sink, self._max_bytes, connection)
+        while True:
+            chunk = connection.take_body()
+            if chunk:
+                if feed(chunk):
+                    return False
+                continue
+            if connection.complete:
+                return True
+            connection.feed = feed
+            try:
+                await connection.wait(self._wait_timeout(), idle=True)
+            except Exception:
+                if feed.error is None:
+                    raise
+                # What the feed raised comes first (the byte cap closes the connection).
+            finally:
+                connection.feed = None
+            if feed.error is not None:
+                error, feed.error = feed.error, None
+                raise error
+            if feed.stopped:
+                return False
+
     def _wait_timeout(self) -> float | None:
         # The total is a deadline checked at each wait, not an ``asyncio.timeout`` around the
         # caller's block: a stream may be read by another task than the one that opened it.
@@ -184,6 +216,34 @@ class Response:
             raise TimeoutError("the exchange passed its total deadline")
         read = self._read_timeout
         return left if read is None else min(read, left)
+
+
+class _BodyFeed:
+    """``Response.feed_body``'s sink with the response's byte cap, as the connection calls
+    it: ``stopped`` once the sink asked to stop, ``error`` what it (or the cap) raised."""
+
+    __slots__ = ("_budget", "_cap", "_connection", "error", "sink", "stopped")
+
+    def __init__(
+        self, sink: Callable[[bytes], bool], cap: int | None, connection: _Connection
+    ) -> None:
+        self.sink = sink
+        self._cap = self._budget = cap
+        self._connection = connection
+        self.stopped = False
+        self.error: BaseException | None = None
+
+    def __call__(self, chunk: bytes) -> bool:
+        budget, cap = self._budget, self._cap
+        if budget is not None and cap is not None:
+            budget = self._budget = budget - len(chunk)
+            if budget < 0:
+                self._connection.close()
+                raise ResponseTooLarge(cap, cap - budget)
+        stop = self.sink(chunk)
+        if stop:
+            self.stopped = True
+        return stop
 
 
 class _Connection(asyncio.Protocol):
@@ -200,6 +260,9 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._error: OSError | None = None
         self._paused = False
+        self.feed: _BodyFeed | None = None
+        """While ``Response.feed_body`` waits: the body's reads go to it as they arrive."""
+        self._last_read = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -220,8 +283,9 @@ class _Connection(asyncio.Protocol):
             raise ConnectionClosed("the connection is closed")
         self.transport.write(request)
 
-    async def wait(self, timeout: float | None) -> None:
-        """Until more of the response arrives (or the connection fails)."""
+    async def wait(self, timeout: float | None, *, idle: bool = False) -> None:
+        """Until more of the response arrives (or the connection fails). ``idle``: reads
+        that went to ``feed`` meanwhile restart the ``timeout`` (it bounds the silence)."""
         if self._error is not None:
             raise self._error
         loop = asyncio.get_running_loop()
@@ -233,7 +297,11 @@ class _Connection(asyncio.Protocol):
                 # A plain timer failing the waiter, not an ``asyncio.timeout`` scope: a slow
                 # stream waits here once per chunk, and the scope (its cancel and uncancel of
                 # the task) cost several times the timer.
-                timer = loop.call_later(timeout, _time_out, waiter)
+                if idle:
+                    self._last_read = loop.time()
+                    timer = loop.call_later(timeout, self._idle_timeout, waiter, timeout)
+                else:
+                    timer = loop.call_later(timeout, _time_out, waiter)
                 try:
                     await waiter
                 except BaseException:
@@ -246,6 +314,19 @@ class _Connection(asyncio.Protocol):
             self._waiter = None
         if self._error is not None:
             raise self._error
+
+    def _idle_timeout(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        """The fed wait's timer: fails the wait if nothing was read for ``timeout``, else
+        sleeps on until ``timeout`` after the last read (one handle per wait, not per read)."""
+        if waiter.done():
+            return
+        loop = asyncio.get_running_loop()
+        quiet_until = self._last_read + timeout
+        if quiet_until > loop.time():
+            handle = loop.call_at(quiet_until, self._idle_timeout, waiter, timeout)
+            waiter.add_done_callback(lambda _: handle.cancel())
+            return
+        _time_out(waiter)
 
     def take_body(self) -> bytes:
         if not self._body:
@@ -311,6 +392,19 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        feed = self.feed
+        if feed is not None and not self._body:
+            # Fed where it arrives; the waiting task wakes only when the feed stops or fails.
+            self._last_read = asyncio.get_running_loop().time()
+            try:
+                stop = feed(body)
+            except BaseException as error:  # noqa: BLE001 - raised in the waiting task, not into the parser
+                feed.error = error
+                stop = True
+            if stop:
+                self.feed = None
+                self._wake()
+            return
         self._body.append(body)
         self._buffered += len(body)
         if self._buffered > _MAX_BUFFERED and not self._paused and self.transport is not None:

@@ -82,6 +82,7 @@ class EventStream(Stream):
 
 class _FirstEventFirst(ASGIStreamingResponse):
     __slots__ = ("tap",)
+    tap: RelayTap | None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # EventStream is built from bytes only (encoded events), never str.

@@ -28,7 +28,7 @@ from gateway_adapters.providers.sse import iter_sse
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from gateway_core.domain.relay_tap import RELAY_TAP
+from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
 from gateway_core.errors import UpstreamConnectionError
 
 _DONE = "[DONE]"
@@ -88,16 +88,17 @@ class OpenAIChatProvider:
                     raw = await response.read()
                     raise http_error(response.status, raw, response.headers, self.name)
                 if request.relay == OPENAI_CHAT_WIRE:
+                    tap = RELAY_TAP.get()
+                    if tap is not None:
+                        async for chunk in _tapped(response, tap, self.name, request):
+                            yield chunk
+                        return
                     # The relay's reads looped over here, not through ``relay_stream``: one
                     # async generator fewer that every chunk of a stream passes through.
-                    # The turn's tap writes the middle events to the client from here (see
-                    # ``gateway_core.domain.relay_tap``); what it declines is yielded.
                     reader = RelayReader(self.name, extras=request.relay_extras)
-                    tap = RELAY_TAP.get()
                     async for raw in response.iter_chunks():
                         for chunk in reader.read(raw):
-                            if tap is None or not tap.take(chunk):
-                                yield chunk
+                            yield chunk
                         if reader.done:
                             return
                     raise reader.cut_short()
@@ -130,3 +131,40 @@ class OpenAIChatProvider:
         raise UpstreamConnectionError(
             f"{self.name} ended the stream before [DONE]", provider=self.name
         )
+
+
+async def _tapped(
+    response: Response, tap: RelayTap, provider: str, request: ChatRequest
+) -> AsyncIterator[ChatChunk]:
+    """A relayed stream whose middle events the turn's tap writes to the client
+    (``gateway_core.domain.relay_tap``) from the upstream connection's callback, as each read
+    arrives: no task step and no generator frames per chunk. What the tap declines (the
+    first chunk, the end, a chunk past the output cap, a client whose socket is full), and
+    everything after it in the same read, is yielded here, in order; an error the reader
+    raises is raised after what came before it."""
+    reader = RelayReader(provider, extras=request.relay_extras)
+    declined: list[ChatChunk] = []
+    failure: list[BaseException] = []
+
+    def sink(raw: bytes) -> bool:
+        try:
+            for chunk in reader.read(raw):
+                if declined or not tap.take(chunk):
+                    declined.append(chunk)
+        except Exception as error:  # noqa: BLE001 - raised in the stream's task, in order
+            failure.append(error)
+        return bool(declined or failure) or reader.done
+
+    while True:
+        ended = await response.feed_body(sink)
+        if declined:
+            chunks = declined[:]
+            declined.clear()
+            for chunk in chunks:
+                yield chunk
+        if failure:
+            raise failure[0]
+        if reader.done:
+            return
+        if ended:
+            raise reader.cut_short()
