@@ -26,6 +26,7 @@ from gateway_http.observability.middleware import (
 from gateway_http.observability.outcome import RequestOutcome
 from gateway_http.request_record import RequestRecord, record_of
 from gateway_http.routes.metrics import prometheus_metrics
+from gateway_http.sse import SERVER_SEND
 
 
 @get("/items/{item_id:int}")
@@ -180,6 +181,29 @@ async def test_a_complete_response_ends_at_its_last_body_message() -> None:
     assert (outcome.status, outcome.aborted) == (201, False)
     assert outcome.latency_seconds < 0.05
     assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+
+
+async def test_the_server_send_is_in_the_scope_only_while_the_request_runs() -> None:
+    """The server's send is a method of the server's request cycle, which holds the scope:
+    left in the scope after the request, each request would be a reference cycle."""
+    seen: list[Any] = []
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope.get(SERVER_SEND))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def server_send(message: dict) -> None:
+        pass
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/v1/x", "headers": [],
+                             "state": {}}  # fmt: skip
+    await ObservedRequests(answer, RequestObserver(_Seen()))(scope, receive, server_send)
+    assert seen == [server_send]
+    assert SERVER_SEND not in scope
 
 
 class _Broken(GatewayMetrics):

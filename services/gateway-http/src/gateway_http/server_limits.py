@@ -124,6 +124,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._drop_timer()
+        # ``self.app`` is a method of this protocol: a reference cycle that kept every closed
+        # connection (its buffers, parser and last request) until a full collection.
+        self.app = self._app
         if self.flow is None:  # shed in connection_made: uvicorn never saw it
             return
         super().connection_lost(exc)

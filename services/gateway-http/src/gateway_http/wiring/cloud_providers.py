@@ -3,6 +3,10 @@ chains, read from the resolved settings, turned into the adapters' token sources
 
 Kept apart from provider_factory.py, which only registers them (``CLOUD_BUILDERS``,
 ``CLOUD_EMBEDDERS``). Nothing here logs or repeats a secret.
+
+Each builder imports its vendor's adapter when it runs: a gateway that serves no cloud provider
+never loads them (Bedrock's SigV4 signing alone brings botocore, dateutil and urllib3, about
+6 MB of every worker's resident memory).
 """
 
 from __future__ import annotations
@@ -12,41 +16,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway_adapters.providers.azure import (
-    AzureOpenAIChatProvider,
-    CachedToken,
-    Deployment,
-    EntraTokenSource,
-    ManagedIdentityTokenSource,
-)
-from gateway_adapters.providers.azure.managed_identity import IMDS_ENDPOINT
-from gateway_adapters.providers.bedrock import (
-    BedrockChatProvider,
-    BedrockClaudeMessages,
-    Guardrail,
-    SigV4Signer,
-    runtime_url,
-)
-from gateway_adapters.providers.gemini import (
-    GEMINI_API,
-    GeminiChatProvider,
-    GoogleTokenSource,
-    VertexAIChatProvider,
-    VertexClaudeChatProvider,
-    vertex_base_url,
-)
-from gateway_adapters.providers.gemini.vertex_claude_messages import VertexClaudeMessages
 from gateway_core.ports.native import NativeFormatProvider
 from gateway_core.ports.providers import ChatProvider
 from gateway_http.provider_config import AzureDeploymentConfig, ConfigError, ResolvedProvider
 
 if TYPE_CHECKING:
+    from gateway_adapters.providers.azure import CachedToken, Deployment
+    from gateway_adapters.providers.bedrock import Guardrail, SigV4Signer
+    from gateway_adapters.providers.gemini import GoogleTokenSource
     from gateway_http.wiring.provider_factory import UpstreamClients
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
 def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    from gateway_adapters.providers.azure import AzureOpenAIChatProvider
+
     config, settings = provider.config, provider.settings
     return AzureOpenAIChatProvider(
         name=provider.name,
@@ -62,6 +47,8 @@ def _azure(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider
 
 
 def _deployment(place: str | AzureDeploymentConfig) -> Deployment:
+    from gateway_adapters.providers.azure import Deployment
+
     if isinstance(place, str):
         return Deployment(place)
     return Deployment(place.deployment, place.endpoint, place.api_version)
@@ -77,6 +64,9 @@ def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> CachedToken
       instance metadata service when ``use_managed_identity`` is true
       (``AZURE_OPENAI_USE_MANAGED_IDENTITY``); ``client_id`` picks a user-assigned identity.
     None when none is complete."""
+    from gateway_adapters.providers.azure import EntraTokenSource, ManagedIdentityTokenSource
+    from gateway_adapters.providers.azure.managed_identity import IMDS_ENDPOINT
+
     authority = settings.get("authority_host") or "https://login.microsoftonline.com"
     tenant, client_id = settings.get("tenant_id"), settings.get("client_id")
     secret, assertion = settings.get("client_secret"), settings.get("federated_token_file")
@@ -98,6 +88,8 @@ def _entra(settings: Mapping[str, str], clients: UpstreamClients) -> CachedToken
 
 
 def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    from gateway_adapters.providers.gemini import GEMINI_API, GeminiChatProvider
+
     config = provider.config
     return GeminiChatProvider(
         name=provider.name,
@@ -111,6 +103,8 @@ def _gemini(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
 
 def _vertex_place(provider: ResolvedProvider) -> tuple[GoogleTokenSource, str]:
     """The token source and the ``.../publishers/google`` URL of a ``vertex_ai`` provider."""
+    from gateway_adapters.providers.gemini import GoogleTokenSource, vertex_base_url
+
     settings = provider.settings
     credentials, default_project = _google_credentials(settings)
     project = settings.get("project") or default_project or ""
@@ -125,6 +119,12 @@ def _anthropic_publisher(google_url: str) -> str:
 def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
     """Gemini models at ``.../publishers/google``, Claude models (``claude-...``) at
     ``.../publishers/anthropic``, one token source for both."""
+    from gateway_adapters.providers.gemini import (
+        GeminiChatProvider,
+        VertexAIChatProvider,
+        VertexClaudeChatProvider,
+    )
+
     config = provider.config
     tokens, google_url = _vertex_place(provider)
     timeouts: dict[str, Any] = {"deadlines": provider.deadlines}
@@ -146,6 +146,8 @@ def _vertex(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvide
 def _vertex_messages(provider: ResolvedProvider, clients: UpstreamClients) -> NativeFormatProvider:
     """``/v1/messages`` for Claude on Vertex, natively (its own token source: the doors'
     adapters are built apart from the chat adapters)."""
+    from gateway_adapters.providers.gemini.vertex_claude_messages import VertexClaudeMessages
+
     config = provider.config
     tokens, google_url = _vertex_place(provider)
     return VertexClaudeMessages(
@@ -162,6 +164,8 @@ def _bedrock_signer(provider: ResolvedProvider) -> SigV4Signer:
     and instance metadata. ``settings.profile`` picks a profile; ``settings.region`` the region."""
     import botocore.session
 
+    from gateway_adapters.providers.bedrock import SigV4Signer
+
     settings = provider.settings
     session = botocore.session.Session(profile=settings.get("profile") or None)
     region = settings.get("region") or session.get_config_variable("region") or "us-east-1"
@@ -171,6 +175,8 @@ def _bedrock_signer(provider: ResolvedProvider) -> SigV4Signer:
 def _guardrail(settings: Mapping[str, str]) -> Guardrail | None:
     """``settings.guardrail_id`` (an id or ARN), ``guardrail_version`` (default ``DRAFT``),
     ``guardrail_trace`` (``enabled``): one guardrail on every call of the provider."""
+    from gateway_adapters.providers.bedrock import Guardrail
+
     identifier = settings.get("guardrail_id")
     if not identifier:
         return None
@@ -179,6 +185,8 @@ def _guardrail(settings: Mapping[str, str]) -> Guardrail | None:
 
 
 def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvider:
+    from gateway_adapters.providers.bedrock import BedrockChatProvider
+
     config = provider.config
     return BedrockChatProvider(
         name=provider.name,
@@ -193,6 +201,8 @@ def _bedrock(provider: ResolvedProvider, clients: UpstreamClients) -> ChatProvid
 
 def _bedrock_messages(provider: ResolvedProvider, clients: UpstreamClients) -> NativeFormatProvider:
     """``/v1/messages`` for Claude on Bedrock, natively through InvokeModel."""
+    from gateway_adapters.providers.bedrock import BedrockClaudeMessages, runtime_url
+
     config, signer = provider.config, _bedrock_signer(provider)
     return BedrockClaudeMessages(
         name=provider.name, signer=signer, client=clients.http1_for(provider),
