@@ -148,6 +148,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._hung_up is not task or task is None or task.uncancel() > 0:
                 raise
         finally:
+            # uvicorn's cycle (``send``'s owner) holds the scope: not a reference cycle left
+            # for the cycle collector once the request is done.
+            scope.pop(UVICORN_SEND, None)
             if self._request_task is task:
                 self._request_task = None
 
