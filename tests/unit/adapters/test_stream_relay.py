@@ -10,6 +10,9 @@ import pytest
 from gateway_adapters.providers.openai.relay import MAX_BATCH_EVENTS, RelayReader, framed
 from gateway_adapters.providers.sse import DataDecoder, SSEDecoder
 from gateway_core.domain.chat import ToolCallDelta
+from gateway_core.domain.relay_tap import RelayTap
+from gateway_core.domain.request_caps import OutputCap
+from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import ProviderError, UpstreamResponseError
 from gateway_http.schemas.completions import with_extension
@@ -138,3 +141,53 @@ def test_the_extension_joins_the_event_as_its_last_field() -> None:
     assert {k: v for k, v in body.items() if k != "x_gateway"} == json.loads(FINISH)
     assert json.loads(with_extension(b"data: { }\n\n", {"a": 1})[6:]) == {"x_gateway": {"a": 1}}
     assert with_extension(b"data: [1]\n\n", {"a": 1}) == b"data: [1]\n\n"
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, body: bytes) -> bool:
+        self.written.append(body)
+        return True
+
+
+def _tapped_reader(cap_tokens: int = 1000) -> tuple[RelayReader, _Client, StreamAccumulator]:
+    progress, client = StreamAccumulator(), _Client()
+    tap = RelayTap(progress, OutputCap(cap_tokens, None, 1.0))
+    tap.write = client.write
+    return RelayReader("p", tap=tap), client, progress
+
+
+def test_text_events_go_through_the_tap_as_text_and_bytes_without_a_chunk() -> None:
+    reader, client, progress = _tapped_reader()
+    assert list(reader.chunks([HELLO, LO])) == []
+    assert client.written == [framed(HELLO) + framed(LO)]
+    assert progress.response("m").choices[0].message.text == "Hello éé"
+
+
+def test_after_a_chunk_is_yielded_the_rest_of_the_read_is_yielded_in_order() -> None:
+    reader, client, progress = _tapped_reader()
+    chunks = list(reader.chunks([HELLO, FINISH, LO]))  # text, the end, more text
+    assert client.written == [framed(HELLO)]
+    assert [c.finish_reason for c in chunks] == ["stop", None]
+    assert chunks[1].content == "lo éé", "text after the end was tapped out of order"
+    # The next read starts afresh: its text goes through the tap again.
+    assert list(reader.chunks([HELLO])) == [] and len(client.written) == 2
+    assert progress.response("m").choices[0].message.text == "HelHel"
+
+
+def test_tool_call_fragments_and_text_past_the_cap_are_yielded() -> None:
+    reader, client, _ = _tapped_reader()
+    (calls,) = reader.chunks([CALL, ARGS])
+    assert calls.tool_calls and client.written == []
+    capped, client, _ = _tapped_reader(cap_tokens=0)
+    (text,) = capped.chunks([HELLO])
+    assert text.content == "Hel" and client.written == []
+
+
+def test_text_the_tap_took_before_a_broken_event_is_out_before_the_error() -> None:
+    reader, client, _ = _tapped_reader()
+    with pytest.raises(UpstreamResponseError):
+        list(reader.chunks([HELLO, b"not json"]))
+    assert client.written == [framed(HELLO)]

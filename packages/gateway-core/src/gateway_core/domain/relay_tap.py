@@ -57,6 +57,16 @@ class RelayTap:
         self._cap.add(chars)
         return True
 
+    def take_text(self, text: str, wire: bytes) -> bool:
+        """``take`` for a middle chunk that is only text (no tool call, no reasoning, no
+        finish or usage: the common event), without building the chunk."""
+        write = self.write
+        if write is None or not self._cap.allows(len(text)) or not write(wire):
+            return False
+        self._progress.add_text(text)
+        self._cap.add(len(text))
+        return True
+
     def close(self) -> None:
         """No more writes through the tap (the turn holds what follows, or the stream ended)."""
         self.write = None

@@ -74,6 +74,13 @@ class StreamAccumulator:
         self.started = False
         """Whether any chunk arrived: a stream that produced nothing is not billed."""
 
+    def add_text(self, text: str) -> None:
+        """A middle chunk that is text only (a relayed stream's, written through the turn's
+        tap): what ``add`` keeps of it, without building the chunk."""
+        self.started = True
+        if text:
+            self._text.append(text)
+
     def add(self, chunk: ChatChunk) -> None:
         self.started = True
         if self.model is None:

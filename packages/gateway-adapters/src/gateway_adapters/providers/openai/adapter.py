@@ -142,7 +142,7 @@ async def _tapped(
     first chunk, the end, a chunk past the output cap, a client whose socket is full), and
     everything after it in the same read, is yielded here, in order; an error the reader
     raises is raised after what came before it."""
-    reader = RelayReader(provider, extras=request.relay_extras)
+    reader = RelayReader(provider, extras=request.relay_extras, tap=tap)
     declined: list[ChatChunk] = []
     failure: list[BaseException] = []
 

@@ -29,6 +29,7 @@ from gateway_adapters.providers.openai.errors import stream_error
 from gateway_adapters.providers.openai.wire import chunks_of
 from gateway_adapters.providers.sse import DataDecoder
 from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.domain.relay_tap import RelayTap
 from gateway_core.errors import ProviderError, UpstreamConnectionError, UpstreamResponseError
 
 DONE = b"[DONE]"
@@ -106,15 +107,22 @@ async def relay_stream(
 
 
 class RelayReader:
-    """Reads the events of one stream; ``done`` once its ``[DONE]`` came."""
+    """Reads the events of one stream; ``done`` once its ``[DONE]`` came.
 
-    __slots__ = ("_decoder", "done", "extras", "provider")
+    ``tap``: the turn's (``gateway_core.domain.relay_tap``). A batch of text-only events is
+    offered to it as text and bytes, without becoming a chunk (most events of a stream are
+    such); once a read yielded anything, the rest of that read is yielded too, so that the
+    caller sees what follows a declined chunk in order."""
 
-    def __init__(self, provider: str, *, extras: bool = False) -> None:
+    __slots__ = ("_decoder", "_tap", "_yielded", "done", "extras", "provider")
+
+    def __init__(self, provider: str, *, extras: bool = False, tap: RelayTap | None = None) -> None:
         self.provider = provider
         self.extras = extras
         self.done = False
         self._decoder = DataDecoder()
+        self._tap = tap
+        self._yielded = False
 
     def read(self, raw: bytes) -> Iterator[ChatChunk]:
         """The chunks of the events ``raw`` (the body's next read) completes, in order: for
@@ -134,6 +142,7 @@ class RelayReader:
         before a broken event still goes out before its error; what follows ``[DONE]`` is
         ignored."""
         batch: _Batch | None = None
+        self._yielded = False
         try:
             for data in events:
                 if data == DONE:
@@ -144,8 +153,9 @@ class RelayReader:
                 chunk = self._decode(data)
                 if self.extras:
                     if batch is not None:
-                        yield batch.chunk()
+                        yield from self._out(batch)
                         batch = None
+                    self._yielded = True
                     yield from _whole_chunks(chunk, data, self.provider)
                     continue
                 if not _is_end(chunk):
@@ -153,19 +163,31 @@ class RelayReader:
                         batch = _Batch()
                     batch.add(data, chunk)
                     if len(batch.events) == MAX_BATCH_EVENTS:
-                        yield batch.chunk()
+                        yield from self._out(batch)
                         batch = None
                     continue
                 if batch is not None:
-                    yield batch.chunk()
+                    yield from self._out(batch)
                     batch = None
+                self._yielded = True
                 yield from _whole_chunks(chunk, data, self.provider)
         except ProviderError:
             if batch is not None:
-                yield batch.chunk()
+                yield from self._out(batch)
             raise
         if batch is not None:
-            yield batch.chunk()
+            yield from self._out(batch)
+
+    def _out(self, batch: _Batch) -> tuple[ChatChunk, ...]:
+        """The batch's chunk, or nothing if the tap took it as text."""
+        tap = self._tap
+        if tap is not None and not self._yielded and not batch.calls:
+            texts = batch.texts
+            text = ("".join(texts) if len(texts) > 1 else texts[0]) if texts else ""
+            if tap.take_text(text, b"".join(batch.events)):
+                return ()
+        self._yielded = True
+        return (batch.chunk(),)
 
     def _decode(self, data: bytes) -> schema.Chunk:
         provider = self.provider
