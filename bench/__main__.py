@@ -21,7 +21,7 @@ from pathlib import Path
 from bench import report
 from bench.long_run import run_long
 from bench.probe import ProbeError
-from bench.processes import StartError
+from bench.processes import StartError, compile_bytecode
 from bench.runner import Options, ScenarioFailed, ScenarioPending, mock_upstream, run_scenario
 from bench.scenarios import BENCH_DIR, BY_NAME, CATALOGUE, select
 from bench.slow_run import run_slow
@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_anchors:
         scenarios = [s for s in scenarios if not s.is_anchor]
     ensure_wrk()
+    compile_bytecode()
     log_dir = Path(tempfile.mkdtemp(prefix="llm-gateway-bench-"))
     options = _options(args, log_dir)
     os.sched_setaffinity(0, {options.load_core})  # the paced probe shares the mock's core

@@ -12,6 +12,8 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import sysconfig
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -158,3 +160,15 @@ def peak_rss_mb(pids: Sequence[int]) -> dict[str, float]:
 def rss_mb(pids: Sequence[int]) -> float:
     """Current resident memory of ``pids`` together."""
     return sum(_status_kb(pid, "VmRSS:") for pid in pids) / 1024
+
+
+def compile_bytecode() -> None:
+    """The gateway's modules compiled to bytecode before any gateway starts, as the Docker
+    image ships them (``UV_COMPILE_BYTECODE=1``). Without it, where ``PYTHONDONTWRITEBYTECODE``
+    is set (as on the project's machines), every gateway process compiles each module it
+    imports: slower to start, and the compiler's memory stays in its peak RSS (6-9 MB)."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [str(path) for path in (*root.glob("packages/*/src"), *root.glob("services/*/src"))]
+    site = sysconfig.get_paths()["purelib"]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", site, *sources],
+                   check=False, stdout=subprocess.DEVNULL)  # fmt: skip
