@@ -146,7 +146,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"results: {out}")
     failed = [r["name"] for r in results if r["status"] == "failed"]
     slow = document.get("slow_streams", {}).get("targets", {})
-    failed += [f"slow-{name}" for name, r in slow.items() if r.get("status") == "failed"]
+    failed += [f"slow-{name}" for name, r in slow.items() if r.get("status") == "failed"
+               or (name.startswith("gateway") and _lost_streams(r))]  # fmt: skip
     if document.get("long", {}).get("status") == "failed":
         failed.append("long")
     if failed:
@@ -154,6 +155,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     shutil.rmtree(log_dir, ignore_errors=True)
     return 0
+
+
+def _lost_streams(result: dict) -> bool:
+    """Streams the gateway refused or failed: its figures would cover only the others."""
+    return bool(result.get("failed_connections") or result.get("bad_status"))
 
 
 def _long(args: argparse.Namespace, options: Options, mock_port: int) -> dict:

@@ -31,7 +31,7 @@ from bench import processes, slow_streams
 from bench.payloads import openai_body, raw_post
 from bench.profile_path import measured_cpu, print_spread, start_measured
 from bench.scenarios import BY_NAME, gateway_env
-from bench.slow_run import raise_file_limit
+from bench.slow_run import capacity_env, raise_file_limit
 
 HOST = "127.0.0.1"
 
@@ -80,7 +80,7 @@ def main() -> int:
             gateway_env_ = {
                 **env,
                 **gateway_env(scenario, mock_port),
-                "LLM_GATEWAY_UPSTREAM_POOL_SIZE": str(load.streams + 64),
+                **capacity_env(load.streams),
             }
             gateway = start_measured(gateway_port, result, profile, gateway_env_, log_dir)
 

@@ -93,10 +93,20 @@ def _one(target: str, options: runner.Options, mock_port: int,
     if scenario.is_anchor:
         with runner.anchor(scenario, options, mock_port) as (port, pids, headers, version):
             return {**_measure(port, pids, headers, scenario.model, load), "version": version}
-    pool = {"LLM_GATEWAY_UPSTREAM_POOL_SIZE": str(load.streams + 64)}
-    with runner.gateway(scenario, options, mock_port, extra_env=pool) as (port, pids):
+    with runner.gateway(scenario, options, mock_port, extra_env=capacity_env(load.streams)) as (
+        port,
+        pids,
+    ):
         headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
         return _measure(port, pids, headers, scenario.model, load)
+
+
+def capacity_env(streams: int) -> dict[str, str]:
+    """What an operator sets for this many streams open at once: upstream connections and
+    client connections (the defaults, 1,000 client connections a worker, refuse the rest with
+    503)."""
+    room = str(streams + 64)
+    return {"LLM_GATEWAY_UPSTREAM_POOL_SIZE": room, "LLM_GATEWAY_SERVER_MAX_CONNECTIONS": room}
 
 
 def run_slow(options: runner.Options, load: slow_streams.SlowLoad,
@@ -160,4 +170,8 @@ def table(document: dict) -> str:
             (f"{ratios['cpu_us_per_chunk']:.2f}x, {ratios.get('rss_kb_per_stream', 0):.2f}x"
              if "cpu_us_per_chunk" in ratios else "-"),
         ]) + " |")
+        if result.get("failed_connections") or result.get("bad_status"):
+            lines.append(f"| {name}: {result.get('failed_connections', 0):,} streams failed, "
+                         f"{result.get('bad_status', 0):,} answered >= 400: the figures cover "
+                         "the others |")
     return "\n".join(lines)
