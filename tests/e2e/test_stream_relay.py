@@ -350,3 +350,14 @@ def test_a_client_that_reads_slowly_gets_every_byte_in_order(
         received = b"".join(response.iter_raw())
     assert len(received) > 8_000_000
     _split_finish(received, sent, len(sent) - 3)
+
+
+def test_the_stream_head_is_litestars_own(http: httpx.Client, upstream: BytesUpstream) -> None:
+    """The stream's head, written without Litestar's response object, is what it wrote."""
+    upstream.scripts.append(Script(answer("head")))
+    response = _stream(http, "hi")
+    assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"
+    assert response.headers["transfer-encoding"] == "chunked"
+    assert "x-request-id" in response.headers

@@ -111,3 +111,23 @@ async def test_the_byte_cap_applies_to_fed_reads(
         async with client.post(server.target(), b"{}", Timeouts(max_body_bytes=64 * 1024)) as response:
             await response.feed_body(sink)
     assert fed <= 64 * 1024
+
+
+async def test_the_byte_cap_counts_every_read_however_the_body_is_read(
+    client: Http1Client, server: Server  # noqa: F811
+) -> None:
+    """Reads taken with ``next_read`` and by feeds that stop and start again all count."""
+    server.answer = paced([b"z" * 1024] * 200, pause=0.001)
+    received = 0
+
+    def sink(piece: bytes) -> bool:
+        nonlocal received
+        received += len(piece)
+        return True  # stop after every read: a new feed each time
+
+    with pytest.raises(ResponseTooLarge):
+        async with client.post(server.target(), b"{}", Timeouts(max_body_bytes=64 * 1024)) as response:
+            received += len(await response.next_read())
+            while not await response.feed_body(sink):
+                pass
+    assert received <= 64 * 1024

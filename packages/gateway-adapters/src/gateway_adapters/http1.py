@@ -127,7 +127,9 @@ class Target:
 class Response:
     """Status and headers as soon as they arrived; the body with ``read`` or ``iter_chunks``."""
 
-    __slots__ = ("_connection", "_deadline", "_max_bytes", "_read_timeout", "headers", "status")
+    __slots__ = (
+        "_connection", "_deadline", "_left", "_max_bytes", "_read_timeout", "headers", "status"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -142,6 +144,8 @@ class Response:
         self._connection = connection
         self._read_timeout = read_timeout
         self._max_bytes = max_bytes
+        self._left = max_bytes
+        """What the cap leaves of the body, over every way of reading it."""
         self._deadline = deadline
         """The loop time by which the whole exchange ends (``Timeouts.total``), if any."""
 
@@ -158,20 +162,41 @@ class Response:
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         connection = self._connection
-        cap = budget = self._max_bytes
         while True:
             chunk = connection.take_body()
             if chunk:
-                if budget is not None and cap is not None:
-                    budget -= len(chunk)
-                    if budget < 0:
-                        connection.close()
-                        raise ResponseTooLarge(cap, cap - budget)
+                if self._left is not None:
+                    self.spend(len(chunk))
                 yield chunk
                 continue
             if connection.complete:
                 return
             await connection.wait(self._wait_timeout())
+
+    async def next_read(self) -> bytes:
+        """The body's next read (what arrived since the last one); ``b""`` once it ended."""
+        connection = self._connection
+        while True:
+            chunk = connection.take_body()
+            if chunk:
+                if self._left is not None:
+                    self.spend(len(chunk))
+                return chunk
+            if connection.complete:
+                return b""
+            await connection.wait(self._wait_timeout())
+
+    def spend(self, size: int) -> None:
+        """Counts ``size`` more bytes of the body against the cap (closing the connection and
+        raising ``ResponseTooLarge`` past it)."""
+        left = self._left
+        if left is None:
+            return
+        left = self._left = left - size
+        if left < 0:
+            self._connection.close()
+            cap = self._max_bytes or 0
+            raise ResponseTooLarge(cap, cap - left)
 
     async def feed_body(self, sink: Callable[[bytes], bool]) -> bool:
         """Hands the body's reads to ``sink`` until it returns ``True`` (stop: ``False`` is
@@ -181,7 +206,7 @@ class Response:
         be quick and must not await; what it raises is raised here. The read timeout bounds
         the silence between two reads, as for ``iter_chunks``; the byte cap applies too."""
         connection = self._connection
-        feed = _BodyFeed(sink, self._max_bytes, connection)
+        feed = _BodyFeed(sink, self)
         while True:
             chunk = connection.take_body()
             if chunk:
@@ -222,24 +247,16 @@ class _BodyFeed:
     """``Response.feed_body``'s sink with the response's byte cap, as the connection calls
     it: ``stopped`` once the sink asked to stop, ``error`` what it (or the cap) raised."""
 
-    __slots__ = ("_budget", "_cap", "_connection", "error", "sink", "stopped")
+    __slots__ = ("_response", "error", "sink", "stopped")
 
-    def __init__(
-        self, sink: Callable[[bytes], bool], cap: int | None, connection: _Connection
-    ) -> None:
+    def __init__(self, sink: Callable[[bytes], bool], response: Response) -> None:
         self.sink = sink
-        self._cap = self._budget = cap
-        self._connection = connection
+        self._response = response
         self.stopped = False
         self.error: BaseException | None = None
 
     def __call__(self, chunk: bytes) -> bool:
-        budget, cap = self._budget, self._cap
-        if budget is not None and cap is not None:
-            budget = self._budget = budget - len(chunk)
-            if budget < 0:
-                self._connection.close()
-                raise ResponseTooLarge(cap, cap - budget)
+        self._response.spend(len(chunk))
         stop = self.sink(chunk)
         if stop:
             self.stopped = True

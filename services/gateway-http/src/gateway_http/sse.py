@@ -54,7 +54,11 @@ class EventStream(Stream):
     ) -> None:
         """``tap``: a relayed stream's, armed with a direct writer once the first event is
         out (``gateway_core.domain.relay_tap``)."""
-        super().__init__(events, media_type=EVENT_STREAM, headers=headers)
+        # Stream's own __init__ (a copy of the headers, cookies, merged type encoders) is set
+        # directly, as ``WholeJson`` does: every stream's first byte waits on it.
+        self.iterator, self.headers, self.status_code = events, headers, 200
+        self.media_type, self.encoding, self.background = EVENT_STREAM, "utf-8", None
+        self.cookies, self.response_type_encoders = [], {}
         self.tap = tap
 
     def to_asgi_response(  # type: ignore[override,unused-ignore]
@@ -67,6 +71,14 @@ class EventStream(Stream):
         background: Any = None,
         **_: Any,
     ) -> ASGIResponse:
+        if not (headers or cookies or background or self.cookies or self.background):
+            # Nothing of Litestar's layers to add: the head encoded once, no ASGIResponse.
+            encoded = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in self.headers.items()
+            ]
+            encoded.append((b"content-type", _EVENT_STREAM_TYPE))
+            return _Events(self.iterator, encoded, self.tap)  # type: ignore[arg-type,return-value]
         merged = {**headers, **self.headers} if headers is not None else self.headers
         response = _FirstEventFirst(
             iterator=self.iterator,  # type: ignore[arg-type]
@@ -80,7 +92,14 @@ class EventStream(Stream):
         return response
 
 
+_EVENT_STREAM_TYPE = f"{EVENT_STREAM}; charset=utf-8".encode()
+"""The content type Litestar's ``Stream`` sends for ``text/event-stream``."""
+
+
 class _FirstEventFirst(ASGIStreamingResponse):
+    """The stream through Litestar's ``ASGIStreamingResponse`` (a layer added headers,
+    cookies or a background task)."""
+
     __slots__ = ("tap",)
     tap: RelayTap | None
 
@@ -89,15 +108,47 @@ class _FirstEventFirst(ASGIStreamingResponse):
         events = cast(AsyncIterator[bytes], aiter(self.iterator))  # type: ignore[arg-type,unused-ignore]
         first = await anext(events, None)
         await self.start_response(send)
-        if first is not None:
-            body: HTTPResponseBodyEvent = {
-                "type": "http.response.body", "body": first, "more_body": True
-            }
-            await send(body)
-            if self.tap is not None:
-                self.tap.write = body_writer(scope)
-        await _send_rest(events, send, receive, scope.get(SERVER_SEND, send))  # type: ignore[arg-type,unused-ignore]
+        await _send_events(first, events, self.tap, scope, receive, send)
         await self.after_response()  # as Litestar's: a client that left does not skip it
+
+
+class _Events:
+    """The stream as an ASGI app of its own: the head, the first event, the rest."""
+
+    __slots__ = ("_events", "_headers", "_tap")
+
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        headers: list[tuple[bytes, bytes]],
+        tap: RelayTap | None,
+    ) -> None:
+        self._events, self._headers, self._tap = events, headers, tap
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        events = aiter(self._events)
+        first = await anext(events, None)
+        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+        await _send_events(first, events, self._tap, scope, receive, send)
+
+
+async def _send_events(
+    first: bytes | None,
+    events: AsyncIterator[bytes],
+    tap: RelayTap | None,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """The first event right behind the head, then the tap armed, then the rest."""
+    if first is not None:
+        body: HTTPResponseBodyEvent = {
+            "type": "http.response.body", "body": first, "more_body": True
+        }
+        await send(body)
+        if tap is not None:
+            tap.write = body_writer(scope)
+    await _send_rest(events, send, receive, scope.get(SERVER_SEND, send))  # type: ignore[arg-type,unused-ignore]
 
 
 async def _send_rest(

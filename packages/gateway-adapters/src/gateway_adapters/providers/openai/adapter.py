@@ -143,6 +143,16 @@ async def _tapped(
     everything after it in the same read, is yielded here, in order; an error the reader
     raises is raised after what came before it."""
     reader = RelayReader(provider, extras=request.relay_extras, tap=tap)
+    # Until the door arms the tap (the head and the first event are out), each read's chunks
+    # are yielded as they are decoded: the first event leaves as soon as its batch is read.
+    while tap.write is None:
+        raw = await response.next_read()
+        if not raw:
+            raise reader.cut_short()
+        for chunk in reader.read(raw):
+            yield chunk
+        if reader.done:
+            return
     declined: list[ChatChunk] = []
     failure: list[BaseException] = []
 
