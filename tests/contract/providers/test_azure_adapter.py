@@ -21,9 +21,12 @@ from gateway_adapters.providers.azure import (
     EntraTokenSource,
     ManagedIdentityTokenSource,
 )
-from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatRequest
 from gateway_core.domain.embeddings import EmbeddingRequest
 from gateway_core.domain.messages import Message
+from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
+from gateway_core.domain.request_caps import OutputCap
+from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.errors import UpstreamAuthError, UpstreamBadRequestError
 from tests.support.fake_upstream import FakeUpstream, Turn
 from tests.support.fake_upstream.azure_wire import (
@@ -302,3 +305,30 @@ async def test_a_refused_managed_identity_shows_no_header_secret(
 
     assert wrong not in f"{raised.value} {raised.value!r} {tokens!r}"
     assert fake_upstream.requests == []
+
+
+async def test_a_relayed_stream_hands_its_middle_events_to_the_turns_tap(
+    fake_upstream: FakeUpstream, session: Http1Client
+) -> None:
+    """Azure's stream is OpenAI's: with a tap armed, the events between the first and the end
+    go to it (written, counted) and only the end is yielded."""
+    provider = AzureOpenAIChatProvider(
+        name="azure", endpoint=fake_upstream.url, api_key=AZURE_KEY, client=session
+    )
+    fake_upstream.script(Turn(text="Rayleigh scattering of light."))
+    progress = StreamAccumulator()
+    tap = RelayTap(progress, OutputCap(1000, None, 1.0))
+    written: list[bytes] = []
+    tap.write = lambda body: written.append(body) is None
+    request = ChatRequest(model="gpt-4o", messages=QUESTION, stream=True, relay=OPENAI_CHAT_WIRE)
+
+    token = RELAY_TAP.set(tap)
+    try:
+        chunks = [chunk async for chunk in provider.stream(request)]
+    finally:
+        RELAY_TAP.reset(token)
+
+    assert b'"content": " scattering"' in b"".join(written)
+    assert progress.response("m").choices[0].message.text == "Rayleigh scattering of light."
+    assert chunks and all(c.finish_reason or c.usage or not c.wire for c in chunks)
+    assert chunks[0].finish_reason == "stop"

@@ -30,7 +30,7 @@ from gateway_adapters.providers.openai.embeddings import (
     decode_embeddings,
     to_embeddings_payload,
 )
-from gateway_adapters.providers.openai.relay import relay_stream
+from gateway_adapters.providers.openai.relay import relay_stream, tapped_stream
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,
     decode_response,
@@ -41,6 +41,7 @@ from gateway_adapters.providers.sse import iter_sse
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from gateway_core.domain.relay_tap import RELAY_TAP
 from gateway_core.errors import UpstreamConnectionError
 
 V1 = "v1"
@@ -103,11 +104,12 @@ class AzureOpenAIChatProvider:
                 if response.status >= 300:
                     raw = await response.read()
                     raise http_error(response.status, raw, response.headers, self.name)
-                chunks = (
-                    relay_stream(response.iter_chunks(), self.name)
-                    if request.relay == OPENAI_CHAT_WIRE  # the client reads this format too
-                    else self._chunks(response)
-                )
+                if request.relay != OPENAI_CHAT_WIRE:
+                    chunks = self._chunks(response)
+                elif (tap := RELAY_TAP.get()) is not None:  # middle events to the client here
+                    chunks = tapped_stream(response, tap, self.name, request.relay_extras)
+                else:  # the client reads this format too
+                    chunks = relay_stream(response.iter_chunks(), self.name)
                 async for chunk in chunks:
                     yield chunk
         except TRANSPORT_FAILURES as exc:

@@ -17,7 +17,7 @@ from gateway_adapters.providers.openai.embeddings import (
     to_embeddings_payload,
 )
 from gateway_adapters.providers.openai.errors import http_error
-from gateway_adapters.providers.openai.relay import RelayReader
+from gateway_adapters.providers.openai.relay import RelayReader, tapped_stream
 from gateway_adapters.providers.openai.wire import (
     decode_chunk,
     decode_response,
@@ -28,7 +28,7 @@ from gateway_adapters.providers.sse import iter_sse
 from gateway_adapters.upstream_deadlines import UpstreamDeadlines
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE, ChatChunk, ChatRequest, ChatResponse
 from gateway_core.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
+from gateway_core.domain.relay_tap import RELAY_TAP
 from gateway_core.errors import UpstreamConnectionError
 
 _DONE = "[DONE]"
@@ -90,7 +90,8 @@ class OpenAIChatProvider:
                 if request.relay == OPENAI_CHAT_WIRE:
                     tap = RELAY_TAP.get()
                     if tap is not None:
-                        async for chunk in _tapped(response, tap, self.name, request):
+                        extras = request.relay_extras
+                        async for chunk in tapped_stream(response, tap, self.name, extras):
                             yield chunk
                         return
                     # The relay's reads looped over here, not through ``relay_stream``: one
@@ -132,49 +133,3 @@ class OpenAIChatProvider:
             f"{self.name} ended the stream before [DONE]", provider=self.name
         )
 
-
-async def _tapped(
-    response: Response, tap: RelayTap, provider: str, request: ChatRequest
-) -> AsyncIterator[ChatChunk]:
-    """A relayed stream whose middle events the turn's tap writes to the client
-    (``gateway_core.domain.relay_tap``) from the upstream connection's callback, as each read
-    arrives: no task step and no generator frames per chunk. What the tap declines (the
-    first chunk, the end, a chunk past the output cap, a client whose socket is full), and
-    everything after it in the same read, is yielded here, in order; an error the reader
-    raises is raised after what came before it."""
-    reader = RelayReader(provider, extras=request.relay_extras, tap=tap)
-    # Until the door arms the tap (the head and the first event are out), each read's chunks
-    # are yielded as they are decoded: the first event leaves as soon as its batch is read.
-    while tap.write is None:
-        raw = await response.next_read()
-        if not raw:
-            raise reader.cut_short()
-        for chunk in reader.read(raw):
-            yield chunk
-        if reader.done:
-            return
-    declined: list[ChatChunk] = []
-    failure: list[BaseException] = []
-
-    def sink(raw: bytes) -> bool:
-        try:
-            for chunk in reader.read(raw):
-                if declined or not tap.take(chunk):
-                    declined.append(chunk)
-        except Exception as error:  # noqa: BLE001 - raised in the stream's task, in order
-            failure.append(error)
-        return bool(declined or failure) or reader.done
-
-    while True:
-        ended = await response.feed_body(sink)
-        if declined:
-            chunks = declined[:]
-            declined.clear()
-            for chunk in chunks:
-                yield chunk
-        if failure:
-            raise failure[0]
-        if reader.done:
-            return
-        if ended:
-            raise reader.cut_short()

@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import msgspec
 
+from gateway_adapters.http1 import Response
 from gateway_adapters.providers.openai import schema
 from gateway_adapters.providers.openai.errors import stream_error
 from gateway_adapters.providers.openai.wire import chunks_of
@@ -201,6 +202,52 @@ class RelayReader:
         if chunk.error is not None:
             raise stream_error(chunk.error, provider)
         return chunk
+
+async def tapped_stream(
+    response: Response, tap: RelayTap, provider: str, extras: bool
+) -> AsyncIterator[ChatChunk]:
+    """A relayed stream whose middle events the turn's tap writes to the client
+    (``gateway_core.domain.relay_tap``) from the upstream connection's callback, as each read
+    arrives: no task step and no generator frames per chunk. What the tap declines (the
+    first chunk, the end, a chunk past the output cap, a client whose socket is full), and
+    everything after it in the same read, is yielded here, in order; an error the reader
+    raises is raised after what came before it."""
+    reader = RelayReader(provider, extras=extras, tap=tap)
+    # Until the door arms the tap (the head and the first event are out), each read's chunks
+    # are yielded as they are decoded: the first event leaves as soon as its batch is read.
+    while tap.write is None:
+        raw = await response.next_read()
+        if not raw:
+            raise reader.cut_short()
+        for chunk in reader.read(raw):
+            yield chunk
+        if reader.done:
+            return
+    declined: list[ChatChunk] = []
+    failure: list[BaseException] = []
+
+    def sink(raw: bytes) -> bool:
+        try:
+            for chunk in reader.read(raw):
+                if declined or not tap.take(chunk):
+                    declined.append(chunk)
+        except Exception as error:  # noqa: BLE001 - raised in the stream's task, in order
+            failure.append(error)
+        return bool(declined or failure) or reader.done
+
+    while True:
+        ended = await response.feed_body(sink)
+        if declined:
+            chunks = declined[:]
+            declined.clear()
+            for chunk in chunks:
+                yield chunk
+        if failure:
+            raise failure[0]
+        if reader.done:
+            return
+        if ended:
+            raise reader.cut_short()
 
 
 def _is_end(chunk: schema.Chunk) -> bool:
