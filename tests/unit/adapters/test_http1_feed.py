@@ -96,21 +96,27 @@ async def test_fed_reads_keep_a_slow_stream_alive_and_silence_still_times_out(
     assert 1.2 <= time.monotonic() - started < 2.5
 
 
+class Counted:
+    """A sink counting the bytes fed to it; ``stop``: whether it asks to stop after each."""
+
+    def __init__(self, *, stop: bool) -> None:
+        self.bytes = 0
+        self.stop = stop
+
+    def __call__(self, piece: bytes) -> bool:
+        self.bytes += len(piece)
+        return self.stop
+
+
 async def test_the_byte_cap_applies_to_fed_reads(
     client: Http1Client, server: Server  # noqa: F811
 ) -> None:
     server.answer = paced([b"y" * 1024] * 200, pause=0.001)
-    fed = 0
-
-    def sink(piece: bytes) -> bool:
-        nonlocal fed
-        fed += len(piece)
-        return False
-
+    sink = Counted(stop=False)
     with pytest.raises(ResponseTooLarge):
         async with client.post(server.target(), b"{}", Timeouts(max_body_bytes=64 * 1024)) as response:
             await response.feed_body(sink)
-    assert fed <= 64 * 1024
+    assert sink.bytes <= 64 * 1024
 
 
 async def test_the_byte_cap_counts_every_read_however_the_body_is_read(
@@ -118,16 +124,10 @@ async def test_the_byte_cap_counts_every_read_however_the_body_is_read(
 ) -> None:
     """Reads taken with ``next_read`` and by feeds that stop and start again all count."""
     server.answer = paced([b"z" * 1024] * 200, pause=0.001)
-    received = 0
-
-    def sink(piece: bytes) -> bool:
-        nonlocal received
-        received += len(piece)
-        return True  # stop after every read: a new feed each time
-
+    sink = Counted(stop=True)  # a new feed after every read
     with pytest.raises(ResponseTooLarge):
         async with client.post(server.target(), b"{}", Timeouts(max_body_bytes=64 * 1024)) as response:
-            received += len(await response.next_read())
+            sink.bytes += len(await response.next_read())
             while not await response.feed_body(sink):
                 pass
-    assert received <= 64 * 1024
+    assert sink.bytes <= 64 * 1024

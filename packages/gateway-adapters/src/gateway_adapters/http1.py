@@ -161,17 +161,8 @@ class Response:
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
-        connection = self._connection
-        while True:
-            chunk = connection.take_body()
-            if chunk:
-                if self._left is not None:
-                    self.spend(len(chunk))
-                yield chunk
-                continue
-            if connection.complete:
-                return
-            await connection.wait(self._wait_timeout())
+        while chunk := await self.next_read():
+            yield chunk
 
     async def next_read(self) -> bytes:
         """The body's next read (what arrived since the last one); ``b""`` once it ended."""
