@@ -102,3 +102,24 @@ async def test_middle_events_go_to_the_servers_own_send_the_end_through_the_wrap
     assert await _send_rest(events(), client.send, client.receive, server.send)  # type: ignore[arg-type]
     assert [(m["body"], m["more_body"]) for m in server.sent] == [(b"a", True), (b"b", True)]
     assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"end", False)]
+
+
+async def test_under_the_guarded_server_no_watcher_reads_receive() -> None:
+    """``watch=False``: the server cancels the request's task when its client leaves, so the
+    writer starts no watcher (nothing calls ``receive``), and the end is the final event's."""
+    client = Client()
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        return await client.receive()
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        yield b"a"
+        yield FinalEvent(b"end")
+        yield b"never"
+
+    assert await _send_rest(events(), client.send, receive, watch=False)  # type: ignore[arg-type]
+    assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"a", True), (b"end", False)]
+    assert received == 0

@@ -6,7 +6,8 @@ path that is a tenth of a millisecond before the first token reaches the client,
 Here the first event is taken from the iterator before the headers go out, and both are
 written back to back; then the rest, watched for the client's disconnect by one small task
 (``_send_rest``), so a client that leaves still cancels the stream at once (and its abort is
-still accounted).
+still accounted). Under the gateway's own server protocol (``server_limits``), which cancels
+a request's task as soon as its client's connection is lost, the watcher is left out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
 from gateway_core.domain.relay_tap import RelayTap
-from gateway_http.direct_body import body_writer
+from gateway_http.direct_body import UVICORN_SEND, body_writer
 
 EVENT_STREAM = "text/event-stream"
 SERVER_SEND = "gateway.server_send"
@@ -148,11 +149,17 @@ async def _send_events(
         await send(body)
         if tap is not None:
             tap.write = body_writer(scope)
-    await _send_rest(events, send, receive, scope.get(SERVER_SEND, send))  # type: ignore[arg-type,unused-ignore]
+    watch = UVICORN_SEND not in scope  # under the guarded protocol, a client's exit cancels us
+    await _send_rest(events, send, receive, scope.get(SERVER_SEND, send), watch=watch)  # type: ignore[arg-type,unused-ignore]
 
 
 async def _send_rest(
-    events: AsyncIterator[bytes], send: Send, receive: Receive, send_middle: Send | None = None
+    events: AsyncIterator[bytes],
+    send: Send,
+    receive: Receive,
+    send_middle: Send | None = None,
+    *,
+    watch: bool = True,
 ) -> bool:
     """The events after the first, then the body's end; ``False`` if the client left first.
     ``send_middle``: where the events that do not end the body go (``send`` by default).
@@ -161,43 +168,54 @@ async def _send_rest(
     upstream's next event), as Litestar's ``send_body`` does with an anyio task group and a
     second task; here one watcher task expires a ``timeout`` scope around the loop, a
     stdlib cancellation scoped to this block, for a fraction of the CPU per stream.
+    ``watch=False``: the server cancels the request's task itself when its client leaves
+    (``server_limits.GuardedHttpToolsProtocol``), so no watcher is needed (nor its task,
+    its scope and their objects, for every stream).
     """
-    left = ended = False
     middle = send if send_middle is None else send_middle
     try:
-        async with asyncio.timeout(None) as scope:
-            watcher = asyncio.get_running_loop().create_task(_watch(receive, scope))
-            try:
-                async for event in events:
-                    if type(event) is not FinalEvent:
-                        await middle(
-                            {"type": "http.response.body", "body": event, "more_body": True}
-                        )
-                        continue
-                    ended = True
-                    body: HTTPResponseBodyEvent = {
-                        "type": "http.response.body", "body": event, "more_body": False
-                    }
-                    await send(body)
-                    # Before any await: the body's end is a disconnect to the watcher.
+        if watch:
+            async with asyncio.timeout(None) as scope:
+                watcher = asyncio.get_running_loop().create_task(_watch(receive, scope))
+                try:
+                    ended = await _send_all(events, send, middle, watcher)
+                finally:
                     watcher.cancel()
-                    break
-            finally:
-                watcher.cancel()
+        else:
+            ended = await _send_all(events, send, middle)
     except TimeoutError:
-        left = True
+        return False
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()  # an abandoned turn is accounted (in the background) from here
-    if left:
-        return False
     if not ended:
         end: HTTPResponseBodyEvent = {
             "type": "http.response.body", "body": b"", "more_body": False
         }
         await send(end)
     return True
+
+
+async def _send_all(
+    events: AsyncIterator[bytes],
+    send: Send,
+    middle: Send,
+    watcher: asyncio.Task[None] | None = None,
+) -> bool:
+    """Sends ``events`` until a ``FinalEvent`` ends the body (``True``) or they run out."""
+    async for event in events:
+        if type(event) is not FinalEvent:
+            await middle({"type": "http.response.body", "body": event, "more_body": True})
+            continue
+        body: HTTPResponseBodyEvent = {
+            "type": "http.response.body", "body": event, "more_body": False
+        }
+        await send(body)
+        if watcher is not None:
+            watcher.cancel()  # before any await: the body's end is a disconnect to the watcher
+        return True
+    return False
 
 
 async def _watch(receive: Receive, scope: asyncio.Timeout) -> None:
