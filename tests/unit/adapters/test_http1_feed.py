@@ -92,8 +92,9 @@ async def test_fed_reads_keep_a_slow_stream_alive_and_silence_still_times_out(
     with pytest.raises(TimeoutError):
         async with client.post(server.target(), b"{}", Timeouts(first_byte=1, idle=0.5)) as response:
             await response.feed_body(lambda piece: fed.append(piece) is not None)
-    assert b"".join(fed) == b"x" * 5
-    assert 1.2 <= time.monotonic() - started < 2.5
+    assert b"".join(fed) == b"x" * 5  # 0.8 s of reads outlived the 0.5 s idle gap
+    # The silence was ended by the idle deadline (about 1.5 s in), not by the server's 5 s.
+    assert time.monotonic() - started < 2.5
 
 
 class Counted:

@@ -26,6 +26,7 @@ from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
 from gateway_core.domain.relay_tap import RelayTap
 from gateway_http.direct_body import UVICORN_SEND, body_writer
+from gateway_http.whole_json import encode_headers
 
 EVENT_STREAM = "text/event-stream"
 SERVER_SEND = "gateway.server_send"
@@ -74,10 +75,7 @@ class EventStream(Stream):
     ) -> ASGIResponse:
         if not (headers or cookies or background or self.cookies or self.background):
             # Nothing of Litestar's layers to add: the head encoded once, no ASGIResponse.
-            encoded = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in self.headers.items()
-            ]
+            encoded = encode_headers(self.headers)
             encoded.append((b"content-type", _EVENT_STREAM_TYPE))
             return _Events(self.iterator, encoded, self.tap)  # type: ignore[arg-type,return-value]
         merged = {**headers, **self.headers} if headers is not None else self.headers

@@ -49,13 +49,18 @@ class WholeJson(Response[bytes]):
                 app, request, headers=headers, cookies=cookies, background=background, **kwargs
             )
         content = self.content
-        encoded = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in self.headers.items()
-        ]
+        encoded = encode_headers(self.headers)
         encoded.append((b"content-type", JSON.encode()))
         encoded.append((b"content-length", str(len(content)).encode()))
         return _Send(self.status_code or 200, encoded, content)
+
+
+def encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """An answer's own headers as the ASGI list (lowercase names, as Litestar encodes them)."""
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers.items()
+    ]
 
 
 class _Send:
