@@ -61,6 +61,8 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
+    if os.environ.get(GC_PAUSES_ENV):
+        _record_gc_pauses(Path(os.environ[GC_PAUSES_ENV]), marks)
     kwargs: dict = {}
     try:  # the guarded protocol, as cli serve runs it (older commits have none)
         import gateway_http.server_limits  # noqa: F401
@@ -75,6 +77,44 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
         log_level=settings.log_level, access_log=False, proxy_headers=True,
         server_header=False, **kwargs,
     )  # fmt: skip
+
+
+GC_PAUSES_ENV = "BENCH_GC_PAUSES"
+
+
+def _record_gc_pauses(path: Path, marks: dict[str, float]) -> None:
+    """Appends each cycle collection inside the measured window to ``path``: generation,
+    milliseconds, objects collected (what the collector costs the chunks it holds up)."""
+    import gc
+
+    began: list[int] = [0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter_ns()
+            return
+        if "cpu" not in marks:
+            return
+        elapsed = (time.perf_counter_ns() - began[0]) / 1e6
+        with path.open("a") as out:
+            out.write(f"{info['generation']} {elapsed:.3f} {info['collected']}\n")
+
+    gc.callbacks.append(callback)
+
+
+def summarise_gc_pauses(path: Path) -> str:
+    lines = path.read_text().split("\n") if path.exists() else []
+    pauses = [line.split() for line in lines if line]
+    path.unlink(missing_ok=True)
+    if not pauses:
+        return "gc: no collection in the window"
+    parts = []
+    for generation in "012":
+        times = [float(ms) for gen, ms, _ in pauses if gen == generation]
+        if times:
+            parts.append(f"gen{generation} {len(times)} x (max {max(times):.1f} ms, "
+                         f"total {sum(times):.0f} ms)")
+    return "gc: " + ", ".join(parts)
 
 
 def _cpu_seconds() -> float:

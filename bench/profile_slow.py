@@ -29,7 +29,13 @@ import uvloop
 
 from bench import processes, slow_streams
 from bench.payloads import openai_body, raw_post
-from bench.profile_path import measured_cpu, print_spread, start_measured
+from bench.profile_path import (
+    GC_PAUSES_ENV,
+    measured_cpu,
+    print_spread,
+    start_measured,
+    summarise_gc_pauses,
+)
 from bench.scenarios import BY_NAME, gateway_env
 from bench.slow_run import capacity_env, raise_file_limit
 
@@ -48,6 +54,8 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the last round's window here")
+    parser.add_argument("--gc", action="store_true",
+                        help="print the gateway's cycle collections in each window")
     args = parser.parse_args()
 
     load = slow_streams.SlowLoad(
@@ -72,6 +80,9 @@ def main() -> int:
     raw = raw_post(HOST, gateway_port, "/v1/chat/completions",
                    openai_body(scenario.model, True), headers)  # fmt: skip
     figures: list[float] = []
+    gc_pauses = log_dir / "gc.txt"
+    if args.gc:
+        env[GC_PAUSES_ENV] = str(gc_pauses)
     try:
         processes.wait_for_port(mock, mock_port)
         for round_ in range(args.rounds):
@@ -104,6 +115,8 @@ def main() -> int:
                   f"{tally.chunks / load.window_s:,.0f} chunks/s, busy {cpu / load.window_s:.2f}, "
                   f"chunk delay p50 {delay['p50']:.2f} p99 {delay['p99']:.2f} ms, "
                   f"failed {tally.failed + tally.bad_status}", flush=True)  # fmt: skip
+            if args.gc:
+                print(summarise_gc_pauses(gc_pauses), flush=True)
     except subprocess.SubprocessError as error:
         print(error, file=sys.stderr)
         return 1

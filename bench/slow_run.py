@@ -124,7 +124,7 @@ def run_slow(options: runner.Options, load: slow_streams.SlowLoad,
                                    "reason": f"{type(error).__name__}: {error}"}
             print(f"slow streams, {target}: {results[target]['status']}", flush=True)
     _derive(results)
-    return {"load": asdict(load), "targets": results}
+    return {"load": {**asdict(load), "ramp_s": load.spread_s}, "targets": results}
 
 
 def _derive(results: dict) -> None:

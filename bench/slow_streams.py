@@ -36,10 +36,21 @@ class SlowLoad:
     chunks: int = 50
     interval_ms: float = 20.0
     first_token_ms: float = 200.0
-    ramp_s: float = 2.0
-    """Streams open spread over this long, as real clients' requests arrive spread."""
+    ramp_s: float | None = None
+    """Streams open spread over this long (by default one stream's length), as real clients'
+    requests arrive spread. A ramp shorter than a stream makes the load come in waves: every
+    stream ends and asks for the next within the ramp, so the measured window holds either
+    all of the stream starts or none of them."""
     window_s: float = 10.0
     """The measured window, after the ramp and one stream's length."""
+
+    @property
+    def stream_s(self) -> float:
+        return self.first_token_ms / 1000 + self.chunks * self.interval_ms / 1000
+
+    @property
+    def spread_s(self) -> float:
+        return self.stream_s if self.ramp_s is None else self.ramp_s
 
 
 @dataclass(slots=True)
@@ -114,14 +125,14 @@ async def hold(host: str, port: int, raw: bytes, load: SlowLoad, on_window) -> T
     try:
         began = loop.time()
         for index in range(load.streams):
-            delay = began + index * load.ramp_s / load.streams - loop.time()
+            delay = began + index * load.spread_s / load.streams - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             _, stream = await loop.create_connection(
                 lambda: _Stream(raw, tally, measuring, stop), host, port
             )
             streams.append(stream)
-        stream_s = load.first_token_ms / 1000 + load.chunks * load.interval_ms / 1000
+        stream_s = load.stream_s
         await asyncio.sleep(min(stream_s, 5.0))  # every connection in its stream by now
         on_window("start")
         measuring[0] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import inspect
 import logging
@@ -15,6 +16,7 @@ from litestar.di import Provide
 
 from gateway_http.admin.routes import ADMIN_ROUTES
 from gateway_http.caller import resolve_caller
+from gateway_http.collector import PacedCollector
 from gateway_http.errors import EXCEPTION_HANDLERS, PROVIDER_SECRETS
 from gateway_http.middleware import add_request_id
 from gateway_http.observability import install_observability
@@ -32,6 +34,7 @@ from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
 from gateway_http.routes.usage import read_usage
+from gateway_http.settings import Settings
 from gateway_http.shutdown import curfew_after_signal
 from gateway_http.wiring import Container
 
@@ -111,6 +114,17 @@ async def _build_eagerly(container: Container) -> None:
         )
 
 
+def _pace_collector(settings: Settings) -> PacedCollector | None:
+    if not settings.gc_young_interval_ms:  # CPython's own pacing, by allocation counts
+        gc.set_threshold(10_000, 10, 10)
+        return None
+    collector = PacedCollector(
+        settings.gc_young_interval_ms / 1000, settings.gc_full_interval_seconds
+    )
+    collector.start(asyncio.get_running_loop())
+    return collector
+
+
 def create_app(container: Container | None = None) -> Litestar:
     container = container or Container()
 
@@ -132,10 +146,14 @@ def create_app(container: Container | None = None) -> Litestar:
         # so that a full collection scans what requests left, not the ~100,000 objects of the
         # modules and the app (each full collection took about 40 ms under load before).
         gc.freeze()
-        gc.set_threshold(10_000, 10, 10)
+        # And collections paced by time (gateway_http/collector.py): open streams no longer
+        # wait tens of milliseconds for a young generation that grew unnoticed.
+        collector = _pace_collector(container.settings())
         try:
             yield
         finally:
+            if collector is not None:
+                collector.stop()
             stop_reloading()  # RELOAD
             stop_curfew()
             # Billing and reconciliations still running go to the stores before they close.

@@ -1,0 +1,100 @@
+"""The cycle collector paced by time: a short young collection every few tens of milliseconds,
+a full one only when memory has grown or a long interval has passed.
+
+CPython starts a collection when the container objects allocated minus those freed pass a
+threshold. A gateway holding thousands of open streams frees old objects (the streams that
+end) about as fast as it makes new ones (the streams that start), so that difference stays
+near zero while the youngest generation keeps growing: when a collection finally comes, it
+scans every object made since the one before, tens of thousands of them, and every open
+stream waits for it (20-150 ms at 1,000-2,000 slow streams; ``bench.profile_slow --gc``).
+
+Paced by time, each young collection scans only what was made since the previous tick and
+is still alive (about a millisecond at 2,000 open streams); what survives it goes to the old
+generation. The old generation is scanned in full only when the process's resident memory
+has grown by a quarter since the last full collection (so cycles left behind, which only a
+full collection frees, cannot grow memory without bound) or when ``full_interval_s`` has
+passed. The gateway's request paths leave no cycles behind (a census after thousands of
+streams found none), so the full collection has little to free; it is the bound, not the
+routine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import resource
+import time
+from collections.abc import Callable
+from functools import cache
+
+_GROWTH = 1.25
+"""A full collection once resident memory is this many times what it was after the last."""
+
+
+@cache
+def _resident_reader() -> Callable[[], int]:
+    """Resident memory now: /proc's statm where there is one (a read of a few bytes), else
+    the peak (which also grows when memory does)."""
+    try:
+        statm = os.open("/proc/self/statm", os.O_RDONLY)
+    except OSError:
+        return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    page = os.sysconf("SC_PAGE_SIZE")
+    return lambda: int(os.pread(statm, 64, 0).split()[1]) * page
+
+
+class PacedCollector:
+    """Owns the cycle collector while it runs: CPython's automatic collection is off, young
+    collections come from the event loop's timer, full ones when memory or time says so."""
+
+    def __init__(
+        self,
+        young_interval_s: float,
+        full_interval_s: float,
+        *,
+        resident: Callable[[], int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        collect: Callable[[int], int] = gc.collect,
+    ) -> None:
+        self._young_interval = young_interval_s
+        self._full_interval = full_interval_s
+        self._resident = resident or _resident_reader()
+        self._clock = clock
+        self._collect = collect
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._was_enabled = False
+        self._full_due = 0.0
+        self._ceiling = 0
+        self.full_collections = 0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._loop = loop
+        self._after_full()
+        self._timer = loop.call_later(self._young_interval, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._was_enabled:
+            gc.enable()
+
+    def _tick(self) -> None:
+        if self._clock() >= self._full_due or self._resident() > self._ceiling:
+            self._collect(2)
+            self.full_collections += 1
+            self._after_full()
+        else:
+            # Generations 0 and 1 together: what was made since the last tick (generation 1
+            # is empty after every tick), so that survivors are promoted once, not twice.
+            self._collect(1)
+        assert self._loop is not None  # started
+        self._timer = self._loop.call_later(self._young_interval, self._tick)
+
+    def _after_full(self) -> None:
+        self._full_due = self._clock() + self._full_interval
+        self._ceiling = int(self._resident() * _GROWTH)

@@ -1,0 +1,183 @@
+"""The cycle collector paced by time (gateway_http/collector.py): young collections on the
+loop's timer, full ones when memory grows or the interval passes, CPython's own pacing back
+when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dependency_injector import providers
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from gateway_http.app import create_app
+from gateway_http.collector import PacedCollector
+from gateway_http.settings import Settings
+from gateway_http.wiring import Container
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.generations: list[int] = []
+
+    def __call__(self, generation: int) -> int:
+        self.generations.append(generation)
+        return 0
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_it_was() -> Iterator[None]:
+    enabled, threshold = gc.isenabled(), gc.get_threshold()
+    yield
+    gc.set_threshold(*threshold)
+    if enabled:
+        gc.enable()
+
+
+async def _ticks(count: int, interval: float) -> None:
+    await asyncio.sleep(interval * count + interval / 2)
+
+
+async def test_young_collections_run_on_the_timer_with_automatic_collection_off() -> None:
+    collect = _Recorder()
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)
+    gc.enable()
+    collector.start(asyncio.get_running_loop())
+    try:
+        assert not gc.isenabled()
+        await _ticks(3, 0.01)
+    finally:
+        collector.stop()
+    assert gc.isenabled()  # CPython's own pacing is back
+    assert len(collect.generations) >= 3
+    assert set(collect.generations) == {1}
+
+
+async def test_no_collection_after_stop() -> None:
+    collect = _Recorder()
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)
+    collector.start(asyncio.get_running_loop())
+    collector.stop()
+    await _ticks(3, 0.01)
+    assert collect.generations == []
+
+
+async def test_a_disabled_collector_stays_disabled_after_stop() -> None:
+    gc.disable()
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=_Recorder())
+    collector.start(asyncio.get_running_loop())
+    collector.stop()
+    assert not gc.isenabled()
+
+
+async def test_a_full_collection_when_resident_memory_grew_by_a_quarter() -> None:
+    resident = [1000]
+    collect = _Recorder()
+    collector = PacedCollector(0.01, 3600, resident=lambda: resident[0], collect=collect)
+    collector.start(asyncio.get_running_loop())
+    try:
+        resident[0] = 1250  # a quarter more: not yet
+        await _ticks(2, 0.01)
+        assert 2 not in collect.generations
+        resident[0] = 1251
+        await _ticks(2, 0.01)
+        assert collect.generations.count(2) == 1  # and the ceiling moved up with it
+        resident[0] = 1500
+        await _ticks(2, 0.01)
+        assert collect.generations.count(2) == 1
+        resident[0] = 1564  # a quarter above what it was after the full collection
+        await _ticks(2, 0.01)
+    finally:
+        collector.stop()
+    assert collect.generations.count(2) == 2
+    assert collector.full_collections == 2
+
+
+async def test_a_full_collection_when_the_interval_has_passed() -> None:
+    now = [0.0]
+    collect = _Recorder()
+    collector = PacedCollector(
+        0.01, 60, resident=lambda: 100, clock=lambda: now[0], collect=collect
+    )
+    collector.start(asyncio.get_running_loop())
+    try:
+        now[0] = 59.9
+        await _ticks(2, 0.01)
+        assert 2 not in collect.generations
+        now[0] = 60.0
+        await _ticks(2, 0.01)
+        assert collect.generations.count(2) == 1
+        now[0] = 119.0  # the next one is due 60 s after that collection, not after start
+        await _ticks(2, 0.01)
+        assert collect.generations.count(2) == 1
+    finally:
+        collector.stop()
+
+
+async def test_a_young_cycle_is_freed_by_the_next_tick_with_automatic_collection_off() -> None:
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100)
+    collector.start(asyncio.get_running_loop())
+    try:
+        cycle = _Cycle()
+        gone = weakref.ref(cycle)
+        del cycle
+        assert gone() is not None  # only the collector frees a cycle, and it is not automatic
+        await _ticks(2, 0.01)
+        assert gone() is None
+    finally:
+        collector.stop()
+
+
+async def test_an_old_cycle_is_freed_by_a_full_collection() -> None:
+    now = [0.0]
+    collector = PacedCollector(0.01, 60, resident=lambda: 100, clock=lambda: now[0])
+    collector.start(asyncio.get_running_loop())
+    try:
+        cycle = _Cycle()
+        gone = weakref.ref(cycle)
+        await _ticks(2, 0.01)  # it survives young collections: it is old now
+        del cycle
+        await _ticks(2, 0.01)
+        assert gone() is not None  # young collections do not scan the old generation
+        now[0] = 60.0
+        await _ticks(2, 0.01)
+        assert gone() is None
+    finally:
+        collector.stop()
+
+
+def _app_with(tmp_path: Path, **settings: object) -> Litestar:
+    config = tmp_path / "providers.json"
+    config.write_text(json.dumps({"providers": {}, "models": {}}))
+    container = Container()
+    container.settings.override(
+        providers.Object(Settings(providers_config=config, **settings))  # type: ignore[arg-type]
+    )
+    return create_app(container)
+
+
+def test_the_gateway_paces_the_collector_while_it_runs(tmp_path: Path) -> None:
+    gc.enable()
+    with TestClient(_app_with(tmp_path)) as client:
+        assert client.get("/health").status_code == 200
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_an_interval_of_zero_leaves_pacing_to_cpython(tmp_path: Path) -> None:
+    gc.enable()
+    with TestClient(_app_with(tmp_path, gc_young_interval_ms=0)) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.isenabled()
+        assert gc.get_threshold()[0] == 10_000
