@@ -28,12 +28,24 @@ class _Cycle:
 
 
 class _Recorder:
-    def __init__(self) -> None:
+    """Counts the collections asked for; ``real``: and runs them."""
+
+    def __init__(self, real: bool = False) -> None:
         self.generations: list[int] = []
+        self._real = real
+        self._ticked = asyncio.Event()
 
     def __call__(self, generation: int) -> int:
         self.generations.append(generation)
-        return 0
+        self._ticked.set()
+        return gc.collect(generation) if self._real else 0
+
+    async def ticks(self, count: int) -> None:
+        """Until ``count`` more ticks have run (a slow machine delays timers, never skips)."""
+        async with asyncio.timeout(5):
+            for _ in range(count):
+                self._ticked.clear()
+                await self._ticked.wait()
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +57,6 @@ def _collector_as_it_was() -> Iterator[None]:
         gc.enable()
 
 
-async def _ticks(count: int, interval: float) -> None:
-    await asyncio.sleep(interval * count + interval / 2)
-
-
 async def test_young_collections_run_on_the_timer_with_automatic_collection_off() -> None:
     collect = _Recorder()
     collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)
@@ -56,7 +64,7 @@ async def test_young_collections_run_on_the_timer_with_automatic_collection_off(
     collector.start(asyncio.get_running_loop())
     try:
         assert not gc.isenabled()
-        await _ticks(3, 0.01)
+        await collect.ticks(3)
     finally:
         collector.stop()
     assert gc.isenabled()  # CPython's own pacing is back
@@ -69,7 +77,7 @@ async def test_no_collection_after_stop() -> None:
     collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)
     collector.start(asyncio.get_running_loop())
     collector.stop()
-    await _ticks(3, 0.01)
+    await asyncio.sleep(0.05)
     assert collect.generations == []
 
 
@@ -88,16 +96,16 @@ async def test_a_full_collection_when_resident_memory_grew_by_a_quarter() -> Non
     collector.start(asyncio.get_running_loop())
     try:
         resident[0] = 1250  # a quarter more: not yet
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert 2 not in collect.generations
         resident[0] = 1251
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert collect.generations.count(2) == 1  # and the ceiling moved up with it
         resident[0] = 1500
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert collect.generations.count(2) == 1
         resident[0] = 1564  # a quarter above what it was after the full collection
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
     finally:
         collector.stop()
     assert collect.generations.count(2) == 2
@@ -113,27 +121,28 @@ async def test_a_full_collection_when_the_interval_has_passed() -> None:
     collector.start(asyncio.get_running_loop())
     try:
         now[0] = 59.9
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert 2 not in collect.generations
         now[0] = 60.0
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert collect.generations.count(2) == 1
         now[0] = 119.0  # the next one is due 60 s after that collection, not after start
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert collect.generations.count(2) == 1
     finally:
         collector.stop()
 
 
 async def test_a_young_cycle_is_freed_by_the_next_tick_with_automatic_collection_off() -> None:
-    collector = PacedCollector(0.01, 3600, resident=lambda: 100)
+    collect = _Recorder(real=True)
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)
     collector.start(asyncio.get_running_loop())
     try:
         cycle = _Cycle()
         gone = weakref.ref(cycle)
         del cycle
         assert gone() is not None  # only the collector frees a cycle, and it is not automatic
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert gone() is None
     finally:
         collector.stop()
@@ -141,17 +150,20 @@ async def test_a_young_cycle_is_freed_by_the_next_tick_with_automatic_collection
 
 async def test_an_old_cycle_is_freed_by_a_full_collection() -> None:
     now = [0.0]
-    collector = PacedCollector(0.01, 60, resident=lambda: 100, clock=lambda: now[0])
+    collect = _Recorder(real=True)
+    collector = PacedCollector(
+        0.01, 60, resident=lambda: 100, clock=lambda: now[0], collect=collect
+    )
     collector.start(asyncio.get_running_loop())
     try:
         cycle = _Cycle()
         gone = weakref.ref(cycle)
-        await _ticks(2, 0.01)  # it survives young collections: it is old now
+        await collect.ticks(2)  # it survives young collections: it is old now
         del cycle
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert gone() is not None  # young collections do not scan the old generation
         now[0] = 60.0
-        await _ticks(2, 0.01)
+        await collect.ticks(2)
         assert gone() is None
     finally:
         collector.stop()
