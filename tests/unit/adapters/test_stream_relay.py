@@ -4,12 +4,13 @@ into chunks that carry their own bytes, and the gateway's ``x_gateway`` added to
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 
 import pytest
 
 from gateway_adapters.providers.openai.relay import MAX_BATCH_EVENTS, RelayReader, framed
 from gateway_adapters.providers.sse import DataDecoder, SSEDecoder
-from gateway_core.domain.chat import ToolCallDelta
+from gateway_core.domain.chat import ChatChunk, ToolCallDelta
 from gateway_core.domain.relay_tap import RelayTap
 from gateway_core.domain.request_caps import OutputCap
 from gateway_core.domain.stream_accumulator import StreamAccumulator
@@ -191,3 +192,68 @@ def test_text_the_tap_took_before_a_broken_event_is_out_before_the_error() -> No
     with pytest.raises(UpstreamResponseError):
         list(reader.chunks([HELLO, b"not json"]))
     assert client.written == [framed(HELLO)]
+
+
+USAGE_ON_CONTENT = b'{"id":"c1","choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+NO_CHOICES = b'{"id":"c1","choices":[]}'
+TWO_CHOICES = b'{"id":"c1","choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{}},{"index":2,"delta":{"content":"b"}}]}'
+
+
+def _outcome(read: Callable[[bytes], Iterable[ChatChunk]], raw: bytes) -> tuple[object, ...]:
+    try:
+        return ("chunks", list(read(raw)))
+    except ProviderError as error:
+        return ("error", type(error), str(error))
+
+
+@pytest.mark.parametrize("cap_tokens", [1000, 0])
+@pytest.mark.parametrize(
+    "event",
+    [ROLE, HELLO, LO, CALL, ARGS, FINISH, USAGE, USAGE_ON_CONTENT, NO_CHOICES, TWO_CHOICES,
+     b"[DONE]", b"", b"not json", b'{"error":{"message":"overloaded","type":"server_error"}}'],
+)  # fmt: skip
+def test_a_read_of_one_event_has_the_same_outcome_tapped_as_read(
+    event: bytes, cap_tokens: int
+) -> None:
+    """``read_tapped``'s shortcut for a read of one text event writes, yields, counts and
+    raises what ``read`` does for it, whatever the event and whether the tap takes it."""
+    raw = b"data: " + event + b"\n\n"
+    results = []
+    for read in ("read", "read_tapped"):
+        reader, client, progress = _tapped_reader(cap_tokens)
+        outcome = _outcome(getattr(reader, read), raw)
+        text = progress.response("m").choices[0].message.text
+        results.append((outcome, client.written, text, reader.done))
+    assert results[0] == results[1]
+
+
+def test_a_text_event_read_alone_is_taken_by_the_tap_without_a_chunk() -> None:
+    reader, client, progress = _tapped_reader()
+    assert reader.read_tapped(b"data: " + HELLO + b"\n\n") == ()
+    assert reader.read_tapped(b"data: " + USAGE_ON_CONTENT + b"\n\n") == ()
+    assert client.written == [framed(HELLO), framed(USAGE_ON_CONTENT)]
+    assert progress.response("m").choices[0].message.text == "Helx"
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [b"data: " + HELLO + b"\n\n", b"data: " + LO + b"\n\n"],
+        [b"data:" + HELLO + b"\n\n"],  # no space after the colon
+        [b"data: " + HELLO + b"\r\n\r\n", b"data: " + LO + b"\r\r"],
+        [b"data: " + HELLO[:10], HELLO[10:] + b"\n\n", b"data: " + LO + b"\n\n"],
+        [b"data: " + HELLO + b"\n", b"\n", b"data: " + LO + b"\n\n"],
+        [b"data: " + HELLO + b"\n", b"data: " + LO + b"\n\n"],  # one event of two lines
+        [b"data: " + HELLO[:10], b"data: " + LO + b"\n\n"],  # a line cut short
+        [b"data: " + HELLO + b"\n\ndata: " + LO + b"\n\n"],
+        [b"data: {\ndata: }\n\n", b": keep-alive\n\n", b"data: \n\n", b"data: [DONE]\n\n"],
+    ],
+)
+def test_reads_in_any_framing_have_the_same_outcome_tapped_as_read(reads: list[bytes]) -> None:
+    results = []
+    for read in ("read", "read_tapped"):
+        reader, client, progress = _tapped_reader()
+        outcomes = [_outcome(getattr(reader, read), raw) for raw in reads]
+        text = progress.response("m").choices[0].message.text
+        results.append((outcomes, client.written, text, reader.done))
+    assert results[0] == results[1]

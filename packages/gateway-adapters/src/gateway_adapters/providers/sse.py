@@ -98,6 +98,11 @@ class DataDecoder:
         self._rest = b""
         self._data: list[bytes] = []
 
+    @property
+    def idle(self) -> bool:
+        """Nothing of an unfinished line or event is held: the next read starts afresh."""
+        return not self._rest and not self._data
+
     def feed(self, chunk: bytes) -> list[bytes]:
         """The ``data`` of the events ``chunk`` completes, in order (``b""`` for an event
         with an empty one)."""

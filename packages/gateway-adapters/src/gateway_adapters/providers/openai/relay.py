@@ -19,7 +19,7 @@ turn is accounted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import replace
 
 import msgspec
@@ -131,6 +131,29 @@ class RelayReader:
         ``relay_stream``); stop once ``done``, raise ``cut_short()`` if the body ends first."""
         return self.chunks(self._decoder.feed(raw))
 
+    def read_tapped(self, raw: bytes) -> Iterable[ChatChunk]:
+        """``read`` for a reader with an armed tap: a read that is one text-only middle
+        event framed as the gateway frames it (a slow stream's every read but its first and
+        last) goes to the tap as it came, with no split, generator, batch or chunk; anything
+        else, or what the tap declines, takes ``read``'s way."""
+        tap = self._tap
+        if (
+            tap is not None
+            and raw.startswith(b"data: ")
+            and raw.find(b"\n") == len(raw) - 2
+            and raw.endswith(b"\n\n")
+            and not self.extras
+            and self._decoder.idle
+            and b"\r" not in raw
+        ):
+            data = raw[6:-2]  # what the decoder would read: one event, its one data line
+            if data and data != DONE:
+                text = _middle_text(self._decode(data))
+                if text is not None and tap.take_text(text, raw):  # raw == framed(data)
+                    return ()
+            return self.chunks([data])
+        return self.chunks(self._decoder.feed(raw))
+
     def cut_short(self) -> UpstreamConnectionError:
         """The error of a body that ended before ``[DONE]``."""
         provider = self.provider
@@ -228,7 +251,7 @@ async def tapped_stream(
 
     def sink(raw: bytes) -> bool:
         try:
-            for chunk in reader.read(raw):
+            for chunk in reader.read_tapped(raw):
                 if declined or not tap.take(chunk):
                     declined.append(chunk)
         except Exception as error:  # noqa: BLE001 - raised in the stream's task, in order
@@ -248,6 +271,28 @@ async def tapped_stream(
             return
         if ended:
             raise reader.cut_short()
+
+
+def _middle_text(chunk: schema.Chunk) -> str | None:
+    """The text of an event that a batch of its own would give the tap as text (choices, none
+    of them finished, no tool call; a usage report beside them is not an end), else ``None``
+    (``read`` decides, as for any other read)."""
+    choices = chunk.choices
+    if not choices:
+        return None
+    text = ""
+    for choice in choices:
+        if choice.finish_reason is not None:
+            return None
+        delta = choice.delta
+        if delta is None:
+            continue
+        if delta.tool_calls:
+            return None
+        content = delta.content
+        if content is not None:
+            text = text + content if text else content
+    return text
 
 
 def _is_end(chunk: schema.Chunk) -> bool:
