@@ -8,7 +8,7 @@ from array import array
 
 import pytest
 
-from bench import report
+from bench import hop_floor, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.slow_streams import Tally, _Stream, percentiles_ms
 
@@ -112,3 +112,35 @@ def test_a_paced_stream_writes_each_chunk_on_its_own_at_the_interval() -> None:
     assert len({data for _, data in content}) == 5  # each chunk its own write
     assert content[0][0] - transport.written[0][0] >= 0.015  # the first-token delay
     assert transport.written[-1][1].endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
+
+
+def test_the_hop_floor_proxy_copies_both_ways_what_arrives_before_its_upstream_is_up() -> None:
+    """``bench.hop_floor``'s proxy: the floor it measures is only honest if it relays every
+    byte, both ways, including what the client sent before the upstream connection opened."""
+
+    async def scenario() -> bytes:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while data := await reader.read(1024):
+                writer.write(data.upper())
+            writer.close()
+
+        upstream = await asyncio.start_server(echo, "127.0.0.1", 0)
+        upstream_port = upstream.sockets[0].getsockname()[1]
+        proxy_port = processes.free_port()
+        proxy = asyncio.create_task(hop_floor._serve_proxy(proxy_port, upstream_port))
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+                break
+            except OSError:
+                await asyncio.sleep(0.01)
+        writer.write(b"first")  # at once: the proxy is still connecting upstream
+        first = await reader.readexactly(5)
+        writer.write(b" second")
+        second = await reader.readexactly(7)
+        writer.close()
+        proxy.cancel()
+        upstream.close()
+        return first + second
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 5)) == b"FIRST SECOND"
