@@ -21,7 +21,7 @@ from pathlib import Path
 from bench import report
 from bench.long_run import run_long
 from bench.probe import ProbeError
-from bench.processes import StartError, compile_bytecode
+from bench.processes import StartError, compile_bytecode, pinned_redis
 from bench.runner import Options, ScenarioFailed, ScenarioPending, mock_upstream, run_scenario
 from bench.scenarios import BENCH_DIR, BY_NAME, CATALOGUE, select
 from bench.slow_run import run_slow
@@ -119,17 +119,20 @@ def _run(args: argparse.Namespace) -> int:
         "options": {k: str(v) if isinstance(v, Path) else v
                     for k, v in dataclasses.asdict(options).items()},
     }
-    with mock_upstream(options) as mock_port:
-        results = [_run_one(scenario, options, mock_port) for scenario in scenarios]
-        if args.long:
-            document["long"] = _long(args, options, mock_port)
-    if args.slow or args.slow_only:
-        load = SlowLoad(streams=args.slow_streams, chunks=args.slow_chunks,
-                        interval_ms=args.slow_interval_ms,
-                        first_token_ms=args.slow_first_token_ms, window_s=args.slow_window)
-        targets = tuple(t for t in ("direct", "gateway", "gateway-controls", "portkey")
-                        if not (args.no_anchors and t == "portkey"))
-        document["slow_streams"] = run_slow(options, load, targets)
+    with pinned_redis(options.load_core, log_dir) as redis_url:
+        document["redis"] = redis_url
+        print(f"redis for the controls: {redis_url}", flush=True)
+        with mock_upstream(options) as mock_port:
+            results = [_run_one(scenario, options, mock_port) for scenario in scenarios]
+            if args.long:
+                document["long"] = _long(args, options, mock_port)
+        if args.slow or args.slow_only:
+            load = SlowLoad(streams=args.slow_streams, chunks=args.slow_chunks,
+                            interval_ms=args.slow_interval_ms,
+                            first_token_ms=args.slow_first_token_ms, window_s=args.slow_window)
+            targets = tuple(t for t in ("direct", "gateway", "gateway-controls", "portkey")
+                            if not (args.no_anchors and t == "portkey"))
+            document["slow_streams"] = run_slow(options, load, targets)
     report.add_derived(results)
     document["load_average_1m_at_end"] = os.getloadavg()[0]
     document["scenarios"] = results

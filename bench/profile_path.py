@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -194,7 +195,9 @@ def main() -> int:
                                     str(mock_port)], [1], env, log_dir)  # fmt: skip
     raw = payloads.raw_post(HOST, gateway_port, scenario.path, scenario.body, headers)
     figures = []
+    services = contextlib.ExitStack()
     try:
+        services.enter_context(processes.pinned_redis(1, log_dir))  # the controls' Redis
         processes.wait_for_port(mock, mock_port)
         for round_ in range(args.rounds):
             result = log_dir / "cpu.txt"
@@ -232,6 +235,7 @@ def main() -> int:
         return 1
     finally:
         processes.stop(mock)
+        services.close()
     print_spread(scenario.name, figures)
     return 0
 

@@ -18,6 +18,7 @@ inflates the times several fold).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,7 +84,9 @@ def main() -> int:
     gc_pauses = log_dir / "gc.txt"
     if args.gc:
         env[GC_PAUSES_ENV] = str(gc_pauses)
+    services = contextlib.ExitStack()
     try:
+        services.enter_context(processes.pinned_redis(1, log_dir))  # the controls' Redis
         processes.wait_for_port(mock, mock_port)
         for round_ in range(args.rounds):
             result = log_dir / "cpu.txt"
@@ -122,6 +125,7 @@ def main() -> int:
         return 1
     finally:
         processes.stop(mock)
+        services.close()
     print_spread(scenario.name, figures)
     return 0
 

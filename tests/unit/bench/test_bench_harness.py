@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
 import time
 from array import array
+from pathlib import Path
 
 import pytest
+import redis
 
 from bench import hop_floor, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
@@ -144,3 +149,30 @@ def test_the_hop_floor_proxy_copies_both_ways_what_arrives_before_its_upstream_i
         return first + second
 
     assert asyncio.run(asyncio.wait_for(scenario(), 5)) == b"FIRST SECOND"
+
+
+def test_the_controls_redis_is_the_runs_own_pinned_to_the_load_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(processes.REDIS_URL_ENV, raising=False)
+    with processes.pinned_redis(1, tmp_path) as url:
+        assert os.environ[processes.REDIS_URL_ENV] == url  # what the realistic scenarios read
+        port = int(url.split(":")[2].split("/")[0])
+        assert port != 6379
+        with redis.Redis(port=port) as client:
+            assert client.ping()
+        found = subprocess.check_output(["pgrep", "-f", f"redis-server.*:?{port}"])
+        [pid] = [int(p) for p in found.split()]
+        assert os.sched_getaffinity(pid) == {1}
+    assert processes.REDIS_URL_ENV not in os.environ
+    with pytest.raises(OSError):  # stopped with the run
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_a_redis_given_by_url_is_used_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(processes.REDIS_URL_ENV, "redis://elsewhere:6380/2")
+    with processes.pinned_redis(1, tmp_path) as url:
+        assert url == "redis://elsewhere:6380/2"
+    assert list(tmp_path.iterdir()) == []  # nothing started

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     """After SIGTERM, in-flight requests and streams get this long to finish before they are
     cancelled (uvicorn's ``timeout_graceful_shutdown``): the Helm chart's 120 s grace period
     less its 10 s preStop sleep and 10 s for closing the stores."""
-    gc_young_interval_ms: float = Field(default=50.0, ge=0)
+    gc_young_interval_ms: float = Field(default=20.0, ge=0)
     """The cycle collector's young collections run this often, paced by time (0: CPython's
     own pacing by allocation counts), so thousands of open streams never wait long for one."""
     gc_full_interval_seconds: float = Field(default=600.0, gt=0)
