@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,12 +180,38 @@ def _app_with(tmp_path: Path, **settings: object) -> Litestar:
     return create_app(container)
 
 
-def test_the_gateway_paces_the_collector_while_it_runs(tmp_path: Path) -> None:
+def test_the_gateway_paces_the_collector_while_it_runs_and_counts_its_pauses(
+    tmp_path: Path,
+) -> None:
     gc.enable()
-    with TestClient(_app_with(tmp_path)) as client:
+    with TestClient(_app_with(tmp_path, gc_young_interval_ms=5)) as client:
         assert client.get("/health").status_code == 200
         assert not gc.isenabled()
+        young = 'llm_gateway_gc_pause_seconds_count{generation="young"}'
+        deadline = time.monotonic() + 5
+        while young not in (text := client.get("/metrics").text) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [count] = [line.split()[-1] for line in text.splitlines() if line.startswith(young)]
+        assert float(count) >= 1
     assert gc.isenabled()
+
+
+async def test_each_collection_is_told_with_its_generation_and_duration() -> None:
+    resident, seen = [100], []
+    collect = _Recorder()
+    collector = PacedCollector(
+        0.01, 3600, resident=lambda: resident[0], collect=collect,
+        observe=lambda generation, seconds: seen.append((generation, seconds)),
+    )  # fmt: skip
+    collector.start(asyncio.get_running_loop())
+    try:
+        await collect.ticks(1)
+        resident[0] = 1000
+        await collect.ticks(1)
+    finally:
+        collector.stop()
+    assert [generation for generation, _ in seen[:2]] == ["young", "full"]
+    assert all(0 <= seconds < 1 for _, seconds in seen)
 
 
 def test_an_interval_of_zero_leaves_pacing_to_cpython(tmp_path: Path) -> None:

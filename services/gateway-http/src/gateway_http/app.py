@@ -6,7 +6,7 @@ import asyncio
 import gc
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -114,12 +114,14 @@ async def _build_eagerly(container: Container) -> None:
         )
 
 
-def _pace_collector(settings: Settings) -> PacedCollector | None:
+def _pace_collector(
+    settings: Settings, observe: Callable[[str, float], None]
+) -> PacedCollector | None:
     if not settings.gc_young_interval_ms:  # CPython's own pacing, by allocation counts
         gc.set_threshold(10_000, 10, 10)
         return None
     collector = PacedCollector(
-        settings.gc_young_interval_ms / 1000, settings.gc_full_interval_seconds
+        settings.gc_young_interval_ms / 1000, settings.gc_full_interval_seconds, observe=observe
     )
     collector.start(asyncio.get_running_loop())
     return collector
@@ -148,7 +150,8 @@ def create_app(container: Container | None = None) -> Litestar:
         gc.freeze()
         # And collections paced by time (gateway_http/collector.py): open streams no longer
         # wait tens of milliseconds for a young generation that grew unnoticed.
-        collector = _pace_collector(container.settings())
+        metrics = await _resolve(container.adapters.metrics)
+        collector = _pace_collector(container.settings(), metrics.observe_gc_pause)
         try:
             yield
         finally:

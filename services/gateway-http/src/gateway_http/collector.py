@@ -56,12 +56,16 @@ class PacedCollector:
         resident: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         collect: Callable[[int], int] = gc.collect,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
+        """``observe(generation, seconds)``: told each collection (``young`` or ``full``)
+        and how long it held the loop (``llm_gateway_gc_pause_seconds``)."""
         self._young_interval = young_interval_s
         self._full_interval = full_interval_s
         self._resident = resident or _resident_reader()
         self._clock = clock
         self._collect = collect
+        self._observe = observe
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._was_enabled = False
@@ -84,14 +88,19 @@ class PacedCollector:
             gc.enable()
 
     def _tick(self) -> None:
+        started = time.perf_counter()
         if self._clock() >= self._full_due or self._resident() > self._ceiling:
             self._collect(2)
             self.full_collections += 1
             self._after_full()
+            generation = "full"
         else:
             # Generations 0 and 1 together: what was made since the last tick (generation 1
             # is empty after every tick), so that survivors are promoted once, not twice.
             self._collect(1)
+            generation = "young"
+        if self._observe is not None:
+            self._observe(generation, time.perf_counter() - started)
         assert self._loop is not None  # started
         self._timer = self._loop.call_later(self._young_interval, self._tick)
 

@@ -47,6 +47,9 @@ LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 )  # fmt: skip
 """From a cache hit (milliseconds) to a long tool-calling stream (minutes)."""
+GC_PAUSE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+"""A young collection's tenth of a millisecond to a full one's at tens of thousands of
+open streams."""
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CACHE_RESULTS = {"HIT": "hit", "MISS": "miss"}
@@ -215,6 +218,11 @@ class GatewayMetrics:
         self._config_reloads = counter(
             "config_reloads", "Configuration file reloads by file and result.", ("file", "result")
         )
+        self._gc_pause = Histogram(
+            "llm_gateway_gc_pause_seconds",
+            "Cycle collections (young, full) and how long each held the event loop.",
+            ["generation"], buckets=GC_PAUSE_BUCKETS, registry=registry,
+        )  # fmt: skip
         # livemax: the worst state any live worker sees (each worker has its own breakers).
         self._breaker_state = Gauge(
             "llm_gateway_circuit_breaker_state",
@@ -230,6 +238,10 @@ class GatewayMetrics:
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
+
+    def observe_gc_pause(self, generation: str, seconds: float) -> None:
+        """One cycle collection (``young`` or ``full``) of the paced collector."""
+        self._child(self._gc_pause, generation).observe(seconds)
 
     def count_config_reload(self, file: str, result: str) -> None:
         """One reload attempt of a configuration file (``applied`` or ``rejected``)."""
