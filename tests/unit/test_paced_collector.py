@@ -73,6 +73,25 @@ async def test_young_collections_run_on_the_timer_with_automatic_collection_off(
     assert set(collect.generations) == {1}
 
 
+async def test_a_failing_observer_does_not_stop_the_collections() -> None:
+    def observe(generation: str, seconds: float) -> None:
+        raise RuntimeError("metrics are broken")
+
+    collect = _Recorder()
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect, observe=observe)
+    loop = asyncio.get_running_loop()
+    errors: list[object] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context.get("exception")))
+    collector.start(loop)
+    try:
+        await collect.ticks(3)
+    finally:
+        collector.stop()
+        loop.set_exception_handler(None)
+    assert len(collect.generations) >= 3
+    assert errors and all(isinstance(error, RuntimeError) for error in errors)
+
+
 async def test_no_collection_after_stop() -> None:
     collect = _Recorder()
     collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)

@@ -88,6 +88,10 @@ class PacedCollector:
             gc.enable()
 
     def _tick(self) -> None:
+        assert self._loop is not None  # started
+        # The next tick first: whatever fails below, collections go on (with automatic
+        # collection off, a stopped timer would leave every cycle to grow memory).
+        self._timer = self._loop.call_later(self._young_interval, self._tick)
         started = time.perf_counter()
         if self._clock() >= self._full_due or self._resident() > self._ceiling:
             self._collect(2)
@@ -101,8 +105,6 @@ class PacedCollector:
             generation = "young"
         if self._observe is not None:
             self._observe(generation, time.perf_counter() - started)
-        assert self._loop is not None  # started
-        self._timer = self._loop.call_later(self._young_interval, self._tick)
 
     def _after_full(self) -> None:
         self._full_due = self._clock() + self._full_interval
