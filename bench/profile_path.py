@@ -48,6 +48,8 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
     settings = Settings()
     profiler = cProfile.Profile() if profile_path else None
     marks: dict[str, float] = {}
+    gc_pauses_path = os.environ.get(GC_PAUSES_ENV)
+    gc_pauses = _record_gc_pauses(marks) if gc_pauses_path else None
 
     def start(*_: object) -> None:
         marks["cpu"] = _cpu_seconds()
@@ -55,15 +57,17 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
             profiler.enable()
 
     def stop(*_: object) -> None:
+        cpu = _cpu_seconds() - marks.pop("cpu")
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile_path)
-        Path(result_path).write_text(str(_cpu_seconds() - marks["cpu"]))
+        if gc_pauses_path and gc_pauses is not None:  # before the CPU file its reader waits on
+            Path(gc_pauses_path).write_text("".join(gc_pauses))
+            gc_pauses.clear()
+        Path(result_path).write_text(str(cpu))
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
-    if os.environ.get(GC_PAUSES_ENV):
-        _record_gc_pauses(Path(os.environ[GC_PAUSES_ENV]), marks)
     kwargs: dict = {}
     try:  # the guarded protocol, as cli serve runs it (older commits have none)
         import gateway_http.server_limits  # noqa: F401
@@ -83,24 +87,24 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
 GC_PAUSES_ENV = "BENCH_GC_PAUSES"
 
 
-def _record_gc_pauses(path: Path, marks: dict[str, float]) -> None:
-    """Appends each cycle collection inside the measured window to ``path``: generation,
-    milliseconds, objects collected (what the collector costs the chunks it holds up)."""
+def _record_gc_pauses(marks: dict[str, float]) -> list[str]:
+    """Each cycle collection inside the measured window (while ``marks`` holds its start),
+    kept in memory, not written during it: generation, milliseconds, objects collected
+    (what the collector costs the chunks it holds up)."""
     import gc
 
+    pauses: list[str] = []
     began: list[int] = [0]
 
     def callback(phase: str, info: dict) -> None:
         if phase == "start":
             began[0] = time.perf_counter_ns()
-            return
-        if "cpu" not in marks:
-            return
-        elapsed = (time.perf_counter_ns() - began[0]) / 1e6
-        with path.open("a") as out:
-            out.write(f"{info['generation']} {elapsed:.3f} {info['collected']}\n")
+        elif "cpu" in marks:
+            elapsed = (time.perf_counter_ns() - began[0]) / 1e6
+            pauses.append(f"{info['generation']} {elapsed:.3f} {info['collected']}\n")
 
     gc.callbacks.append(callback)
+    return pauses
 
 
 def summarise_gc_pauses(path: Path) -> str:

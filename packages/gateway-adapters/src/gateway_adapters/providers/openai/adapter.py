@@ -132,4 +132,3 @@ class OpenAIChatProvider:
         raise UpstreamConnectionError(
             f"{self.name} ended the stream before [DONE]", provider=self.name
         )
-

@@ -226,6 +226,7 @@ class RelayReader:
             raise stream_error(chunk.error, provider)
         return chunk
 
+
 async def tapped_stream(
     response: Response, tap: RelayTap, provider: str, extras: bool
 ) -> AsyncIterator[ChatChunk]:
