@@ -3,18 +3,19 @@
 Litestar's ``Stream`` sends the headers, then starts an anyio task group (the body in one task,
 a listener for the client's disconnect in the other) and only then the first event: on this
 path that is a tenth of a millisecond before the first token reaches the client, every time.
-Here the first event is taken from the iterator before the headers go out, and both are
-written back to back; then the rest, watched for the client's disconnect by one small task
-(``_send_rest``), so a client that leaves still cancels the stream at once (and its abort is
-still accounted). Under the gateway's own server protocol (``server_limits``), which cancels
-a request's task as soon as its client's connection is lost, the watcher is left out.
+Here the first event is taken from the iterator before the headers go out, and both leave in
+one write (``direct_body.hold_writes``); then the rest, watched for the client's disconnect by
+one small task (``_send_rest``), so a client that leaves still cancels the stream at once (and
+its abort is still accounted). Under the gateway's own server protocol (``server_limits``),
+which cancels a request's task as soon as its client's connection is lost, the watcher is left
+out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, cast
 
 from litestar import Request
@@ -25,7 +26,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
 from gateway_core.domain.relay_tap import RelayTap
-from gateway_http.direct_body import UVICORN_SEND, body_writer
+from gateway_http.direct_body import UVICORN_SEND, body_writer, hold_writes, release_writes
 from gateway_http.whole_json import encode_headers
 
 EVENT_STREAM = "text/event-stream"
@@ -106,8 +107,8 @@ class _FirstEventFirst(ASGIStreamingResponse):
         # EventStream is built from bytes only (encoded events), never str.
         events = cast(AsyncIterator[bytes], aiter(self.iterator))  # type: ignore[arg-type,unused-ignore]
         first = await anext(events, None)
-        await self.start_response(send)
-        await _send_events(first, events, self.tap, scope, receive, send)
+        await _send_head_and_first(scope, self.start_response(send), first, send)
+        await _send_rest_of(first, events, self.tap, scope, receive, send)
         await self.after_response()  # as Litestar's: a client that left does not skip it
 
 
@@ -127,11 +128,30 @@ class _Events:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         events = aiter(self._events)
         first = await anext(events, None)
-        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
-        await _send_events(first, events, self._tap, scope, receive, send)
+        start = send({"type": "http.response.start", "status": 200, "headers": self._headers})
+        await _send_head_and_first(scope, start, first, send)
+        await _send_rest_of(first, events, self._tap, scope, receive, send)
 
 
-async def _send_events(
+async def _send_head_and_first(
+    scope: Scope, start: Awaitable[None], first: bytes | None, send: Send
+) -> None:
+    """``start`` (the head's ``send``, not yet awaited), then ``first``: one write between
+    them under uvicorn (``direct_body.hold_writes``), one wake-up for the client."""
+    cycle = hold_writes(scope)
+    try:
+        await start
+        if first is not None:
+            body: HTTPResponseBodyEvent = {
+                "type": "http.response.body", "body": first, "more_body": True
+            }
+            await send(body)
+    finally:
+        if cycle is not None:
+            release_writes(cycle)
+
+
+async def _send_rest_of(
     first: bytes | None,
     events: AsyncIterator[bytes],
     tap: RelayTap | None,
@@ -139,14 +159,9 @@ async def _send_events(
     receive: Receive,
     send: Send,
 ) -> None:
-    """The first event right behind the head, then the tap armed, then the rest."""
-    if first is not None:
-        body: HTTPResponseBodyEvent = {
-            "type": "http.response.body", "body": first, "more_body": True
-        }
-        await send(body)
-        if tap is not None:
-            tap.write = body_writer(scope)
+    """The tap armed (once the first event is out), then the rest."""
+    if first is not None and tap is not None:
+        tap.write = body_writer(scope)
     watch = UVICORN_SEND not in scope  # under the guarded protocol, a client's exit cancels us
     await _send_rest(events, send, receive, scope.get(SERVER_SEND, send), watch=watch)  # type: ignore[arg-type,unused-ignore]
 

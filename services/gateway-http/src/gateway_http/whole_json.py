@@ -17,6 +17,8 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from gateway_http.direct_body import hold_writes, release_writes
+
 JSON = "application/json"
 
 
@@ -72,7 +74,12 @@ class _Send:
         self._status, self._headers, self._body = status, headers, body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self._status, "headers": self._headers}
-        )
-        await send({"type": "http.response.body", "body": self._body, "more_body": False})
+        cycle = hold_writes(scope)  # the head and the body in one write
+        try:
+            await send(
+                {"type": "http.response.start", "status": self._status, "headers": self._headers}
+            )
+            await send({"type": "http.response.body", "body": self._body, "more_body": False})
+        finally:
+            if cycle is not None:
+                release_writes(cycle)
