@@ -48,6 +48,36 @@ async def test_reads_reach_the_sink_from_the_connection_not_the_task(
     assert server.connections == 1
 
 
+async def test_the_chunks_of_one_read_reach_the_sink_as_one_piece(
+    client: Http1Client, server: Server  # noqa: F811
+) -> None:
+    """A loaded gateway reads less often: the events that came in one read go on (to the
+    client too) as one piece, not one call (and one write) each."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await read_request(reader)
+        writer.write(CHUNKED_HEAD + chunk(b"first"))
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the client is in feed_body by now
+        writer.write(chunk(b"a") + chunk(b"bb") + chunk(b"ccc"))  # one segment, three chunks
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(chunk(b"last") + b"0\r\n\r\n")
+        return True
+
+    server.answer = answer
+    fed: list[bytes] = []
+
+    def sink(piece: bytes) -> bool:
+        fed.append(piece)
+        return False
+
+    async with client.post(server.target(), b"{}", Timeouts(read=5)) as response:
+        assert await response.next_read() == b"first"
+        assert await response.feed_body(sink) is True
+    assert fed == [b"abbccc", b"last"]
+
+
 async def test_a_sink_that_stops_gets_the_rest_on_the_next_call_in_order(
     client: Http1Client, server: Server  # noqa: F811
 ) -> None:

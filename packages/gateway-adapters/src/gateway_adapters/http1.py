@@ -270,6 +270,8 @@ class _Connection(asyncio.Protocol):
         self._paused = False
         self.feed: _BodyFeed | None = None
         """While ``Response.feed_body`` waits: the body's reads go to it as they arrive."""
+        self._read: list[bytes] = []
+        """The body of the read being parsed, for ``feed``."""
         self._last_read = 0.0
         self._reset()
 
@@ -336,6 +338,29 @@ class _Connection(asyncio.Protocol):
             return
         _time_out(waiter)
 
+    def _feed_read(self) -> None:
+        """The body of the read just parsed, to the feed; it ran dry or stopped: the waiting
+        task wakes."""
+        pieces = self._read
+        if not pieces:
+            return
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        feed = self.feed
+        if feed is None:  # not while a read is parsed (only its own task unsets it): kept
+            self._body.append(body)
+            self._buffered += len(body)
+            return
+        self._last_read = asyncio.get_running_loop().time()
+        try:
+            stop = feed(body)
+        except BaseException as error:  # noqa: BLE001 - raised in the waiting task, not into the parser
+            feed.error = error
+            stop = True
+        if stop:
+            self.feed = None
+            self._wake()
+
     def take_body(self) -> bytes:
         if not self._body:
             return b""
@@ -365,8 +390,12 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
+            self._feed_read()  # what came before the bad bytes goes first
             self._fail(InvalidResponse("the upstream's response is not valid HTTP/1.1"))
             self.close()
+            return
+        if self._read:
+            self._feed_read()
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -400,18 +429,11 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        feed = self.feed
-        if feed is not None and not self._body:
-            # Fed where it arrives; the waiting task wakes only when the feed stops or fails.
-            self._last_read = asyncio.get_running_loop().time()
-            try:
-                stop = feed(body)
-            except BaseException as error:  # noqa: BLE001 - raised in the waiting task, not into the parser
-                feed.error = error
-                stop = True
-            if stop:
-                self.feed = None
-                self._wake()
+        if self.feed is not None and not self._body:
+            # Fed once the whole read is parsed (``_feed_read``): several events that came in
+            # one read (a loaded gateway reads less often) reach the feed, and the client, as
+            # one piece.
+            self._read.append(body)
             return
         self._body.append(body)
         self._buffered += len(body)
