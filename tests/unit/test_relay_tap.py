@@ -82,3 +82,18 @@ def test_a_chunk_that_would_pass_the_output_cap_is_left_to_the_turn_to_cut() -> 
     assert not tap.take(ChatChunk(content="e", wire=b"data: 2\n\n"))
     assert client.written == [b"data: 1\n\n"]
     assert progress.response("m").choices[0].message.text == "abcd"
+
+
+def test_text_is_written_and_counted_and_what_the_client_refused_is_not_counted() -> None:
+    client = Client()
+    tap, progress, cap = tap_with(client, cap_tokens=2)  # 8 characters
+    assert tap.take_text("abcd", b"data: 1\n\n")
+    client.accepts = False
+    assert not tap.take_text("efgh", b"data: 2\n\n")
+    assert cap.allows(4) and not cap.allows(5), "refused text was counted against the cap"
+    client.accepts = True
+    assert not tap.take_text("efghi", b"data: 3\n\n"), "text past the cap was written"
+    assert tap.take_text("efgh", b"data: 4\n\n")
+    assert client.written == [b"data: 1\n\n", b"data: 4\n\n"]
+    assert progress.response("m").choices[0].message.text == "abcdefgh"
+    assert not tap_with(None)[0].take_text("x", b"data: 5\n\n")

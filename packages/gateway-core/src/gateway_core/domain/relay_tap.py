@@ -51,20 +51,28 @@ class RelayTap:
         chars = len(chunk.content or "") + len(chunk.reasoning_content or "")
         for delta in chunk.tool_calls:
             chars += len(delta.arguments)
-        if not self._cap.allows(chars) or not write(wire):
+        cap = self._cap
+        if not cap.take(chars):
+            return False
+        if not write(wire):
+            cap.give_back(chars)
             return False
         self._progress.add(chunk)
-        self._cap.add(chars)
         return True
 
     def take_text(self, text: str, wire: bytes) -> bool:
         """``take`` for a middle chunk that is only text (no tool call, no reasoning, no
         finish or usage: the common event), without building the chunk."""
         write = self.write
-        if write is None or not self._cap.allows(len(text)) or not write(wire):
+        if write is None:
+            return False
+        cap, chars = self._cap, len(text)
+        if not cap.take(chars):
+            return False
+        if not write(wire):
+            cap.give_back(chars)
             return False
         self._progress.add_text(text)
-        self._cap.add(len(text))
         return True
 
     def close(self) -> None:

@@ -189,6 +189,20 @@ class OutputCap:
         """Whether ``chars`` more stay within the cap (``add`` would not raise)."""
         return self._left >= chars
 
+    def take(self, chars: int) -> bool:
+        """Counts ``chars`` more if they stay within the cap (``True``); else counts nothing
+        (``False``). A relayed stream's tap takes before it writes and gives back
+        (``give_back``) what its write declined: one call per chunk, not two."""
+        left = self._left - chars
+        if left < 0:
+            return False
+        self._left = left
+        return True
+
+    def give_back(self, chars: int) -> None:
+        """Uncounts what ``take`` counted (the write it was for did not happen)."""
+        self._left += chars
+
     def add(self, chars: int, provider: str = "") -> None:
         self._left -= chars
         if self._left < 0:

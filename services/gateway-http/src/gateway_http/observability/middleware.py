@@ -35,6 +35,8 @@ from gateway_http.sse import SERVER_SEND
 MAX_LOGGED_PATH = 256
 
 log = logging.getLogger(__name__)
+_HERE = __file__
+"""The request line's source file, as ``logger.info`` would have found it."""
 
 
 def request_fields(
@@ -142,11 +144,17 @@ class RequestObserver:
             outcome = exchange.outcome(scope, record, ending)
             # Metrics first: once a request's line is visible, /metrics counts it.
             self._metrics.observe(outcome, record)
-            if self._request_log.isEnabledFor(logging.INFO):
+            logger = self._request_log
+            if logger.isEnabledFor(logging.INFO):
                 fields = request_fields(
                     request_id(scope), outcome, record, log_prompts=self._log_prompts
                 )
-                self._request_log.info("request", extra={FIELDS_ATTRIBUTE: fields})
+                # ``logger.info`` less its search of the stack for the caller's file and line
+                # (the line names neither): 1% of a JSON request's CPU.
+                logger.handle(logger.makeRecord(
+                    logger.name, logging.INFO, _HERE, 0, "request", (), None,
+                    extra={FIELDS_ATTRIBUTE: fields},
+                ))  # fmt: skip
         except Exception:
             # A bug here must not turn a served request into a failed one.
             log.exception("could not log or count a request")
