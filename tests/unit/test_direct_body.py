@@ -4,17 +4,14 @@ in process under uvicorn with the gateway's protocol, read by a real client."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway_http.direct_body import UVICORN_SEND, body_writer
-from gateway_http.server_limits import GuardedHttpToolsProtocol, ServerLimits
+from tests.support.guarded_server import guarded_server
 
 seen: dict[str, Any] = {}
 
@@ -34,18 +31,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
 
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
-    GuardedHttpToolsProtocol.configure(ServerLimits())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=GuardedHttpToolsProtocol, log_level="warning", lifespan="off")
-    running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve(sockets=[sock]))
-    while not running.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    running.should_exit = True
-    await task
-    GuardedHttpToolsProtocol.configure(None)
+    async with guarded_server(app) as url:
+        yield url
 
 
 async def test_chunks_written_directly_arrive_between_the_sends_in_order(server: str) -> None:

@@ -6,18 +6,17 @@ the connection's transport is given is recorded, and a real client reads the res
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway_http.direct_body import hold_writes, release_writes
-from gateway_http.server_limits import GuardedHttpToolsProtocol, ServerLimits
+from gateway_http.server_limits import GuardedHttpToolsProtocol
 from gateway_http.sse import _Events
 from gateway_http.whole_json import _Send
+from tests.support.guarded_server import guarded_server
 
 writes: list[bytes] = []
 
@@ -86,19 +85,9 @@ async def _no_events() -> AsyncIterator[bytes]:
 
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
-    GuardedHttpToolsProtocol.configure(ServerLimits())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=_RecordingProtocol, log_level="warning", lifespan="off")
-    running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve(sockets=[sock]))
-    while not running.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
-    writes.clear()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    running.should_exit = True
-    await task
-    GuardedHttpToolsProtocol.configure(None)
+    async with guarded_server(app, _RecordingProtocol) as url:
+        writes.clear()
+        yield url
 
 
 async def test_a_whole_answer_is_one_write_of_head_and_body(server: str) -> None:
