@@ -108,7 +108,7 @@ class _FirstEventFirst(ASGIStreamingResponse):
         events = cast(AsyncIterator[bytes], aiter(self.iterator))  # type: ignore[arg-type,unused-ignore]
         first = await anext(events, None)
         await _send_head_and_first(scope, self.start_response(send), first, send)
-        await _send_rest_of(first, events, self.tap, scope, receive, send)
+        await _arm_tap_and_send_rest(first, events, self.tap, scope, receive, send)
         await self.after_response()  # as Litestar's: a client that left does not skip it
 
 
@@ -130,7 +130,7 @@ class _Events:
         first = await anext(events, None)
         start = send({"type": "http.response.start", "status": 200, "headers": self._headers})
         await _send_head_and_first(scope, start, first, send)
-        await _send_rest_of(first, events, self._tap, scope, receive, send)
+        await _arm_tap_and_send_rest(first, events, self._tap, scope, receive, send)
 
 
 async def _send_head_and_first(
@@ -151,7 +151,7 @@ async def _send_head_and_first(
             release_writes(cycle)
 
 
-async def _send_rest_of(
+async def _arm_tap_and_send_rest(
     first: bytes | None,
     events: AsyncIterator[bytes],
     tap: RelayTap | None,
