@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,6 +40,14 @@ def test_the_first_event_comes_before_the_rest_is_parsed() -> None:
     decoder = SSEDecoder()
     events = decoder.events(STREAM + b"data: {broken")
     assert next(events) == EXPECTED[0]
-    assert decoder._buffer == b""  # nothing consumed into the buffer yet: parsing is lazy
+    assert decoder._data == [], "the lines after the first event are not read yet"
+    assert decoder._buffer == b"data: {broken", "the unfinished line waits"
     assert list(events) == EXPECTED[1:]
     assert decoder.feed(b"}\n\n") == [ServerSentEvent("message", "{broken}")]
+
+
+def test_the_events_before_a_line_that_is_not_utf8_come_before_its_error() -> None:
+    events = SSEDecoder().events(b"data: 1\n\ndata: \xff\n\n")
+    assert next(events) == ServerSentEvent("message", "1")
+    with pytest.raises(UnicodeDecodeError):
+        next(events)

@@ -7,7 +7,7 @@ and unknown fields are ignored; an event is dispatched at a blank line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -31,51 +31,41 @@ class SSEDecoder:
     def events(self, chunk: bytes) -> Iterator[ServerSentEvent]:
         """The events ``chunk`` completes, each as soon as its lines are read: when one read
         brings a whole answer, the first event goes on its way before the rest is parsed.
-        Iterate it to the end before feeding the next chunk (the rest of a line waits here)."""
+        Iterate it to the end before feeding the next chunk.
+
+        The read's complete lines are decoded and split at once (two calls into C, not a
+        search and a decode per line); the unfinished line waits in the buffer."""
         buffer = self._buffer + chunk if self._buffer else chunk
-        start = 0
+        tail = b""
+        if b"\r" in buffer:
+            if buffer.endswith(b"\r"):  # maybe the first half of a CRLF still on its way
+                buffer, tail = buffer[:-1], b"\r"
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = buffer.rfind(b"\n")
+        self._buffer = buffer[end + 1 :] + tail
+        if end == -1:
+            return
+        complete = buffer[:end]
         try:
-            while (cut := _line_end(buffer, start)) is not None:
-                end, skip = cut
-                line = buffer[start:end].decode("utf-8")
-                start = end + skip
-                event = self._line(line)
-                if event is not None:
+            lines: Iterable[str] = complete.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            # Line by line, so that the events before the broken line still go before its
+            # error.
+            lines = (line.decode("utf-8") for line in complete.split(b"\n"))
+        for line in lines:
+            if not line:
+                if self._data or self._event:
+                    event = ServerSentEvent(self._event or "message", "\n".join(self._data))
+                    self._event, self._data = "", []
                     yield event
-        finally:
-            self._buffer = buffer[start:]
-
-    def _line(self, line: str) -> ServerSentEvent | None:
-        if not line:
-            if not self._data and not self._event:
-                return None
-            event = ServerSentEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
-            return event
-        if line.startswith(":"):
-            return None
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
-        elif field == "event":
-            self._event = value
-        return None
-
-
-def _line_end(buffer: bytes, start: int) -> tuple[int, int] | None:
-    """Where the first line from ``start`` ends and how long its terminator is, or None if
-    it is incomplete."""
-    lf = buffer.find(b"\n", start)
-    cr = buffer.find(b"\r", start)
-    if cr == -1 and lf == -1:
-        return None
-    if cr == -1 or (lf != -1 and lf < cr):
-        return lf, 1
-    if cr + 1 < len(buffer):
-        return cr, 2 if buffer[cr + 1 : cr + 2] == b"\n" else 1
-    return None  # a lone CR at the end may be the first half of CRLF
+            elif line[0] != ":":  # a comment otherwise
+                field, _, value = line.partition(":")
+                if value[:1] == " ":
+                    value = value[1:]
+                if field == "data":
+                    self._data.append(value)
+                elif field == "event":
+                    self._event = value
 
 
 async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
@@ -83,6 +73,28 @@ async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEven
     async for chunk in chunks:
         for event in decoder.events(chunk):
             yield event
+
+
+async def iter_sse_reads(chunks: AsyncIterable[bytes]) -> AsyncIterator[Sequence[ServerSentEvent]]:
+    """The events of each read, together, in order (a read that completes none gives
+    nothing): for a relay that writes them together. The stream's first event comes alone,
+    as soon as its lines are read, so that it does not wait for the rest of its read."""
+    decoder = SSEDecoder()
+    reads = aiter(chunks)
+    async for chunk in reads:
+        events = decoder.events(chunk)
+        first = next(events, None)
+        if first is None:
+            continue
+        yield (first,)
+        rest = list(events)
+        if rest:
+            yield rest
+        break
+    async for chunk in reads:
+        completed = decoder.feed(chunk)
+        if completed:
+            yield completed
 
 
 class DataDecoder:

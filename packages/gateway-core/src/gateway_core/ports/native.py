@@ -10,7 +10,7 @@ gateway's controls still apply around the call; the usage they need is read from
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,10 +35,14 @@ class NativeReply:
 
 class NativeStream(Protocol):
     """The vendor's server-sent events, each re-encoded whole (``event:`` and ``data:``
-    lines); ``usage`` and ``model`` are complete once iteration ended."""
+    lines), a piece at a time: each piece one or more whole events (those one read brought,
+    to be written together; the first event alone). ``usage`` and ``model`` are complete once
+    iteration ended."""
 
     usage: Usage
     model: str
+    event_count: int
+    """The events given so far, the piece just given included."""
     output_chars: int
     """The characters of output the events carried so far (text, reasoning, tool arguments):
     what the door holds to the output cap and bills a stream cut short by, where the vendor
@@ -50,6 +54,12 @@ class NativeStream(Protocol):
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
     async def aclose(self) -> None: ...
+
+    def cap_output(self, check: Callable[[int, int], None]) -> None:
+        """From the next event on, ``check(output_chars, output tokens reported)`` after each
+        event is read (the door's output cap): when it raises, the events read before that
+        one are given first, then its error, so the cut is exact however events are grouped."""
+        ...
 
 
 class NativeFormatProvider(Protocol):

@@ -8,9 +8,10 @@ chat calls' own planner (``ServeChat.first_success``): each attempt gets the bod
 target (``CallFor``). When they all fail retryably, the error propagates and the route may
 fall back to its translated path.
 
-The relayed events are watched by the shutdown's curfew (``NativeTurn.watch``), and held to
-the model's output cap (``NativeTurn.output_cap``: the text the events carried, the output
-tokens the vendor reported), as translated streams are. A stream the gateway ends (the grace
+The events of one upstream read are relayed as one piece (``NativeStream``), watched by the
+shutdown's curfew (``NativeTurn.watch``), and held to the model's output cap
+(``NativeTurn.output_cap``: the text the events carried, the output tokens the vendor
+reported), as translated streams are. A stream the gateway ends (the grace
 period is about to end; it passed the output cap or the byte cap: an upstream ignoring
 ``max_tokens``) is closed upstream, ended with the door's own error event in the vendor's
 shape (``ErrorEvent``, the door's), and accounted as abandoned with the usage the vendor
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from litestar import Response
@@ -178,11 +180,12 @@ async def _relay(
     watched = turn.watch(events)
     try:
         yield first
-        async for event in watched:
-            # Counted as read, checked before it is relayed: the event past the cap is not.
-            cap.check(stream.output_chars, stream.usage.completion_tokens, provider)
-            relayed += 1
-            yield event
+        # Checked as each event is read: the stream ends its piece before the event that
+        # passes the cap, which is not relayed.
+        stream.cap_output(partial(cap.check, provider=provider))
+        async for piece in watched:
+            relayed = stream.event_count
+            yield piece
         finished = True
     except (ServerShuttingDownError, UpstreamTooLargeError) as error:
         # The gateway ends the stream: the grace period is over (the curfew closed the

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
@@ -134,11 +134,14 @@ class BedrockClaudeMessages:
     def _error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderError:
         return http_error(status, raw, headers, self.name)
 
-    async def _events(self, body: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+    async def _events(
+        self, body: AsyncIterable[bytes]
+    ) -> AsyncIterator[Sequence[ServerSentEvent]]:
+        """The events of the body's frames, one at a time (``RelayedStream``'s groups)."""
         async for frame in frames_of(body, self.name):
             event = self._event(frame.headers, frame.payload)
             if event is not None:
-                yield event
+                yield (event,)
                 if event.event == "error":
                     return
 
