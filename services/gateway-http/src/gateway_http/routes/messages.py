@@ -13,7 +13,7 @@ always takes the translated path (a session's history is chat messages), Anthrop
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -164,20 +164,23 @@ def _event(event: Event) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
 
+def _events(events: Iterable[Event]) -> bytes:
+    """Several events as one piece: one write to the client for what one chunk became."""
+    return b"".join(map(_event, events))
+
+
 async def _sse(
     stream: TurnStream, events: MessagesEvents, record: RequestRecord
 ) -> AsyncIterator[bytes]:
     try:
-        for event in events.start():
-            yield _event(event)
+        yield _events(events.start())
         async for chunk in stream:
-            for event in events.feed(chunk):
-                yield _event(event)
+            piece = _events(events.feed(chunk))
             if chunk.finish_reason is not None or chunk.usage is not None:
-                ending = events.finish(chunk.finish_reason, chunk.native_finish_reason,
-                                       chunk.usage or Usage())  # fmt: skip
-                for event in ending:
-                    yield _event(event)
+                piece += _events(events.finish(chunk.finish_reason, chunk.native_finish_reason,
+                                               chunk.usage or Usage()))  # fmt: skip
+            if piece:
+                yield piece
     except GatewayError as error:
         record.error_code = error.code
         log.warning("stream failed after it started: %s", error.code, exc_info=error.__cause__)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -267,20 +267,28 @@ def _event(event: dict[str, Any]) -> bytes:
     return b"event: " + event["type"].encode() + b"\ndata: " + _encode(event) + b"\n\n"
 
 
+def _events(events: Iterable[dict[str, Any]]) -> bytes:
+    """Several events as one piece: one write to the client for what one chunk became."""
+    return b"".join(map(_event, events))
+
+
 async def _sse(
     stream: TurnStream, events: ResponsesEvents, keep: _Keeper, record: RequestRecord
 ) -> AsyncIterator[bytes]:
     try:
-        for event in events.start():
-            yield _event(event)
+        yield _events(events.start())
         async for chunk in stream:
-            for event in events.feed(chunk):
-                yield _event(event)
+            piece = _events(events.feed(chunk))
             if chunk.finish_reason is not None or chunk.usage is not None:
                 final = events.finish(chunk.finish_reason, chunk.usage or Usage())
+                if piece:
+                    yield piece
+                # Stored before the client reads response.completed, which it may continue
+                # from at once (previous_response_id).
                 await keep(events.final)  # type: ignore[arg-type]
-                for event in final:
-                    yield _event(event)
+                piece = _events(final)
+            if piece:
+                yield piece
     except GatewayError as error:
         _, payload, _ = gateway_error_payload(error)
         record.error_code = error.code
