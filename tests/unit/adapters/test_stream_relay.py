@@ -75,6 +75,15 @@ def test_a_flood_read_at_once_is_cut_into_chunks_of_a_few_events() -> None:
     assert [len(c.content or "") // 3 for c in chunks] == [MAX_BATCH_EVENTS, MAX_BATCH_EVENTS, 1]
 
 
+def test_a_streams_first_event_is_a_chunk_of_its_own_then_the_rest_of_its_read_together() -> None:
+    reader = RelayReader("p", first_alone=True)
+    chunks = reader.chunks([HELLO, LO, HELLO])
+    first = next(chunks)
+    assert first.wire == framed(HELLO), "out before the rest of the read is decoded"
+    assert [c.wire for c in chunks] == [framed(LO) + framed(HELLO)]
+    assert [c.wire for c in reader.chunks([LO, HELLO])] == [framed(LO) + framed(HELLO)]
+
+
 def test_the_end_is_a_chunk_of_its_own_decoded_in_full() -> None:
     reader = RelayReader("p")
     content, finish, usage = reader.chunks([HELLO, FINISH, USAGE, b"[DONE]", b"ignored"])

@@ -96,7 +96,7 @@ class OpenAIChatProvider:
                         return
                     # The relay's reads looped over here, not through ``relay_stream``: one
                     # async generator fewer that every chunk of a stream passes through.
-                    reader = RelayReader(self.name, extras=request.relay_extras)
+                    reader = RelayReader(self.name, extras=request.relay_extras, first_alone=True)
                     async for raw in response.iter_chunks():
                         for chunk in reader.read(raw):
                             yield chunk

@@ -11,7 +11,10 @@ cache: ``ChatRequest.relay_extras``), so that the kept copy equals a decoded str
 every event is a chunk of its own, decoded as the non-relayed path decodes it.
 
 The events one read brings (a whole answer, from a fast upstream) become one chunk: their
-text joined, their tool-call fragments in order, their bytes concatenated. The end of a
+text joined, their tool-call fragments in order, their bytes concatenated. The stream's first
+event is the exception: a chunk of its own as soon as it is decoded, so that the client's
+first byte does not wait for the rest of its read (one more write per stream whose first read
+brings several events). The end of a
 stream (an event with a finish reason, a usage report without choices) is decoded in full
 and is a chunk of its own, so the door can add the gateway's ``x_gateway`` to it once the
 turn is accounted.
@@ -98,7 +101,7 @@ async def relay_stream(
 ) -> AsyncIterator[ChatChunk]:
     """A provider's stream body, read by read, as relayed chunks; only ``[DONE]`` ends it
     cleanly. ``extras``: the chunks carry the events' unmodelled fields too."""
-    reader = RelayReader(provider, extras=extras)
+    reader = RelayReader(provider, extras=extras, first_alone=True)
     async for raw in reads:
         for chunk in reader.read(raw):
             yield chunk
@@ -115,15 +118,24 @@ class RelayReader:
     such); once a read yielded anything, the rest of that read is yielded too, so that the
     caller sees what follows a declined chunk in order."""
 
-    __slots__ = ("_decoder", "_tap", "_yielded", "done", "extras", "provider")
+    __slots__ = ("_alone", "_decoder", "_tap", "_yielded", "done", "extras", "provider")
 
-    def __init__(self, provider: str, *, extras: bool = False, tap: RelayTap | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        *,
+        extras: bool = False,
+        tap: RelayTap | None = None,
+        first_alone: bool = False,
+    ) -> None:
+        """``first_alone``: the stream's first event is a chunk of its own (see the module)."""
         self.provider = provider
         self.extras = extras
         self.done = False
         self._decoder = DataDecoder()
         self._tap = tap
         self._yielded = False
+        self._alone = first_alone
 
     def read(self, raw: bytes) -> Iterator[ChatChunk]:
         """The chunks of the events ``raw`` (the body's next read) completes, in order: for
@@ -186,7 +198,8 @@ class RelayReader:
                     if batch is None:
                         batch = _Batch()
                     batch.add(data, chunk)
-                    if len(batch.events) == MAX_BATCH_EVENTS:
+                    if len(batch.events) == MAX_BATCH_EVENTS or self._alone:
+                        self._alone = False
                         yield from self._out(batch)
                         batch = None
                     continue
@@ -236,7 +249,7 @@ async def tapped_stream(
     first chunk, the end, a chunk past the output cap, a client whose socket is full), and
     everything after it in the same read, is yielded here, in order; an error the reader
     raises is raised after what came before it."""
-    reader = RelayReader(provider, extras=extras, tap=tap)
+    reader = RelayReader(provider, extras=extras, tap=tap, first_alone=True)
     # Until the door arms the tap (the head and the first event are out), each read's chunks
     # are yielded as they are decoded: the first event leaves as soon as its batch is read.
     while tap.write is None:
