@@ -68,28 +68,31 @@ def test_a_translated_responses_stream_sends_each_chunk_as_one_piece(
     assert len(pieces) < len(flat)
 
 
+def _messages_stream(
+    gateway: GatewayProcess, fake_upstream: FakeUpstream, model: str
+) -> list[list[str]]:
+    """The event names of each piece of a ``/v1/messages`` stream to ``model``."""
+    fake_upstream.script(Turn(text=TEXT))
+    body = {"model": model, "max_tokens": 50, "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    pieces = _pieces(gateway.url, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
+    return [_names(piece) for piece in pieces]
+
+
 def test_a_translated_messages_stream_sends_each_chunk_as_one_piece(
     e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.script(Turn(text=TEXT))
-    body = {"model": VENDOR_MODELS["openai"], "max_tokens": 50, "stream": True,
-            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
-    pieces = _pieces(e2e_gateway.url, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
-    names = [_names(piece) for piece in pieces]
+    names = _messages_stream(e2e_gateway, fake_upstream, VENDOR_MODELS["openai"])
     flat = [name for piece in names for name in piece]
     assert flat[0] == "message_start" and flat[-1] == "message_stop"
     assert names[-1][-2:] == ["message_delta", "message_stop"], "the end, together"
-    assert len(pieces) < len(flat)
+    assert len(names) < len(flat)
 
 
 def test_a_native_messages_stream_sends_its_first_event_alone(
     e2e_gateway: GatewayProcess, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.script(Turn(text=TEXT))
-    body = {"model": VENDOR_MODELS["anthropic"], "max_tokens": 50, "stream": True,
-            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
-    pieces = _pieces(e2e_gateway.url, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
+    names = _messages_stream(e2e_gateway, fake_upstream, VENDOR_MODELS["anthropic"])
     assert fake_upstream.requests[-1].path == "/v1/messages", "forwarded natively"
-    names = [_names(piece) for piece in pieces]
     assert names[0] == ["message_start"]
     assert [name for piece in names for name in piece][-1] == "message_stop"

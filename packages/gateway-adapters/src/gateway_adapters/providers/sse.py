@@ -17,6 +17,17 @@ class ServerSentEvent:
     data: str
 
 
+def _lf_lines(buffer: bytes) -> tuple[bytes, bytes]:
+    """``buffer`` with every line ending (LF, CRLF, CR) as LF, and what must wait for the next
+    read: a CR at the end, maybe the first half of a CRLF still on its way."""
+    if b"\r" not in buffer:
+        return buffer, b""
+    tail = b""
+    if buffer.endswith(b"\r"):
+        buffer, tail = buffer[:-1], b"\r"
+    return buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), tail
+
+
 class SSEDecoder:
     """Feed it byte chunks as they arrive; it returns the events they complete."""
 
@@ -35,12 +46,7 @@ class SSEDecoder:
 
         The read's complete lines are decoded and split at once (two calls into C, not a
         search and a decode per line); the unfinished line waits in the buffer."""
-        buffer = self._buffer + chunk if self._buffer else chunk
-        tail = b""
-        if b"\r" in buffer:
-            if buffer.endswith(b"\r"):  # maybe the first half of a CRLF still on its way
-                buffer, tail = buffer[:-1], b"\r"
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer, tail = _lf_lines(self._buffer + chunk if self._buffer else chunk)
         end = buffer.rfind(b"\n")
         self._buffer = buffer[end + 1 :] + tail
         if end == -1:
@@ -118,12 +124,7 @@ class DataDecoder:
     def feed(self, chunk: bytes) -> list[bytes]:
         """The ``data`` of the events ``chunk`` completes, in order (``b""`` for an event
         with an empty one)."""
-        buffer = self._rest + chunk if self._rest else chunk
-        tail = b""
-        if b"\r" in buffer:
-            if buffer.endswith(b"\r"):  # maybe the first half of a CRLF still on its way
-                buffer, tail = buffer[:-1], b"\r"
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer, tail = _lf_lines(self._rest + chunk if self._rest else chunk)
         lines = buffer.split(b"\n")
         self._rest = lines.pop() + tail
         events: list[bytes] = []
