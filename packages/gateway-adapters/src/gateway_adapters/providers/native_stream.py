@@ -33,7 +33,7 @@ from gateway_adapters.http1 import Http1Client, Response, Target, Timeouts
 from gateway_adapters.providers.http_errors import TRANSPORT_FAILURES, transport_error
 from gateway_adapters.providers.sse import ServerSentEvent, iter_sse_reads
 from gateway_core.domain.usage import Usage
-from gateway_core.errors import ProviderError, UpstreamTooLargeError
+from gateway_core.errors import ProviderError
 
 Watch = Callable[["RelayedStream", str, Mapping[str, Any]], None]
 Count = Callable[[str], int]
@@ -106,6 +106,7 @@ class RelayedStream:
         await self._events.aclose()
 
     def cap_output(self, check: OutputCheck) -> None:
+        """``NativeStream.cap_output``: ``check`` runs after each event read from now on."""
         self._check = check
 
     async def _relay(self) -> AsyncGenerator[bytes, None]:
@@ -122,8 +123,10 @@ class RelayedStream:
                             if self._check is not None:
                                 self._check(self.output_chars, self.usage.completion_tokens)
                             piece.append(encoded)
-                    except UpstreamTooLargeError:
-                        if piece:  # the events within the cap leave before its error
+                    except Exception:
+                        # The events before the one that failed (past the cap, or a watcher
+                        # that choked on it) leave before its error, as one by one they did.
+                        if piece:
                             yield self._piece(piece)
                         raise
                     if piece:

@@ -11,12 +11,12 @@ fall back to its translated path.
 The events of one upstream read are relayed as one piece (``NativeStream``), watched by the
 shutdown's curfew (``NativeTurn.watch``), and held to the model's output cap
 (``NativeTurn.output_cap``: the text the events carried, the output tokens the vendor
-reported), as translated streams are. A stream the gateway ends (the grace
-period is about to end; it passed the output cap or the byte cap: an upstream ignoring
-``max_tokens``) is closed upstream, ended with the door's own error event in the vendor's
-shape (``ErrorEvent``, the door's), and accounted as abandoned with the usage the vendor
-reported so far, its output at least what the relayed text comes to. A JSON answer past
-either cap is the door's 502 ``upstream_response_too_large``, billed for what was generated.
+reported), as translated streams are. A stream the gateway ends (the grace period is about
+to end; it passed the output cap or the byte cap: an upstream ignoring ``max_tokens``) is
+closed upstream, ended with the door's own error event in the vendor's shape (``ErrorEvent``,
+the door's), and accounted as abandoned with the usage the vendor reported so far, its output
+at least what the relayed text comes to. A JSON answer past either cap is the door's 502
+``upstream_response_too_large``, billed for what was generated.
 """
 
 from __future__ import annotations

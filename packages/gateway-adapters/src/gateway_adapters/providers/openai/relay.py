@@ -14,10 +14,9 @@ The events one read brings (a whole answer, from a fast upstream) become one chu
 text joined, their tool-call fragments in order, their bytes concatenated. The stream's first
 event is the exception: a chunk of its own as soon as it is decoded, so that the client's
 first byte does not wait for the rest of its read (one more write per stream whose first read
-brings several events). The end of a
-stream (an event with a finish reason, a usage report without choices) is decoded in full
-and is a chunk of its own, so the door can add the gateway's ``x_gateway`` to it once the
-turn is accounted.
+brings several events). The end of a stream (an event with a finish reason, a usage report
+without choices) is decoded in full and is a chunk of its own, so the door can add the
+gateway's ``x_gateway`` to it once the turn is accounted.
 """
 
 from __future__ import annotations
