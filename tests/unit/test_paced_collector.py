@@ -1,6 +1,6 @@
 """The cycle collector paced by time (gateway_http/collector.py): young collections on the
-loop's timer, full ones when memory grows or the interval passes, CPython's own pacing back
-when it stops."""
+loop's timer while they find garbage, full ones when memory grows or the interval passes,
+CPython's own pacing back when it stops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import gc
 import json
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from gateway_http import collector as collector_module
 from gateway_http.app import create_app
 from gateway_http.collector import PacedCollector
 from gateway_http.settings import Settings
@@ -29,17 +30,21 @@ class _Cycle:
 
 
 class _Recorder:
-    """Counts the collections asked for; ``real``: and runs them."""
+    """Counts the collections asked for; ``real``: and runs them; else each finds what
+    ``found`` gives for its generation (nothing by default)."""
 
-    def __init__(self, real: bool = False) -> None:
+    def __init__(
+        self, real: bool = False, found: Callable[[int], int] = lambda generation: 0
+    ) -> None:
         self.generations: list[int] = []
         self._real = real
+        self._found = found
         self._ticked = asyncio.Event()
 
     def __call__(self, generation: int) -> int:
         self.generations.append(generation)
         self._ticked.set()
-        return gc.collect(generation) if self._real else 0
+        return gc.collect(generation) if self._real else self._found(generation)
 
     async def ticks(self, count: int) -> None:
         """Until ``count`` more ticks have run (a slow machine delays timers, never skips)."""
@@ -185,6 +190,93 @@ async def test_an_old_cycle_is_freed_by_a_full_collection() -> None:
         now[0] = 60.0
         await collect.ticks(2)
         assert gone() is None
+    finally:
+        collector.stop()
+
+
+async def test_young_collections_stop_once_enough_in_a_row_found_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 3)
+    found = iter([0, 0, 4, 0, 0, 0])  # the third finds garbage: the count starts again
+    collect = _Recorder(found=lambda generation: next(found))
+    collector = PacedCollector(0.01, 3600, resident=lambda: 100, collect=collect)
+    collector.start(asyncio.get_running_loop())
+    try:
+        await collect.ticks(6)
+        assert not collector.collecting_young
+        await asyncio.sleep(0.1)  # ten more ticks: they collect nothing
+    finally:
+        collector.stop()
+    assert collect.generations == [1] * 6
+
+
+async def test_with_young_collections_stopped_the_ticks_still_start_full_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 2)
+    resident = [1000]
+    collect = _Recorder()
+    collector = PacedCollector(0.01, 3600, resident=lambda: resident[0], collect=collect)
+    collector.start(asyncio.get_running_loop())
+    try:
+        await collect.ticks(2)
+        assert not collector.collecting_young
+        resident[0] = 2000
+        await collect.ticks(1)
+        await asyncio.sleep(0.05)
+    finally:
+        collector.stop()
+    assert collect.generations == [1, 1, 2]  # a full that found nothing: young stays off
+    assert collector.full_collections == 1
+
+
+async def test_a_full_collection_that_finds_garbage_starts_young_collections_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 2)
+    resident = [1000]
+    collect = _Recorder(found=lambda generation: 9 if generation == 2 else 0)
+    collector = PacedCollector(0.01, 3600, resident=lambda: resident[0], collect=collect)
+    collector.start(asyncio.get_running_loop())
+    try:
+        await collect.ticks(2)
+        assert not collector.collecting_young
+        resident[0] = 2000
+        await collect.ticks(1)
+        assert collector.collecting_young
+        await collect.ticks(2)
+        assert not collector.collecting_young
+    finally:
+        collector.stop()
+    assert collect.generations == [1, 1, 2, 1, 1]
+
+
+async def test_with_young_collections_stopped_a_new_cycle_waits_for_the_full_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 1)
+    now = [0.0]
+    collect = _Recorder(real=True)
+    collector = PacedCollector(
+        0.01, 60, resident=lambda: 100, clock=lambda: now[0], collect=collect
+    )
+    collector.start(asyncio.get_running_loop())
+    try:
+        for _ in range(20):  # until one finds nothing (the test's own garbage may linger)
+            if not collector.collecting_young:
+                break
+            await collect.ticks(1)
+        assert not collector.collecting_young
+        cycle = _Cycle()
+        gone = weakref.ref(cycle)
+        del cycle
+        await asyncio.sleep(0.05)
+        assert gone() is not None
+        now[0] = 60.0
+        await collect.ticks(1)
+        assert gone() is None
+        assert collector.collecting_young  # the full collection found it
     finally:
         collector.stop()
 

@@ -16,6 +16,15 @@ full collection frees, cannot grow memory without bound) or when ``full_interval
 passed. The gateway's request paths leave no cycles behind (a census after thousands of
 streams found none), so the full collection has little to free; it is the bound, not the
 routine.
+
+So young collections run only while they find something. Once ``QUIET_YOUNG_COLLECTIONS`` in
+a row have found no garbage (a gateway past its start-up: the Redis pool's new connections
+leave a few cycles behind, then nothing does), they stop, and the ticks only watch for a full
+collection's cue. What they scanned was every open stream's objects once each, for nothing:
+at 1,000 slow streams on a saturated core, 5-6% of the CPU and pauses of up to 5 ms. What is
+made meanwhile stays in the young generation, and the next full collection scans it as it
+would have scanned it in the old one: its pause is the same. A full collection that finds
+garbage starts the young collections again, since something now leaves cycles behind.
 """
 
 from __future__ import annotations
@@ -30,6 +39,9 @@ from functools import cache
 
 _GROWTH = 1.25
 """A full collection once resident memory is this many times what it was after the last."""
+
+QUIET_YOUNG_COLLECTIONS = 50
+"""Young collections stop after this many in a row found no garbage (a second at 20 ms)."""
 
 
 @cache
@@ -46,7 +58,8 @@ def _resident_reader() -> Callable[[], int]:
 
 class PacedCollector:
     """Owns the cycle collector while it runs: CPython's automatic collection is off, young
-    collections come from the event loop's timer, full ones when memory or time says so."""
+    collections come from the event loop's timer while they find garbage, full ones when
+    memory or time says so."""
 
     def __init__(
         self,
@@ -71,7 +84,10 @@ class PacedCollector:
         self._was_enabled = False
         self._full_due = 0.0
         self._ceiling = 0
+        self._quiet = 0
         self.full_collections = 0
+        self.collecting_young = True
+        """Whether the ticks collect the young generation (until they keep finding nothing)."""
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._was_enabled = gc.isenabled()
@@ -94,15 +110,22 @@ class PacedCollector:
         self._timer = self._loop.call_later(self._young_interval, self._tick)
         started = time.perf_counter()
         if self._clock() >= self._full_due or self._resident() > self._ceiling:
-            self._collect(2)
+            if self._collect(2):  # something leaves cycles behind: young collections again
+                self.collecting_young, self._quiet = True, 0
             self.full_collections += 1
             self._after_full()
             generation = "full"
-        else:
+        elif self.collecting_young:
             # Generations 0 and 1 together: what was made since the last tick (generation 1
             # is empty after every tick), so that survivors are promoted once, not twice.
-            self._collect(1)
+            if self._collect(1):
+                self._quiet = 0
+            else:
+                self._quiet += 1
+                self.collecting_young = self._quiet < QUIET_YOUNG_COLLECTIONS
             generation = "young"
+        else:
+            return
         if self._observe is not None:
             self._observe(generation, time.perf_counter() - started)
 

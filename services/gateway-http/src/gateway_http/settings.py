@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     cancelled (uvicorn's ``timeout_graceful_shutdown``): the Helm chart's 120 s grace period
     less its 10 s preStop sleep and 10 s for closing the stores."""
     gc_young_interval_ms: float = Field(default=20.0, ge=0)
-    """The cycle collector's young collections run this often, paced by time (0: CPython's
-    own pacing by allocation counts), so thousands of open streams never wait long for one."""
+    """The cycle collector's young collections run this often, paced by time, while they find
+    garbage (0: CPython's own pacing by allocation counts), so thousands of open streams never
+    wait long for one."""
     gc_full_interval_seconds: float = Field(default=600.0, gt=0)
     """A full collection at least this often (and whenever resident memory has grown by a
     quarter since the last): the one collection whose pause grows with the open streams."""
