@@ -273,6 +273,9 @@ class _Connection(asyncio.Protocol):
         self._read: list[bytes] = []
         """The body of the read being parsed, for ``feed``."""
         self._last_read = 0.0
+        self._clock: Callable[[], float] = time.monotonic
+        """The loop's clock (set once connected): ``get_running_loop`` per read costs a
+        ``getpid`` system call on Python 3.11."""
         self._reset()
 
     def _reset(self) -> None:
@@ -351,7 +354,7 @@ class _Connection(asyncio.Protocol):
             self._body.append(body)
             self._buffered += len(body)
             return
-        self._last_read = asyncio.get_running_loop().time()
+        self._last_read = self._clock()
         try:
             stop = feed(body)
         except BaseException as error:  # noqa: BLE001 - raised in the waiting task, not into the parser
@@ -385,6 +388,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._clock = asyncio.get_running_loop().time
 
     def data_received(self, data: bytes) -> None:
         try:
