@@ -5,6 +5,7 @@ connect lazily). The behaviour under faults is tested against real servers in
 from __future__ import annotations
 
 import pytest
+import redis.utils
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
@@ -59,3 +60,16 @@ def test_a_cluster_url_lists_its_startup_nodes() -> None:
     assert isinstance(client, RedisCluster)
     nodes = [(node.host, node.port) for node in client.nodes_manager.startup_nodes.values()]
     assert nodes == [("n1", 7000), ("n2", 7001)]
+
+
+@pytest.mark.parametrize("url", ["redis://localhost/0", "redis+sentinel://s1:26379/primary/0"])
+def test_new_connections_do_not_read_the_drivers_version_from_package_metadata(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = build_redis(_config(url)).connection_pool
+    reads: list[str] = []
+    monkeypatch.setattr(redis.utils, "get_lib_version", lambda: reads.append("read") or "0")
+    connections = [pool.make_connection() for _ in range(3)]
+    assert reads == []  # read once, when the client was built (0.3 ms each on the loop)
+    assert {c.driver_info.formatted_name for c in connections} == {"redis-py"}
+    assert {c.driver_info.lib_version for c in connections} == {redis.__version__}

@@ -33,6 +33,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
+from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 SENTINEL_SCHEMES = frozenset({"redis+sentinel", "rediss+sentinel"})
@@ -79,6 +80,10 @@ def _connection_options(config: RedisConnectionConfig) -> dict[str, Any]:
         "socket_connect_timeout": config.timeout,
         # Not ``retry_on_timeout`` (deprecated, and off by default): the Retry below says it.
         "retry": _one_attempt(),
+        # One driver description for every connection: without it, each new connection reads
+        # redis-py's version from the installed packages' metadata (0.3 ms, on the event loop:
+        # 20 ms for a pool of 64 growing under load, or reconnecting after a failover).
+        "driver_info": DriverInfo(),
     }
 
 
