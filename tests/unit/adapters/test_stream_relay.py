@@ -266,3 +266,52 @@ def test_reads_in_any_framing_have_the_same_outcome_tapped_as_read(reads: list[b
         text = progress.response("m").choices[0].message.text
         results.append((outcomes, client.written, text, reader.done))
     assert results[0] == results[1]
+
+
+_EVENTS = {
+    "hello": HELLO, "lo": LO, "two": TWO_CHOICES, "usage_on_content": USAGE_ON_CONTENT,
+    "no_choices": NO_CHOICES, "role": ROLE, "call": CALL, "finish": FINISH, "usage": USAGE,
+    "done": b"[DONE]", "empty": b"", "bad": b"not json",
+    "error": b'{"error":{"message":"overloaded","type":"server_error"}}',
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("cap_tokens", [1000, 2, 0])
+@pytest.mark.parametrize(
+    "names",
+    [("hello", "lo"), ("hello", "lo", "two", "usage_on_content"), ("hello", "no_choices"),
+     ("role", "hello"), ("hello", "call"), ("hello", "finish"), ("hello", "finish", "usage"),
+     ("hello", "done"), ("lo", "empty"), ("hello", "bad", "lo"), ("hello", "error"),
+     ("error", "hello"), ("hello",) * MAX_BATCH_EVENTS, ("hello",) * (MAX_BATCH_EVENTS + 1)],
+)  # fmt: skip
+def test_a_read_of_several_events_has_the_same_outcome_tapped_as_read(
+    names: tuple[str, ...], cap_tokens: int
+) -> None:
+    """``read_tapped``'s shortcut for a read of several text events (a saturated gateway's
+    reads) writes, yields, counts and raises what ``read`` does, whatever the events."""
+    raw = b"".join(b"data: " + _EVENTS[name] + b"\n\n" for name in names)
+    results = []
+    for read in ("read", "read_tapped"):
+        reader, client, progress = _tapped_reader(cap_tokens)
+        outcome = _outcome(getattr(reader, read), raw)
+        text = progress.response("m").choices[0].message.text
+        results.append((outcome, client.written, text, reader.done))
+    assert results[0] == results[1]
+
+
+class _CountingDecoder(DataDecoder):
+    feeds = 0
+
+    def feed(self, raw: bytes) -> list[bytes]:
+        self.feeds += 1
+        return super().feed(raw)
+
+
+def test_a_read_of_several_text_events_goes_to_the_tap_in_one_write_without_the_decoder() -> None:
+    reader, client, progress = _tapped_reader()
+    decoder = reader._decoder = _CountingDecoder()  # what the shortcut is there to skip
+    raw = b"data: " + HELLO + b"\n\ndata: " + LO + b"\n\ndata: " + TWO_CHOICES + b"\n\n"
+    assert reader.read_tapped(raw) == ()
+    assert client.written == [raw]
+    assert progress.response("m").choices[0].message.text == "Hello ééab"
+    assert decoder.feeds == 0

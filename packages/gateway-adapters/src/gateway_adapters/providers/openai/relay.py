@@ -143,27 +143,53 @@ class RelayReader:
         return self.chunks(self._decoder.feed(raw))
 
     def read_tapped(self, raw: bytes) -> Iterable[ChatChunk]:
-        """``read`` for a reader with an armed tap: a read that is one text-only middle
-        event framed as the gateway frames it (a slow stream's every read but its first and
-        last) goes to the tap as it came, with no split, generator, batch or chunk; anything
-        else, or what the tap declines, takes ``read``'s way."""
+        """``read`` for a reader with an armed tap: a read of text-only middle events, each
+        framed as the gateway frames it (a slow stream's every read but its first and last;
+        two or three events a read once the gateway's core is saturated), goes to the tap as
+        it came, with no decoder, generator, batch or chunk; anything else, or what the tap
+        declines, takes ``read``'s way."""
         tap = self._tap
         if (
-            tap is not None
-            and raw.startswith(b"data: ")
-            and raw.find(b"\n") == len(raw) - 2
-            and raw.endswith(b"\n\n")
-            and not self.extras
-            and self._decoder.idle
-            and b"\r" not in raw
+            tap is None
+            or self.extras
+            or not raw.startswith(b"data: ")
+            or not raw.endswith(b"\n\n")
+            or not self._decoder.idle
+            or b"\r" in raw
         ):
+            return self.chunks(self._decoder.feed(raw))
+        if raw.find(b"\n") == len(raw) - 2:
             data = raw[6:-2]  # what the decoder would read: one event, its one data line
             if data and data != DONE:
                 text = _middle_text(self._decode(data))
                 if text is not None and tap.take_text(text, raw):  # raw == framed(data)
                     return ()
             return self.chunks([data])
+        text = self._middle_texts(raw[:-2].split(b"\n\n"))
+        if text is not None and tap.take_text(text, raw):  # what one batch of them would be
+            return ()
         return self.chunks(self._decoder.feed(raw))
+
+    def _middle_texts(self, events: list[bytes]) -> str | None:
+        """The joined text of ``events`` (a read split at its blank lines) if each is one
+        ``data:`` line of a text-only middle event and they make one batch, else ``None``:
+        ``read``'s way then decodes them again, and keeps what comes before an end or an
+        error first."""
+        if len(events) > MAX_BATCH_EVENTS:
+            return None
+        texts = []
+        for event in events:
+            data = event[6:]
+            if not event.startswith(b"data: ") or b"\n" in data or not data or data == DONE:
+                return None
+            try:
+                text = _middle_text(self._decode(data))
+            except ProviderError:
+                return None
+            if text is None:
+                return None
+            texts.append(text)
+        return "".join(texts)
 
     def cut_short(self) -> UpstreamConnectionError:
         """The error of a body that ended before ``[DONE]``."""
