@@ -173,12 +173,19 @@ async def test_a_young_cycle_is_freed_by_the_next_tick_with_automatic_collection
         collector.stop()
 
 
-async def test_an_old_cycle_is_freed_by_a_full_collection() -> None:
+def _real_collector_on_a_clock() -> tuple[list[float], _Recorder, PacedCollector]:
+    """A collector that really collects, a full collection due 60 s after the last on a clock
+    the test moves (``now[0]``)."""
     now = [0.0]
     collect = _Recorder(real=True)
     collector = PacedCollector(
         0.01, 60, resident=lambda: 100, clock=lambda: now[0], collect=collect
     )
+    return now, collect, collector
+
+
+async def test_an_old_cycle_is_freed_by_a_full_collection() -> None:
+    now, collect, collector = _real_collector_on_a_clock()
     collector.start(asyncio.get_running_loop())
     try:
         cycle = _Cycle()
@@ -211,12 +218,16 @@ async def test_young_collections_stop_once_enough_in_a_row_found_nothing(
     assert collect.generations == [1] * 6
 
 
+@pytest.mark.parametrize(
+    ("found", "collections"),
+    [(0, [1, 1, 2]), (9, [1, 1, 2, 1, 1])],  # young ones again only after a full found some
+)
 async def test_with_young_collections_stopped_the_ticks_still_start_full_ones(
-    monkeypatch: pytest.MonkeyPatch,
+    found: int, collections: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 2)
     resident = [1000]
-    collect = _Recorder()
+    collect = _Recorder(found=lambda generation: found if generation == 2 else 0)
     collector = PacedCollector(0.01, 3600, resident=lambda: resident[0], collect=collect)
     collector.start(asyncio.get_running_loop())
     try:
@@ -224,43 +235,21 @@ async def test_with_young_collections_stopped_the_ticks_still_start_full_ones(
         assert not collector.collecting_young
         resident[0] = 2000
         await collect.ticks(1)
+        assert collector.collecting_young is (found > 0)
+        await collect.ticks(len(collections) - 3)
+        assert not collector.collecting_young
         await asyncio.sleep(0.05)
     finally:
         collector.stop()
-    assert collect.generations == [1, 1, 2]  # a full that found nothing: young stays off
+    assert collect.generations == collections
     assert collector.full_collections == 1
-
-
-async def test_a_full_collection_that_finds_garbage_starts_young_collections_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 2)
-    resident = [1000]
-    collect = _Recorder(found=lambda generation: 9 if generation == 2 else 0)
-    collector = PacedCollector(0.01, 3600, resident=lambda: resident[0], collect=collect)
-    collector.start(asyncio.get_running_loop())
-    try:
-        await collect.ticks(2)
-        assert not collector.collecting_young
-        resident[0] = 2000
-        await collect.ticks(1)
-        assert collector.collecting_young
-        await collect.ticks(2)
-        assert not collector.collecting_young
-    finally:
-        collector.stop()
-    assert collect.generations == [1, 1, 2, 1, 1]
 
 
 async def test_with_young_collections_stopped_a_new_cycle_waits_for_the_full_collection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(collector_module, "QUIET_YOUNG_COLLECTIONS", 1)
-    now = [0.0]
-    collect = _Recorder(real=True)
-    collector = PacedCollector(
-        0.01, 60, resident=lambda: 100, clock=lambda: now[0], collect=collect
-    )
+    now, collect, collector = _real_collector_on_a_clock()
     collector.start(asyncio.get_running_loop())
     try:
         for _ in range(20):  # until one finds nothing (the test's own garbage may linger)

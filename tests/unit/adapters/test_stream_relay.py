@@ -226,7 +226,10 @@ def test_a_read_of_one_event_has_the_same_outcome_tapped_as_read(
 ) -> None:
     """``read_tapped``'s shortcut for a read of one text event writes, yields, counts and
     raises what ``read`` does for it, whatever the event and whether the tap takes it."""
-    raw = b"data: " + event + b"\n\n"
+    _assert_same_outcome_tapped_as_read(b"data: " + event + b"\n\n", cap_tokens)
+
+
+def _assert_same_outcome_tapped_as_read(raw: bytes, cap_tokens: int) -> None:
     results = []
     for read in ("read", "read_tapped"):
         reader, client, progress = _tapped_reader(cap_tokens)
@@ -290,13 +293,7 @@ def test_a_read_of_several_events_has_the_same_outcome_tapped_as_read(
     """``read_tapped``'s shortcut for a read of several text events (a saturated gateway's
     reads) writes, yields, counts and raises what ``read`` does, whatever the events."""
     raw = b"".join(b"data: " + _EVENTS[name] + b"\n\n" for name in names)
-    results = []
-    for read in ("read", "read_tapped"):
-        reader, client, progress = _tapped_reader(cap_tokens)
-        outcome = _outcome(getattr(reader, read), raw)
-        text = progress.response("m").choices[0].message.text
-        results.append((outcome, client.written, text, reader.done))
-    assert results[0] == results[1]
+    _assert_same_outcome_tapped_as_read(raw, cap_tokens)
 
 
 class _CountingDecoder(DataDecoder):
