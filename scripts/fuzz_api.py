@@ -1,15 +1,19 @@
 """Run the schema-driven fuzzer (schemathesis) over ``/openapi.json`` of a real gateway.
 
-``uv run python scripts/fuzz_api.py [--max-examples N] [--seed S]``: starts the gateway on its
-shipped configuration (echo provider, in-memory stores) on a free port, fuzzes every operation
-with the checks that matter for a contract (no server error, only documented statuses and
-content types, answers that match their schemas), and exits non-zero on any failure. CI runs
-it with a fixed seed so that a red run can be replayed; leave ``--seed`` out to explore.
+``uv run python scripts/fuzz_api.py [--max-examples N] [--seed S]``: starts the gateway on a
+free port and fuzzes every operation with the checks that matter for a contract (no server
+error, only documented statuses and content types, answers that match their schemas), twice:
+on its shipped configuration (echo provider, in-memory stores, no authentication), then with
+authentication on, as an admin key, so that the admin routes answer for real instead of
+refusing every call. Exits non-zero on any failure. CI runs it with a fixed seed so that a red
+run can be replayed; leave ``--seed`` out to explore.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,24 +29,47 @@ CHECKS = ",".join((
 ))
 
 
+_ADMIN_SECRET = "sk-fuzz-admin-0123456789"
+"""Not a secret: it opens only the throwaway gateway this script starts."""
+
+PASSES = (
+    ("the shipped configuration", {}, []),
+    (
+        "authentication on, as an admin key",
+        {
+            "LLM_GATEWAY_AUTH_ENABLED": "true",
+            "LLM_GATEWAY_API_KEYS": json.dumps([{
+                "id": "fuzz-admin", "name": "Fuzzer", "admin": True,
+                "sha256": hashlib.sha256(_ADMIN_SECRET.encode()).hexdigest(),
+            }]),
+        },
+        ["--header", f"Authorization: Bearer {_ADMIN_SECRET}"],
+    ),
+)  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-examples", type=int, default=40)
     parser.add_argument("--seed", type=int)
     args = parser.parse_args()
-    with GatewayProcess() as gateway:
-        command = [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{gateway.url}/openapi.json",
-            "--checks", CHECKS, "--max-examples", str(args.max_examples),
-            # One worker: schemathesis' threads tripped a CPython 3.11 AST bug here.
-            "--workers", "1", "--no-color",
-        ]
-        if args.seed is not None:
-            command += ["--seed", str(args.seed)]
-        done = subprocess.run(command, cwd=REPO, check=False)
-        if done.returncode != 0:
-            print(f"gateway log: {gateway.log_path}", file=sys.stderr)
-        return done.returncode
+    failed = 0
+    for name, env, extra in PASSES:
+        print(f"== {name}", flush=True)
+        with GatewayProcess(env) as gateway:
+            command = [
+                sys.executable, "-m", "schemathesis.cli", "run", f"{gateway.url}/openapi.json",
+                "--checks", CHECKS, "--max-examples", str(args.max_examples),
+                # One worker: schemathesis' threads tripped a CPython 3.11 AST bug here.
+                "--workers", "1", "--no-color", *extra,
+            ]  # fmt: skip
+            if args.seed is not None:
+                command += ["--seed", str(args.seed)]
+            done = subprocess.run(command, cwd=REPO, check=False)
+            if done.returncode != 0:
+                print(f"{name}: gateway log: {gateway.log_path}", file=sys.stderr)
+                failed = failed or done.returncode
+    return failed
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ about real answers; ``/docs`` renders it with nothing fetched from elsewhere."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +21,27 @@ from tests.support.gateway import GatewayProcess
 @pytest.fixture
 def http(echo_gateway: GatewayProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=echo_gateway.url, timeout=10) as client:
+        yield client
+
+
+_ADMIN_SECRET = "sk-openapi-admin-0123456789"
+
+
+@pytest.fixture(scope="module")
+def admin_http() -> Iterator[httpx.Client]:
+    """A gateway with authentication on and one admin key (in-memory key store), as that key."""
+    admin = {
+        "id": "openapi-admin", "name": "OpenAPI admin", "admin": True,
+        "sha256": hashlib.sha256(_ADMIN_SECRET.encode()).hexdigest(),
+    }  # fmt: skip
+    env = {"LLM_GATEWAY_AUTH_ENABLED": "true", "LLM_GATEWAY_API_KEYS": json.dumps([admin])}
+    with (
+        GatewayProcess(env) as gateway,
+        httpx.Client(
+            base_url=gateway.url, timeout=10,
+            headers={"Authorization": f"Bearer {_ADMIN_SECRET}"},
+        ) as client,
+    ):  # fmt: skip
         yield client
 
 
@@ -94,6 +117,27 @@ def test_real_answers_match_their_documented_schemas(
     _check(document, "get", "/v1/usage", http.get("/v1/usage", params={"start": "nope"}))
     _check(document, "get", "/health", http.get("/health"))
     _check(document, "get", "/ready", http.get("/ready"))
+
+
+def test_admin_answers_match_their_documented_schemas(
+    admin_http: httpx.Client, document: dict[str, Any]
+) -> None:
+    keys, one = "/v1/admin/keys", "/v1/admin/keys/{key_id}"
+    created = admin_http.post(keys, json={"id": "team-a", "name": "Team A"})
+    _check(document, "post", keys, created)
+    _check(document, "post", keys, admin_http.post(keys, json={"id": "team-a", "name": "Again"}))
+    _check(document, "get", keys, admin_http.get(keys))
+    _check(document, "get", one, admin_http.get(f"{keys}/team-a"))
+    _check(document, "get", one, admin_http.get(f"{keys}/nobody"))
+    _check(document, "patch", one,
+           admin_http.patch(f"{keys}/team-a", json={"requests_per_minute": 60}))  # fmt: skip
+    _check(document, "post", f"{one}/disable", admin_http.post(f"{keys}/team-a/disable"))
+    _check(document, "post", f"{one}/enable", admin_http.post(f"{keys}/team-a/enable"))
+    _check(document, "post", f"{one}/rotate", admin_http.post(f"{keys}/team-a/rotate", json={}))
+    revoked = admin_http.delete(f"{keys}/team-a")
+    assert revoked.status_code == 200
+    _check(document, "delete", one, revoked)
+    _check(document, "delete", one, admin_http.delete(f"{keys}/team-a"))
 
 
 def test_the_docs_page_renders_the_document_without_any_outside_resource(

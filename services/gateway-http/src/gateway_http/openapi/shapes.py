@@ -198,6 +198,11 @@ API_KEY = _object(
     ("id", "object", "name"),
 )
 
+API_KEY_DELETED = _object(
+    {"id": {"type": "string"}, "object": {"const": "api_key"}, "deleted": {"const": True}},
+    ("id", "object", "deleted"),
+)
+
 API_KEYS = _object(
     {"object": {"const": "list"}, "data": {"type": "array", "items": API_KEY}},
     ("object", "data"),
