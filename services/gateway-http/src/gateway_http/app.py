@@ -30,6 +30,7 @@ from gateway_http.routes.messages import MESSAGES_ROUTES
 from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models, retrieve_model
 from gateway_http.routes.openapi import docs_page, openapi_document
+from gateway_http.routes.options import with_options
 from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
@@ -174,7 +175,7 @@ def create_app(container: Container | None = None) -> Litestar:
     settings = container.settings()
     use_cases, adapters = container.use_cases, container.adapters
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=with_options(ROUTES),
         dependencies={
             "chat_api": _provide(use_cases.chat_api),
             "responses_door": _provide(use_cases.responses_door),
