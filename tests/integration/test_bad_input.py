@@ -101,6 +101,17 @@ def test_unknown_route_is_404_and_wrong_method_is_405(http: httpx.Client) -> Non
     assert _assert_openai_error(http.get("/v1/chat/completions"), 405)["code"] == "method_not_allowed"
 
 
+def test_a_query_parameter_of_the_wrong_type_is_400_naming_it(http: httpx.Client) -> None:
+    url = "/v1/responses/resp_1/input_items?limit=abc&secret-looking=sk-abc"
+    error = _assert_openai_error(http.get(url), 400)
+    assert error["param"] == "limit"
+    assert error["code"] == "invalid_request"
+    assert "limit" in error["message"] and "int" in error["message"]
+    assert "sk-abc" not in error["message"]  # the URL is not echoed back
+    sideways = _assert_openai_error(http.get("/v1/responses/resp_1/input_items?order=up"), 400)
+    assert sideways["param"] == "order"
+
+
 def test_every_response_carries_a_request_id(http: httpx.Client) -> None:
     assert http.get("/health").headers["x-request-id"]
     assert http.get("/v1/nothing-here").headers["x-request-id"]

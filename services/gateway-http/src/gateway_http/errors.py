@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 
 from gateway_core import errors as core
 from gateway_core.domain.secrets import scrub_secrets
@@ -124,7 +124,23 @@ def handle_http_exception(request: Request, error: HTTPException) -> Response:
     if status == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     headers = getattr(error, "headers", None) or None
+    named = _invalid_parameter(error) if isinstance(error, ValidationException) else None
+    if named is not None:
+        param, message = named
+        return _json(status, error_body(message, type_, "invalid_request", param), headers)
     return _json(status, error_body(message, type_, code), headers)
+
+
+def _invalid_parameter(error: ValidationException) -> tuple[str, str] | None:
+    """The parameter Litestar could not convert (a query or path parameter of a route's
+    signature), and a message naming it; ``None`` when Litestar named none. Its own message
+    names only the method and the whole URL, query string and all."""
+    found = error.extra[0] if isinstance(error.extra, list) and error.extra else None
+    if not isinstance(found, dict) or not isinstance(found.get("key"), str):
+        return None
+    key, source = found["key"], found.get("source") or "request"
+    reason = str(found.get("message") or "invalid value").rstrip(".")
+    return key, f"Invalid {source} parameter '{key}': {reason}."
 
 
 def handle_unexpected(request: Request, error: Exception) -> Response:

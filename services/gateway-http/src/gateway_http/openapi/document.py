@@ -54,6 +54,8 @@ class Operation:
     answers: Mapping[int, tuple[str, shapes.JsonSchema | None]]
     """Status -> (description, JSON body schema or None for no body)."""
     body: type[msgspec.Struct] | None = None
+    body_optional: bool = False
+    """The body may be left out (every field has a default)."""
     errors: Sequence[int] = ()
     parameters: Sequence[Mapping[str, Any]] = ()
     streams: bool = False
@@ -66,11 +68,14 @@ class Operation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
+def _query(
+    name: str, description: str, schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": {"type": "string"}}
+            "schema": dict(schema or {"type": "string"})}
 
 
+_DATE = {"type": "string", "format": "date"}
 _SESSION_ID = {"name": "session_id", "in": "path", "required": True,
                "schema": {"type": "string"}}
 _RESPONSE_ID = {"name": "response_id", "in": "path", "required": True,
@@ -99,8 +104,10 @@ OPERATIONS: tuple[Operation, ...] = (
               "The input items of a stored response", "responses",
               {200: ("A page of input items.", shapes.INPUT_ITEMS)},
               errors=(400, *_STORE_ERRORS),
-              parameters=(_RESPONSE_ID, _query("order", "asc or desc (default)"),
-                          _query("limit", "1-100, default 20"),
+              parameters=(_RESPONSE_ID,
+                          _query("order", "asc or desc (default)", {"enum": ["asc", "desc"]}),
+                          _query("limit", "1-100 (outside, the nearest), default 20",
+                                 {"type": "integer"}),
                           _query("after", "An item id to page after"))),
     Operation("post", "/v1/messages", "Create a message (Anthropic Messages API)", "messages",
               {200: ("The message, or Anthropic's SSE events.", shapes.ANTHROPIC_MESSAGE)},
@@ -126,7 +133,8 @@ OPERATIONS: tuple[Operation, ...] = (
                            "schema": {"type": "string"}},)),
     Operation("post", "/v1/sessions", "Create a session", "sessions",
               {201: ("The new session.", shapes.SESSION)},
-              body=CreateSessionBody, errors=(400, 401, 403, 413, 415, 503),
+              body=CreateSessionBody, body_optional=True,
+              errors=(400, 401, 403, 413, 415, 503),
               example={"ttl_seconds": 600, "context": {"app": "docs"}}),
     Operation("get", "/v1/sessions/{session_id}", "Read a session", "sessions",
               {200: ("The session.", shapes.SESSION)}, errors=(401, 403, 404, 503),
@@ -142,8 +150,8 @@ OPERATIONS: tuple[Operation, ...] = (
               example={"name": "calculator", "arguments": {"expression": "2 + 3"}}),
     Operation("get", "/v1/usage", "Requests, tokens and cost per key, model and day", "usage",
               {200: ("The usage report.", shapes.USAGE_REPORT)}, errors=(400, 401, 403, 503),
-              parameters=(_query("start", "First UTC day (YYYY-MM-DD)"),
-                          _query("end", "Last UTC day (YYYY-MM-DD)"),
+              parameters=(_query("start", "First UTC day (YYYY-MM-DD)", _DATE),
+                          _query("end", "Last UTC day (YYYY-MM-DD)", _DATE),
                           _query("key_id", "One key's usage (admin keys)"))),
     Operation("post", "/v1/admin/keys", "Create a client key (the secret is shown once)",
               "admin", {201: ("The new key, with its secret.", shapes.API_KEY)},
@@ -222,7 +230,7 @@ def _operation(op: Operation, body_refs: Mapping[type, Any]) -> dict[str, Any]:
         media: dict[str, Any] = {"schema": body_refs[op.body]}
         if op.example is not None:
             media["example"] = dict(op.example)
-        document["requestBody"] = {"required": True, "content": {_JSON: media}}
+        document["requestBody"] = {"required": not op.body_optional, "content": {_JSON: media}}
     if not op.needs_key:
         document["security"] = []
     return {**document, **op.extra}

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post
@@ -335,7 +335,7 @@ async def list_input_items(
     caller: ChatCaller,
     responses_door: ResponsesDoor,
     response_id: str,
-    order: str = "desc",
+    order: Literal["asc", "desc"] = "desc",
     limit: int = 20,
     after: str | None = None,
 ) -> Response:
