@@ -26,6 +26,9 @@ from tests.support.gateway import GatewayProcess  # noqa: E402
 CHECKS = ",".join((
     "not_a_server_error", "status_code_conformance", "content_type_conformance",
     "response_schema_conformance", "response_headers_conformance",
+    # What breaks the schema is refused (what it allows may still be refused by a rule it
+    # cannot state: a model that does not exist, a forbidden field, a date range).
+    "negative_data_rejection",
     # The methods a path answers: OPTIONS's ``Allow`` and 405 for the others.
     "allow_header_conformance", "unsupported_method",
     # Resources: what was created can be read; what was deleted is gone.
