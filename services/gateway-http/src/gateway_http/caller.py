@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from gateway_core.errors import UnknownKeyError
 from gateway_core.use_cases.authenticate import Authenticator
@@ -55,6 +56,8 @@ class ChatApi:
     callers: Callers
 
 
-async def resolve_caller(request: Request[Any, Any, Any], callers: Callers) -> ChatCaller:
+async def resolve_caller(
+    request: Request[Any, Any, Any], callers: NamedDependency[Callers]
+) -> ChatCaller:
     """The ``caller`` dependency of the other routes."""
     return await callers.of(request)

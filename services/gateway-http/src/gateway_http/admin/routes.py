@@ -7,6 +7,8 @@ refused, since every caller would be anonymous. See docs/API.md, "Admin: client 
 from __future__ import annotations
 
 from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from gateway_core.errors import PermissionDeniedError
 from gateway_core.use_cases.manage_keys import KeyAdmin, KeyView
@@ -28,7 +30,9 @@ def _require_admin(caller: ChatCaller) -> None:
 
 
 @post(_KEYS, status_code=201)
-async def create_key(request: Request, key_admin: KeyAdmin, caller: ChatCaller) -> dict:
+async def create_key(
+    request: Request, key_admin: NamedDependency[KeyAdmin], caller: NamedDependency[ChatCaller]
+) -> dict:
     _require_admin(caller)
     require_json(request)
     key_id, fields = decode_create(await request.body())
@@ -37,20 +41,27 @@ async def create_key(request: Request, key_admin: KeyAdmin, caller: ChatCaller) 
 
 
 @get(_KEYS)
-async def list_keys(key_admin: KeyAdmin, caller: ChatCaller) -> dict:
+async def list_keys(
+    key_admin: NamedDependency[KeyAdmin], caller: NamedDependency[ChatCaller]
+) -> dict:
     _require_admin(caller)
     return {"object": "list", "data": [key_body(view) for view in await key_admin.list()]}
 
 
 @get(_ONE_KEY)
-async def read_key(key_id: str, key_admin: KeyAdmin, caller: ChatCaller) -> dict:
+async def read_key(
+    key_id: FromPath[str], key_admin: NamedDependency[KeyAdmin], caller: NamedDependency[ChatCaller]
+) -> dict:
     _require_admin(caller)
     return key_body(await key_admin.get(key_id))
 
 
 @patch(_ONE_KEY)
 async def update_key(
-    request: Request, key_id: str, key_admin: KeyAdmin, caller: ChatCaller
+    request: Request,
+    key_id: FromPath[str],
+    key_admin: NamedDependency[KeyAdmin],
+    caller: NamedDependency[ChatCaller],
 ) -> dict:
     _require_admin(caller)
     require_json(request)
@@ -59,20 +70,27 @@ async def update_key(
 
 
 @post(f"{_ONE_KEY}/disable", status_code=200)
-async def disable_key(key_id: str, key_admin: KeyAdmin, caller: ChatCaller) -> dict:
+async def disable_key(
+    key_id: FromPath[str], key_admin: NamedDependency[KeyAdmin], caller: NamedDependency[ChatCaller]
+) -> dict:
     _require_admin(caller)
     return key_body(KeyView(await key_admin.update(key_id, {"disabled": True}), True))
 
 
 @post(f"{_ONE_KEY}/enable", status_code=200)
-async def enable_key(key_id: str, key_admin: KeyAdmin, caller: ChatCaller) -> dict:
+async def enable_key(
+    key_id: FromPath[str], key_admin: NamedDependency[KeyAdmin], caller: NamedDependency[ChatCaller]
+) -> dict:
     _require_admin(caller)
     return key_body(KeyView(await key_admin.update(key_id, {"disabled": False}), True))
 
 
 @post(f"{_ONE_KEY}/rotate", status_code=200)
 async def rotate_key(
-    request: Request, key_id: str, key_admin: KeyAdmin, caller: ChatCaller
+    request: Request,
+    key_id: FromPath[str],
+    key_admin: NamedDependency[KeyAdmin],
+    caller: NamedDependency[ChatCaller],
 ) -> dict:
     _require_admin(caller)
     body = decode_rotate(await request.body())
@@ -81,7 +99,9 @@ async def rotate_key(
 
 
 @delete(_ONE_KEY, status_code=200)
-async def revoke_key(key_id: str, key_admin: KeyAdmin, caller: ChatCaller) -> dict:
+async def revoke_key(
+    key_id: FromPath[str], key_admin: NamedDependency[KeyAdmin], caller: NamedDependency[ChatCaller]
+) -> dict:
     _require_admin(caller)
     await key_admin.revoke(key_id)
     return {"id": key_id, "object": "api_key", "deleted": True}

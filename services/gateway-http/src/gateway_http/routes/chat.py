@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.domain.chat import ChatChunk
@@ -48,7 +49,7 @@ _BODY_CACHE = {
 
 @post("/v1/chat/completions", status_code=200)
 async def chat_completions(
-    request: Request[Any, Any, Any], chat_api: ChatApi
+    request: Request[Any, Any, Any], chat_api: NamedDependency[ChatApi]
 ) -> Response[bytes] | EventStream:
     caller = await chat_api.callers.of(request)
     require_json(request)

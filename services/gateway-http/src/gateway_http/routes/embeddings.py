@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 
 from gateway_core.use_cases.caller import ChatCaller
 from gateway_core.use_cases.create_embeddings import CreateEmbeddings
@@ -19,7 +20,9 @@ _encode = msgspec.json.Encoder().encode
 
 @post("/v1/embeddings", status_code=200)
 async def create_embeddings(
-    request: Request[Any, Any, Any], embeddings: CreateEmbeddings, caller: ChatCaller
+    request: Request[Any, Any, Any],
+    embeddings: NamedDependency[CreateEmbeddings],
+    caller: NamedDependency[ChatCaller],
 ) -> Response[bytes]:
     require_json(request)
     embedding_request, as_base64 = decode_embeddings_body(await request.body())

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 
 from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
 from gateway_core.domain.request_caps import RequestSize
@@ -74,7 +75,9 @@ TOKEN_COUNT_HEADER = "x-gateway-token-count"
 
 
 @post("/v1/messages", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
-async def create_message(request: Request, messages_door: MessagesDoor) -> Response | EventStream:
+async def create_message(
+    request: Request, messages_door: NamedDependency[MessagesDoor]
+) -> Response | EventStream:
     door = messages_door
     caller = await door.chat.callers.of(request)
     require_json(request)
@@ -195,7 +198,7 @@ async def _sse(
 
 
 @post("/v1/messages/count_tokens", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
-async def count_tokens(request: Request, messages_door: MessagesDoor) -> Response:
+async def count_tokens(request: Request, messages_door: NamedDependency[MessagesDoor]) -> Response:
     door = messages_door
     caller = await door.chat.callers.of(request)
     require_json(request)

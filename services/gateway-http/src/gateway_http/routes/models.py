@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import RoutingTable
@@ -25,7 +27,9 @@ def _model_object(model_id: str, owned_by: str, description: str) -> dict[str, A
 
 
 @get("/v1/models")
-async def list_models(served_models: tuple[ModelInfo, ...], caller: ChatCaller) -> dict:
+async def list_models(
+    served_models: NamedDependency[tuple[ModelInfo, ...]], caller: NamedDependency[ChatCaller]
+) -> dict:
     """Needs a key like every ``/v1`` route; a key limited to some models sees only those."""
     visible = [m for m in served_models if caller.key is None or caller.key.allows_model(m.id)]
     return {
@@ -36,10 +40,10 @@ async def list_models(served_models: tuple[ModelInfo, ...], caller: ChatCaller) 
 
 @get("/v1/models/{model_id:path}")
 async def retrieve_model(
-    model_id: str,
-    served_models: tuple[ModelInfo, ...],
-    routing: RoutingTable,
-    caller: ChatCaller,
+    model_id: FromPath[str],
+    served_models: NamedDependency[tuple[ModelInfo, ...]],
+    routing: NamedDependency[RoutingTable],
+    caller: NamedDependency[ChatCaller],
 ) -> dict:
     """404 ``model_not_found`` for a name no request could use, or this key may not."""
     name = model_id.lstrip("/")  # the path converter keeps the leading slash

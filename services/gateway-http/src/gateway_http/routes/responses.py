@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from gateway_core.domain.request_caps import RequestSize
 from gateway_core.domain.routing import Target
@@ -87,7 +89,7 @@ class ResponseNotFoundError(NotFoundError):
 
 @post("/v1/responses", status_code=200)
 async def create_response(
-    request: Request, responses_door: ResponsesDoor
+    request: Request, responses_door: NamedDependency[ResponsesDoor]
 ) -> Response | EventStream:
     door = responses_door
     caller = await door.chat.callers.of(request)
@@ -314,7 +316,9 @@ async def _stored(door: ResponsesDoor, caller: ChatCaller, response_id: str) -> 
 
 @get("/v1/responses/{response_id:str}")
 async def read_response(
-    caller: ChatCaller, responses_door: ResponsesDoor, response_id: str
+    caller: NamedDependency[ChatCaller],
+    responses_door: NamedDependency[ResponsesDoor],
+    response_id: FromPath[str],
 ) -> Response:
     stored = await _stored(responses_door, caller, response_id)
     return Response(content=_encode(stored.response), media_type="application/json")
@@ -322,7 +326,9 @@ async def read_response(
 
 @delete("/v1/responses/{response_id:str}", status_code=200)
 async def delete_response(
-    caller: ChatCaller, responses_door: ResponsesDoor, response_id: str
+    caller: NamedDependency[ChatCaller],
+    responses_door: NamedDependency[ResponsesDoor],
+    response_id: FromPath[str],
 ) -> Response:
     if not await responses_door.store.delete(response_id, caller.owner):
         raise ResponseNotFoundError(f"No response '{response_id[:100]}' is stored for this key.")
@@ -332,12 +338,12 @@ async def delete_response(
 
 @get("/v1/responses/{response_id:str}/input_items")
 async def list_input_items(
-    caller: ChatCaller,
-    responses_door: ResponsesDoor,
-    response_id: str,
-    order: Literal["asc", "desc"] = "desc",
-    limit: int = 20,
-    after: str | None = None,
+    caller: NamedDependency[ChatCaller],
+    responses_door: NamedDependency[ResponsesDoor],
+    response_id: FromPath[str],
+    order: FromQuery[Literal["asc", "desc"]] = "desc",
+    limit: FromQuery[int] = 20,
+    after: FromQuery[str | None] = None,
 ) -> Response:
     stored = await _stored(responses_door, caller, response_id)
     page = input_items_page(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_core.use_cases.sessions import SessionService
@@ -11,7 +13,9 @@ from gateway_http.schemas.sessions import decode_create_session, session_body
 
 
 @post("/v1/sessions", status_code=201)
-async def create_session(request: Request, sessions: SessionService, caller: ChatCaller) -> dict:
+async def create_session(
+    request: Request, sessions: NamedDependency[SessionService], caller: NamedDependency[ChatCaller]
+) -> dict:
     require_json(request)
     body = decode_create_session(await request.body())
     session = await sessions.create(caller.owner, body.ttl_seconds, body.context, body.metadata)
@@ -19,10 +23,18 @@ async def create_session(request: Request, sessions: SessionService, caller: Cha
 
 
 @get("/v1/sessions/{session_id:str}")
-async def read_session(session_id: str, sessions: SessionService, caller: ChatCaller) -> dict:
+async def read_session(
+    session_id: FromPath[str],
+    sessions: NamedDependency[SessionService],
+    caller: NamedDependency[ChatCaller],
+) -> dict:
     return session_body(await sessions.get(session_id, caller.owner))
 
 
 @delete("/v1/sessions/{session_id:str}", status_code=204)
-async def delete_session(session_id: str, sessions: SessionService, caller: ChatCaller) -> None:
+async def delete_session(
+    session_id: FromPath[str],
+    sessions: NamedDependency[SessionService],
+    caller: NamedDependency[ChatCaller],
+) -> None:
     await sessions.delete(session_id, caller.owner)

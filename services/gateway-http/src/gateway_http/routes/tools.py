@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.serve_chat import ChatCaller
@@ -11,7 +12,9 @@ from gateway_http.schemas.tools import decode_execute_tool, tool_result_body
 
 
 @get("/v1/tools")
-async def list_tools(execute_tool: ExecuteTool, caller: ChatCaller) -> list[dict]:
+async def list_tools(
+    execute_tool: NamedDependency[ExecuteTool], caller: NamedDependency[ChatCaller]
+) -> list[dict]:
     return [
         {"name": spec.name, "description": spec.description, "parameters": spec.parameters}
         for spec in execute_tool.tools()
@@ -20,7 +23,9 @@ async def list_tools(execute_tool: ExecuteTool, caller: ChatCaller) -> list[dict
 
 @post("/v1/tools/execute", status_code=200)
 async def execute_tool_route(
-    request: Request, execute_tool: ExecuteTool, caller: ChatCaller
+    request: Request,
+    execute_tool: NamedDependency[ExecuteTool],
+    caller: NamedDependency[ChatCaller],
 ) -> dict:
     require_json(request)
     body = decode_execute_tool(await request.body())

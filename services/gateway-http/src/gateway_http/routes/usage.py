@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import get
-from litestar.params import Dependency
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, SkipValidation
 
 from gateway_core.domain.money import Money
 from gateway_core.errors import InvalidRequestError, PermissionDeniedError
@@ -21,12 +22,12 @@ _COUNTERS = ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "ca
 
 @get("/v1/usage")
 async def read_usage(
-    # A Protocol cannot be checked at run time: without skip_validation every call was a 500.
-    usage_store: Annotated[UsageQuery, Dependency(skip_validation=True)],
-    caller: ChatCaller,
-    start: str | None = None,
-    end: str | None = None,
-    key_id: str | None = None,
+    # A Protocol cannot be checked at run time: validated, every call was a 500.
+    usage_store: NamedDependency[SkipValidation[UsageQuery]],
+    caller: NamedDependency[ChatCaller],
+    start: FromQuery[str | None] = None,
+    end: FromQuery[str | None] = None,
+    key_id: FromQuery[str | None] = None,
 ) -> dict:
     """Defaults: the current UTC month so far. A key sees its own usage; an admin key (and
     anyone when authentication is off) sees every key's, or one key's with ``key_id``."""
