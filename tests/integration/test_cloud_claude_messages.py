@@ -174,6 +174,20 @@ def test_bedrock_throttling_mid_stream_is_an_error_event(
     assert bedrock_wire.SECRET_KEY not in str(raised.value.body)
 
 
+def _settled_totals(url: str) -> dict[str, Any]:
+    """The usage totals once an earlier test's billing has landed (a stream cut mid-way is
+    billed in the background, after its client saw the end): two reads 0.2 s apart alike."""
+    previous = httpx.get(f"{url}/v1/usage").json()["totals"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        current = httpx.get(f"{url}/v1/usage").json()["totals"]
+        if current == previous:
+            break
+        previous = current
+    return previous
+
+
 @pytest.mark.parametrize("cloud", CLAUDES)
 def test_a_cloud_claude_stream_past_the_output_cap_is_cut_and_billed_once(
     cloud_gateway: GatewayProcess, claude: anthropic.Anthropic, fake_upstream: FakeUpstream,
@@ -182,7 +196,7 @@ def test_a_cloud_claude_stream_past_the_output_cap_is_cut_and_billed_once(
     """An upstream that ignores ``max_tokens``: cut at the model's output cap (the shipped
     catalogue's 64000 tokens, at 2 x 4 characters a token), with Anthropic's error event."""
     fake_upstream.script(Turn(text="flood", floods=True, prompt_tokens=11))
-    before = httpx.get(f"{cloud_gateway.url}/v1/usage").json()["totals"]
+    before = _settled_totals(cloud_gateway.url)
     question: list[Any] = [{"role": "user", "content": "hi"}]
     with (
         pytest.raises(anthropic.APIStatusError) as raised,
