@@ -139,6 +139,7 @@ def _invalid_parameter(error: ValidationException) -> tuple[str, str] | None:
     if not isinstance(found, dict) or not isinstance(found.get("key"), str):
         return None
     key, source = found["key"], found.get("source") or "request"
+    source = getattr(source, "value", source)  # Litestar's ``ParamType`` is an enum
     reason = str(found.get("message") or "invalid value").rstrip(".")
     return key, f"Invalid {source} parameter '{key}': {reason}."
 
