@@ -52,12 +52,25 @@ class MisbehavingUpstream:
     def __init__(self) -> None:
         self.sent: dict[str, int] = {}
         self.requests: list[dict] = []
+        self._serving: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return self._server.sockets[0].getsockname()[1]
 
+    async def stop(self) -> None:
+        """Ends the connections still hanging or stalling, then the server: left to the loop's
+        close, they were closed on a closed loop (an 'Event loop is closed' warning each)."""
+        for task in self._serving:
+            task.cancel()
+        await asyncio.gather(*self._serving, return_exceptions=True)
+        self._server.close()
+        await self._server.wait_closed()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -71,6 +84,7 @@ class MisbehavingUpstream:
             pass  # the gateway cut us off: what these tests want
         finally:
             writer.close()
+            self._serving.discard(task)
 
     async def _write(self, mode: str, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
@@ -126,6 +140,7 @@ def upstream() -> Iterator[tuple[MisbehavingUpstream, int]]:
     try:
         yield server, loop.run(server.start())
     finally:
+        loop.run(server.stop())
         loop.close()
 
 
