@@ -12,8 +12,6 @@ run can be replayed; leave ``--seed`` out to explore.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.integration.gateway_controls import client_key, keys_env  # noqa: E402
 from tests.support.gateway import GatewayProcess  # noqa: E402
 
 CHECKS = ",".join((
@@ -38,22 +37,13 @@ CHECKS = ",".join((
 ))
 
 
-_ADMIN_SECRET = "sk-fuzz-admin-0123456789"
-"""Not a secret: it opens only the throwaway gateway this script starts."""
+_ADMIN = client_key("fuzz-admin", admin=True)
+"""A fresh admin key for the throwaway gateway of the second pass."""
 
 PASSES = (
     ("the shipped configuration", {}, []),
-    (
-        "authentication on, as an admin key",
-        {
-            "LLM_GATEWAY_AUTH_ENABLED": "true",
-            "LLM_GATEWAY_API_KEYS": json.dumps([{
-                "id": "fuzz-admin", "name": "Fuzzer", "admin": True,
-                "sha256": hashlib.sha256(_ADMIN_SECRET.encode()).hexdigest(),
-            }]),
-        },
-        ["--header", f"Authorization: Bearer {_ADMIN_SECRET}"],
-    ),
+    ("authentication on, as an admin key", keys_env(_ADMIN),
+     ["--header", f"Authorization: Bearer {_ADMIN.secret}"]),
 )  # fmt: skip
 
 

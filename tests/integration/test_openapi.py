@@ -3,8 +3,6 @@ about real answers; ``/docs`` renders it with nothing fetched from elsewhere."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from gateway_http.app import ROUTES
+from tests.integration.gateway_controls import client_key, keys_env
 from tests.support.gateway import GatewayProcess
 
 
@@ -24,24 +23,14 @@ def http(echo_gateway: GatewayProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-_ADMIN_SECRET = "sk-openapi-admin-0123456789"
-
-
 @pytest.fixture(scope="module")
 def admin_http() -> Iterator[httpx.Client]:
     """A gateway with authentication on and one admin key (in-memory key store), as that key."""
-    admin = {
-        "id": "openapi-admin", "name": "OpenAPI admin", "admin": True,
-        "sha256": hashlib.sha256(_ADMIN_SECRET.encode()).hexdigest(),
-    }  # fmt: skip
-    env = {"LLM_GATEWAY_AUTH_ENABLED": "true", "LLM_GATEWAY_API_KEYS": json.dumps([admin])}
+    admin = client_key("openapi-admin", admin=True)
     with (
-        GatewayProcess(env) as gateway,
-        httpx.Client(
-            base_url=gateway.url, timeout=10,
-            headers={"Authorization": f"Bearer {_ADMIN_SECRET}"},
-        ) as client,
-    ):  # fmt: skip
+        GatewayProcess(keys_env(admin)) as gateway,
+        httpx.Client(base_url=gateway.url, timeout=10, headers=admin.bearer) as client,
+    ):
         yield client
 
 
