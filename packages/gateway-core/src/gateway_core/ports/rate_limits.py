@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 _IDENTITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,127}")
 _BUCKET = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_VALID_BUCKETS = frozenset({"requests", "tokens"})
+"""The gateway's own buckets, known valid: every request builds charges of them."""
 
 
 def is_valid_identity(identity: str) -> bool:
@@ -46,16 +48,16 @@ class Charge:
     limit: int
     period: float
     cost: int = 1
+    period_ms: int = field(init=False, repr=False, compare=False)
+    """``period`` in whole milliseconds (at least 1), as the stores count time."""
 
     def __post_init__(self) -> None:
-        if _BUCKET.fullmatch(self.bucket) is None:
+        if self.bucket not in _VALID_BUCKETS and _BUCKET.fullmatch(self.bucket) is None:
             raise ValueError("a bucket name is lowercase letters, digits and '_'")
         if self.limit <= 0 or self.period <= 0:
             raise ValueError("a rate limit needs a positive limit and period")
-
-    @property
-    def period_ms(self) -> int:
-        return max(1, round(self.period * 1000))
+        # Read several times a request by the leases and the stores: worked out once.
+        object.__setattr__(self, "period_ms", max(1, round(self.period * 1000)))
 
 
 @dataclass(frozen=True, slots=True)

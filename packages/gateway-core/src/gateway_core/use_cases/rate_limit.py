@@ -45,6 +45,8 @@ from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 REQUESTS = "requests"
 TOKENS = "tokens"
 MINUTE = 60.0
+_MAX_REMEMBERED_CHARGES = 1024
+"""Distinct per-key limits whose request charge is kept (more are rebuilt, not leaked)."""
 
 
 class StoreDownPolicy(StrEnum):
@@ -151,6 +153,8 @@ class RateLimiter:
         """Admissions decided by the fallback since start (also reported to ``on_fallback``)."""
         self.lost_adjustments = 0
         """``reconcile`` calls dropped because the store was down."""
+        self._request_charges: dict[int, Charge] = {}
+        """One request's charge per requests-per-minute limit: the same on every request."""
 
     def limits_for(self, key: ApiKey | None) -> RateLimits:
         return self.defaults if key is None else self.defaults.for_key(key)
@@ -210,8 +214,15 @@ class RateLimiter:
 
     def _charges(self, limits: RateLimits, estimated_tokens: int) -> tuple[Charge, ...]:
         charges = []
-        if limits.requests_per_minute is not None:
-            charges.append(Charge(REQUESTS, limits.requests_per_minute, MINUTE, 1))
+        requests_per_minute = limits.requests_per_minute
+        if requests_per_minute is not None:
+            charge = self._request_charges.get(requests_per_minute)
+            if charge is None:
+                if len(self._request_charges) >= _MAX_REMEMBERED_CHARGES:
+                    self._request_charges.clear()
+                charge = Charge(REQUESTS, requests_per_minute, MINUTE, 1)
+                self._request_charges[requests_per_minute] = charge
+            charges.append(charge)
         if limits.tokens_per_minute is not None:
             # A reservation above the whole allowance is charged as the whole allowance (see
             # the port); recording the clamped figure keeps ``reconcile`` exact.
@@ -243,12 +254,25 @@ class RateLimiter:
         return replace(charge, limit=limit, cost=cost)
 
 
+def _header_names(bucket: str) -> tuple[str, str, str]:
+    return (
+        f"x-ratelimit-limit-{bucket}",
+        f"x-ratelimit-remaining-{bucket}",
+        f"x-ratelimit-reset-{bucket}",
+    )
+
+
+_HEADER_NAMES = {bucket: _header_names(bucket) for bucket in (REQUESTS, TOKENS)}
+"""Every admitted request names these: spelled once."""
+
+
 def _headers(charges: tuple[Charge, ...], decision: RateLimitDecision) -> dict[str, str]:
     headers = {}
     for charge, state in zip(charges, decision.buckets, strict=True):
-        headers[f"x-ratelimit-limit-{charge.bucket}"] = str(state.limit)
-        headers[f"x-ratelimit-remaining-{charge.bucket}"] = str(state.remaining)
-        headers[f"x-ratelimit-reset-{charge.bucket}"] = format_reset(state.reset_after)
+        names = _HEADER_NAMES.get(charge.bucket) or _header_names(charge.bucket)
+        headers[names[0]] = str(state.limit)
+        headers[names[1]] = str(state.remaining)
+        headers[names[2]] = format_reset(state.reset_after)
     return headers
 
 

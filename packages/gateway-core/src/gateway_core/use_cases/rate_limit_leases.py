@@ -98,7 +98,7 @@ class LeasedRateLimitStore:
         """Admissions decided from a lease, without a store round trip (since start)."""
 
     async def acquire(self, identity: str, charges: Sequence[Charge]) -> RateLimitDecision:
-        shape = tuple((c.bucket, c.limit, c.period_ms) for c in charges)
+        shape = tuple([(c.bucket, c.limit, c.period_ms) for c in charges])
         now = self._clock.monotonic()
         lease = self._leases.get(identity)
         if lease is not None and lease.shape != shape:
