@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench import hop_floor, processes, report
+from bench import hop_floor, instructions, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.slow_streams import Tally, _Stream, percentiles_ms
 
@@ -176,3 +176,18 @@ def test_a_redis_given_by_url_is_used_as_it_is(
     with processes.pinned_redis(1, tmp_path) as url:
         assert url == "redis://elsewhere:6380/2"
     assert list(tmp_path.iterdir()) == []  # nothing started
+
+
+def test_instruction_counts_come_from_a_dumps_totals_not_its_header(tmp_path: Path) -> None:
+    # As callgrind writes a dump taken with `callgrind_control --dump`: the header's summary
+    # is 0, the totals line at the end holds the count; the exit dump counted nothing.
+    (tmp_path / "callgrind.7.1").write_text(
+        "# callgrind format\nevents: Ir\nsummary: 0\nfn=(1) main\n3 5\ntotals: 363308494\n"
+    )
+    (tmp_path / "callgrind.7").write_text("events: Ir\nsummary: 0\ntotals: 0\n")
+    (tmp_path / "gateway.log").write_text("totals: 99\n")  # not a dump: not counted
+    assert instructions.counted_total(tmp_path / "callgrind.7.1") == 363_308_494
+    assert instructions.dumps_total(tmp_path) == 363_308_494
+    (tmp_path / "no-totals").write_text("events: Ir\n")
+    with pytest.raises(ValueError, match="not a callgrind dump"):
+        instructions.counted_total(tmp_path / "no-totals")
