@@ -115,7 +115,7 @@ def _assert_cut(line: dict, fake_upstream: FakeUpstream) -> None:
     assert line["error_code"] == "upstream_response_too_large", line
     assert line["aborted"] is True, line
     assert line["status"] == 200, line
-    assert fake_upstream.hangups, "the gateway closed the upstream's connection"
+    assert fake_upstream.hung_up(), "the gateway closed the upstream's connection"
 
 
 # -- streams ---------------------------------------------------------------------------------

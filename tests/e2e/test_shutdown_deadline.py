@@ -173,7 +173,7 @@ def test_a_stream_still_running_at_the_deadline_ends_with_an_error_event(
             assert "shutting down" in event["response"]["error"]["message"]
             _assert_responses_failure("".join(received), native)
         # The upstream call was closed, and the turn accounted as abandoned.
-        assert fake_upstream.hangups, "the gateway closed the stalled upstream stream"
+        assert fake_upstream.hung_up(), "the gateway closed the stalled upstream stream"
         lines = gateway.request_lines()
         matching = [entry for entry in lines if entry["route"] == route]
         assert len(matching) == 1, (process.returncode, lines, gateway.logs()[-3000:])

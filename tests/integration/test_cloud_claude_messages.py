@@ -207,7 +207,7 @@ def test_a_cloud_claude_stream_past_the_output_cap_is_cut_and_billed_once(
 
     assert raised.value.body["error"]["type"] == "api_error"  # type: ignore[index]
     assert "upstream kept generating" in raised.value.message
-    assert fake_upstream.hangups, "the gateway closed the cloud's stream"
+    assert fake_upstream.hung_up(), "the gateway closed the cloud's stream"
     cut_chars = 2 * 64000 * 4 + len(FLOOD_PIECE)  # the delta that passed the cap
     expected = {"requests": 1, "prompt_tokens": 11, "completion_tokens": cut_chars // 4}
     deadline = time.monotonic() + 10

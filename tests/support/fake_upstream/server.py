@@ -153,6 +153,16 @@ class FakeUpstream:
             self.hangups.append(time.monotonic())
             raise
 
+    def hung_up(self, within: float = 5.0) -> bool:
+        """Whether the gateway closed a connection the fake was holding, waiting up to
+        ``within`` seconds: the fake notices on its own loop (a failed write, a cancelled
+        handler), after the client may already have read the gateway's answer. For tests that
+        run the fake on the background loop's thread (not on their own)."""
+        deadline = time.monotonic() + within
+        while not self.hangups and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return bool(self.hangups)
+
     def next_turn(self) -> Turn:
         return self._script.popleft() if self._script else self.default_turn
 
