@@ -38,11 +38,12 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
+from gateway_core.domain.evolve import evolve
 from gateway_core.domain.messages import Message
 from gateway_core.domain.money import Money
 from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
@@ -126,7 +127,7 @@ class ChatTurn:
         self._tools = tools if engaged else None
         if engaged and request.relay is not None:
             # The loop's rounds are the gateway's to assemble: their events are not relayed.
-            request = replace(request, relay=None)
+            request = evolve(request, relay=None)
         self.request = request
         self._full = request
         self._admission: Admission | None = None
@@ -407,7 +408,7 @@ class ChatTurn:
             if request.relay is not None and self._session is None and self._key is None:
                 # Nothing keeps this answer: its unmodelled fields need only reach the client,
                 # and they do, in the relayed bytes.
-                request = replace(request, relay_extras=False)
+                request = evolve(request, relay_extras=False)
             return self._parts.chat.stream(request)
         offer_all = self._options.offer_all_tools
         transcript = self._transcript = self._tools.transcript(self._full, offer_all)
@@ -494,7 +495,7 @@ def _is_end(chunk: ChatChunk) -> bool:
 def _without_end(chunk: ChatChunk) -> ChatChunk | None:
     """``chunk`` without its finish reason and usage (they go in the turn's last chunk); kept
     when it still carries something (a last refusal piece, the last tokens' logprobs)."""
-    rest = replace(chunk, finish_reason=None, native_finish_reason=None, usage=None)
+    rest = evolve(chunk, finish_reason=None, native_finish_reason=None, usage=None)
     if rest.role is not None or rest.content or rest.tool_calls or rest.reasoning_content:
         return rest
     carries = _has_value(rest.delta_extra) or _has_value(rest.choice_extra)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
+from gateway_core.domain.evolve import evolve
 from gateway_core.domain.routing import DeploymentGroup, RoutingTable, Target
 from gateway_core.errors import ProviderError, ProviderNotConfiguredError
 from gateway_core.ports.providers import ChatProvider
@@ -115,7 +116,9 @@ class CompleteChat:
         try:
             if first is None:
                 return
-            yield replace(first, model=first.model or target.model, provider=target.provider)
+            if first.provider != target.provider or not first.model:
+                first = evolve(first, model=first.model or target.model, provider=target.provider)
+            yield first
             async for chunk in chunks:
                 yield chunk
         except ProviderError as error:
@@ -129,8 +132,8 @@ class CompleteChat:
 def _addressed_to(request: ChatRequest, target: Target) -> ChatRequest:
     """The request with the provider's own model id, and ``drop_params`` when the request or
     the target's configuration asks for it; most requests pass through unchanged, and copying
-    a request (``dataclasses.replace``) was 1.7% of the CPU under load."""
+    a request (``dataclasses.replace`` then, ``evolve`` now) was 1.7% of the CPU under load."""
     drop = target.drop_params and not request.drop_params
     if request.model == target.model and not drop:
         return request
-    return replace(request, model=target.model, drop_params=request.drop_params or drop)
+    return evolve(request, model=target.model, drop_params=request.drop_params or drop)

@@ -22,7 +22,6 @@ gateway's ``x_gateway`` to it once the turn is accounted.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from dataclasses import replace
 
 import msgspec
 
@@ -32,6 +31,7 @@ from gateway_adapters.providers.openai.errors import stream_error
 from gateway_adapters.providers.openai.wire import chunks_of
 from gateway_adapters.providers.sse import DataDecoder
 from gateway_core.domain.chat import ChatChunk, ToolCallDelta
+from gateway_core.domain.evolve import evolve
 from gateway_core.domain.relay_tap import RelayTap
 from gateway_core.errors import ProviderError, UpstreamConnectionError, UpstreamResponseError
 
@@ -349,4 +349,4 @@ def _whole_chunks(chunk: schema.Chunk, data: bytes, provider: str) -> list[ChatC
     """An event decoded in full (its extras too), its bytes on its first chunk."""
     chunks = chunks_of(chunk, data, provider)
     wire = framed(data)
-    return [replace(c, wire=wire if i == 0 else b"") for i, c in enumerate(chunks)]
+    return [evolve(c, wire=wire if i == 0 else b"") for i, c in enumerate(chunks)]
