@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench import hop_floor, instructions, processes, report
+from bench import first_byte, hop_floor, instructions, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.slow_streams import Tally, _Stream, percentiles_ms
 
@@ -191,3 +191,12 @@ def test_instruction_counts_come_from_a_dumps_totals_not_its_header(tmp_path: Pa
     (tmp_path / "no-totals").write_text("events: Ir\n")
     with pytest.raises(ValueError, match="not a callgrind dump"):
         instructions.counted_total(tmp_path / "no-totals")
+
+
+def test_first_byte_compares_each_kinds_added_p50() -> None:
+    direct = {"json": [0.0002, 0.0002, 0.0009], "stream": [0.0003, 0.0003, 0.0001]}
+    gateway = {"json": [0.0012, 0.0013, 0.0011], "stream": [0.0014, 0.0012, 0.0015]}
+    added = first_byte.added_ms(direct, gateway)
+    assert added["json"] == pytest.approx(1.0)  # 1.2 - 0.2
+    assert added["stream"] == pytest.approx(1.1)  # 1.4 - 0.3
+    assert added["stream_minus_json"] == pytest.approx(0.1)
