@@ -3,10 +3,11 @@ request copies on its way, at a third of the cost.
 
 ``replace`` gathers every field into a keyword dict and runs ``__init__``, which in a frozen
 class sets each field through ``object.__setattr__``: 11-13 us for a ``ChatRequest`` or a
-``ChatChunk`` on a slow machine, and a streamed request made three such copies before its
-first byte (the request without extras, the first chunk with its provider, the relayed
-event's bytes). ``evolve`` sets the copy's slots directly, with code written once per class,
-as ``dataclasses`` writes ``__init__`` itself: 3.5-4.5 us on the same machine.
+``ChatChunk`` on a slow machine. A streamed request made two such copies before its first
+byte (the request without its relay extras, the first chunk given its provider) and more
+after it (each relayed end event given its bytes). ``evolve`` sets the copy's slots
+directly, with code written once per class, as ``dataclasses`` writes ``__init__`` itself:
+3.5-4.5 us on the same machine.
 
 Only for classes whose ``__init__`` does nothing else: frozen, slotted dataclasses whose every
 field is an ``__init__`` argument and that have no ``__post_init__``. Any other class is
