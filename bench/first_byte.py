@@ -15,13 +15,10 @@ Prints, per round and per gateway setup (controls off: ``openai-json``; on:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import uvloop
@@ -35,33 +32,18 @@ _RATE = 100.0
 _SETUPS = ("openai-json", "realistic-json")
 
 
-async def interleaved(port: int, requests: dict[str, bytes], count: int) -> dict[str, list[float]]:
+def interleaved(port: int, requests: dict[str, bytes], count: int) -> dict[str, list[float]]:
     """``count`` requests at 100 a second, the kinds of ``requests`` in turn: seconds to the
     first body byte of each ``stream``, to the end of each other answer."""
-    pool = probe.ConnectionPool(HOST, port)
     kinds = list(requests)
-    pending: list[tuple[str, asyncio.Task[probe.Sample]]] = []
-    start = time.perf_counter()
-    gc.disable()  # the client's pauses would land in its timings
-    try:
-        for index in range(count):
-            delay = start + index / _RATE - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            kind = kinds[index % len(kinds)]
-            pending.append((kind, asyncio.create_task(pool.request(requests[kind]))))
-        timings: dict[str, list[float]] = {kind: [] for kind in kinds}
-        for kind, task in pending:
-            sample = await task
-            if sample.status != 200:
-                raise probe.ProbeError(f"{kind}: status {sample.status}")
-            timings[kind].append(sample.first_byte_s if kind == "stream" else sample.total_s)
-        return timings
-    finally:
-        gc.enable()
-        for _, task in pending:
-            task.cancel()
-        pool.close()
+    samples = uvloop.run(probe.paced(HOST, port, list(requests.values()), _RATE, count))
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for index, sample in enumerate(samples):
+        kind = kinds[index % len(kinds)]
+        if sample.status != 200:
+            raise probe.ProbeError(f"{kind}: status {sample.status}")
+        timings[kind].append(sample.first_byte_s if kind == "stream" else sample.total_s)
+    return timings
 
 
 def _requests(port: int, model: str, authorization: str | None) -> dict[str, bytes]:
@@ -98,15 +80,13 @@ def main() -> int:
         runner.mock_upstream(options) as mock_port,
     ):
         for round_index in range(args.rounds):
-            direct = uvloop.run(
-                interleaved(mock_port, _requests(mock_port, "bench-model", None), args.count)
-            )
+            direct = interleaved(mock_port, _requests(mock_port, "bench-model", None), args.count)
             for name in _SETUPS:
                 scenario = BY_NAME[name]
                 with runner.gateway(scenario, options, mock_port) as (port, _):
                     requests = _requests(port, scenario.model, scenario.authorization)
-                    uvloop.run(interleaved(port, requests, 200))  # warm
-                    added = added_ms(direct, uvloop.run(interleaved(port, requests, args.count)))
+                    interleaved(port, requests, 200)  # warm
+                    added = added_ms(direct, interleaved(port, requests, args.count))
                 gaps.append(added["stream_minus_json"])
                 print(f"round {round_index} {name:15s} added p50: JSON +{added['json']:.3f}, "
                       f"stream first byte +{added['stream']:.3f} ms "

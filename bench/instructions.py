@@ -2,10 +2,12 @@
 
 CPU time per request (``bench.profile_path``) moves by 10% and more between runs on a shared
 machine: on one of this project's machines a fixed Python loop took 1.7 to 2.4 s from one
-minute to the next. Instructions do not move with the machine's load: the same code, inputs
-and environment give the same count within about 0.5%, so a 1% change to the request path is
-visible in one run of each side. Instructions are not time (a cache miss costs more than an
-add), so this is for A/B comparisons of one change, not for published figures:
+minute to the next. Instructions move much less: with the controls off, the same code gives
+the same count within about 0.5% (openai-json 1,211k-1,218k), so a 1% change to the request
+path is visible in one run of each side. With the controls on, the gateway's clock-driven
+work (below) follows the machine's speed, and realistic-json read 1,888k-2,007k at one
+commit: run each side several times there. Instructions are not time (a cache miss costs
+more than an add), so this is for A/B comparisons of one change, not for published figures:
 
     uv run python -m bench.instructions --scenario realistic-json
     uv run python -m bench.instructions --scenario openai-stream --requests 500

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httptools
@@ -112,11 +113,16 @@ class ConnectionPool:
             connection.close()
 
 
-async def paced(host: str, port: int, raw: bytes, rate: float, count: int) -> list[Sample]:
-    """``count`` requests at ``rate`` per second; raises ProbeError if any failed.
+async def paced(
+    host: str, port: int, raw: bytes | Sequence[bytes], rate: float, count: int
+) -> list[Sample]:
+    """``count`` requests at ``rate`` per second; raises ProbeError if any failed. Several
+    ``raw`` requests are sent in turn (the samples in the same order), so that kinds compared
+    with each other share whatever the machine does meanwhile.
 
     The garbage collector is off meanwhile: its pauses would land in the client's timings.
     """
+    requests = [raw] if isinstance(raw, bytes) else list(raw)
     pool = ConnectionPool(host, port)
     start = time.perf_counter()
     tasks = []
@@ -126,7 +132,7 @@ async def paced(host: str, port: int, raw: bytes, rate: float, count: int) -> li
             delay = start + index / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(pool.request(raw)))
+            tasks.append(asyncio.create_task(pool.request(requests[index % len(requests)])))
         return await asyncio.gather(*tasks)
     finally:
         gc.enable()

@@ -45,8 +45,6 @@ from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 REQUESTS = "requests"
 TOKENS = "tokens"
 MINUTE = 60.0
-_MAX_REMEMBERED_CHARGES = 1024
-"""Distinct per-key limits whose request charge is kept (more are rebuilt, not leaked)."""
 
 
 class StoreDownPolicy(StrEnum):
@@ -153,8 +151,6 @@ class RateLimiter:
         """Admissions decided by the fallback since start (also reported to ``on_fallback``)."""
         self.lost_adjustments = 0
         """``reconcile`` calls dropped because the store was down."""
-        self._request_charges: dict[int, Charge] = {}
-        """One request's charge per requests-per-minute limit: the same on every request."""
 
     def limits_for(self, key: ApiKey | None) -> RateLimits:
         return self.defaults if key is None else self.defaults.for_key(key)
@@ -214,15 +210,8 @@ class RateLimiter:
 
     def _charges(self, limits: RateLimits, estimated_tokens: int) -> tuple[Charge, ...]:
         charges = []
-        requests_per_minute = limits.requests_per_minute
-        if requests_per_minute is not None:
-            charge = self._request_charges.get(requests_per_minute)
-            if charge is None:
-                if len(self._request_charges) >= _MAX_REMEMBERED_CHARGES:
-                    self._request_charges.clear()
-                charge = Charge(REQUESTS, requests_per_minute, MINUTE, 1)
-                self._request_charges[requests_per_minute] = charge
-            charges.append(charge)
+        if limits.requests_per_minute is not None:
+            charges.append(Charge(REQUESTS, limits.requests_per_minute, MINUTE, 1))
         if limits.tokens_per_minute is not None:
             # A reservation above the whole allowance is charged as the whole allowance (see
             # the port); recording the clamped figure keeps ``reconcile`` exact.
