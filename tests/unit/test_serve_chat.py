@@ -34,7 +34,7 @@ from gateway_core.testing import FakeClock, Reply, ScriptedProvider
 from gateway_core.use_cases.chat_turn import ChatTurn
 from gateway_core.use_cases.complete_chat import CompleteChat
 from gateway_core.use_cases.execute_tool import ExecuteTool
-from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits
+from gateway_core.use_cases.rate_limit import RateLimiter, RateLimits, estimate_tokens
 from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions, ServeChat
 from gateway_core.use_cases.sessions import SessionService
 from gateway_core.use_cases.tool_loop import ToolLoop
@@ -53,7 +53,9 @@ class _NoValidation:
 class World:
     """One gateway's worth of in-memory parts around a scripted provider."""
 
-    def __init__(self, *, requests_per_minute: int | None = None) -> None:
+    def __init__(
+        self, *, requests_per_minute: int | None = None, tokens_per_minute: int | None = None
+    ) -> None:
         self.clock = FakeClock(datetime(2026, 11, 26, 12, tzinfo=UTC).timestamp())
         self.provider = ScriptedProvider("scripted", default=Reply(text="fine", usage=USAGE))
         routes = RoutingTable(models={"m": ModelRoute(Target("scripted", "m-1"))})
@@ -62,7 +64,9 @@ class World:
         self.usage_store = InMemoryUsageStore(self.clock)
         self.sessions = SessionService(InMemorySessionStore(self.clock), self.clock)
         self.cache = InMemoryResponseCache(self.clock)
-        limits = RateLimits(requests_per_minute=requests_per_minute)
+        limits = RateLimits(
+            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute
+        )
         self.serve = ServeChat(
             chat=self.chat,
             tools=ToolLoop(self.chat, tools),
@@ -98,6 +102,49 @@ async def test_a_turn_is_answered_priced_and_recorded() -> None:
     [total] = await world.totals()
     assert (total.key_id, total.model, total.requests) == ("k1", "m-1", 1)
     assert total.cost_usd == COST
+
+
+async def _tokens_left_after_a_turn(*, book_later: bool) -> int:
+    """The tokens a second turn is told it has left, after a first turn driven either way."""
+    world = World(tokens_per_minute=LIMIT)
+    uncached = _request(temperature=None)
+    first = world.serve.start(uncached, _key(), ChatOptions())
+    await first.complete(book_later=book_later)
+    assert first.outcome.cost_usd == COST  # priced before the answer goes out, either way
+    if book_later:
+        assert await world.totals() == []  # booked only when the door says the answer is out
+        await first.book()
+        await first.book()  # once
+    await asyncio.sleep(0)  # the reservation's adjustment, which the answer does not wait for
+    second = await world.serve.complete(uncached, _key(), ChatOptions())
+    [total] = await world.totals()
+    assert (total.requests, total.cost_usd) == (2, COST + COST)
+    return int(second.rate_limit_headers["x-ratelimit-remaining-tokens"])
+
+
+LIMIT = 1_000_000
+
+
+async def test_a_turn_booked_after_its_answer_books_what_it_would_have_booked_before() -> None:
+    # The first turn's reservation settled to what it used; the second's still reserved.
+    expected = LIMIT - USAGE.total_tokens - estimate_tokens(_request(temperature=None))
+    assert await _tokens_left_after_a_turn(book_later=True) == expected
+    assert await _tokens_left_after_a_turn(book_later=False) == expected
+
+
+async def test_a_turn_with_a_session_or_a_cache_write_settles_before_its_answer() -> None:
+    world = World()
+    cached = world.serve.start(_request(), _key(), ChatOptions())  # a miss, to be stored
+    await cached.complete(book_later=True)
+    session = await world.sessions.create(owner="k1")
+    in_session = world.serve.start(
+        _request(temperature=None), _key(), ChatOptions(session_id=session.id)
+    )
+    await in_session.complete(book_later=True)
+    [total] = await world.totals()
+    assert total.requests == 2
+    assert len((await world.sessions.get(session.id, "k1")).messages) == 2
+    assert (await world.serve.complete(_request(), _key(), ChatOptions())).cache == "HIT"
 
 
 async def test_deterministic_requests_are_cached_per_tenant_and_hits_cost_nothing() -> None:

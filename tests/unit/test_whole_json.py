@@ -3,8 +3,10 @@ to add (and is Litestar's ``Response`` when a layer adds headers, cookies or a t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from litestar import Litestar, Response, post
 from litestar.testing import TestClient
 
@@ -51,3 +53,59 @@ def test_a_layers_response_headers_are_kept() -> None:
     assert (status, body) == (201, _BODY)
     assert ("x-layer", "kept") in headers
     assert ("x-gateway-cost-usd", "0.000012") in headers
+
+
+_EVENTS: list[str] = []
+
+
+async def _book() -> None:
+    _EVENTS.append("after")
+
+
+@post("/whole-then-book", status_code=200)
+async def _then_book() -> Response[bytes]:
+    return WholeJson(_BODY, dict(_HEADERS), after=_book)
+
+
+@post("/layered-then-book", status_code=200, response_headers={"x-layer": "kept"})
+async def _layered_then_book() -> Response[bytes]:
+    return WholeJson(_BODY, dict(_HEADERS), after=_book)
+
+
+def _sent_and_booked(path: str) -> list[str]:
+    """What reached the ASGI server and when ``after`` ran, in order."""
+    _EVENTS.clear()
+    app = Litestar(route_handlers=[_then_book, _layered_then_book], logging_config=None)
+
+    async def send(message: Any) -> None:
+        _EVENTS.append(message["type"])
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"", "headers": [], "client": ("127.0.0.1", 1), "server": None,
+        "state": {},
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    return list(_EVENTS)
+
+
+def test_after_runs_once_the_answer_is_written() -> None:
+    written = ["http.response.start", "http.response.body", "after"]
+    assert _sent_and_booked("/whole-then-book") == written
+    assert _sent_and_booked("/layered-then-book") == written  # Litestar's own response
+
+
+def test_after_runs_when_the_write_fails() -> None:
+    async def broken_send(message: Any) -> None:
+        raise OSError("the client is gone")
+
+    answer = WholeJson(_BODY, dict(_HEADERS), after=_book)
+    send_answer = answer.to_asgi_response(None, None)  # type: ignore[arg-type]
+    _EVENTS.clear()
+    with pytest.raises(OSError, match="gone"):
+        asyncio.run(send_answer({"type": "http"}, None, broken_send))  # type: ignore[arg-type]
+    assert _EVENTS == ["after"]

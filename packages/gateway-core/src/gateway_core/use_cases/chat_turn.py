@@ -50,7 +50,7 @@ from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
 from gateway_core.domain.request_caps import OutputCap, RequestSize, chat_size
 from gateway_core.domain.stream_accumulator import StreamAccumulator
 from gateway_core.domain.tool_registry import ToolRun
-from gateway_core.domain.usage import Usage
+from gateway_core.domain.usage import Usage, UsageEvent
 from gateway_core.errors import StoreUnavailableError, UpstreamTooLargeError
 from gateway_core.use_cases.admission import AdmissionPolicy
 from gateway_core.use_cases.background import BackgroundTasks
@@ -139,6 +139,8 @@ class ChatTurn:
         """A relayed stream's tap (``relay_tap``), for the door to arm once its head is out."""
         self._transcript: Transcript | None = None
         self._accounted = False
+        self._unbooked: UsageEvent | None = None
+        """A priced answer's usage, not yet booked (``complete(book_later=True)``)."""
         self._response: ChatResponse | None = None
         self._cache_state: str | None = None
         self._cost = Money.ZERO
@@ -178,7 +180,15 @@ class ChatTurn:
 
     # -- the drivers ------------------------------------------------------------------------
 
-    async def complete(self) -> ChatResponse:
+    async def complete(self, *, book_later: bool = False) -> ChatResponse:
+        """The answer, priced (``outcome.cost_usd``) and settled.
+
+        ``book_later``: for a door that sends the answer before anything else. When the turn
+        has nothing else to settle (no session to commit, no answer to cache), booking its
+        usage (the usage store, the budget's spend, the token reservation) waits for
+        ``book()``, which the door must await once the answer is out, whatever happened
+        meanwhile. None of these are read by the answer; done first, they were a JSON
+        answer's last steps before its write."""
         hit = await self._begin()
         exchange: tuple[Message, ...]
         try:
@@ -195,7 +205,7 @@ class ChatTurn:
                 self._hold_to_cap(response)
             else:
                 response, exchange = hit, (hit.choices[0].message,)
-            await self._settle(response, exchange)
+            await self._settle(response, exchange, book_later=book_later)
         except BaseException as error:
             self._aborted = True
             if isinstance(error, UpstreamTooLargeError) and not self._accounted:
@@ -414,10 +424,21 @@ class ChatTurn:
         transcript = self._transcript = self._tools.transcript(self._full, offer_all)
         return self._tools.stream(self._full, offer_all_tools=offer_all, transcript=transcript)
 
-    async def _settle(self, response: ChatResponse, exchange: tuple[Message, ...]) -> None:
+    async def book(self) -> None:
+        """Books the usage ``complete(book_later=True)`` priced, once; nothing otherwise."""
+        event, self._unbooked = self._unbooked, None
+        if event is not None:
+            await self._book(event)
+
+    async def _settle(
+        self, response: ChatResponse, exchange: tuple[Message, ...], *, book_later: bool = False
+    ) -> None:
         """The one order of an answered turn's end: account, commit, cache, leave."""
-        await self._account(response)
         session = self._session
+        if book_later and session is None and self._cache_state != "MISS":
+            self._unbooked = self._price(response)
+            return
+        await self._account(response)
         if session is not None:
             await session.commit(
                 new_messages(self.request, session, exchange),
@@ -431,22 +452,29 @@ class ChatTurn:
 
     async def _account(self, response: ChatResponse) -> None:
         """Record usage and cost, and settle the token reservation. Never raises."""
+        await self._book(self._price(response))
+
+    def _price(self, response: ChatResponse) -> UsageEvent:
+        """The turn's cost (``outcome.cost_usd``) and the usage event to book."""
         self._accounted = True
         self._response = response
-        parts, hit = self._parts, self._cache_state == "HIT"
-        key_id = self._caller.key_id
+        event = self._parts.usage.event(
+            key_id=self._caller.key_id, model=response.model, provider=response.provider,
+            usage=response.usage, cache_hit=self._cache_state == "HIT",
+        )  # fmt: skip
+        self._cost = event.cost_usd
+        return event
+
+    async def _book(self, event: UsageEvent) -> None:
+        """Append the event, note its spend, settle the reservation. Never raises: a down
+        usage store is reported, and the answer it priced stands."""
+        parts = self._parts
         try:
-            event = await parts.usage.record(
-                key_id=key_id, model=response.model, provider=response.provider,
-                usage=response.usage, cache_hit=hit,
-            )  # fmt: skip
-            self._cost = event.cost_usd
+            await parts.usage.append(event)
         except StoreUnavailableError as error:
             parts.on_store_error("usage", error)
-            quote = parts.usage.quote(response.model, response.usage)
-            self._cost = Money.ZERO if hit else quote.cost_usd
-        parts.admission.note_spend(key_id, self._cost)
-        parts.admission.settle(self._admission, 0 if hit else response.usage.total_tokens)
+        parts.admission.note_spend(event.key_id, event.cost_usd)
+        parts.admission.settle(self._admission, 0 if event.cached else event.usage.total_tokens)
 
     async def _abandon(self) -> None:
         """An early end: bill what was produced (once), or give the reservation back; leave

@@ -79,6 +79,10 @@ class UsageTracker:
         await self._sink.record(event)
         return event
 
+    async def append(self, event: UsageEvent) -> None:
+        """Append an event ``event()`` priced; raises as ``record`` does."""
+        await self._sink.record(event)
+
 
 class MonthlyBudget:
     """Refuses a key that has spent its monthly budget (see the module docstring: 402).

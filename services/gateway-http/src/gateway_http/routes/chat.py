@@ -62,12 +62,17 @@ async def chat_completions(
     record.correlation = _correlation(request)
     turn = record.turn = chat_api.serve.start(chat_request, caller, _options(request, body))
     if not body.stream:
-        response = await turn.complete()
-        outcome = turn.outcome
-        content = encode_completion(response, outcome_extension(outcome))
-        headers = _headers(outcome)
-        record.close_with(outcome)
-        return WholeJson(content, headers)
+        # The answer goes out before its usage is booked (``ChatTurn.book``, after the write).
+        response = await turn.complete(book_later=True)
+        try:
+            outcome = turn.outcome
+            content = encode_completion(response, outcome_extension(outcome))
+            headers = _headers(outcome)
+            record.close_with(outcome)
+        except BaseException:
+            await turn.book()
+            raise
+        return WholeJson(content, headers, after=turn.book)
     # Everything that can still fail with a status (limits, session, routing, the upstream's
     # first answer) happens before the 200 goes out.
     chunks = await turn.open_stream()
