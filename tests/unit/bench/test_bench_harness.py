@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench import first_byte, hop_floor, instructions, processes, report
+from bench import first_byte, hop_floor, instructions, latency_ratio, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.slow_streams import Tally, _Stream, percentiles_ms
 
@@ -200,3 +200,15 @@ def test_first_byte_compares_each_kinds_added_p50() -> None:
     assert added["json"] == pytest.approx(1.0)  # 1.2 - 0.2
     assert added["stream"] == pytest.approx(1.1)  # 1.4 - 0.3
     assert added["stream_minus_json"] == pytest.approx(0.1)
+
+
+def test_latency_ratio_reports_added_percentiles_and_their_share_of_portkeys() -> None:
+    direct = [0.0001] * 98 + [0.0002, 0.0002]
+    ours = [0.0006] * 98 + [0.0012, 0.0012]
+    portkey = [0.0011] * 98 + [0.0102, 0.0102]
+    added = latency_ratio.added_ms(direct, {"openai-json": ours, "portkey-json": portkey})
+    assert added["openai-json"] == {"p50": 0.5, "p99": 1.0, "p50_x": 0.5, "p99_x": 0.1}
+    assert added["portkey-json"]["p50_x"] == 1.0
+    alone = latency_ratio.added_ms(direct, {"openai-json": ours})
+    assert alone == {"openai-json": {"p50": 0.5, "p99": 1.0}}  # no anchor: no ratios
+    assert latency_ratio.scenario_names(stream=True)[::3] == ["direct-openai-stream", "portkey-stream"]
