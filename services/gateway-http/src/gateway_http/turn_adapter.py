@@ -9,7 +9,7 @@ ends, as they do for chat.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse
@@ -23,11 +23,21 @@ from gateway_core.use_cases.serve_chat import ChatCaller, ChatOptions
 from gateway_http.caller import ChatApi
 from gateway_http.request_record import RequestRecord
 from gateway_http.schemas.completions import COST_HEADER, cost_header_value
+from gateway_http.whole_json import WholeJson
 
 
 def turn_options(session_id: str | None) -> ChatOptions | None:
     """A door's request as the chat turn's options: the gateway's ``session_id`` extension."""
     return ChatOptions(session_id=session_id) if session_id is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredTurn:
+    """A whole turn, answered and priced; its usage is booked once the door's answer is out
+    (``answer_then_book``; see ``ChatTurn.complete``'s ``book_later``)."""
+
+    outcome: TurnOutcome
+    book: Callable[[], Awaitable[None]]
 
 
 async def run_turn(
@@ -37,13 +47,27 @@ async def run_turn(
     record: RequestRecord,
     options: ChatOptions | None = None,
     size: RequestSize | None = None,
-) -> TurnOutcome:
-    """The whole turn, not streamed; the outcome holds the answer, cost and headers.
-    ``size``: the client's request in the door's terms (``RequestSize``), for the caps."""
+) -> AnsweredTurn:
+    """The whole turn, not streamed; the outcome holds the answer, cost and headers. Answer
+    with ``answer_then_book``. ``size``: the client's request in the door's terms
+    (``RequestSize``), for the caps."""
     record.model, record.stream = request.model, False
     turn = record.turn = api.serve.start(request, caller, options, size=size)
-    await turn.complete()
-    return turn.outcome
+    await turn.complete(book_later=True)
+    return AnsweredTurn(turn.outcome, turn.book)
+
+
+async def answer_then_book(
+    answered: AnsweredTurn, answer: Callable[[TurnOutcome], Awaitable[tuple[bytes, dict[str, str]]]]
+) -> WholeJson:
+    """The door's ``answer`` (its body and headers) to the turn's outcome, sent before the
+    turn's usage is booked; booked at once if the answer could not be made."""
+    try:
+        content, headers = await answer(answered.outcome)
+    except BaseException:
+        await answered.book()
+        raise
+    return WholeJson(content, headers, after=answered.book)
 
 
 class TurnStream:

@@ -31,6 +31,7 @@ from gateway_core.errors import (
     ProviderNotConfiguredError,
 )
 from gateway_core.ports.native import NativeCall
+from gateway_core.use_cases.chat_turn import TurnOutcome
 from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.ids import new_id
 from gateway_http.media import require_json
@@ -55,6 +56,7 @@ from gateway_http.turn_adapter import (
     NativeRoute,
     NativeTurn,
     TurnStream,
+    answer_then_book,
     dropped_header,
     native_route,
     note,
@@ -65,7 +67,6 @@ from gateway_http.turn_adapter import (
     turn_headers,
     turn_options,
 )
-from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.messages")
 
@@ -132,10 +133,14 @@ async def _translated(
     size = _size(body)
     message_id = new_id()
     if not body.get("stream"):
-        outcome = await run_turn(door.chat, chat_request, caller, record, options, size)
-        message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
-        headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
-        return WholeJson(_encode(message), headers)
+
+        async def whole(outcome: TurnOutcome) -> tuple[bytes, dict[str, str]]:
+            message = message_object(outcome.response, message_id)  # type: ignore[arg-type]
+            headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
+            return _encode(message), headers
+
+        answered = await run_turn(door.chat, chat_request, caller, record, options, size)
+        return await answer_then_book(answered, whole)
     stream = await open_turn_stream(door.chat, chat_request, caller, record, options, size)
     events = MessagesEvents(message_id, body["model"])
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),

@@ -37,6 +37,7 @@ from gateway_core.errors import (
 )
 from gateway_core.ports.native import NativeCall
 from gateway_core.ports.responses import StoredResponse
+from gateway_core.use_cases.chat_turn import TurnOutcome
 from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.errors import gateway_error_payload
 from gateway_http.ids import new_id
@@ -66,6 +67,7 @@ from gateway_http.turn_adapter import (
     NativeRoute,
     NativeTurn,
     TurnStream,
+    answer_then_book,
     dropped_header,
     native_route,
     note,
@@ -75,7 +77,6 @@ from gateway_http.turn_adapter import (
     turn_headers,
     turn_options,
 )
-from gateway_http.whole_json import WholeJson
 
 log = logging.getLogger("gateway_http.responses")
 
@@ -143,11 +144,15 @@ async def _translated(
     options = turn_options(session_id)
     response_id, created_at = new_id(), int(time.time())
     if not body.get("stream"):
-        outcome = await run_turn(door.chat, chat_request, caller, record, options, _size(body))
-        answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
-        await keep(answer)
-        headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
-        return WholeJson(_encode(answer), headers)
+
+        async def whole(outcome: TurnOutcome) -> tuple[bytes, dict[str, str]]:
+            answer = completed_response(body, outcome.response, response_id, created_at)  # type: ignore[arg-type]
+            await keep(answer)
+            headers = {**turn_headers(outcome), **dropped_header(translation.dropped, outcome)}
+            return _encode(answer), headers
+
+        answered = await run_turn(door.chat, chat_request, caller, record, options, _size(body))
+        return await answer_then_book(answered, whole)
     stream = await open_turn_stream(door.chat, chat_request, caller, record, options, _size(body))
     events = ResponsesEvents(body, response_id, created_at)
     headers = {**_SSE_HEADERS, **turn_headers(stream.outcome, final=False),
