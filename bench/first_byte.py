@@ -15,11 +15,8 @@ Prints, per round and per gateway setup (controls off: ``openai-json``; on:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 
 import uvloop
 
@@ -69,11 +66,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--count", type=int, default=1200, help="requests a round and setup")
     args = parser.parse_args()
-    options = runner.Options(
-        duration_s=1, warmup_s=0, connections=1, rate=int(_RATE), paced_count=args.count,
-        gateway_cores=(0,), load_core=1, log_dir=Path(tempfile.mkdtemp(prefix="first-byte-")),
-    )  # fmt: skip
-    os.sched_setaffinity(0, {options.load_core})  # the client shares the mock's core
+    options = runner.paced_only(_RATE, args.count, "first-byte")
     gaps: list[float] = []
     with (
         processes.pinned_redis(options.load_core, options.log_dir),

@@ -18,14 +18,11 @@ Without Portkey installed (``bench.anchors``), it says so and prints ours alone.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import uvloop
 
@@ -108,11 +105,7 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=300, help="requests a block")
     parser.add_argument("--stream", action="store_true", help="streams' first byte")
     args = parser.parse_args()
-    options = runner.Options(
-        duration_s=1, warmup_s=0, connections=1, rate=int(_RATE), paced_count=args.block,
-        gateway_cores=(0,), load_core=1, log_dir=Path(tempfile.mkdtemp(prefix="latency-ratio-")),
-    )  # fmt: skip
-    os.sched_setaffinity(0, {options.load_core})  # the client shares the mock's core
+    options = runner.paced_only(_RATE, args.block, "latency-ratio")
     with ExitStack() as stack:
         stack.enter_context(processes.pinned_redis(options.load_core, options.log_dir))
         mock = stack.enter_context(runner.mock_upstream(options))

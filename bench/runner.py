@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,17 @@ class Options:
     load_core: int
     """Where the mock, wrk and the paced probe run."""
     log_dir: Path
+
+
+def paced_only(rate: float, paced_count: int, name: str) -> Options:
+    """Options for a tool that only paces requests (no wrk): the gateway on core 0, the
+    mock and the calling process, which is the client, on core 1 (pinned here)."""
+    options = Options(
+        duration_s=1, warmup_s=0, connections=1, rate=rate, paced_count=paced_count,
+        gateway_cores=(0,), load_core=1, log_dir=Path(tempfile.mkdtemp(prefix=f"{name}-")),
+    )  # fmt: skip
+    os.sched_setaffinity(0, {options.load_core})  # the client shares the mock's core
+    return options
 
 
 class ScenarioFailed(Exception):
