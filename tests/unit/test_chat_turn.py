@@ -11,10 +11,12 @@ import pytest
 
 from gateway_core import ChatChunk, ChatOptions, ChatRequest, ChatResponse, Message, build_gateway
 from gateway_core.domain.chat import OPENAI_CHAT_WIRE
+from gateway_core.domain.relay_tap import RELAY_TAP
 from gateway_core.domain.usage import Usage
 from gateway_core.errors import UpstreamConnectionError
 from gateway_core.functions import FunctionTool
 from gateway_core.gateway import Gateway
+from gateway_core.memory import InMemoryResponseCache
 from gateway_core.testing import FakeClock, Reply, ScriptedProvider
 
 
@@ -131,6 +133,42 @@ async def test_a_relayed_streams_end_waits_for_the_accounting_as_bytes() -> None
     assert response.choices[0].message.content == "Hi"
     stored = await gateway.sessions.get(session.id, None)
     assert [m.text for m in stored.messages] == ["hi", "Hi"]
+    await gateway.aclose()
+
+
+class RelayingWithExtras(Relaying):
+    """Also notes whether the turn's tap asks for the events' unmodelled fields, and the
+    request it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extras: list[bool] = []
+        self.requests: list[ChatRequest] = []
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        tap = RELAY_TAP.get()
+        assert tap is not None  # a relayed turn's stream always starts with its tap
+        self.extras.append(request.relay_extras and tap.extras)
+        self.requests.append(request)
+        async for chunk in super().stream(request):
+            yield chunk
+
+
+async def test_a_relayed_stream_carries_unmodelled_fields_only_when_something_keeps_it() -> None:
+    provider = RelayingWithExtras()
+    gateway = build_gateway([provider], cache=InMemoryResponseCache(FakeClock(CLOCK_START)),
+                            clock=FakeClock(CLOCK_START))  # fmt: skip
+    session = await gateway.sessions.create(owner=None)
+    sampled = replace(_request(), relay=OPENAI_CHAT_WIRE)  # no temperature: never cached
+    cached = replace(sampled, temperature=0.0)
+    for request, options in (
+        (sampled, ChatOptions()),
+        (sampled, ChatOptions(session_id=session.id)),
+        (cached, ChatOptions()),
+    ):
+        [_ async for _ in await gateway.start(request, options=options).open_stream()]
+    assert provider.extras == [False, True, True]
+    assert provider.requests[0] is sampled  # told on the tap, not in a copy of the request
     await gateway.aclose()
 
 

@@ -127,6 +127,8 @@ def test_a_kept_answer_reads_every_event_whole_with_its_extras() -> None:
 def test_an_unkept_answer_leaves_the_extras_in_the_bytes() -> None:
     (chunk,) = RelayReader("p", extras=False).chunks([ROLE, HELLO])
     assert chunk.extra == {} and chunk.choice_extra == {}
+    # A batch names its provider, as the router would (so it need not copy the first chunk).
+    assert (chunk.provider, chunk.model) == ("p", "gpt-4o-2024-08-06")
 
 
 def test_what_came_before_a_broken_event_goes_out_before_its_error() -> None:

@@ -55,9 +55,10 @@ class ChatRequest:
     gateway tools; not part of the answer (nor of its cache key)."""
     relay_extras: bool = True
     """Whether a relayed stream's chunks also carry their events' unmodelled fields
-    (``extra``...), as decoded chunks do. The turn clears it when nothing keeps the answer (no
-    session, no cache): the client gets those fields in the bytes either way, and reading
-    them costs a second decode per event."""
+    (``extra``...), as decoded chunks do. Reading them costs a second decode per event, and a
+    client gets those fields in the bytes either way: a turn relaying through a tap says
+    whether anything keeps the answer there (``RelayTap.extras``; no session, no cache: no),
+    and a stream carries them only when both say so."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,15 @@ sends them the ordinary way, which waits or notices."""
 class RelayTap:
     """The turn's bookkeeping of a relayed stream's middle events, and the door's writer."""
 
-    __slots__ = ("_cap", "_progress", "write")
+    __slots__ = ("_cap", "_progress", "extras", "write")
 
-    def __init__(self, progress: StreamAccumulator, cap: OutputCap) -> None:
+    def __init__(self, progress: StreamAccumulator, cap: OutputCap, *, extras: bool = True) -> None:
         self._progress = progress
         self._cap = cap
+        self.extras = extras
+        """Whether the chunks the adapter yields carry their events' unmodelled fields
+        (``ChatRequest.relay_extras``, for the stream this tap serves): the turn says no when
+        nothing keeps the answer, here rather than in a copy of the request."""
         self.write: BodyWriter | None = None
         """Set by the door once the head and the first event are out; ``None``: declined."""
 

@@ -224,7 +224,10 @@ class ChatTurn:
         progress = self._progress = StreamAccumulator()
         cap = self._parts.admission.output_cap(request.model, request.max_tokens)
         if hit is None and self._tools is None and request.relay is not None:
-            self.relay_tap = RelayTap(progress, cap)
+            # Nothing keeps an answer without a session or a cache entry: its unmodelled
+            # fields need only reach the client, and they do, in the relayed bytes.
+            keeps = self._session is not None or self._key is not None
+            self.relay_tap = RelayTap(progress, cap, extras=keeps)
         chunks = self._relay(hit, progress, cap)
         # The adapter reads the tap when its stream starts, inside this first step.
         token = RELAY_TAP.set(self.relay_tap)
@@ -414,12 +417,7 @@ class ChatTurn:
 
     def _model_stream(self) -> AsyncGenerator[ChatChunk, None] | ToolLoopStream:
         if self._tools is None:
-            request = self._full
-            if request.relay is not None and self._session is None and self._key is None:
-                # Nothing keeps this answer: its unmodelled fields need only reach the client,
-                # and they do, in the relayed bytes.
-                request = evolve(request, relay_extras=False)
-            return self._parts.chat.stream(request)
+            return self._parts.chat.stream(self._full)  # its relay tap says what it keeps
         offer_all = self._options.offer_all_tools
         transcript = self._transcript = self._tools.transcript(self._full, offer_all)
         return self._tools.stream(self._full, offer_all_tools=offer_all, transcript=transcript)

@@ -107,7 +107,8 @@ class AzureOpenAIChatProvider:
                 if request.relay != OPENAI_CHAT_WIRE:
                     chunks = self._chunks(response)
                 elif (tap := RELAY_TAP.get()) is not None:  # middle events to the client here
-                    chunks = tapped_stream(response, tap, self.name, request.relay_extras)
+                    extras = request.relay_extras and tap.extras
+                    chunks = tapped_stream(response, tap, self.name, extras)
                 else:  # the client reads this format too
                     chunks = relay_stream(response.iter_chunks(), self.name)
                 async for chunk in chunks:

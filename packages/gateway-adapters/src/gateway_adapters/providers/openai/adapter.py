@@ -90,7 +90,7 @@ class OpenAIChatProvider:
                 if request.relay == OPENAI_CHAT_WIRE:
                     tap = RELAY_TAP.get()
                     if tap is not None:
-                        extras = request.relay_extras
+                        extras = request.relay_extras and tap.extras
                         async for chunk in tapped_stream(response, tap, self.name, extras):
                             yield chunk
                         return

@@ -84,13 +84,16 @@ class _Batch:
                     )
                 )
 
-    def chunk(self) -> ChatChunk:
+    def chunk(self, provider: str) -> ChatChunk:
+        """The batch as one chunk; it names its ``provider`` (the router then has no copy of
+        a stream's first chunk to make to name it: every stream's first byte waits on that)."""
         texts = self.texts
         return ChatChunk(
             role=self.role,
             content=("".join(texts) if len(texts) > 1 else texts[0]) if texts else None,
             tool_calls=tuple(self.calls),
             model=self.model,
+            provider=provider,
             wire=b"".join(self.events),
         )
 
@@ -251,7 +254,7 @@ class RelayReader:
             if tap.take_text(text, b"".join(batch.events)):
                 return ()
         self._yielded = True
-        return (batch.chunk(),)
+        return (batch.chunk(self.provider),)
 
     def _decode(self, data: bytes) -> schema.Chunk:
         provider = self.provider
