@@ -148,7 +148,7 @@ class RelayingWithExtras(Relaying):
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         tap = RELAY_TAP.get()
         assert tap is not None  # a relayed turn's stream always starts with its tap
-        self.extras.append(request.relay_extras and tap.extras)
+        self.extras.append(tap.extras)
         self.requests.append(request)
         async for chunk in super().stream(request):
             yield chunk

@@ -53,12 +53,6 @@ class ChatRequest:
     events over as they came (``ChatChunk.wire``) instead of chunks to re-encode. Set by the
     door from the request's shape, never by a client field; cleared by the turn when it runs
     gateway tools; not part of the answer (nor of its cache key)."""
-    relay_extras: bool = True
-    """Whether a relayed stream's chunks also carry their events' unmodelled fields
-    (``extra``...), as decoded chunks do. Reading them costs a second decode per event, and a
-    client gets those fields in the bytes either way: a turn relaying through a tap says
-    whether anything keeps the answer there (``RelayTap.extras``; no session, no cache: no),
-    and a stream carries them only when both say so."""
 
 
 @dataclass(frozen=True, slots=True)

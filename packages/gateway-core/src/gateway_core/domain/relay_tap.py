@@ -40,9 +40,10 @@ class RelayTap:
         self._progress = progress
         self._cap = cap
         self.extras = extras
-        """Whether the chunks the adapter yields carry their events' unmodelled fields
-        (``ChatRequest.relay_extras``, for the stream this tap serves): the turn says no when
-        nothing keeps the answer, here rather than in a copy of the request."""
+        """Whether the chunks the adapter yields also carry their events' unmodelled fields
+        (``extra``...), as decoded chunks do. Reading them costs a second decode per event,
+        and the client gets them in the bytes either way: the turn says no when nothing keeps
+        the answer (no session, no cache entry)."""
         self.write: BodyWriter | None = None
         """Set by the door once the head and the first event are out; ``None``: declined."""
 

@@ -107,8 +107,7 @@ class AzureOpenAIChatProvider:
                 if request.relay != OPENAI_CHAT_WIRE:
                     chunks = self._chunks(response)
                 elif (tap := RELAY_TAP.get()) is not None:  # middle events to the client here
-                    extras = request.relay_extras and tap.extras
-                    chunks = tapped_stream(response, tap, self.name, extras)
+                    chunks = tapped_stream(response, tap, self.name)
                 else:  # the client reads this format too
                     chunks = relay_stream(response.iter_chunks(), self.name)
                 async for chunk in chunks:

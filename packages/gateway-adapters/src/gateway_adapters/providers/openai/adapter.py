@@ -90,13 +90,13 @@ class OpenAIChatProvider:
                 if request.relay == OPENAI_CHAT_WIRE:
                     tap = RELAY_TAP.get()
                     if tap is not None:
-                        extras = request.relay_extras and tap.extras
-                        async for chunk in tapped_stream(response, tap, self.name, extras):
+                        async for chunk in tapped_stream(response, tap, self.name):
                             yield chunk
                         return
                     # The relay's reads looped over here, not through ``relay_stream``: one
-                    # async generator fewer that every chunk of a stream passes through.
-                    reader = RelayReader(self.name, extras=request.relay_extras, first_alone=True)
+                    # async generator fewer that every chunk of a stream passes through. No
+                    # tap: no turn said that nothing keeps the answer, so its extras are read.
+                    reader = RelayReader(self.name, extras=True, first_alone=True)
                     async for raw in response.iter_chunks():
                         for chunk in reader.read(raw):
                             yield chunk

@@ -7,7 +7,7 @@ the gateway's: ``data: <payload>`` and a blank line). The gateway reads from eac
 what the turn needs: text and tool-call fragments (sessions, the cache, an early end's
 estimate), the model, the finish reason and the usage (accounting). Its ``extra`` fields
 travel in the bytes; they are decoded too only when the turn keeps the answer (a session, the
-cache: ``ChatRequest.relay_extras``), so that the kept copy equals a decoded stream's. Then
+cache: ``RelayTap.extras``), so that the kept copy equals a decoded stream's. Then
 every event is a chunk of its own, decoded as the non-relayed path decodes it.
 
 The events one read brings (a whole answer, from a fast upstream) become one chunk: their
@@ -271,7 +271,7 @@ class RelayReader:
 
 
 async def tapped_stream(
-    response: Response, tap: RelayTap, provider: str, extras: bool
+    response: Response, tap: RelayTap, provider: str
 ) -> AsyncIterator[ChatChunk]:
     """A relayed stream whose middle events the turn's tap writes to the client
     (``gateway_core.domain.relay_tap``) from the upstream connection's callback, as each read
@@ -279,7 +279,7 @@ async def tapped_stream(
     first chunk, the end, a chunk past the output cap, a client whose socket is full), and
     everything after it in the same read, is yielded here, in order; an error the reader
     raises is raised after what came before it."""
-    reader = RelayReader(provider, extras=extras, tap=tap, first_alone=True)
+    reader = RelayReader(provider, extras=tap.extras, tap=tap, first_alone=True)
     # Until the door arms the tap (the head and the first event are out), each read's chunks
     # are yielded as they are decoded: the first event leaves as soon as its batch is read.
     while tap.write is None:
