@@ -101,6 +101,23 @@ def test_unknown_route_is_404_and_wrong_method_is_405(http: httpx.Client) -> Non
     assert _assert_openai_error(http.get("/v1/chat/completions"), 405)["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "HEAD"])
+def test_the_chat_route_refuses_other_methods_naming_its_own(
+    http: httpx.Client, method: str
+) -> None:
+    # The chat route is raw ASGI (routes/chat.py): it answers these itself, as Litestar's
+    # router answers them for every other route.
+    response = http.request(method, "/v1/chat/completions")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "OPTIONS, POST"
+    if method != "HEAD":
+        assert _assert_openai_error(response, 405)["code"] == "method_not_allowed"
+    preflight = http.options("/v1/chat/completions")
+    assert (preflight.status_code, preflight.headers["allow"]) == (204, "OPTIONS, POST")
+    assert preflight.content == b""
+    _still_serving(http)
+
+
 def test_a_query_parameter_of_the_wrong_type_is_400_naming_it(http: httpx.Client) -> None:
     url = "/v1/responses/resp_1/input_items?limit=abc&secret-looking=sk-abc"
     error = _assert_openai_error(http.get(url), 400)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from gateway_http.app import ROUTES
+from gateway_http.app import ROUTES, served_methods
 from gateway_http.cli import _parser as cli_parser
 from gateway_http.provider_config import (
     GatewayConfig,
@@ -223,7 +223,7 @@ def test_readme_endpoints_table_matches_the_routes() -> None:
         _normalised(method, path)
         for handler in ROUTES
         for path in handler.paths
-        for method in handler.http_methods
+        for method in served_methods(handler)
     }
     table = _section(_text(README), "## Endpoints")
     listed = {_normalised(method, path) for method, path in _ROUTE.findall(table)}

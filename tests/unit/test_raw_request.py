@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, asgi, post
+from litestar.types import Receive, Scope, Send
 
 from gateway_http.raw_request import header_values, read_body
 
@@ -23,11 +24,23 @@ async def _headers(request: Request[Any, Any, Any]) -> dict[str, str | None]:
     return {name: ours.get(name) for name in ("x-tenant-id", "accept", "x-absent")}
 
 
+@asgi("/raw-echo", copy_scope=False)
+async def _raw_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """A raw ASGI route (as the chat route is): it has no cap of its own, the app's holds."""
+    request: Request[Any, Any, Any] = Request(scope, receive, send)
+    response = Response(content=await read_body(request))
+    await response.to_asgi_response(None, request)(scope, receive, send)
+
+
 _app = Litestar(route_handlers=[_echo, _headers], logging_config=None)
+_capped_app = Litestar(route_handlers=[_raw_echo], request_max_body_size=10, logging_config=None)
 
 
 async def _call(
-    path: str, headers: list[tuple[bytes, bytes]], messages: list[dict[str, Any]]
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    messages: list[dict[str, Any]],
+    app: Litestar = _app,
 ) -> tuple[int, bytes]:
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
@@ -44,7 +57,7 @@ async def _call(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await _app(scope, receive, send)  # type: ignore[arg-type]
+    await app(scope, receive, send)  # type: ignore[arg-type]
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, body
@@ -74,6 +87,14 @@ async def test_a_body_past_the_cap_is_413_whether_announced_or_received() -> Non
     received = [_part(b"x" * 6, True), _part(b"x" * 5, False)]
     assert (await _call("/echo", [], received))[0] == 413
     assert (await _call("/echo", [], [_part(b"x" * 10, False)]))[0] == 200
+
+
+async def test_a_raw_asgi_route_reads_within_the_apps_cap() -> None:
+    announced = [(b"content-length", b"11")]
+    assert (await _call("/raw-echo", announced, [_part(b"x" * 11, False)], _capped_app))[0] == 413
+    received = [_part(b"x" * 6, True), _part(b"x" * 5, False)]
+    assert (await _call("/raw-echo", [], received, _capped_app))[0] == 413
+    assert await _call("/raw-echo", [], [_part(b"x" * 10, False)], _capped_app) == (200, b"x" * 10)
 
 
 async def test_a_malformed_content_length_is_400() -> None:

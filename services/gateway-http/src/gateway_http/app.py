@@ -13,6 +13,7 @@ from typing import Any
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 
 from gateway_http.admin.routes import ADMIN_ROUTES
 from gateway_http.caller import resolve_caller
@@ -23,7 +24,7 @@ from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
 from gateway_http.reload.install import baseline as reload_baseline
 from gateway_http.reload.install import start_config_reload
-from gateway_http.routes.chat import chat_completions
+from gateway_http.routes.chat import CHAT_METHODS, chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.messages import MESSAGES_ROUTES
@@ -64,6 +65,16 @@ ROUTES = [
     docs_page,
     *ADMIN_ROUTES,
 ]
+
+
+def served_methods(handler: BaseRouteHandler) -> frozenset[str]:
+    """The methods a route of ``ROUTES`` serves (``OPTIONS`` aside): an HTTP handler's own,
+    the raw ASGI chat route's ``CHAT_METHODS``."""
+    if isinstance(handler, HTTPRouteHandler):
+        return frozenset(handler.http_methods)
+    if handler is chat_completions:
+        return CHAT_METHODS
+    raise TypeError(f"{handler} serves no methods this app knows of")
 
 
 async def _resolve(provider: providers.Provider[Any]) -> Any:

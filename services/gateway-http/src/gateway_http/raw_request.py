@@ -48,7 +48,7 @@ async def read_body(request: Request[Any, Any, Any]) -> bytes:
         return kept
     if not request.is_connected:
         raise InternalServerException("stream consumed")
-    cap: float = request.route_handler.resolve_request_max_body_size() or math.inf
+    cap = _body_cap(request)
     announced = header_values(request.scope).get("content-length")
     if announced is not None:
         try:
@@ -77,3 +77,14 @@ async def read_body(request: Request[Any, Any, Any]) -> bytes:
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     state.body = body
     return body
+
+
+def _body_cap(request: Request[Any, Any, Any]) -> float:
+    """The route's ``request_max_body_size`` as Litestar resolves it; a raw ASGI route (the
+    chat route) has none of its own and takes the app's."""
+    resolve = getattr(request.route_handler, "resolve_request_max_body_size", None)
+    if resolve is not None:
+        cap: int | None = resolve()
+    else:  # the app's layer always holds a value (Litestar's default: 10 MB), never Empty
+        cap = cast("int | None", request.app.request_max_body_size)
+    return cap or math.inf
