@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as websocket_connect
 
 from tests.support.gateway import GatewayProcess
 
@@ -115,6 +117,17 @@ def test_the_chat_route_refuses_other_methods_naming_its_own(
     preflight = http.options("/v1/chat/completions")
     assert (preflight.status_code, preflight.headers["allow"]) == (204, "OPTIONS, POST")
     assert preflight.content == b""
+    _still_serving(http)
+
+
+def test_a_websocket_to_the_chat_route_is_refused_as_on_any_http_route(
+    http: httpx.Client, echo_gateway: GatewayProcess
+) -> None:
+    base = echo_gateway.url.replace("http://", "ws://", 1)
+    for path in ("/v1/chat/completions", "/v1/models"):  # the raw route, a Litestar one
+        with pytest.raises(InvalidStatus) as refused:
+            websocket_connect(base + path, open_timeout=10)
+        assert refused.value.response.status_code == 403, path
     _still_serving(http)
 
 

@@ -4,10 +4,10 @@ The route is a raw ASGI handler (Litestar's ``@asgi``), not a ``@post`` one: the
 route skips Litestar's handler machinery (the kwargs model, the signature model's
 validation of ``request`` and the dependency, the exit stack, ``to_response``), about 20 us
 of a JSON request's 270 under load (``bench.profile_path``). What that machinery did is
-done here: ``OPTIONS`` (``204`` with ``Allow``), ``405`` for any other method, the one
-dependency (``chat_api``, the app's, resolved as Litestar would), the body cap (the app's,
-in ``read_body``). The router, the exception handlers, ``before_send`` and the wrappers
-around the app are Litestar's as for every route.
+done here: ``OPTIONS`` (``204`` with ``Allow``), ``405`` for any other method, the router's
+``404`` for a websocket, the one dependency (``chat_api``, the app's, resolved as Litestar
+would), the body cap (the app's, in ``read_body``). The router, the exception handlers,
+``before_send`` and the wrappers around the app are Litestar's as for every route.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, asgi
-from litestar.exceptions import MethodNotAllowedException
+from litestar.enums import ScopeType
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.types import Receive, Scope, Send
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
@@ -67,7 +68,9 @@ _OPTIONS_HEAD = [(b"allow", _ALLOW.encode())]
 
 @asgi(CHAT_PATH, name="chat_completions", copy_scope=False)
 async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
-    method = scope["method"]  # type: ignore[typeddict-item]
+    if scope["type"] != ScopeType.HTTP:
+        raise NotFoundException  # a websocket here: the router's answer on an HTTP path
+    method = scope["method"]
     if method != "POST":
         if method != "OPTIONS":
             raise MethodNotAllowedException(headers={"allow": _ALLOW})
