@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report
+from bench import latency_ratio, report
 from bench.long_run import run_long
 from bench.probe import ProbeError
 from bench.processes import StartError, compile_bytecode, pinned_redis
@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--connections", type=int, default=32, help="wrk connections")
     run.add_argument("--rate", type=float, default=100.0, help="paced probe, requests/s")
     run.add_argument("--paced-count", type=int, help="paced probe, requests per scenario")
+    run.add_argument("--side-by-side-rounds", type=int, default=4,
+                     help="rounds of the latency measured side by side (0: none); run when "
+                          "portkey-json / portkey-stream are among the scenarios")
+    run.add_argument("--side-by-side-block", type=int, default=300,
+                     help="paced requests to each target a round, side by side")
     run.add_argument("--long-scenario", default="openai-json", choices=sorted(BY_NAME))
     run.add_argument("--long-requests", type=int, default=200_000)
     return parser
@@ -124,6 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"redis for the controls: {redis_url}", flush=True)
         with mock_upstream(options) as mock_port:
             results = [_run_one(scenario, options, mock_port) for scenario in scenarios]
+            side_by_side = _side_by_side(args, {s.name for s in scenarios}, options, mock_port)
+            if side_by_side:
+                document["side_by_side"] = side_by_side
             if args.long:
                 document["long"] = _long(args, options, mock_port)
         if args.slow or args.slow_only:
@@ -142,6 +150,14 @@ def _run(args: argparse.Namespace) -> int:
     if document["anchors"]:
         print("\nRatios to Portkey, measured in this run (x = ours / Portkey's):")
         print(report.anchor_table(document["anchors"]))
+    if "side_by_side" in document:
+        print("\nLatency side by side: each target in turn, in blocks of paced requests, in one "
+              "window (the machine's drift falls on all alike):")
+        for kind, result in document["side_by_side"].items():
+            if result.get("status") == "failed":
+                print(f"{kind}: failed: {result['reason']}")
+            else:
+                print("\n".join(latency_ratio.lines(result)))
     out = args.out or BENCH_DIR / "results" / f"{document['started_at'].replace(':', '')}.json"
     report.write_json(out, document)
     if "slow_streams" in document:
@@ -153,11 +169,37 @@ def _run(args: argparse.Namespace) -> int:
                or (name.startswith("gateway") and _lost_streams(r))]  # fmt: skip
     if document.get("long", {}).get("status") == "failed":
         failed.append("long")
+    failed += [f"side-by-side-{kind}" for kind, r in document.get("side_by_side", {}).items()
+               if r.get("status") == "failed"]  # fmt: skip
     if failed:
         print(f"FAILED: {', '.join(failed)}; process logs in {log_dir}", file=sys.stderr)
         return 1
     shutil.rmtree(log_dir, ignore_errors=True)
     return 0
+
+
+def _side_by_side(
+    args: argparse.Namespace, names: set[str], options: Options, mock_port: int
+) -> dict:
+    """The added latency of ours and Portkey's measured in turn (``bench.latency_ratio``), for
+    each kind whose Portkey scenario is in the run; a failure is reported, not raised."""
+    measured: dict = {}
+    if args.side_by_side_rounds <= 0:
+        return measured
+    for kind, stream in (("json", False), ("stream", True)):
+        if f"portkey-{kind}" not in names:
+            continue
+        started = time.monotonic()
+        try:
+            measured[kind] = latency_ratio.measure(
+                options, mock_port, stream, args.side_by_side_rounds, args.side_by_side_block
+            )
+            status = "ok"
+        except _FAILURES as error:
+            measured[kind] = {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
+            status = "failed"
+        print(f"side by side, {kind}: {status} ({time.monotonic() - started:.1f} s)", flush=True)
+    return measured
 
 
 def _lost_streams(result: dict) -> bool:

@@ -12,7 +12,8 @@ times, so whatever the machine does meanwhile falls on every target alike:
 
 Prints each round's p50s, then the added p50 and p99 over all rounds and their ratios to
 Portkey's (``--stream``: the first byte of streamed answers instead of whole JSON answers).
-Without Portkey installed (``bench.anchors``), it says so and prints ours alone.
+Without Portkey installed (``bench.anchors``), it says so and prints ours alone. ``bench run``
+does the same at the end of its run (``measure``; its ``--side-by-side-rounds``).
 """
 
 from __future__ import annotations
@@ -99,6 +100,43 @@ def _block(target: Target, count: int, stream: bool) -> list[float]:
     return [sample.first_byte_s if stream else sample.total_s for sample in samples]
 
 
+def measure(
+    options: runner.Options, mock: int, stream: bool, rounds: int, block: int
+) -> dict:
+    """The targets of ``scenario_names(stream)`` started against ``mock``, warmed, then
+    ``rounds`` rounds of ``block`` paced requests to each in turn (printing each round's
+    p50s): each target's added p50 and p99 and their ratios to Portkey's (``added_ms``)."""
+    with ExitStack() as stack:
+        targets = list(_targets(stack, options, mock, stream))
+        for target in targets:  # warm: the first requests of a process are its slowest
+            uvloop.run(probe.paced(HOST, target.port, target.request, _WARM_RATE, _WARM_COUNT))
+        seconds: dict[str, list[float]] = {target.name: [] for target in targets}
+        for round_index in range(rounds):
+            medians = []
+            for target in targets:
+                samples = _block(target, block, stream)
+                seconds[target.name] += samples
+                medians.append(f"{target.name} {1000 * statistics.median(samples):.3f}")
+            print(f"round {round_index} p50 ms: " + ", ".join(medians), flush=True)
+    direct, *measured = targets
+    added = added_ms(seconds[direct.name], {t.name: seconds[t.name] for t in measured})
+    return {"rate": _RATE, "rounds": rounds, "block": block, "stream": stream, "added": added}
+
+
+def lines(result: dict) -> list[str]:
+    """``measure``'s result as the lines ``main`` prints."""
+    what = "stream first byte" if result["stream"] else "JSON answer"
+    head = (f"added latency of a {what} at {result['rate']:g} req/s, "
+            f"{result['rounds']} x {result['block']} each:")  # fmt: skip
+    rows = [head]
+    for name, added in result["added"].items():
+        ratios = ""
+        if "p50_x" in added:
+            ratios = f"  ({added['p50_x']}x / {added['p99_x']}x Portkey's)"
+        rows.append(f"  {name:20s} p50 +{added['p50']:.3f} ms, p99 +{added['p99']:.3f} ms{ratios}")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
@@ -109,26 +147,8 @@ def main() -> int:
     with ExitStack() as stack:
         stack.enter_context(processes.pinned_redis(options.load_core, options.log_dir))
         mock = stack.enter_context(runner.mock_upstream(options))
-        targets = list(_targets(stack, options, mock, args.stream))
-        for target in targets:  # warm: the first requests of a process are its slowest
-            uvloop.run(probe.paced(HOST, target.port, target.request, _WARM_RATE, _WARM_COUNT))
-        seconds: dict[str, list[float]] = {target.name: [] for target in targets}
-        for round_index in range(args.rounds):
-            medians = []
-            for target in targets:
-                block = _block(target, args.block, args.stream)
-                seconds[target.name] += block
-                medians.append(f"{target.name} {1000 * statistics.median(block):.3f}")
-            print(f"round {round_index} p50 ms: " + ", ".join(medians), flush=True)
-    direct, *measured = targets
-    figures = added_ms(seconds[direct.name], {t.name: seconds[t.name] for t in measured})
-    what = "stream first byte" if args.stream else "JSON answer"
-    print(f"added latency of a {what} at {_RATE:g} req/s, {args.rounds} x {args.block} each:")
-    for name, added in figures.items():
-        ratios = ""
-        if "p50_x" in added:
-            ratios = f"  ({added['p50_x']}x / {added['p99_x']}x Portkey's)"
-        print(f"  {name:20s} p50 +{added['p50']:.3f} ms, p99 +{added['p99']:.3f} ms{ratios}")
+        result = measure(options, mock, args.stream, args.rounds, args.block)
+    print("\n".join(lines(result)))
     return 0
 
 

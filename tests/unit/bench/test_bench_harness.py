@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from bench import __main__ as bench_main
 from bench import first_byte, hop_floor, instructions, latency_ratio, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
+from bench.probe import ProbeError
 from bench.slow_streams import Tally, _Stream, percentiles_ms
 
 
@@ -212,3 +214,40 @@ def test_latency_ratio_reports_added_percentiles_and_their_share_of_portkeys() -
     alone = latency_ratio.added_ms(direct, {"openai-json": ours})
     assert alone == {"openai-json": {"p50": 0.5, "p99": 1.0}}  # no anchor: no ratios
     assert latency_ratio.scenario_names(stream=True)[::3] == ["direct-openai-stream", "portkey-stream"]
+
+
+def test_latency_ratio_lines_name_each_target_and_its_share() -> None:
+    result = {"rate": 100.0, "rounds": 4, "block": 300, "stream": True, "added": {
+        "openai-stream": {"p50": 0.6, "p99": 1.2, "p50_x": 0.45, "p99_x": 0.14},
+        "portkey-stream": {"p50": 1.333, "p99": 8.5, "p50_x": 1.0, "p99_x": 1.0},
+    }}  # fmt: skip
+    head, ours, anchor = latency_ratio.lines(result)
+    assert head == "added latency of a stream first byte at 100 req/s, 4 x 300 each:"
+    assert ours.split() == ["openai-stream", "p50", "+0.600", "ms,", "p99", "+1.200", "ms",
+                            "(0.45x", "/", "0.14x", "Portkey's)"]  # fmt: skip
+    assert "+1.333" in anchor
+
+
+def test_bench_run_measures_side_by_side_only_the_kinds_whose_anchor_is_in_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[bool, int, int]] = []
+
+    def measure(options: object, mock: int, stream: bool, rounds: int, block: int) -> dict:
+        calls.append((stream, rounds, block))
+        if stream:
+            raise ProbeError("portkey-stream: 3 answers not 200")
+        return {"added": {}}
+
+    monkeypatch.setattr(latency_ratio, "measure", measure)
+    args = bench_main._parser().parse_args(["run", "--side-by-side-rounds", "2"])
+    both = {"openai-json", "portkey-json", "portkey-stream"}
+    found = bench_main._side_by_side(args, both, None, 1)  # type: ignore[arg-type]
+    assert calls == [(False, 2, 300), (True, 2, 300)]
+    assert found["json"] == {"added": {}}
+    assert found["stream"]["status"] == "failed" and "not 200" in found["stream"]["reason"]
+    calls.clear()
+    assert bench_main._side_by_side(args, {"openai-json"}, None, 1) == {}  # type: ignore[arg-type]
+    off = bench_main._parser().parse_args(["run", "--side-by-side-rounds", "0"])
+    assert bench_main._side_by_side(off, both, None, 1) == {}  # type: ignore[arg-type]
+    assert calls == []
