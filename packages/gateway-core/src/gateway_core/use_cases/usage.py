@@ -76,7 +76,7 @@ class UsageTracker:
         event = self.event(
             key_id=key_id, model=model, provider=provider, usage=usage, cache_hit=cache_hit
         )
-        await self._sink.record(event)
+        await self.append(event)
         return event
 
     async def append(self, event: UsageEvent) -> None:
