@@ -103,28 +103,36 @@ def test_unknown_route_is_404_and_wrong_method_is_405(http: httpx.Client) -> Non
     assert _assert_openai_error(http.get("/v1/chat/completions"), 405)["code"] == "method_not_allowed"
 
 
+RAW_ROUTES = ("/v1/chat/completions", "/v1/responses", "/v1/messages")
+"""The front doors' POST routes, raw ASGI (routes/raw_post.py)."""
+
+
+@pytest.mark.parametrize("path", RAW_ROUTES)
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "HEAD"])
-def test_the_chat_route_refuses_other_methods_naming_its_own(
-    http: httpx.Client, method: str
+def test_a_front_door_refuses_other_methods_naming_its_own(
+    http: httpx.Client, method: str, path: str
 ) -> None:
-    # The chat route is raw ASGI (routes/chat.py): it answers these itself, as Litestar's
-    # router answers them for every other route.
-    response = http.request(method, "/v1/chat/completions")
+    # The raw routes answer these themselves, as Litestar's router answers them for every
+    # other route: OpenAI-shaped, the Messages door's included (its own errors are
+    # Anthropic-shaped; a 405 was never its).
+    response = http.request(method, path)
     assert response.status_code == 405
     assert response.headers["allow"] == "OPTIONS, POST"
     if method != "HEAD":
-        assert _assert_openai_error(response, 405)["code"] == "method_not_allowed"
-    preflight = http.options("/v1/chat/completions")
+        error = _assert_openai_error(response, 405)
+        assert error["code"] == "method_not_allowed"
+        assert error["message"] == f"Method {method} is not allowed on {path}."
+    preflight = http.options(path)
     assert (preflight.status_code, preflight.headers["allow"]) == (204, "OPTIONS, POST")
     assert preflight.content == b""
     _still_serving(http)
 
 
-def test_a_websocket_to_the_chat_route_is_refused_as_on_any_http_route(
+def test_a_websocket_to_a_front_door_is_refused_as_on_any_http_route(
     http: httpx.Client, echo_gateway: GatewayProcess
 ) -> None:
     base = echo_gateway.url.replace("http://", "ws://", 1)
-    for path in ("/v1/chat/completions", "/v1/models"):  # the raw route, a Litestar one
+    for path in (*RAW_ROUTES, "/v1/models"):  # the raw routes, a Litestar one
         with pytest.raises(InvalidStatus) as refused:
             websocket_connect(base + path, open_timeout=10)
         assert refused.value.response.status_code == 403, path

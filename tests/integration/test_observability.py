@@ -88,6 +88,19 @@ def test_each_request_gets_one_json_line_and_is_counted(gateway: GatewayProcess)
     assert "obs-chat-1" not in text and "/no/such/route" not in text
 
 
+def test_a_wrong_method_is_unmatched_on_a_front_door_as_on_any_route(
+    gateway: GatewayProcess,
+) -> None:
+    # The router's 405 comes before any route matched; the raw front doors answer it
+    # themselves (routes/raw_post.py) and say so alike.
+    paths = ("/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/embeddings")
+    for path in paths:
+        assert httpx.put(f"{gateway.url}{path}", timeout=10).status_code == 405
+    text = httpx.get(f"{gateway.url}/metrics", timeout=10).text
+    refused = {"route": "unmatched", "method": "PUT", "status": "405"}
+    assert _metric(text, "llm_gateway_requests_total", **refused) == len(paths)
+
+
 def test_metrics_is_prometheus_text_and_open(gateway: GatewayProcess) -> None:
     response = httpx.get(f"{gateway.url}/metrics", timeout=10)
     assert response.status_code == 200

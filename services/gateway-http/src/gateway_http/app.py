@@ -24,7 +24,7 @@ from gateway_http.observability import install_observability
 from gateway_http.observability.tracing import install_tracing
 from gateway_http.reload.install import baseline as reload_baseline
 from gateway_http.reload.install import start_config_reload
-from gateway_http.routes.chat import CHAT_METHODS, chat_completions
+from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.health import health, ready
 from gateway_http.routes.messages import MESSAGES_ROUTES
@@ -32,6 +32,7 @@ from gateway_http.routes.metrics import prometheus_metrics
 from gateway_http.routes.models import list_models, retrieve_model
 from gateway_http.routes.openapi import docs_page, openapi_document
 from gateway_http.routes.options import with_options
+from gateway_http.routes.raw_post import served_methods as raw_served_methods
 from gateway_http.routes.responses import RESPONSES_ROUTES
 from gateway_http.routes.sessions import create_session, delete_session, read_session
 from gateway_http.routes.tools import execute_tool_route, list_tools
@@ -69,12 +70,13 @@ ROUTES = [
 
 def served_methods(handler: BaseRouteHandler) -> frozenset[str]:
     """The methods a route of ``ROUTES`` serves (``OPTIONS`` aside): an HTTP handler's own,
-    the raw ASGI chat route's ``CHAT_METHODS``."""
+    a raw front door's (``routes.raw_post``)."""
     if isinstance(handler, HTTPRouteHandler):
         return frozenset(handler.http_methods)
-    if handler is chat_completions:
-        return CHAT_METHODS
-    raise TypeError(f"{handler} serves no methods this app knows of")
+    raw = raw_served_methods(handler)
+    if raw is None:
+        raise TypeError(f"{handler} serves no methods this app knows of")
+    return raw
 
 
 async def _resolve(provider: providers.Provider[Any]) -> Any:

@@ -80,8 +80,8 @@ async def read_body(request: Request[Any, Any, Any]) -> bytes:
 
 
 def _body_cap(request: Request[Any, Any, Any]) -> float:
-    """The route's ``request_max_body_size`` as Litestar resolves it; a raw ASGI route (the
-    chat route) has none of its own and takes the app's."""
+    """The route's ``request_max_body_size`` as Litestar resolves it; a raw ASGI route (a front
+    door's ``POST``) has none of its own and takes the app's."""
     resolve = getattr(request.route_handler, "resolve_request_max_body_size", None)
     if resolve is not None:
         cap: int | None = resolve()

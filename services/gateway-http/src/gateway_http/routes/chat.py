@@ -1,13 +1,7 @@
 """``POST /v1/chat/completions``: JSON, or SSE when ``stream`` is true.
 
-The route is a raw ASGI handler (Litestar's ``@asgi``), not a ``@post`` one: the busiest
-route skips Litestar's handler machinery (the kwargs model, the signature model's
-validation of ``request`` and the dependency, the exit stack, ``to_response``), about 20 us
-of a JSON request's 270 under load (``bench.profile_path``). What that machinery did is
-done here: ``OPTIONS`` (``204`` with ``Allow``), ``405`` for any other method, the router's
-``404`` for a websocket, the one dependency (``chat_api``, the app's, resolved as Litestar
-would), the body cap (the app's, in ``read_body``). The router, the exception handlers,
-``before_send`` and the wrappers around the app are Litestar's as for every route.
+A raw ASGI route (``routes/raw_post.py``): the busiest route skips Litestar's handler
+machinery, about 20 us of a JSON request's 270 under load (``bench.profile_path``).
 """
 
 from __future__ import annotations
@@ -17,10 +11,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from litestar import Request, Response, asgi
-from litestar.enums import ScopeType
-from litestar.exceptions import MethodNotAllowedException, NotFoundException
-from litestar.types import Receive, Scope, Send
+from litestar import Request, Response
 
 from gateway_core.domain.cache_keys import CacheUse, cache_use_from_header
 from gateway_core.domain.chat import ChatChunk
@@ -33,6 +24,7 @@ from gateway_http.ids import new_id
 from gateway_http.media import require_json
 from gateway_http.raw_request import header_values, read_body
 from gateway_http.request_record import RequestRecord, record_of
+from gateway_http.routes.raw_post import raw_post
 from gateway_http.schemas.chat import (
     ChatCompletionBody,
     decode_chat_body,
@@ -60,31 +52,10 @@ _BODY_CACHE = {
 
 
 CHAT_PATH = "/v1/chat/completions"
-CHAT_METHODS = frozenset({"POST"})
-"""What the route serves (besides ``OPTIONS``): the OpenAPI document and ``Allow`` say so."""
-_ALLOW = ", ".join(sorted({*CHAT_METHODS, "OPTIONS"}))
-_OPTIONS_HEAD = [(b"allow", _ALLOW.encode())]
 
 
-@asgi(CHAT_PATH, name="chat_completions", copy_scope=False)
-async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] != ScopeType.HTTP:
-        raise NotFoundException  # a websocket here: the router's answer on an HTTP path
-    method = scope["method"]
-    if method != "POST":
-        if method != "OPTIONS":
-            raise MethodNotAllowedException(headers={"allow": _ALLOW})
-        await send({"type": "http.response.start", "status": 204, "headers": _OPTIONS_HEAD})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return
-    app = scope["litestar_app"]
-    request: Request[Any, Any, Any] = Request(scope, receive, send)
-    chat_api: ChatApi = await app.dependencies["chat_api"]()
-    response = await _answer(request, chat_api)
-    await response.to_asgi_response(None, request)(scope, receive, send)
-
-
-async def _answer(
+@raw_post(CHAT_PATH, name="chat_completions", dependency="chat_api")
+async def chat_completions(
     request: Request[Any, Any, Any], chat_api: ChatApi
 ) -> Response[bytes] | EventStream:
     caller = await chat_api.callers.of(request)

@@ -51,6 +51,7 @@ from gateway_http.routes.native_forwarding import (
     json_answer,
     translated_fallback,
 )
+from gateway_http.routes.raw_post import raw_post
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
     NativeRoute,
@@ -75,11 +76,13 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 TOKEN_COUNT_HEADER = "x-gateway-token-count"
 
 
-@post("/v1/messages", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
-async def create_message(
-    request: Request, messages_door: NamedDependency[MessagesDoor]
-) -> Response | EventStream:
-    door = messages_door
+@raw_post(
+    "/v1/messages",
+    name="create_message",
+    dependency="messages_door",
+    exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS,
+)
+async def create_message(request: Request, door: MessagesDoor) -> Response | EventStream:
     caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_messages_body(await read_body(request))

@@ -4,7 +4,7 @@ Litestar 2 answers ``OPTIONS`` by itself, but on a path served by several handle
 ``DELETE /v1/sessions/{id}``, the admin keys) it names only the first handler's methods
 (litestar-org/litestar#4169, fixed in Litestar 3). An ``OPTIONS`` handler registered before
 the path's other handlers takes the place of Litestar's, with the whole list. A raw ASGI
-route (the chat route) answers its own ``OPTIONS``.
+route (a front door's ``POST``, ``routes/raw_post.py``) answers its own ``OPTIONS``.
 """
 
 from __future__ import annotations

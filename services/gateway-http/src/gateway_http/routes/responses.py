@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Request, Response, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
@@ -62,6 +62,7 @@ from gateway_http.routes.native_forwarding import (
     json_answer,
     translated_fallback,
 )
+from gateway_http.routes.raw_post import raw_post
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
     NativeRoute,
@@ -88,11 +89,8 @@ class ResponseNotFoundError(NotFoundError):
     code = "response_not_found"
 
 
-@post("/v1/responses", status_code=200)
-async def create_response(
-    request: Request, responses_door: NamedDependency[ResponsesDoor]
-) -> Response | EventStream:
-    door = responses_door
+@raw_post("/v1/responses", name="create_response", dependency="responses_door")
+async def create_response(request: Request, door: ResponsesDoor) -> Response | EventStream:
     caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_responses_body(await read_body(request))
