@@ -123,3 +123,29 @@ async def test_under_the_guarded_server_no_watcher_reads_receive() -> None:
     assert await _send_rest(events(), client.send, receive, watch=False)  # type: ignore[arg-type]
     assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"a", True), (b"end", False)]
     assert received == 0
+
+
+async def test_middle_events_are_written_directly_until_the_writer_declines() -> None:
+    """``write`` (``direct_body.body_writer``) takes the middle events while it can; one it
+    declines (the client's flow control, say) takes the server's ``send``, which waits for
+    the client as uvicorn's does; the end always takes the wrappers' ``send``."""
+    client, server = Client(), Client()
+    written: list[bytes] = []
+    declining = {b"c"}
+
+    def write(body: bytes) -> bool:
+        if body in declining:
+            return False
+        written.append(body)
+        return True
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        for event in (b"a", b"b", b"c", b"d"):
+            yield event
+        yield FinalEvent(b"end")
+
+    sent = await _send_rest(events(), client.send, client.receive, server.send, write=write)  # type: ignore[arg-type]
+    assert sent is True
+    assert written == [b"a", b"b", b"d"]
+    assert [(m["body"], m["more_body"]) for m in server.sent] == [(b"c", True)]
+    assert [(m["body"], m["more_body"]) for m in client.sent] == [(b"end", False)]

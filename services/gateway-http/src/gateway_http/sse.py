@@ -25,7 +25,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
-from gateway_core.domain.relay_tap import RelayTap
+from gateway_core.domain.relay_tap import BodyWriter, RelayTap
 from gateway_http.direct_body import UVICORN_SEND, body_writer, hold_writes, release_writes
 from gateway_http.whole_json import encode_headers
 
@@ -159,11 +159,14 @@ async def _arm_tap_and_send_rest(
     receive: Receive,
     send: Send,
 ) -> None:
-    """The tap armed (once the first event is out), then the rest."""
-    if first is not None and tap is not None:
-        tap.write = body_writer(scope)
+    """The tap armed (once the first event is out), then the rest, the middle events written
+    straight to the connection too where they can be (``direct_body.body_writer``)."""
+    write = body_writer(scope) if first is not None else None
+    if tap is not None:
+        tap.write = write
     watch = UVICORN_SEND not in scope  # under the guarded protocol, a client's exit cancels us
-    await _send_rest(events, send, receive, scope.get(SERVER_SEND, send), watch=watch)  # type: ignore[arg-type,unused-ignore]
+    middle = scope.get(SERVER_SEND, send)
+    await _send_rest(events, send, receive, middle, watch=watch, write=write)  # type: ignore[arg-type,unused-ignore]
 
 
 async def _send_rest(
@@ -173,9 +176,12 @@ async def _send_rest(
     send_middle: Send | None = None,
     *,
     watch: bool = True,
+    write: BodyWriter | None = None,
 ) -> bool:
     """The events after the first, then the body's end; ``False`` if the client left first.
-    ``send_middle``: where the events that do not end the body go (``send`` by default).
+    ``send_middle``: where the events that do not end the body go (``send`` by default);
+    ``write``: tried first for them (``direct_body.body_writer``; when it declines, the event
+    takes ``send_middle``).
 
     A client that leaves stops the stream at once, wherever it waits (most often on the
     upstream's next event), as Litestar's ``send_body`` does with an anyio task group and a
@@ -191,11 +197,11 @@ async def _send_rest(
             async with asyncio.timeout(None) as scope:
                 watcher = asyncio.get_running_loop().create_task(_watch(receive, scope))
                 try:
-                    ended = await _send_all(events, send, middle, watcher)
+                    ended = await _send_all(events, send, middle, write, watcher)
                 finally:
                     watcher.cancel()
         else:
-            ended = await _send_all(events, send, middle)
+            ended = await _send_all(events, send, middle, write)
     except TimeoutError:
         return False
     finally:
@@ -214,12 +220,19 @@ async def _send_all(
     events: AsyncIterator[bytes],
     send: Send,
     middle: Send,
+    write: BodyWriter | None = None,
     watcher: asyncio.Task[None] | None = None,
 ) -> bool:
-    """Sends ``events`` until a ``FinalEvent`` ends the body (``True``) or they run out."""
+    """Sends ``events`` until a ``FinalEvent`` ends the body (``True``) or they run out.
+
+    A middle event is written straight to the connection when ``write`` can (the bytes
+    uvicorn's ``send`` would write, without its coroutine, its message dict and Litestar's
+    ``before_send`` wrapper around it: a translated stream's events, each its own); when it
+    declines (the client's flow control, a client gone), ``middle`` does what ``send`` does."""
     async for event in events:
         if type(event) is not FinalEvent:
-            await middle({"type": "http.response.body", "body": event, "more_body": True})
+            if write is None or not write(event):
+                await middle({"type": "http.response.body", "body": event, "more_body": True})
             continue
         body: HTTPResponseBodyEvent = {
             "type": "http.response.body", "body": event, "more_body": False
