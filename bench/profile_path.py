@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import payloads, processes
@@ -34,9 +35,16 @@ from bench.scenarios import BY_NAME, gateway_env
 HOST = "127.0.0.1"
 
 
-def _serve(port: int, result_path: str, profile_path: str | None) -> None:
+def _serve(
+    port: int,
+    result_path: str,
+    profile_path: str | None,
+    on_start: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
     """The gateway, as ``cli serve`` runs it, in this process; SIGUSR1 starts the measure,
-    SIGUSR2 ends it and writes the CPU seconds (and the profile) out."""
+    SIGUSR2 ends it and writes the CPU seconds (and the profile) out. ``on_start`` and
+    ``on_stop``: a caller's own measure, started and ended with it."""
     import cProfile
     import math
 
@@ -52,6 +60,8 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
     gc_pauses = _record_gc_pauses(marks) if gc_pauses_path else None
 
     def start(*_: object) -> None:
+        if on_start is not None:
+            on_start()
         marks["cpu"] = _cpu_seconds()
         if profiler is not None:
             profiler.enable()
@@ -64,6 +74,8 @@ def _serve(port: int, result_path: str, profile_path: str | None) -> None:
         if gc_pauses_path and gc_pauses is not None:  # before the CPU file its reader waits on
             Path(gc_pauses_path).write_text("".join(gc_pauses))
             gc_pauses.clear()
+        if on_stop is not None:  # before the CPU file its reader waits on
+            on_stop()
         Path(result_path).write_text(str(cpu))
 
     signal.signal(signal.SIGUSR1, start)

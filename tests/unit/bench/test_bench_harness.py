@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from bench import __main__ as bench_main
-from bench import first_byte, hop_floor, instructions, latency_ratio, processes, report
+from bench import first_byte, hop_floor, idle_gaps, instructions, latency_ratio, processes, report
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.probe import ProbeError
 from bench.slow_streams import Tally, _Stream, percentiles_ms
@@ -251,3 +251,10 @@ def test_bench_run_measures_side_by_side_only_the_kinds_whose_anchor_is_in_the_r
     off = bench_main._parser().parse_args(["run", "--side-by-side-rounds", "0"])
     assert bench_main._side_by_side(off, both, None, 1) == {}  # type: ignore[arg-type]
     assert calls == []
+
+
+def test_idle_gaps_reads_an_answers_length_and_refuses_a_stream() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 593"
+    assert idle_gaps._content_length(head) == 593
+    with pytest.raises(SystemExit):
+        idle_gaps._content_length(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked")
