@@ -24,12 +24,11 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench import payloads, processes
-from bench.profile_path import _serve
+from bench import processes
+from bench.profile_path import _serve, start_mock
 from bench.scenarios import BY_NAME, gateway_env
 
 HOST = "127.0.0.1"
@@ -128,13 +127,9 @@ def main() -> int:
     if scenario.stream:
         raise SystemExit("a JSON scenario: the time of a stream's answer is its chunks'")
     os.sched_setaffinity(0, {1})  # the client beside the mock
-    headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
-    log_dir = Path(tempfile.mkdtemp(prefix="idle-gaps-"))
-    mock_port, port = processes.free_port(), processes.free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    mock = processes.start("mock", [sys.executable, "-m", "bench.mock_upstream", "--port",
-                                    str(mock_port)], [1], env, log_dir)  # fmt: skip
-    raw = payloads.raw_post(HOST, port, scenario.path, scenario.body, headers)
+    bench = start_mock(scenario, "idle-gaps-")
+    log_dir, env, mock, mock_port = bench.log_dir, bench.env, bench.mock, bench.mock_port
+    port, raw = bench.gateway_port, bench.request
     result = log_dir / "own.txt"
     spinner = None
     gateway = None

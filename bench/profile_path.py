@@ -26,11 +26,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import payloads, processes
 from bench.probe import ConnectionPool
-from bench.scenarios import BY_NAME, gateway_env
+from bench.scenarios import BY_NAME, Scenario, gateway_env
 
 HOST = "127.0.0.1"
 
@@ -157,6 +158,33 @@ async def _drive(port: int, raw: bytes, count: int, concurrency: int) -> None:
         pool.close()
 
 
+@dataclass(frozen=True, slots=True)
+class MockAndRequest:
+    """The mock upstream started on core 1, and what a measured gateway of a scenario needs."""
+
+    log_dir: Path
+    env: dict[str, str]
+    """This process's environment, with ``bench`` importable (the gateway's, before its own)."""
+    mock: processes.Child
+    mock_port: int
+    gateway_port: int
+    """Free, for the gateway to listen on."""
+    request: bytes
+    """The scenario's request, as the client writes it to the gateway."""
+
+
+def start_mock(scenario: Scenario, log_prefix: str) -> MockAndRequest:
+    """The mock on core 1 (the caller stops it: ``processes.stop``), and the rest."""
+    headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
+    log_dir = Path(tempfile.mkdtemp(prefix=log_prefix))
+    mock_port, gateway_port = processes.free_port(), processes.free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    mock = processes.start("mock", [sys.executable, "-m", "bench.mock_upstream", "--port",
+                                    str(mock_port)], [1], env, log_dir)  # fmt: skip
+    request = payloads.raw_post(HOST, gateway_port, scenario.path, scenario.body, headers)
+    return MockAndRequest(log_dir, env, mock, mock_port, gateway_port, request)
+
+
 def start_measured(
     port: int, result: Path, profile: str, env: dict[str, str], log_dir: Path
 ) -> processes.Child:
@@ -203,13 +231,9 @@ def main() -> int:
         return 0
 
     scenario = BY_NAME[args.scenario]
-    headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
-    log_dir = Path(tempfile.mkdtemp(prefix="profile-path-"))
-    mock_port, gateway_port = processes.free_port(), processes.free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    mock = processes.start("mock", [sys.executable, "-m", "bench.mock_upstream", "--port",
-                                    str(mock_port)], [1], env, log_dir)  # fmt: skip
-    raw = payloads.raw_post(HOST, gateway_port, scenario.path, scenario.body, headers)
+    bench = start_mock(scenario, "profile-path-")
+    log_dir, env, mock, mock_port = bench.log_dir, bench.env, bench.mock, bench.mock_port
+    gateway_port, raw = bench.gateway_port, bench.request
     figures = []
     services = contextlib.ExitStack()
     try:
