@@ -85,6 +85,10 @@ def test_messages_accepts_the_anthropic_key_header(replicas: Replicas, fake_upst
         stranger.messages.create(model=VENDOR_MODELS["openai"], max_tokens=10,
                                  messages=[{"role": "user", "content": "hi"}])  # fmt: skip
     assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    with pytest.raises(anthropic.AuthenticationError) as counted:
+        stranger.messages.count_tokens(model=VENDOR_MODELS["openai"],
+                                       messages=[{"role": "user", "content": "hi"}])  # fmt: skip
+    assert counted.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
 
 
 def test_every_responses_route_refuses_a_bad_key(replicas: Replicas, fake_upstream: FakeUpstream) -> None:

@@ -27,7 +27,8 @@ from litestar.handlers import HTTPRouteHandler
 
 from gateway_http.app import ROUTES
 from gateway_http.routes.chat import chat_completions
-from gateway_http.routes.messages import create_message
+from gateway_http.routes.embeddings import create_embeddings
+from gateway_http.routes.messages import count_tokens, create_message
 from gateway_http.routes.responses import create_response
 from tests.integration.gateway_controls import (
     ANTHROPIC_PROVIDER_KEY_VARIABLE,
@@ -53,7 +54,11 @@ PROVIDER_CANARY = f"sk-provider-canary-{secrets.token_hex(12)}"
 ANTHROPIC_CANARY = f"sk-ant-canary-{secrets.token_hex(12)}"
 PROTECTED = [("POST", CHAT), ("GET", "/v1/models"), ("POST", "/v1/sessions"),
              ("GET", "/v1/sessions/abc"), ("DELETE", "/v1/sessions/abc"), ("GET", "/v1/tools"),
-             ("POST", "/v1/tools/execute"), ("GET", USAGE)]  # fmt: skip
+             ("POST", "/v1/tools/execute"), ("GET", USAGE), ("POST", "/v1/embeddings")]  # fmt: skip
+
+
+RAW_DOORS = (chat_completions, create_embeddings, create_response, create_message, count_tokens)
+"""The raw ASGI POST routes (routes/raw_post.py)."""
 
 
 @dataclass(frozen=True)
@@ -161,10 +166,13 @@ def test_every_v1_route_asks_who_is_calling() -> None:
     for handler in v1:
         if not isinstance(handler, HTTPRouteHandler):
             # The front doors' POST routes are raw ASGI: each asks its door's callers itself.
-            # The test above sends the chat route every bad key; the Responses and Messages
-            # doors refuse one through their SDKs (e2e/test_responses_replicas.py).
-            assert handler in (chat_completions, create_response, create_message)
-            assert handler is not chat_completions or ("POST", CHAT) in PROTECTED
+            # The test above sends chat and embeddings every bad key; the Responses and
+            # Messages doors (count_tokens too) refuse one through their SDKs
+            # (e2e/test_responses_replicas.py).
+            assert handler in RAW_DOORS, handler.paths
+            assert handler in (create_response, create_message, count_tokens) or {
+                ("POST", path) for path in handler.paths
+            } <= set(PROTECTED)
             continue
         # The Responses and Messages doors get their caller from their one dependency
         # (door.chat.callers.of).

@@ -103,7 +103,10 @@ def test_unknown_route_is_404_and_wrong_method_is_405(http: httpx.Client) -> Non
     assert _assert_openai_error(http.get("/v1/chat/completions"), 405)["code"] == "method_not_allowed"
 
 
-RAW_ROUTES = ("/v1/chat/completions", "/v1/responses", "/v1/messages")
+RAW_ROUTES = (
+    "/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages",
+    "/v1/messages/count_tokens",
+)  # fmt: skip
 """The front doors' POST routes, raw ASGI (routes/raw_post.py)."""
 
 

@@ -14,11 +14,12 @@ from litestar.testing import TestClient
 from gateway_http.app import ROUTES, create_app, served_methods
 from gateway_http.raw_request import read_body
 from gateway_http.routes.chat import chat_completions
-from gateway_http.routes.messages import create_message
+from gateway_http.routes.embeddings import create_embeddings
+from gateway_http.routes.messages import count_tokens, create_message
 from gateway_http.routes.raw_post import raw_post
 from gateway_http.routes.responses import create_response
 
-RAW_DOORS = (chat_completions, create_response, create_message)
+RAW_DOORS = (chat_completions, create_embeddings, create_response, create_message, count_tokens)
 
 
 class _Refused(HTTPException):
@@ -43,35 +44,45 @@ async def _door() -> str:
     return "the door"
 
 
+def _keeper() -> str:
+    resolved.append("keeper")
+    return "the keeper"
+
+
 @raw_post(
-    "/v1/door", name="door", dependency="door", exception_handlers={_Refused: _as_the_door_says}
+    "/v1/door", "door", "keeper", name="door", exception_handlers={_Refused: _as_the_door_says}
 )
-async def _answer(request: Request[Any, Any, Any], door: str) -> Response[dict[str, str]]:
+async def _answer(
+    request: Request[Any, Any, Any], door: str, keeper: str
+) -> Response[dict[str, str]]:
     body = json.loads(await read_body(request))  # Litestar's request.body() is for its routes
     if body.get("refuse"):
         raise _Refused
-    return Response({"door": door, "said": body["say"]}, media_type=MediaType.JSON)
+    return Response(
+        {"door": door, "keeper": keeper, "said": body["say"]}, media_type=MediaType.JSON
+    )
 
 
 def _app() -> Litestar:
     return Litestar(
         route_handlers=[_answer],
-        dependencies={"door": Provide(_door, use_cache=True)},
+        dependencies={
+            "door": Provide(_door, use_cache=True),
+            "keeper": Provide(_keeper, use_cache=True, sync_to_thread=False),
+        },
         exception_handlers={HTTPException: _as_the_app_says},
         logging_config=None,
     )
 
 
-def test_a_post_gets_the_apps_dependency_resolved_once() -> None:
+def test_a_post_gets_the_apps_dependencies_resolved_once() -> None:
     resolved.clear()
     with TestClient(_app()) as client:
         for word in ("one", "two"):
             response = client.post("/v1/door", json={"say": word})
-            assert (response.status_code, response.json()) == (
-                200,
-                {"door": "the door", "said": word},
-            )
-    assert resolved == ["door"]  # the app's Provide, cached as Litestar caches it
+            assert response.status_code == 200
+            assert response.json() == {"door": "the door", "keeper": "the keeper", "said": word}
+    assert resolved == ["door", "keeper"]  # the app's Provides, cached as Litestar caches them
 
 
 def test_what_the_answer_raises_meets_the_routes_own_handlers() -> None:

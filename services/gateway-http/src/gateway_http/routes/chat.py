@@ -54,7 +54,7 @@ _BODY_CACHE = {
 CHAT_PATH = "/v1/chat/completions"
 
 
-@raw_post(CHAT_PATH, name="chat_completions", dependency="chat_api")
+@raw_post(CHAT_PATH, "chat_api", name="chat_completions")
 async def chat_completions(
     request: Request[Any, Any, Any], chat_api: ChatApi
 ) -> Response[bytes] | EventStream:

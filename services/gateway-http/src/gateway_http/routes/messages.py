@@ -18,8 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, post
-from litestar.di import NamedDependency
+from litestar import Request, Response
 
 from gateway_adapters.providers.anthropic.messages_passthrough import FORWARDED_HEADERS
 from gateway_core.domain.request_caps import RequestSize
@@ -78,8 +77,8 @@ TOKEN_COUNT_HEADER = "x-gateway-token-count"
 
 @raw_post(
     "/v1/messages",
+    "messages_door",
     name="create_message",
-    dependency="messages_door",
     exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS,
 )
 async def create_message(request: Request, door: MessagesDoor) -> Response | EventStream:
@@ -205,9 +204,13 @@ async def _sse(
         await stream.aclose()
 
 
-@post("/v1/messages/count_tokens", status_code=200, exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS)
-async def count_tokens(request: Request, messages_door: NamedDependency[MessagesDoor]) -> Response:
-    door = messages_door
+@raw_post(
+    "/v1/messages/count_tokens",
+    "messages_door",
+    name="count_tokens",
+    exception_handlers=ANTHROPIC_EXCEPTION_HANDLERS,
+)
+async def count_tokens(request: Request, door: MessagesDoor) -> Response:
     caller = await door.chat.callers.of(request)
     require_json(request)
     body = decode_messages_body(await read_body(request), counting=True)

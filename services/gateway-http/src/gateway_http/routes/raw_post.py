@@ -6,9 +6,10 @@ For the chat route that was about 20 us of a JSON request's 270 under load
 (``bench.profile_path``), and as much for the Responses and Messages doors. ``raw_post`` serves
 a door's answer without it, doing what that machinery did for these routes:
 
-- ``POST``: the route's one dependency, the app's own (resolved by its ``Provide``, cached as
-  before), handed to the answer with the ``Request``; the body cap is the app's
-  (``raw_request.read_body``); the answer's ``to_asgi_response`` sends it.
+- ``POST``: the route's dependencies, the app's own (each resolved by its ``Provide``, cached
+  as before), handed to the answer after the ``Request``; the body cap is the app's (read the
+  body with ``raw_request.read_body``: Litestar's ``request.body()`` is for its own routes);
+  the answer's ``to_asgi_response`` sends it.
 - ``OPTIONS``: ``204`` with ``Allow: OPTIONS, POST`` (``routes/options.py`` skips raw routes).
 - Any other method: ``405`` with ``Allow``, as the router answers it for every other route:
   rendered by the app's exception handlers (a door's own, the Messages door's Anthropic-shaped
@@ -50,17 +51,18 @@ class Answer(Protocol):
     ) -> Callable[[Scope, Receive, Send], Awaitable[None]]: ...
 
 
-Door = Callable[[Request[Any, Any, Any], Any], Awaitable[Answer]]
+Door = Callable[..., Awaitable[Answer]]
+"""``answer(request, *dependencies)``."""
 
 
 def raw_post(
     path: str,
-    *,
+    *dependencies: str,
     name: str,
-    dependency: str,
     exception_handlers: Mapping[Any, Any] | None = None,
 ) -> Callable[[Door], ASGIRouteHandler]:
-    """``answer(request, dependency)`` served as ``POST path``; see the module docstring."""
+    """``answer(request, *dependencies)`` served as ``POST path``, each dependency the app's
+    of that name; see the module docstring."""
 
     def route(answer: Door) -> ASGIRouteHandler:
         async def serve(scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,8 +84,9 @@ def raw_post(
                 raise MethodNotAllowedException(headers={"allow": _ALLOW})
             app = scope["litestar_app"]
             request: Request[Any, Any, Any] = Request(scope, receive, send)
-            value = await app.dependencies[dependency]()
-            response = await answer(request, value)
+            provided = app.dependencies
+            values = [await provided[dependency]() for dependency in dependencies]
+            response = await answer(request, *values)
             await response.to_asgi_response(None, request)(scope, receive, send)
 
         serve.__name__ = serve.__qualname__ = answer.__name__

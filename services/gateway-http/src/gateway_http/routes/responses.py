@@ -89,7 +89,7 @@ class ResponseNotFoundError(NotFoundError):
     code = "response_not_found"
 
 
-@raw_post("/v1/responses", name="create_response", dependency="responses_door")
+@raw_post("/v1/responses", "responses_door", name="create_response")
 async def create_response(request: Request, door: ResponsesDoor) -> Response | EventStream:
     caller = await door.chat.callers.of(request)
     require_json(request)
