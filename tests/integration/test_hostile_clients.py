@@ -17,11 +17,13 @@ from tests.support.gateway import GatewayProcess
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5
 MAX_CONNECTIONS = 20
+MAX_REQUEST_BYTES = 64 * 1024
 LIMITS = {
     "LLM_GATEWAY_SERVER_MAX_HEADER_BYTES": str(16 * 1024),
     "LLM_GATEWAY_SERVER_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
     "LLM_GATEWAY_SERVER_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
     "LLM_GATEWAY_SERVER_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+    "LLM_GATEWAY_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
 }
 GOOD = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -155,3 +157,42 @@ def test_keep_alive_requests_each_get_their_own_deadline(gateway: GatewayProcess
         for _ in range(3):
             assert client.post("/v1/chat/completions", json=GOOD).status_code == 200
             time.sleep(HEADER_TIMEOUT / 2)
+
+
+def _one_answer(sock: socket.socket) -> tuple[int, bytes]:
+    """One keep-alive answer (with a content-length): its status and body."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {received!r}"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))  # fmt: skip
+    while len(body) < length:
+        body += sock.recv(65536)
+    return _status(head), body
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/embeddings"])
+def test_the_rest_of_a_body_refused_early_is_not_taken_for_the_next_head(
+    gateway: GatewayProcess, path: str
+) -> None:
+    """An announced body over the cap is refused (413) before it is read; a client that sends
+    it anyway, then its next request on the same connection, gets that request served: the
+    rest of the refused body is not counted as the next request's head (it once was: 431)."""
+    oversized = 4 * MAX_REQUEST_BYTES  # well over the head cap too, and no blank line in it
+    with _connect(gateway) as sock:
+        head = (f"POST {path} HTTP/1.1\r\nHost: gateway\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {oversized}\r\n\r\n")  # fmt: skip
+        sock.sendall(head.encode())
+        status, body = _one_answer(sock)
+        assert status == 413, body
+        sock.sendall(b"a" * oversized)
+        good = httpx.Request("POST", f"{gateway.url}/v1/chat/completions", json=GOOD)
+        lines = ["POST /v1/chat/completions HTTP/1.1", "Host: gateway",
+                 "Content-Type: application/json", f"Content-Length: {len(good.content)}"]  # fmt: skip
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + good.content)
+        status, body = _one_answer(sock)
+        assert status == 200, body
+    _still_serving(gateway)

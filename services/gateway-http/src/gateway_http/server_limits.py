@@ -11,6 +11,9 @@ holds them (and the memory of an unfinished header) for ever. This protocol adds
   (or of the previous response ending); otherwise ``408`` and close (a connection that sent
   nothing at all is closed without an answer);
 - ``body_timeout``: the body must arrive within this many seconds of the head: ``408``, close;
+  a request answered before its body was in (``413`` on the announced length) keeps its
+  connection: the rest of its body is read and dropped within that deadline, and the next
+  request's head is counted from the byte after it;
 - ``max_connections``: a connection beyond this many open ones is answered ``503`` with
   ``Retry-After`` and closed at once, before it costs a parser or a buffer.
 
@@ -106,6 +109,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._hung_up: asyncio.Task[None] | None = None
         self._deadline_at: float | None = None
         """When the current phase must be over (loop time); ``None``: no deadline now."""
+        self._body_done = True
+        """The current request's body is all in (its message complete), or there is none yet."""
+        self._head_after_body = False
+        """Its response is complete but its body is not: the next head begins after the body."""
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -172,21 +179,37 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():  # keep-alive: the next head gets its own deadline
-            self._in_head, self._head_bytes, self._head_tail = True, 0, b""
-            self._bytes_this_request = 0
-            self._arm(self.limits.header_timeout)
+        if self.transport.is_closing():
+            return
+        if self._body_done:
+            self._next_head()
+        else:
+            # Answered before its body was in (a 413 on the announced length, say): what the
+            # client still sends is that body, read and dropped by the parser under the body's
+            # deadline, not the next request's head (counted as one, it was refused with 431).
+            self._head_after_body = True
+
+    def _next_head(self) -> None:
+        """Keep-alive: the next head is counted from its first byte and gets its own deadline."""
+        self._in_head, self._head_bytes, self._head_tail = True, 0, b""
+        self._bytes_this_request = 0
+        self._arm(self.limits.header_timeout)
 
     # -- parser callbacks ---------------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._body_done = False
         self._arm(self.limits.body_timeout)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._deadline_at = None  # disarmed: the handle, if any, finds no deadline when it fires
+        self._body_done = True
         super().on_message_complete()
+        if self._head_after_body:
+            self._head_after_body = False
+            self._next_head()
 
     # -- limits -------------------------------------------------------------------------------
 
