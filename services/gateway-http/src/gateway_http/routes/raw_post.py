@@ -64,6 +64,8 @@ def raw_post(
     """``answer(request, *dependencies)`` served as ``POST path``, each dependency the app's
     of that name; see the module docstring."""
 
+    one = dependencies[0] if len(dependencies) == 1 else None
+
     def route(answer: Door) -> ASGIRouteHandler:
         async def serve(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != ScopeType.HTTP:
@@ -85,8 +87,13 @@ def raw_post(
             app = scope["litestar_app"]
             request: Request[Any, Any, Any] = Request(scope, receive, send)
             provided = app.dependencies
-            values = [await provided[dependency]() for dependency in dependencies]
-            response = await answer(request, *values)
+            if one is not None:  # the usual route: no list, no unpacking
+                response = await answer(request, await provided[one]())
+            else:
+                values = []
+                for dependency in dependencies:  # an async comprehension is a function call
+                    values.append(await provided[dependency]())
+                response = await answer(request, *values)
             await response.to_asgi_response(None, request)(scope, receive, send)
 
         serve.__name__ = serve.__qualname__ = answer.__name__
