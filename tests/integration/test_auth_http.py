@@ -30,6 +30,8 @@ from gateway_http.routes.chat import chat_completions
 from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.messages import count_tokens, create_message
 from gateway_http.routes.responses import create_response
+from gateway_http.routes.sessions import create_session
+from gateway_http.routes.tools import execute_tool_route
 from tests.integration.gateway_controls import (
     ANTHROPIC_PROVIDER_KEY_VARIABLE,
     CHAT,
@@ -57,7 +59,8 @@ PROTECTED = [("POST", CHAT), ("GET", "/v1/models"), ("POST", "/v1/sessions"),
              ("POST", "/v1/tools/execute"), ("GET", USAGE), ("POST", "/v1/embeddings")]  # fmt: skip
 
 
-RAW_DOORS = (chat_completions, create_embeddings, create_response, create_message, count_tokens)
+RAW_DOORS = (chat_completions, create_embeddings, create_response, create_message, count_tokens,
+             create_session, execute_tool_route)  # fmt: skip
 """The raw ASGI POST routes (routes/raw_post.py)."""
 
 
@@ -166,7 +169,7 @@ def test_every_v1_route_asks_who_is_calling() -> None:
     for handler in v1:
         if not isinstance(handler, HTTPRouteHandler):
             # The front doors' POST routes are raw ASGI: each asks its door's callers itself.
-            # The test above sends chat and embeddings every bad key; the Responses and
+            # The test above sends the others every bad key; the Responses and
             # Messages doors (count_tokens too) refuse one through their SDKs
             # (e2e/test_responses_replicas.py).
             assert handler in RAW_DOORS, handler.paths

@@ -105,9 +105,9 @@ def test_unknown_route_is_404_and_wrong_method_is_405(http: httpx.Client) -> Non
 
 RAW_ROUTES = (
     "/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages",
-    "/v1/messages/count_tokens",
+    "/v1/messages/count_tokens", "/v1/sessions", "/v1/tools/execute",
 )  # fmt: skip
-"""The front doors' POST routes, raw ASGI (routes/raw_post.py)."""
+"""The POST routes served raw (routes/raw_post.py)."""
 
 
 @pytest.mark.parametrize("path", RAW_ROUTES)

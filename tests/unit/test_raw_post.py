@@ -18,8 +18,13 @@ from gateway_http.routes.embeddings import create_embeddings
 from gateway_http.routes.messages import count_tokens, create_message
 from gateway_http.routes.raw_post import raw_post
 from gateway_http.routes.responses import create_response
+from gateway_http.routes.sessions import create_session
+from gateway_http.routes.tools import execute_tool_route
 
-RAW_DOORS = (chat_completions, create_embeddings, create_response, create_message, count_tokens)
+RAW_DOORS = (
+    chat_completions, create_embeddings, create_response, create_message, count_tokens,
+    create_session, execute_tool_route,
+)  # fmt: skip
 
 
 class _Refused(HTTPException):

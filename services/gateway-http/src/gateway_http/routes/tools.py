@@ -1,13 +1,17 @@
-"""``GET /v1/tools`` and ``POST /v1/tools/execute`` (status rules in docs/API.md, Tools)."""
+"""``GET /v1/tools`` and ``POST /v1/tools/execute`` (status rules in docs/API.md, Tools); the
+``POST`` is a raw ASGI route (``routes/raw_post.py``)."""
 
 from __future__ import annotations
 
-from litestar import Request, get, post
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from gateway_core.use_cases.execute_tool import ExecuteTool
 from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_http.caller import Callers
 from gateway_http.media import require_json
+from gateway_http.raw_request import read_body
+from gateway_http.routes.raw_post import raw_post
 from gateway_http.schemas.tools import decode_execute_tool, tool_result_body
 
 
@@ -21,13 +25,12 @@ async def list_tools(
     ]
 
 
-@post("/v1/tools/execute", status_code=200)
+@raw_post("/v1/tools/execute", "execute_tool", "callers", name="execute_tool_route")
 async def execute_tool_route(
-    request: Request,
-    execute_tool: NamedDependency[ExecuteTool],
-    caller: NamedDependency[ChatCaller],
-) -> dict:
+    request: Request, execute_tool: ExecuteTool, callers: Callers
+) -> Response[dict]:
+    await callers.of(request)  # who calls: a key when authentication is on
     require_json(request)
-    body = decode_execute_tool(await request.body())
+    body = decode_execute_tool(await read_body(request))
     result = await execute_tool.execute(body.tool, body.arguments or {}, body.tool_call_id)
-    return tool_result_body(result)
+    return Response(tool_result_body(result))
