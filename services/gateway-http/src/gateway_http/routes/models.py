@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -14,6 +14,7 @@ from gateway_core.domain.models import ModelInfo
 from gateway_core.domain.routing import RoutingTable
 from gateway_core.errors import ModelNotFoundError
 from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_http.routes.raw_post import app_dependency
 
 
 def _model_object(model_id: str, owned_by: str, description: str) -> dict[str, Any]:
@@ -27,10 +28,9 @@ def _model_object(model_id: str, owned_by: str, description: str) -> dict[str, A
 
 
 @get("/v1/models")
-async def list_models(
-    served_models: NamedDependency[tuple[ModelInfo, ...]], caller: NamedDependency[ChatCaller]
-) -> dict:
+async def list_models(request: Request, caller: NamedDependency[ChatCaller]) -> dict:
     """Needs a key like every ``/v1`` route; a key limited to some models sees only those."""
+    served_models: tuple[ModelInfo, ...] = await app_dependency(request, "served_models")
     visible = [m for m in served_models if caller.key is None or caller.key.allows_model(m.id)]
     return {
         "object": "list",
@@ -40,18 +40,17 @@ async def list_models(
 
 @get("/v1/models/{model_id:path}")
 async def retrieve_model(
-    model_id: FromPath[str],
-    served_models: NamedDependency[tuple[ModelInfo, ...]],
-    routing: NamedDependency[RoutingTable],
-    caller: NamedDependency[ChatCaller],
+    model_id: FromPath[str], request: Request, caller: NamedDependency[ChatCaller]
 ) -> dict:
     """404 ``model_not_found`` for a name no request could use, or this key may not."""
     name = model_id.lstrip("/")  # the path converter keeps the leading slash
     if caller.key is not None and not caller.key.allows_model(name):
         raise _not_found(name)
+    served_models: tuple[ModelInfo, ...] = await app_dependency(request, "served_models")
     listed = next((m for m in served_models if m.id == name), None)
     if listed is not None:
         return _model_object(name, listed.owned_by, listed.description)
+    routing: RoutingTable = await app_dependency(request, "routing")
     try:
         (target, *_) = routing.resolve(name)
     except ModelNotFoundError:

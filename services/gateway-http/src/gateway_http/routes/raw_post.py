@@ -114,3 +114,11 @@ def served_methods(handler: BaseRouteHandler) -> frozenset[str] | None:
     if isinstance(handler, ASGIRouteHandler):
         return handler.opt.get(SERVED_METHODS)
     return None
+
+
+async def app_dependency(request: Request[Any, Any, Any], name: str) -> Any:
+    """The app's dependency ``name``, resolved by its own ``Provide`` (cached or not, as it is
+    declared), for a route that takes only ``caller`` through Litestar: given two or more
+    dependencies, Litestar resolves them in a task group of their own, about 150 us of a
+    request (half of a ``GET /v1/models``)."""
+    return await request.app.dependencies[name]()

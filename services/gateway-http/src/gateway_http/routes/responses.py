@@ -62,7 +62,7 @@ from gateway_http.routes.native_forwarding import (
     json_answer,
     translated_fallback,
 )
-from gateway_http.routes.raw_post import raw_post
+from gateway_http.routes.raw_post import app_dependency, raw_post
 from gateway_http.sse import EventStream
 from gateway_http.turn_adapter import (
     NativeRoute,
@@ -319,20 +319,18 @@ async def _stored(door: ResponsesDoor, caller: ChatCaller, response_id: str) -> 
 
 @get("/v1/responses/{response_id:str}")
 async def read_response(
-    caller: NamedDependency[ChatCaller],
-    responses_door: NamedDependency[ResponsesDoor],
-    response_id: FromPath[str],
+    request: Request, caller: NamedDependency[ChatCaller], response_id: FromPath[str]
 ) -> Response:
+    responses_door: ResponsesDoor = await app_dependency(request, "responses_door")
     stored = await _stored(responses_door, caller, response_id)
     return Response(content=_encode(stored.response), media_type="application/json")
 
 
 @delete("/v1/responses/{response_id:str}", status_code=200)
 async def delete_response(
-    caller: NamedDependency[ChatCaller],
-    responses_door: NamedDependency[ResponsesDoor],
-    response_id: FromPath[str],
+    request: Request, caller: NamedDependency[ChatCaller], response_id: FromPath[str]
 ) -> Response:
+    responses_door: ResponsesDoor = await app_dependency(request, "responses_door")
     if not await responses_door.store.delete(response_id, caller.owner):
         raise ResponseNotFoundError(f"No response '{response_id[:100]}' is stored for this key.")
     body = {"id": response_id, "object": "response", "deleted": True}
@@ -341,13 +339,14 @@ async def delete_response(
 
 @get("/v1/responses/{response_id:str}/input_items")
 async def list_input_items(
+    request: Request,
     caller: NamedDependency[ChatCaller],
-    responses_door: NamedDependency[ResponsesDoor],
     response_id: FromPath[str],
     order: FromQuery[Literal["asc", "desc"]] = "desc",
     limit: FromQuery[int] = 20,
     after: FromQuery[str | None] = None,
 ) -> Response:
+    responses_door: ResponsesDoor = await app_dependency(request, "responses_door")
     stored = await _stored(responses_door, caller, response_id)
     page = input_items_page(
         stored.input_items, order=order, limit=max(1, min(limit, 100)), after=after

@@ -12,7 +12,7 @@ from gateway_core.use_cases.sessions import SessionService
 from gateway_http.caller import Callers
 from gateway_http.media import require_json
 from gateway_http.raw_request import read_body
-from gateway_http.routes.raw_post import raw_post
+from gateway_http.routes.raw_post import app_dependency, raw_post
 from gateway_http.schemas.sessions import decode_create_session, session_body
 
 
@@ -29,17 +29,15 @@ async def create_session(
 
 @get("/v1/sessions/{session_id:str}")
 async def read_session(
-    session_id: FromPath[str],
-    sessions: NamedDependency[SessionService],
-    caller: NamedDependency[ChatCaller],
+    session_id: FromPath[str], request: Request, caller: NamedDependency[ChatCaller]
 ) -> dict:
+    sessions: SessionService = await app_dependency(request, "sessions")
     return session_body(await sessions.get(session_id, caller.owner))
 
 
 @delete("/v1/sessions/{session_id:str}", status_code=204)
 async def delete_session(
-    session_id: FromPath[str],
-    sessions: NamedDependency[SessionService],
-    caller: NamedDependency[ChatCaller],
+    session_id: FromPath[str], request: Request, caller: NamedDependency[ChatCaller]
 ) -> None:
+    sessions: SessionService = await app_dependency(request, "sessions")
     await sessions.delete(session_id, caller.owner)

@@ -11,14 +11,13 @@ from gateway_core.use_cases.serve_chat import ChatCaller
 from gateway_http.caller import Callers
 from gateway_http.media import require_json
 from gateway_http.raw_request import read_body
-from gateway_http.routes.raw_post import raw_post
+from gateway_http.routes.raw_post import app_dependency, raw_post
 from gateway_http.schemas.tools import decode_execute_tool, tool_result_body
 
 
 @get("/v1/tools")
-async def list_tools(
-    execute_tool: NamedDependency[ExecuteTool], caller: NamedDependency[ChatCaller]
-) -> list[dict]:
+async def list_tools(request: Request, caller: NamedDependency[ChatCaller]) -> list[dict]:
+    execute_tool: ExecuteTool = await app_dependency(request, "execute_tool")
     return [
         {"name": spec.name, "description": spec.description, "parameters": spec.parameters}
         for spec in execute_tool.tools()

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from litestar import get
+from litestar import Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, SkipValidation
+from litestar.params import FromQuery
 
 from gateway_core.domain.money import Money
 from gateway_core.errors import InvalidRequestError, PermissionDeniedError
 from gateway_core.ports.usage import UsageQuery, UsageTotal
 from gateway_core.use_cases.serve_chat import ChatCaller
+from gateway_http.routes.raw_post import app_dependency
 
 _MAX_DAYS = 366
 _COUNTERS = ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "cached_tokens",
@@ -22,8 +23,7 @@ _COUNTERS = ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "ca
 
 @get("/v1/usage")
 async def read_usage(
-    # A Protocol cannot be checked at run time: validated, every call was a 500.
-    usage_store: NamedDependency[SkipValidation[UsageQuery]],
+    request: Request,
     caller: NamedDependency[ChatCaller],
     start: FromQuery[str | None] = None,
     end: FromQuery[str | None] = None,
@@ -35,6 +35,7 @@ async def read_usage(
     first, last = _day(start, "start", today.replace(day=1)), _day(end, "end", today)
     if last < first or last - first > timedelta(days=_MAX_DAYS):
         raise InvalidRequestError(f"Give a range of 0 to {_MAX_DAYS} days.", param="end")
+    usage_store: UsageQuery = await app_dependency(request, "usage_store")
     rows = await usage_store.totals(_whose(caller, key_id), first, last)
     return {
         "object": "list",
