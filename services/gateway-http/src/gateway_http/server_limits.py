@@ -109,8 +109,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._hung_up: asyncio.Task[None] | None = None
         self._deadline_at: float | None = None
         """When the current phase must be over (loop time); ``None``: no deadline now."""
-        self._body_done = True
-        """The current request's body is all in (its message complete), or there is none yet."""
         self._head_after_body = False
         """Its response is complete but its body is not: the next head begins after the body."""
 
@@ -181,13 +179,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self.transport.is_closing():
             return
-        if self._body_done:
-            self._next_head()
-        else:
+        if self.cycle is not None and self.cycle.more_body:
             # Answered before its body was in (a 413 on the announced length, say): what the
             # client still sends is that body, read and dropped by the parser under the body's
             # deadline, not the next request's head (counted as one, it was refused with 431).
             self._head_after_body = True
+        else:
+            self._next_head()
 
     def _next_head(self) -> None:
         """Keep-alive: the next head is counted from its first byte and gets its own deadline."""
@@ -199,13 +197,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._body_done = False
         self._arm(self.limits.body_timeout)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._deadline_at = None  # disarmed: the handle, if any, finds no deadline when it fires
-        self._body_done = True
         super().on_message_complete()
         if self._head_after_body:
             self._head_after_body = False

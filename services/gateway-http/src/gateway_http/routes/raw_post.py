@@ -1,10 +1,11 @@
-"""The front doors' ``POST`` routes as raw ASGI handlers (Litestar's ``@asgi``).
+"""The gateway's ``POST`` routes as raw ASGI handlers (Litestar's ``@asgi``).
 
 A ``@post`` handler runs Litestar's handler machinery for every request: the kwargs model,
-the signature model validating ``request`` and the dependency, an exit stack, ``to_response``.
-For the chat route that was about 20 us of a JSON request's 270 under load
-(``bench.profile_path``), and as much for the Responses and Messages doors. ``raw_post`` serves
-a door's answer without it, doing what that machinery did for these routes:
+the signature model validating ``request`` and the dependencies, an exit stack,
+``to_response``, and a task group when there are several dependencies: 20-50 us of a front
+door's request under load, about 150 us of one with two dependencies (docs/PERFORMANCE.md).
+``raw_post`` serves a route's answer without it, doing what that machinery did for these
+routes:
 
 - ``POST``: the route's dependencies, the app's own (each resolved by its ``Provide``, cached
   as before), handed to the answer after the ``Request``; the body cap is the app's (read the
@@ -64,8 +65,6 @@ def raw_post(
     """``answer(request, *dependencies)`` served as ``POST path``, each dependency the app's
     of that name; see the module docstring."""
 
-    one = dependencies[0] if len(dependencies) == 1 else None
-
     def route(answer: Door) -> ASGIRouteHandler:
         async def serve(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != ScopeType.HTTP:
@@ -84,16 +83,11 @@ def raw_post(
                 app_handlers = scope["litestar_app"].exception_handlers
                 ScopeState.from_scope(scope).exception_handlers = app_handlers
                 raise MethodNotAllowedException(headers={"allow": _ALLOW})
-            app = scope["litestar_app"]
             request: Request[Any, Any, Any] = Request(scope, receive, send)
-            provided = app.dependencies
-            if one is not None:  # the usual route: no list, no unpacking
-                response = await answer(request, await provided[one]())
-            else:
-                values = []
-                for dependency in dependencies:  # an async comprehension is a function call
-                    values.append(await provided[dependency]())
-                response = await answer(request, *values)
+            values = []
+            for dependency in dependencies:  # an async comprehension is a function call
+                values.append(await app_dependency(request, dependency))
+            response = await answer(request, *values)
             await response.to_asgi_response(None, request)(scope, receive, send)
 
         serve.__name__ = serve.__qualname__ = answer.__name__
@@ -118,7 +112,7 @@ def served_methods(handler: BaseRouteHandler) -> frozenset[str] | None:
 
 async def app_dependency(request: Request[Any, Any, Any], name: str) -> Any:
     """The app's dependency ``name``, resolved by its own ``Provide`` (cached or not, as it is
-    declared), for a route that takes only ``caller`` through Litestar: given two or more
-    dependencies, Litestar resolves them in a task group of their own, about 150 us of a
-    request (half of a ``GET /v1/models``)."""
+    declared): for the raw routes, and for a route that takes only ``caller`` through
+    Litestar (given two or more dependencies, Litestar resolves them in a task group of their
+    own, about 150 us of a request, half of a ``GET /v1/models``)."""
     return await request.app.dependencies[name]()
