@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from gateway_core.domain.api_keys import ApiKey, hash_secret
 from gateway_core.domain.chat import ChatRequest
 from gateway_core.domain.messages import Message
 from gateway_core.errors import RateLimitExceededError, StoreUnavailableError
@@ -249,3 +250,35 @@ def test_a_share_outside_zero_to_one_is_refused() -> None:
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError):
             RateLimiter(DownStore(), defaults=RateLimits(1, None), fail_open_share=bad)
+
+
+def _key(key_id: str, rpm: int | None = None, tpm: int | None = None) -> ApiKey:
+    return ApiKey(
+        id=key_id, name=key_id, sha256=hash_secret(f"secret-{key_id}"),
+        requests_per_minute=rpm, tokens_per_minute=tpm,
+    )  # fmt: skip
+
+
+def test_a_keys_own_limits_override_the_defaults_dimension_by_dimension(clock: FakeClock) -> None:
+    one = limiter(clock, rpm=5, tpm=1_000)
+    assert one.limits_for(None) == RateLimits(5, 1_000)
+    assert one.limits_for(_key("plain")) == RateLimits(5, 1_000)
+    assert one.limits_for(_key("fast", rpm=50)) == RateLimits(50, 1_000)
+    assert one.limits_for(_key("big", tpm=9_000)) == RateLimits(5, 9_000)
+    # Asked again (every request asks), and for another key with the same pair: the same.
+    assert one.limits_for(_key("fast", rpm=50)) == RateLimits(50, 1_000)
+    assert one.limits_for(_key("also-fast", rpm=50)) == RateLimits(50, 1_000)
+    # New defaults: what a key leaves to them follows, what it sets stays its own.
+    one.defaults = RateLimits(7, 2_000)
+    assert one.limits_for(_key("fast", rpm=50)) == RateLimits(50, 2_000)
+    assert one.limits_for(_key("plain")) == RateLimits(7, 2_000)
+
+
+async def test_many_distinct_limits_are_all_honoured(clock: FakeClock) -> None:
+    """The per-limit memos start over past their size; every key still gets its own limits."""
+    one = limiter(clock, rpm=5, tpm=None)
+    for rpm in range(1, 2_100):
+        key = _key(f"k{rpm}", rpm=rpm)
+        admission = await one.admit(identity_for_key(key.id), limits=one.limits_for(key))
+        assert admission.headers["x-ratelimit-limit-requests"] == str(rpm)
+        assert admission.headers["x-ratelimit-remaining-requests"] == str(rpm - 1)

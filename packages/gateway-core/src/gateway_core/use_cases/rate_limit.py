@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from gateway_core.clock import SystemClock
@@ -45,6 +46,8 @@ from gateway_core.use_cases.rate_limit_leases import LeasedRateLimitStore
 REQUESTS = "requests"
 TOKENS = "tokens"
 MINUTE = 60.0
+_KEY_LIMITS_KEPT = 1024
+"""Distinct limits remembered (a key's pair, a requests limit) before the memo starts over."""
 
 
 class StoreDownPolicy(StrEnum):
@@ -110,7 +113,13 @@ def estimate_tokens(request: ChatRequest, default_completion_tokens: int = 512) 
 
 def format_reset(seconds: float) -> str:
     """A duration the way OpenAI writes ``x-ratelimit-reset-*`` (Go's style, ms precision)."""
-    milliseconds = max(0, round(seconds * 1000))
+    return _format_milliseconds(max(0, round(seconds * 1000)))
+
+
+@lru_cache(maxsize=4096)
+def _format_milliseconds(milliseconds: int) -> str:
+    # Every admitted request writes two of these, and a client's resets repeat (whole
+    # milliseconds, within a minute): remembered, not formatted again each time.
     if 0 < milliseconds < 1000:
         return f"{milliseconds}ms"
     hours, rest = divmod(milliseconds, 3_600_000)
@@ -143,7 +152,7 @@ class RateLimiter:
         self._leased = store if isinstance(store, LeasedRateLimitStore) else None
         """The store when leases front it: their adjustments can be settled without a task."""
         self._share = fail_open_share
-        self.defaults = defaults
+        self._defaults = defaults
         self._policy = StoreDownPolicy(policy)
         self._fallback = fallback or InMemoryRateLimitStore(SystemClock())
         self._on_fallback = on_fallback
@@ -151,14 +160,37 @@ class RateLimiter:
         """Admissions decided by the fallback since start (also reported to ``on_fallback``)."""
         self.lost_adjustments = 0
         """``reconcile`` calls dropped because the store was down."""
+        self._key_limits: dict[tuple[int | None, int | None], RateLimits] = {}
+        self._request_charges: dict[int, Charge] = {}
+        """The requests bucket's charge (always 1 unit) per limit: built once, not per request."""
+
+    @property
+    def defaults(self) -> RateLimits:
+        return self._defaults
+
+    @defaults.setter
+    def defaults(self, defaults: RateLimits) -> None:
+        self._defaults = defaults
+        self._key_limits.clear()  # made from the old defaults
 
     def limits_for(self, key: ApiKey | None) -> RateLimits:
-        return self.defaults if key is None else self.defaults.for_key(key)
+        if key is None:
+            return self._defaults
+        pair = (key.requests_per_minute, key.tokens_per_minute)
+        if pair == (None, None):
+            return self._defaults
+        # One object per distinct pair of a key's limits, not one per request.
+        limits = self._key_limits.get(pair)
+        if limits is None:
+            if len(self._key_limits) >= _KEY_LIMITS_KEPT:
+                self._key_limits.clear()
+            limits = self._key_limits[pair] = self._defaults.for_key(key)
+        return limits
 
     async def admit(
         self, identity: str, *, estimated_tokens: int = 0, limits: RateLimits | None = None
     ) -> Admission:
-        limits = limits or self.defaults
+        limits = limits or self._defaults
         charges = self._charges(limits, max(0, estimated_tokens))
         if not charges:
             return Admission(identity, limits, reserved_tokens=0, headers={})
@@ -170,7 +202,8 @@ class RateLimiter:
                 retry_after=decision.retry_after,
                 headers=headers,
             )
-        reserved = next((c.cost for c in charges if c.bucket == TOKENS), 0)
+        # The tokens charge, when there is one, is the last (``_charges``; a fallback's too).
+        reserved = charges[-1].cost if limits.tokens_per_minute is not None else 0
         return Admission(identity, limits, reserved, headers, via_fallback)
 
     async def reconcile(self, admission: Admission, actual_tokens: int) -> None:
@@ -210,8 +243,15 @@ class RateLimiter:
 
     def _charges(self, limits: RateLimits, estimated_tokens: int) -> tuple[Charge, ...]:
         charges = []
-        if limits.requests_per_minute is not None:
-            charges.append(Charge(REQUESTS, limits.requests_per_minute, MINUTE, 1))
+        requests_per_minute = limits.requests_per_minute
+        if requests_per_minute is not None:
+            charge = self._request_charges.get(requests_per_minute)
+            if charge is None:
+                if len(self._request_charges) >= _KEY_LIMITS_KEPT:
+                    self._request_charges.clear()
+                charge = Charge(REQUESTS, requests_per_minute, MINUTE, 1)
+                self._request_charges[requests_per_minute] = charge
+            charges.append(charge)
         if limits.tokens_per_minute is not None:
             # A reservation above the whole allowance is charged as the whole allowance (see
             # the port); recording the clamped figure keeps ``reconcile`` exact.
