@@ -14,7 +14,16 @@ import pytest
 import redis
 
 from bench import __main__ as bench_main
-from bench import first_byte, hop_floor, idle_gaps, instructions, latency_ratio, processes, report
+from bench import (
+    admission_cost,
+    first_byte,
+    hop_floor,
+    idle_gaps,
+    instructions,
+    latency_ratio,
+    processes,
+    report,
+)
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.probe import ProbeError
 from bench.slow_streams import Tally, _Stream, percentiles_ms
@@ -258,3 +267,11 @@ def test_idle_gaps_reads_an_answers_length_and_refuses_a_stream() -> None:
     assert idle_gaps._content_length(head) == 593
     with pytest.raises(SystemExit):
         idle_gaps._content_length(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked")
+
+
+def test_admission_cost_times_admissions_admitted_from_a_lease() -> None:
+    per_run = asyncio.run(admission_cost.time_admissions(admissions=200, runs=2, warmup=50))
+    assert len(per_run) == 2
+    assert all(us > 0 for us in per_run)
+    rate_limiter, key = admission_cost.limiter()
+    assert rate_limiter.limits_for(key) == admission_cost._LIMITS
