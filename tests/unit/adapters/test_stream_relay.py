@@ -278,6 +278,11 @@ _EVENTS = {
     "no_choices": NO_CHOICES, "role": ROLE, "call": CALL, "finish": FINISH, "usage": USAGE,
     "done": b"[DONE]", "empty": b"", "bad": b"not json",
     "error": b'{"error":{"message":"overloaded","type":"server_error"}}',
+    # Broken events whose payloads, put together, would read as whole chunks: each event
+    # must still be one chunk object on its own.
+    "head": b'{"id":"c1","choices":[{"index":0,"delta":{"content":"a"}}]}, '
+            b'{"id":"c2","choices":[{"index":0,"delta":{"content":"b"}}],"x":[{}',
+    "tail": b'{}]}', "pair": HELLO + b" " + LO, "blank": b" ",
 }  # fmt: skip
 
 
@@ -287,7 +292,8 @@ _EVENTS = {
     [("hello", "lo"), ("hello", "lo", "two", "usage_on_content"), ("hello", "no_choices"),
      ("role", "hello"), ("hello", "call"), ("hello", "finish"), ("hello", "finish", "usage"),
      ("hello", "done"), ("lo", "empty"), ("hello", "bad", "lo"), ("hello", "error"),
-     ("error", "hello"), ("hello",) * MAX_BATCH_EVENTS, ("hello",) * (MAX_BATCH_EVENTS + 1)],
+     ("error", "hello"), ("hello",) * MAX_BATCH_EVENTS, ("hello",) * (MAX_BATCH_EVENTS + 1),
+     ("head", "tail"), ("hello", "head", "tail"), ("pair", "blank"), ("pair",), ("lo", "pair")],
 )  # fmt: skip
 def test_a_read_of_several_events_has_the_same_outcome_tapped_as_read(
     names: tuple[str, ...], cap_tokens: int
