@@ -11,6 +11,12 @@ more than an add), so this is for A/B comparisons of one change, not for publish
 
     uv run python -m bench.instructions --scenario realistic-json
     uv run python -m bench.instructions --scenario openai-stream --requests 500
+    uv run python -m bench.instructions --scenario openai-stream --pace-chunks 2 --requests 100
+
+``--pace-chunks N`` paces the mock's streams (a chunk every ``--pace-interval-ms``, each its
+own write, then the end in one write, as ``bench.profile_slow``'s mock does): each of a slow
+stream's chunks is then a read of its own. Two runs with different ``N`` split a slow stream's
+count into what each chunk costs and what the stream costs once (its start and end).
 
 One gateway process runs under ``valgrind --tool=callgrind`` with counting off; after
 ``--warmup`` sequential requests counting is turned on for ``--requests`` more, then the
@@ -105,8 +111,11 @@ def _callgrind(pid: int, *arguments: str) -> None:
     subprocess.run(["callgrind_control", *arguments, str(pid)], check=True, capture_output=True)
 
 
-def count(scenario_name: str, requests: int, warmup: int) -> float:
-    """Instructions per request of ``scenario_name``'s request, one at a time."""
+def count(
+    scenario_name: str, requests: int, warmup: int, pace: tuple[int, float] | None = None
+) -> float:
+    """Instructions per request of ``scenario_name``'s request, one at a time; ``pace``:
+    the mock's streams paced, (chunks, milliseconds between two)."""
     scenario = BY_NAME[scenario_name]
     if scenario.target != "gateway":
         raise SystemExit(f"{scenario_name} does not run the gateway")
@@ -119,7 +128,12 @@ def count(scenario_name: str, requests: int, warmup: int) -> float:
     if scenario.authorization is not None:
         headers["authorization"] = scenario.authorization
     body = payloads.openai_body(scenario.model, scenario.stream)
-    with processes.pinned_redis(options.load_core, out), runner.mock_upstream(options) as mock:
+    paced = () if pace is None else (
+        "--pace-chunks", str(pace[0]), "--pace-interval-ms", str(pace[1]),
+        "--pace-first-token-ms", str(pace[1]),
+    )  # fmt: skip
+    mock_upstream = runner.mock_upstream(options, paced)
+    with processes.pinned_redis(options.load_core, out), mock_upstream as mock:
         env = {**gateway_env(scenario, mock), "PYTHONHASHSEED": "0"}
         with _counted_gateway(env, out) as (port, pid):
             connection = http.client.HTTPConnection(HOST, port, timeout=120)
@@ -141,18 +155,25 @@ def count(scenario_name: str, requests: int, warmup: int) -> float:
     return dumps_total(out) / requests
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="openai-json")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=150)
-    args = parser.parse_args()
+    parser.add_argument("--pace-chunks", type=int, default=0,
+                        help="pace the mock's streams: this many chunks, each a read (0: not)")
+    parser.add_argument("--pace-interval-ms", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    if args.pace_chunks and not BY_NAME[args.scenario].stream:
+        parser.error("--pace-chunks paces streams: choose a stream scenario")
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
-    per_request = count(args.scenario, args.requests, args.warmup)
+    pace = (args.pace_chunks, args.pace_interval_ms) if args.pace_chunks else None
+    per_request = count(args.scenario, args.requests, args.warmup, pace)
+    paced = f", {args.pace_chunks} paced chunks" if pace else ""
     print(f"{args.scenario}: {per_request / 1000:,.1f}k instructions a request "
-          f"({args.requests} requests after {args.warmup})")  # fmt: skip
+          f"({args.requests} requests after {args.warmup}{paced})")  # fmt: skip
     return 0
 
 

@@ -58,9 +58,10 @@ class ScenarioPending(Exception):
 
 
 @contextmanager
-def mock_upstream(options: Options) -> Iterator[int]:
+def mock_upstream(options: Options, extra: Sequence[str] = ()) -> Iterator[int]:
+    """The mock upstream's port; ``extra``: more of its arguments (``--pace-chunks``...)."""
     port = processes.free_port()
-    command = [sys.executable, "-m", "bench.mock_upstream", "--port", str(port)]
+    command = [sys.executable, "-m", "bench.mock_upstream", "--port", str(port), *extra]
     env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}  # `bench` importable from any cwd
     child = processes.start("mock", command, [options.load_core], env, options.log_dir)
     try:

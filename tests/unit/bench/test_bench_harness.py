@@ -23,8 +23,10 @@ from bench import (
     latency_ratio,
     processes,
     report,
+    runner,
 )
 from bench.paced_stream import Pace, Pacer, content_event
+from bench.payloads import openai_body, raw_post
 from bench.probe import ProbeError
 from bench.slow_streams import Tally, _Stream, percentiles_ms
 
@@ -275,3 +277,29 @@ def test_admission_cost_times_admissions_admitted_from_a_lease() -> None:
     assert all(us > 0 for us in per_run)
     rate_limiter, key = admission_cost.limiter()
     assert rate_limiter.limits_for(key) == admission_cost._LIMITS
+
+
+def test_the_mock_paces_streams_when_given_the_pace_arguments(tmp_path: Path) -> None:
+    """``bench.instructions --pace-chunks`` counts a slow stream only if the mock it starts
+    really paces: each content chunk a write of its own, then the end."""
+    options = runner.Options(
+        duration_s=1, warmup_s=0, connections=1, rate=1, paced_count=1,
+        gateway_cores=(0,), load_core=0, log_dir=tmp_path,
+    )  # fmt: skip
+    paced = ("--pace-chunks", "3", "--pace-interval-ms", "5", "--pace-first-token-ms", "5")
+    with runner.mock_upstream(options, paced) as port:
+        request = raw_post("127.0.0.1", port, "/v1/chat/completions", openai_body("m", True))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            connection.sendall(request)
+            answer = b""
+            while not answer.endswith(b"0\r\n\r\n"):
+                answer += connection.recv(65536)
+    assert answer.count(b"tok@") == 3
+    assert b"data: [DONE]" in answer
+
+
+def test_instructions_refuse_to_pace_a_json_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        instructions.main(["--scenario", "openai-json", "--pace-chunks", "2"])
+    assert exit_.value.code == 2
+    assert "choose a stream scenario" in capsys.readouterr().err
