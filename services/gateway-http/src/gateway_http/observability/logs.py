@@ -64,9 +64,9 @@ _TRIGGERS = (b"authorization", b"api", b"cookie", b"bearer", b"basic", b"sk-", b
 
 def redact(line: bytes) -> bytes:
     """Scrub header secrets and key-shaped strings from one encoded line."""
-    lowered = line.lower()
+    find = line.lower().find
     for trigger in _TRIGGERS:
-        if trigger in lowered:
+        if find(trigger) >= 0:  # not ``in``: Python 3.11 tries the needle as an int first
             break
     else:
         return line
