@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway_core.domain.evolve import direct_init
 from gateway_core.domain.messages import NO_EXTRA, Message
 from gateway_core.domain.tools import ToolChoice, ToolSpec
 from gateway_core.domain.usage import Usage
@@ -24,6 +25,7 @@ OPENAI_CHAT_WIRE = "openai.chat"
 """OpenAI Chat Completions' stream of ``chat.completion.chunk`` events (``ChatRequest.relay``)."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
@@ -55,6 +57,7 @@ class ChatRequest:
     gateway tools; not part of the answer (nor of its cache key)."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Choice:
     message: Message
@@ -65,6 +68,7 @@ class Choice:
     """Choice fields not modelled (``logprobs``...), as the provider returned them."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ChatResponse:
     id: str
@@ -80,6 +84,7 @@ class ChatResponse:
     """Request fields left out because the provider cannot serve them (``drop_params``)."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A fragment of one tool call in a stream; ``index`` ties the fragments together."""
@@ -90,6 +95,7 @@ class ToolCallDelta:
     arguments: str = ""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ChatChunk:
     """One increment of a streamed answer, for choice ``index``.

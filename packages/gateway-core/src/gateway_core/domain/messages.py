@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gateway_core.domain.evolve import direct_init
+
 
 class _NoFields(Mapping[str, Any]):
     """An empty, hashable mapping: a dataclass default needs one (no default_factory call)."""
@@ -37,6 +39,7 @@ NO_EXTRA: Mapping[str, Any] = _NoFields()
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
@@ -44,6 +47,7 @@ class TextPart:
     """Anthropic's prompt-cache breakpoint (``{"type": "ephemeral"}``), as the client sent it."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ImagePart:
     """An image by URL; ``data:`` URLs carry base64 bytes inline."""
@@ -53,6 +57,7 @@ class ImagePart:
     cache_control: Mapping[str, Any] | None = None
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OpaquePart:
     """A content part the gateway passes on without reading (``input_audio``, ``file``):
@@ -66,6 +71,7 @@ class OpaquePart:
 ContentPart = TextPart | ImagePart | OpaquePart
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A function call the model asked for. ``arguments`` is the JSON text, as OpenAI sends it."""
@@ -75,6 +81,7 @@ class ToolCall:
     arguments: str
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Message:
     role: Role

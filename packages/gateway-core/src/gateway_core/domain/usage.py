@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from gateway_core.domain.evolve import direct_init
 from gateway_core.domain.money import Money
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     prompt_tokens: int = 0
@@ -34,6 +36,7 @@ class Usage:
         )
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
     """One billed model call (or one streamed answer, aborted or not)."""

@@ -43,7 +43,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gateway_core.domain.chat import ChatChunk, ChatRequest, ChatResponse, Choice
-from gateway_core.domain.evolve import evolve
+from gateway_core.domain.evolve import direct_init, evolve
 from gateway_core.domain.messages import Message
 from gateway_core.domain.money import Money
 from gateway_core.domain.relay_tap import RELAY_TAP, RelayTap
@@ -69,6 +69,7 @@ T = TypeVar("T")
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class TurnOutcome:
     """What a turn did: for response headers, extension fields and the request log."""

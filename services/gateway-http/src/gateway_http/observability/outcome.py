@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway_core.domain.evolve import direct_init
+
 UNMATCHED_ROUTE = "unmatched"
 """The route of a request no route handler matched (404/405 from the router)."""
 
@@ -14,6 +16,7 @@ STATUS_CLIENT_GONE = 499
 """The request was cancelled (client gone, shutdown) before a response started (nginx's code)."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class RequestOutcome:
     method: str
