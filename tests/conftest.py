@@ -9,10 +9,17 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
+from hypothesis import settings
 
 from tests.support.background_loop import BackgroundLoop
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.redis_topologies import Topologies
+
+# No per-example deadline: the properties are about outcomes, not speed, and on a shared
+# machine a first example that waits on the host (compiling a class's copier, a cold cache)
+# failed a run as "flaky" while every example was right.
+settings.register_profile("gateway", deadline=None)
+settings.load_profile("gateway")
 
 # Each module installs one vendor's routes on the fake upstream: install(upstream) -> None.
 _VENDOR_RENDERERS = (
