@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -155,8 +156,19 @@ def test_the_handler_writes_one_json_object_per_line(lines) -> None:
     assert first["message"] == "upstream openai answered 503"
     assert first["level"] == "warning"
     assert first["logger"] == "tests.observability.logs"
-    assert first["ts"].endswith("Z") and isinstance(first["pid"], int)
+    assert first["ts"].endswith("Z") and first["pid"] == os.getpid()
     assert second["status"] == 200 and second["message"] == "request"
+    assert second["pid"] == os.getpid()
+
+
+def test_records_need_not_look_up_their_thread_or_process(lines) -> None:
+    # The lines carry neither; the writer names the pid. A record that looked them up cost a
+    # getpid system call and two lookups on every request's line.
+    logger, handler, stream = lines
+    assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
+    logger.info("request", extra={FIELDS_ATTRIBUTE: {"message": "request"}})
+    (line,) = _written(handler, stream)
+    assert line["pid"] == os.getpid() and "thread" not in line
 
 
 def test_the_handler_keeps_tracebacks_and_scrubs_keys(lines) -> None:
