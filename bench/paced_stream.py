@@ -10,9 +10,14 @@ Every content chunk carries the moment it was written (``tok@<CLOCK_MONOTONIC ns
 all processes of the machine share), so the client can tell how long each chunk took to reach
 it; through a gateway minus direct is the delay the gateway adds to each chunk.
 
-One timer drives every stream: streams are spread over 1 ms slots of the interval (as real
-clients' requests are spread), so a slot writes only its share of the streams, and thousands
-of open streams cost one timer callback per millisecond.
+One timer drives every stream: the interval is cut into 1 ms slots, and a stream goes in the
+slot its first chunk falls due in, so that, as from a real upstream, its chunks come its
+first-token delay after its request and then every interval, and streams are spread over the
+slots as their requests are spread over time; thousands of open streams cost one timer
+callback per millisecond. (Slots handed out in turn instead, whatever the time, added up to an
+interval to the first-token delay and bunched the streams' ends, and so the next requests,
+into waves: at 1,000 streams of 50 chunks 100 ms apart, a fifth of every 124 ms held all of
+its stream ends and starts.)
 """
 
 from __future__ import annotations
@@ -80,7 +85,6 @@ class Pacer:
         self._slots: list[list[_Stream]] = [
             [] for _ in range(max(1, round(pace.interval_s / _SLOT_S)))
         ]
-        self._next_slot = 0
         self._closing = _closing(pace.chunks)
         self._ticking = False
         self._current = 0
@@ -88,9 +92,13 @@ class Pacer:
     def start(self, transport: asyncio.Transport) -> None:
         transport.write(_HEAD)
         loop = asyncio.get_running_loop()
-        stream = _Stream(transport, loop.time() + self._pace.first_token_s)
-        self._slots[self._next_slot].append(stream)
-        self._next_slot = (self._next_slot + 1) % len(self._slots)
+        first_token_s = self._pace.first_token_s
+        # The next tick (within a slot's time) writes slot ``_current``; the one first_token_s
+        # later writes this one. Due half a slot early, so that a tick on time is never a
+        # hair too early for it (and the stream a whole interval late).
+        ticks = max(1, round(first_token_s / _SLOT_S))
+        stream = _Stream(transport, loop.time() + first_token_s - _SLOT_S / 2)
+        self._slots[(self._current + ticks) % len(self._slots)].append(stream)
         if not self._ticking:
             self._ticking = True
             loop.call_soon(self._tick, loop.time())

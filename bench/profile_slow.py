@@ -118,6 +118,10 @@ def main() -> int:
                   f"{tally.chunks / load.window_s:,.0f} chunks/s, busy {cpu / load.window_s:.2f}, "
                   f"chunk delay p50 {delay['p50']:.2f} p99 {delay['p99']:.2f} ms, "
                   f"failed {tally.failed + tally.bad_status}", flush=True)  # fmt: skip
+            first = slow_streams.percentiles_ms(tally.first_delays_ns)
+            later = slow_streams.percentiles_ms(tally.later_delays_ns)
+            print(f"  first chunks p50 {first['p50']:.2f} p99 {first['p99']:.2f} ms, "
+                  f"later chunks p50 {later['p50']:.2f} p99 {later['p99']:.2f} ms", flush=True)
             if args.gc:
                 print(summarise_gc_pauses(gc_pauses), flush=True)
     except subprocess.SubprocessError as error:

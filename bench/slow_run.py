@@ -72,6 +72,10 @@ def _measure(port: int, pids: list[int], headers: dict[str, str], model: str,
         "streams_completed": tally.completed, "failed_connections": tally.failed,
         "bad_status": tally.bad_status,
         "chunk_delay_ms": slow_streams.percentiles_ms(tally.delays_ns),
+        # Split: a stream's first chunk waits for the response to start (its first byte);
+        # the others only for the relay of a chunk (the delay between chunks).
+        "first_chunk_delay_ms": slow_streams.percentiles_ms(tally.first_delays_ns),
+        "later_chunk_delay_ms": slow_streams.percentiles_ms(tally.later_delays_ns),
     }
     if tally.failed or tally.bad_status:
         result["warning"] = "some streams failed: the figures cover the others"
@@ -129,14 +133,17 @@ def run_slow(options: runner.Options, load: slow_streams.SlowLoad,
 
 def _derive(results: dict) -> None:
     direct = results.get("direct", {})
-    base = direct.get("chunk_delay_ms", {}) if direct.get("status") == "ok" else {}
+    direct_ok = direct.get("status") == "ok"
     portkey = results.get("portkey", {})
     for name, result in results.items():
         if result.get("status") != "ok" or name == "direct":
             continue
-        delay = result["chunk_delay_ms"]
-        if base:
-            result["added_delay_ms"] = {q: delay[q] - base[q] for q in ("p50", "p99")}
+        for measured, added in (("chunk_delay_ms", "added_delay_ms"),
+                                ("first_chunk_delay_ms", "added_first_delay_ms"),
+                                ("later_chunk_delay_ms", "added_later_delay_ms")):  # fmt: skip
+            delay, base = result.get(measured), direct.get(measured)
+            if direct_ok and delay and base:
+                result[added] = {q: delay[q] - base[q] for q in ("p50", "p99")}
         if portkey.get("status") == "ok" and name != "portkey":
             result["vs_portkey"] = {
                 key: result[key] / portkey[key]
@@ -152,21 +159,23 @@ def table(document: dict) -> str:
         f"{load['interval_ms']:g} ms apart after {load['first_token_ms']:g} ms, "
         f"{load['window_s']:g} s measured",
         "| target | chunks/s | CPU us per chunk | RSS KB per open stream | chunk delay p50 / p99 "
-        "| added p50 / p99 | vs Portkey (CPU, RSS) |",
-        "|---|---|---|---|---|---|---|",
+        "| added p50 / p99 | added between chunks p50 / p99 | added to the first chunk p50 / p99 "
+        "| vs Portkey (CPU, RSS) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in document["targets"].items():
         if result.get("status") != "ok":
             lines.append(f"| {name} | {result.get('status')}: {result.get('reason', '')} |")
             continue
-        delay, added = result["chunk_delay_ms"], result.get("added_delay_ms")
+        delay = result["chunk_delay_ms"]
         ratios = result.get("vs_portkey", {})
         lines.append(" | ".join([
             f"| {name}", f"{result['chunks_per_s']:,.0f}",
             f"{result['cpu_us_per_chunk']:.1f}" if "cpu_us_per_chunk" in result else "-",
             f"{result['rss_kb_per_stream']:.1f}" if "rss_kb_per_stream" in result else "-",
             f"{delay['p50']:.2f} / {delay['p99']:.2f}",
-            f"{added['p50']:+.2f} / {added['p99']:+.2f}" if added else "-",
+            *(_added(result.get(key))
+              for key in ("added_delay_ms", "added_later_delay_ms", "added_first_delay_ms")),
             (f"{ratios['cpu_us_per_chunk']:.2f}x, {ratios.get('rss_kb_per_stream', 0):.2f}x"
              if "cpu_us_per_chunk" in ratios else "-"),
         ]) + " |")
@@ -175,3 +184,7 @@ def table(document: dict) -> str:
                          f"{result.get('bad_status', 0):,} answered >= 400: the figures cover "
                          "the others |")
     return "\n".join(lines)
+
+
+def _added(added: dict | None) -> str:
+    return f"{added['p50']:+.2f} / {added['p99']:+.2f}" if added else "-"

@@ -23,7 +23,7 @@ import gc
 import time
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httptools
 
@@ -53,9 +53,19 @@ class SlowLoad:
         return self.stream_s if self.ramp_s is None else self.ramp_s
 
 
+def _delays() -> array:
+    return array("q")
+
+
 @dataclass(slots=True)
 class Tally:
-    delays_ns: array
+    delays_ns: array = field(default_factory=_delays)
+    """Every chunk's delay, from the mock's write to the client's read."""
+    first_delays_ns: array = field(default_factory=_delays)
+    """Each stream's first chunk's: the stream's first byte, which waits for the gateway's
+    response to start, not only for its relay of a chunk."""
+    later_delays_ns: array = field(default_factory=_delays)
+    """The other chunks' (``delays_ns`` holds both): the delay between chunks."""
     chunks: int = 0
     completed: int = 0
     failed: int = 0
@@ -70,6 +80,7 @@ class _Stream(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._tail = b""
+        self._first = True
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -99,8 +110,14 @@ class _Stream(asyncio.Protocol):
                 self._tail = text[position:]
                 return
             if self._measuring[0]:
-                self._tally.delays_ns.append(now - int(text[position + 4 : end]))
+                delay = now - int(text[position + 4 : end])
+                self._tally.delays_ns.append(delay)
                 self._tally.chunks += 1
+                if self._first:
+                    self._tally.first_delays_ns.append(delay)
+                else:
+                    self._tally.later_delays_ns.append(delay)
+            self._first = False
             position = text.find(_STAMP, end)
         self._tail = b""
 
@@ -112,13 +129,14 @@ class _Stream(asyncio.Protocol):
         if self._stop[0]:
             self._transport.close()
         else:
+            self._first = True
             self._transport.write(self._raw)
 
 
 async def hold(host: str, port: int, raw: bytes, load: SlowLoad, on_window) -> Tally:
     """Keep ``load.streams`` streams open; ``on_window(start|end)`` marks the measured window."""
     loop = asyncio.get_running_loop()
-    tally = Tally(array("q"))
+    tally = Tally()
     measuring, stop = [False], [False]
     streams: list[_Stream] = []
     gc.disable()  # the client's pauses would land in the delays it measures

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import time
-from array import array
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from bench import (
     processes,
     report,
     runner,
+    slow_run,
 )
 from bench.paced_stream import Pace, Pacer, content_event
 from bench.payloads import openai_body, raw_post
@@ -80,7 +80,7 @@ def test_an_anchor_slower_than_the_paced_rate_still_reports_its_throughput_and_c
 
 def test_a_chunk_stamp_cut_across_two_reads_is_still_counted() -> None:
     async def scenario() -> Tally:
-        tally = Tally(array("q"))
+        tally = Tally()
         stream = _Stream(b"", tally, measuring=[True], stop=[False])
         event = content_event(time.monotonic_ns())
         cut = event.index(b"tok@") + 6
@@ -91,6 +91,8 @@ def test_a_chunk_stamp_cut_across_two_reads_is_still_counted() -> None:
     tally = asyncio.run(scenario())
     assert tally.chunks == 2
     assert all(0 <= delay < 1e9 for delay in tally.delays_ns)
+    # The stream's first chunk, then one between chunks.
+    assert len(tally.first_delays_ns) == len(tally.later_delays_ns) == 1
 
 
 def test_percentiles_are_nearest_rank_in_milliseconds() -> None:
@@ -130,6 +132,32 @@ def test_a_paced_stream_writes_each_chunk_on_its_own_at_the_interval() -> None:
     assert len({data for _, data in content}) == 5  # each chunk its own write
     assert content[0][0] - transport.written[0][0] >= 0.015  # the first-token delay
     assert transport.written[-1][1].endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
+
+
+def test_each_paced_stream_starts_its_first_token_delay_after_its_own_request() -> None:
+    """As from a real upstream, whatever slots the streams before it took: handed out in
+    turn, the slots added up to an interval to the delay and bunched streams' ends."""
+
+    async def scenario() -> list[float]:
+        pacer = Pacer(Pace(chunks=2, interval_s=0.05, first_token_s=0.02))
+        firsts = []
+        for _ in range(4):
+            transport = _Transport()
+            pacer.start(transport)
+            await asyncio.sleep(0.011)
+            firsts.append(transport)
+        await asyncio.sleep(0.2)
+        delays = []
+        for transport in firsts:
+            content = [t for t, data in transport.written if b"tok@" in data]
+            assert len(content) == 2
+            delays.append(content[0] - transport.written[0][0])
+        return delays
+
+    delays = asyncio.run(scenario())
+    # 20 ms, give or take a 1 ms slot and a late timer; the fourth stream's slot, had the
+    # slots been handed out in turn, would have come 53 ms after its request.
+    assert all(0.0185 <= delay < 0.03 for delay in delays), delays
 
 
 def test_the_hop_floor_proxy_copies_both_ways_what_arrives_before_its_upstream_is_up() -> None:
@@ -303,3 +331,31 @@ def test_instructions_refuse_to_pace_a_json_scenario(capsys: pytest.CaptureFixtu
         instructions.main(["--scenario", "openai-json", "--pace-chunks", "2"])
     assert exit_.value.code == 2
     assert "choose a stream scenario" in capsys.readouterr().err
+
+
+def test_slow_streams_report_the_delay_added_between_chunks_and_to_the_first_apart() -> None:
+    def delays(p50: float, p99: float) -> dict:
+        return {"p50": p50, "p90": p99, "p99": p99, "max": p99}
+
+    def target(base: float, first: float) -> dict:
+        return {
+            "status": "ok", "chunks_per_s": 9000.0, "chunks": 45000,
+            "chunk_delay_ms": delays(base, base * 4),
+            "first_chunk_delay_ms": delays(first, first * 2),
+            "later_chunk_delay_ms": delays(base, base * 3),
+        }  # fmt: skip
+
+    direct = target(0.2, 0.2)
+    ours = {**target(0.3, 0.6), "cpu_us_per_chunk": 25.0, "rss_kb_per_stream": 40.0}
+    portkey = {**target(50.0, 60.0), "cpu_us_per_chunk": 50.0, "rss_kb_per_stream": 200.0}
+    results = {"direct": direct, "gateway": ours, "portkey": portkey}
+    slow_run._derive(results)
+    assert ours["added_delay_ms"] == pytest.approx({"p50": 0.1, "p99": 0.4})
+    assert ours["added_later_delay_ms"] == pytest.approx({"p50": 0.1, "p99": 0.3})
+    assert ours["added_first_delay_ms"] == pytest.approx({"p50": 0.4, "p99": 0.8})
+    assert ours["vs_portkey"]["cpu_us_per_chunk"] == pytest.approx(0.5)
+    load = {"streams": 1000, "chunks": 50, "interval_ms": 100, "first_token_ms": 200,
+            "window_s": 5}  # fmt: skip
+    row = next(line for line in slow_run.table({"load": load, "targets": results}).splitlines()
+               if line.startswith("| gateway"))  # fmt: skip
+    assert "| +0.10 / +0.40 | +0.10 / +0.30 | +0.40 / +0.80 | 0.50x, 0.20x |" in row
