@@ -44,6 +44,7 @@ def _serve_timed(port: int, result: str) -> None:
 
     marks: dict[str, int] = {}
     own_ns: list[int] = []
+    before_ns: list[int] = []  # the request's first bytes to its upstream call
     clock = time.perf_counter_ns
 
     def wrap(cls: type, name: str, before: object) -> None:
@@ -75,15 +76,22 @@ def _serve_timed(port: int, result: str) -> None:
         ended = message["type"] == "http.response.body" and not message.get("more_body")
         if ended and len(marks) == 3:  # a request that called the upstream once
             end = clock()
-            own_ns.append(marks["calling"] - marks["arrived"] + end - marks["answered"])
+            before = marks["calling"] - marks["arrived"]
+            before_ns.append(before)
+            own_ns.append(before + end - marks["answered"])
 
     httptools_impl.RequestResponseCycle.send = timed_send  # type: ignore[method-assign,assignment]
 
+    def clear() -> None:
+        own_ns.clear()
+        before_ns.clear()
+
     def report() -> None:
-        Path(result).write_text(f"{statistics.median(own_ns) / 1000:.1f} {len(own_ns)}")
+        own, before = statistics.median(own_ns), statistics.median(before_ns)
+        Path(result).write_text(f"{own / 1000:.1f} {before / 1000:.1f} {len(own_ns)}")
 
     # SIGUSR1 clears the notes, SIGUSR2 writes their median (and the CPU, unread, beside it).
-    _serve(port, result + ".cpu", None, on_start=own_ns.clear, on_stop=report)
+    _serve(port, result + ".cpu", None, on_start=clear, on_stop=report)
 
 
 def _requests(port: int, raw: bytes, count: int, gap_s: float) -> None:
@@ -153,9 +161,10 @@ def main() -> int:
                 time.sleep(0.1)
                 _requests(port, raw, args.requests, gap_ms / 1000)
                 gateway.process.send_signal(signal.SIGUSR2)
-                median_us, count = _read(result)
-                print(f"{scenario.name}, {gap_ms:g} ms apart: {median_us} us of the "
-                      f"gateway's own a request (median of {count})", flush=True)  # fmt: skip
+                own_us, before_us, count = _read(result)
+                print(f"{scenario.name}, {gap_ms:g} ms apart: {own_us} us of the gateway's "
+                      f"own a request, {before_us} of them before its upstream call "
+                      f"(medians of {count})", flush=True)  # fmt: skip
     finally:
         if spinner is not None:
             spinner.kill()
@@ -165,14 +174,14 @@ def main() -> int:
     return 0
 
 
-def _read(result: Path) -> tuple[str, str]:
+def _read(result: Path) -> list[str]:
     for _ in range(200):
         if result.exists() and result.read_text():
             break
         time.sleep(0.05)
-    median_us, count = result.read_text().split()
+    figures = result.read_text().split()
     result.unlink()
-    return median_us, count
+    return figures
 
 
 if __name__ == "__main__":
