@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gateway_core.domain.evolve import direct_init
+
 _IDENTITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,127}")
 _BUCKET = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _VALID_BUCKETS = frozenset({"requests", "tokens"})
@@ -60,6 +62,7 @@ class Charge:
         object.__setattr__(self, "period_ms", max(1, round(self.period * 1000)))
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class BucketState:
     """One bucket after an ``acquire`` (after the charge, when admitted)."""
@@ -73,6 +76,7 @@ class BucketState:
     """Seconds until this bucket alone would admit the charge (0 when it can now)."""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class RateLimitDecision:
     allowed: bool

@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from gateway_core.domain.evolve import direct_init
 from gateway_core.domain.money import Money
 from gateway_core.domain.usage import UsageEvent
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class UsageTotal:
     """One client key's use of one model on one UTC day.

@@ -38,6 +38,7 @@ from typing import Any
 from gateway_core.clock import SystemClock
 from gateway_core.domain.api_keys import ApiKey
 from gateway_core.domain.chat import ChatRequest
+from gateway_core.domain.evolve import direct_init
 from gateway_core.errors import RateLimitExceededError, StoreUnavailableError
 from gateway_core.memory.rate_limits import InMemoryRateLimitStore
 from gateway_core.ports.rate_limits import Charge, RateLimitDecision, RateLimitStore
@@ -75,6 +76,7 @@ class RateLimits:
         )
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Admission:
     identity: str
