@@ -140,25 +140,25 @@ def test_each_paced_stream_starts_its_first_token_delay_after_its_own_request() 
     turn, the slots added up to an interval to the delay and bunched streams' ends."""
 
     async def scenario() -> list[float]:
-        pacer = Pacer(Pace(chunks=2, interval_s=0.05, first_token_s=0.02))
-        firsts = []
+        pacer = Pacer(Pace(chunks=1, interval_s=0.2, first_token_s=0.02))
+        transports = []
         for _ in range(4):
             transport = _Transport()
             pacer.start(transport)
+            transports.append(transport)
             await asyncio.sleep(0.011)
-            firsts.append(transport)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.15)
         delays = []
-        for transport in firsts:
+        for transport in transports:
             content = [t for t, data in transport.written if b"tok@" in data]
-            assert len(content) == 2
+            assert len(content) == 1
             delays.append(content[0] - transport.written[0][0])
         return delays
 
     delays = asyncio.run(scenario())
-    # 20 ms, give or take a 1 ms slot and a late timer; the fourth stream's slot, had the
-    # slots been handed out in turn, would have come 53 ms after its request.
-    assert all(0.0185 <= delay < 0.03 for delay in delays), delays
+    # 20 ms, give or take a 1 ms slot and a late timer (a loaded machine's); had the slots
+    # been handed out in turn, each stream's would have come about 180 ms after its request.
+    assert all(0.018 <= delay < 0.1 for delay in delays), delays
 
 
 def test_the_hop_floor_proxy_copies_both_ways_what_arrives_before_its_upstream_is_up() -> None:
