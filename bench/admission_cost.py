@@ -35,15 +35,19 @@ _ESTIMATE, _SPENT = 530, 40
 _YIELD_EVERY = 100
 
 
-def limiter(clock: Clock | None = None) -> tuple[RateLimiter, ApiKey]:
+def leased_store(clock: Clock | None = None) -> LeasedRateLimitStore:
+    """Leases in front of an in-memory store, renewed ahead in the background."""
     clock = clock or SystemClock()
-    store = LeasedRateLimitStore(InMemoryRateLimitStore(clock), clock, background=BackgroundTasks())
+    return LeasedRateLimitStore(InMemoryRateLimitStore(clock), clock, background=BackgroundTasks())
+
+
+def limiter(store: LeasedRateLimitStore | None = None) -> tuple[RateLimiter, ApiKey]:
     key = ApiKey(
         id="bench", name="bench", sha256=hash_secret("bench-secret"),
         requests_per_minute=_LIMITS.requests_per_minute,
         tokens_per_minute=_LIMITS.tokens_per_minute,
     )  # fmt: skip
-    return RateLimiter(store, defaults=_LIMITS), key
+    return RateLimiter(store or leased_store(), defaults=_LIMITS), key
 
 
 async def time_admissions(
@@ -51,9 +55,8 @@ async def time_admissions(
 ) -> tuple[list[float], float]:
     """Microseconds an admission plus its settlement, per run, and the share of the timed
     admissions a lease decided (the rest took the store's way)."""
-    rate_limiter, key = limiter(clock)
-    store = rate_limiter._leased
-    assert store is not None
+    store = leased_store(clock)
+    rate_limiter, key = limiter(store)
     identity = identity_for_key(key.id)
 
     async def one() -> None:

@@ -59,17 +59,21 @@ def _delays() -> array:
 
 @dataclass(slots=True)
 class Tally:
-    delays_ns: array = field(default_factory=_delays)
-    """Every chunk's delay, from the mock's write to the client's read."""
     first_delays_ns: array = field(default_factory=_delays)
-    """Each stream's first chunk's: the stream's first byte, which waits for the gateway's
-    response to start, not only for its relay of a chunk."""
+    """Each stream's first chunk's delay, from the mock's write to the client's read: the
+    stream's first byte, which waits for the gateway's response to start, not only for its
+    relay of a chunk."""
     later_delays_ns: array = field(default_factory=_delays)
-    """The other chunks' (``delays_ns`` holds both): the delay between chunks."""
+    """The other chunks' delays: the delay between chunks."""
     chunks: int = 0
     completed: int = 0
     failed: int = 0
     bad_status: int = 0
+
+    @property
+    def delays_ns(self) -> array:
+        """Every chunk's delay."""
+        return self.first_delays_ns + self.later_delays_ns
 
 
 class _Stream(asyncio.Protocol):
@@ -111,7 +115,6 @@ class _Stream(asyncio.Protocol):
                 return
             if self._measuring[0]:
                 delay = now - int(text[position + 4 : end])
-                self._tally.delays_ns.append(delay)
                 self._tally.chunks += 1
                 if self._first:
                     self._tally.first_delays_ns.append(delay)
