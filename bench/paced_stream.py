@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -87,41 +88,46 @@ class Pacer:
         ]
         self._closing = _closing(pace.chunks)
         self._ticking = False
-        self._current = 0
+        self._current = 0  # the slot the next tick writes
+        self._next_at = 0.0  # the loop time that tick is scheduled for
 
     def start(self, transport: asyncio.Transport) -> None:
         transport.write(_HEAD)
         loop = asyncio.get_running_loop()
-        first_token_s = self._pace.first_token_s
-        # The next tick (within a slot's time) writes slot ``_current``; the one first_token_s
-        # later writes this one. Due half a slot early, so that a tick on time is never a
-        # hair too early for it (and the stream a whole interval late).
-        ticks = max(1, round(first_token_s / _SLOT_S))
-        stream = _Stream(transport, loop.time() + first_token_s - _SLOT_S / 2)
-        self._slots[(self._current + ticks) % len(self._slots)].append(stream)
+        now = loop.time()
         if not self._ticking:
             self._ticking = True
-            loop.call_soon(self._tick, loop.time())
+            self._next_at = now
+            loop.call_soon(self._tick, now)
+        # The stream goes in the slot of the first tick scheduled for its first chunk's time
+        # (give or take half a slot), counted from the next tick's scheduled time, not from
+        # now: a loaded loop runs its ticks late and then in a burst, and a slot counted from
+        # now would come round early in that burst, and the stream a whole interval late.
+        due = now + self._pace.first_token_s
+        ticks = max(0, math.ceil((due - _SLOT_S / 2 - self._next_at) / _SLOT_S))
+        self._slots[(self._current + ticks) % len(self._slots)].append(_Stream(transport, due))
 
     def _tick(self, scheduled: float) -> None:
         loop = asyncio.get_running_loop()
         index = self._current
         self._current = (index + 1) % len(self._slots)
+        self._next_at = scheduled + _SLOT_S
         if self._slots[index]:
-            self._slots[index] = self._write(self._slots[index], loop.time())
+            # Scheduled times, not the loop's: a late tick writes what was due at its time.
+            self._slots[index] = self._write(self._slots[index], scheduled)
         if any(self._slots):
-            loop.call_at(scheduled + _SLOT_S, self._tick, scheduled + _SLOT_S)
+            loop.call_at(self._next_at, self._tick, self._next_at)
         else:
             self._ticking = False
 
-    def _write(self, slot: list[_Stream], now: float) -> list[_Stream]:
+    def _write(self, slot: list[_Stream], scheduled: float) -> list[_Stream]:
         kept = []
         stamp = time.monotonic_ns()
         for stream in slot:
             if stream.transport.is_closing():
                 continue
-            if now < stream.due:
-                kept.append(stream)
+            if scheduled < stream.due - _SLOT_S:
+                kept.append(stream)  # a first-token delay longer than the interval: a turn more
                 continue
             stream.transport.write(content_event(stamp))
             stream.sent += 1
