@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
     document["scenarios"] = results
     if results:
         print(report.table(results, options.rate))
-    document["anchors"] = report.anchor_comparison(results)
+    document["anchors"] = report.anchor_comparison(results, document.get("side_by_side"))
     if document["anchors"]:
         print("\nRatios to Portkey, measured in this run (x = ours / Portkey's):")
         print(report.anchor_table(document["anchors"]))

@@ -152,14 +152,37 @@ def _figures(json_result: dict | None, stream_result: dict | None) -> dict:
     return figures
 
 
-def anchor_comparison(results: list[dict]) -> list[dict]:
-    """One row per target with its figures and each figure's ratio to Portkey's, same run."""
+_SIDE_BY_SIDE = (
+    ("json", "p50", "json_added_p50_side_ms"),
+    ("json", "p99", "json_added_p99_side_ms"),
+    ("stream", "p50", "stream_added_first_byte_side_ms"),
+)
+"""The run's closing side-by-side measure (``bench.latency_ratio``): kind, percentile, figure."""
+
+
+def _side_figures(side_by_side: dict, json_name: str, stream_name: str) -> dict:
+    """A target's added latency in the side-by-side measure, where it took part."""
+    figures = {}
+    for kind, percentile, key in _SIDE_BY_SIDE:
+        measured = side_by_side.get(kind, {})
+        name = json_name if kind == "json" else stream_name
+        added = measured.get("added", {}).get(name) if measured.get("status") != "failed" else None
+        if added is not None and added.get(percentile) is not None:
+            figures[key] = added[percentile]
+    return figures
+
+
+def anchor_comparison(results: list[dict], side_by_side: dict | None = None) -> list[dict]:
+    """One row per target with its figures and each figure's ratio to Portkey's, same run;
+    ``side_by_side``: the run's closing side-by-side measure, whose added latencies join the
+    sequential ones (``*_side_ms``)."""
     by_name = {r["name"]: r for r in results}
     rows = []
     for label, json_name, stream_name in _ROWS:
         if json_name not in by_name and stream_name not in by_name:
             continue
         figures = _figures(by_name.get(json_name), by_name.get(stream_name))
+        figures.update(_side_figures(side_by_side or {}, json_name, stream_name))
         statuses = {n: by_name[n]["status"] for n in (json_name, stream_name) if n in by_name}
         rows.append({"target": label, "scenarios": statuses, "figures": figures})
     portkey = rows[0]["figures"] if rows and rows[0]["target"].startswith("Portkey") else {}
@@ -182,8 +205,18 @@ def _cell(row: dict, key: str, fmt: str) -> str:
         "Portkey") else text
 
 
+def _latency_cell(row: dict, key: str) -> str:
+    """A sequential added latency, then (where the run measured it) the side-by-side one."""
+    cell = _cell(row, f"{key}_ms", "+.2f")
+    if f"{key}_side_ms" in row["figures"]:
+        cell += f"; {_cell(row, f'{key}_side_ms', '+.2f')}"
+    return cell
+
+
 def anchor_table(rows: list[dict]) -> str:
-    """The issue's table: every figure with its ratio to Portkey measured in this run."""
+    """The issue's table: every figure with its ratio to Portkey measured in this run. The
+    added latencies read sequentially (each target's paced probe after its own load), then,
+    after a ";", side by side (``bench.latency_ratio``: the targets in turn, in one window)."""
     if not rows:
         return ""
     header = ("| target | JSON req/s | stream req/s | added p50 (JSON) | added p99 (JSON) "
@@ -193,10 +226,12 @@ def anchor_table(rows: list[dict]) -> str:
         cpu = f"{_cell(row, 'json_cpu_ms', '.2f')} / {_cell(row, 'stream_cpu_ms', '.2f')}"
         lines.append(" | ".join([
             f"| {row['target']}", _cell(row, "json_rps", ",.0f"), _cell(row, "stream_rps", ",.0f"),
-            _cell(row, "json_added_p50_ms", "+.2f"), _cell(row, "json_added_p99_ms", "+.2f"),
-            _cell(row, "stream_added_first_byte_ms", "+.2f"), cpu,
+            _latency_cell(row, "json_added_p50"), _latency_cell(row, "json_added_p99"),
+            _latency_cell(row, "stream_added_first_byte"), cpu,
             _cell(row, "peak_rss_mb", ".0f"),
         ]) + " |")
+    if any(key.endswith("_side_ms") for row in rows for key in row["figures"]):
+        lines.append("added latencies: sequential; side by side (after the \";\")")
     missing = [f"{row['target']}: {name} {status}" for row in rows
                for name, status in row["scenarios"].items() if status != "ok"]
     if missing:

@@ -60,6 +60,30 @@ def test_every_figure_is_a_ratio_to_portkeys_from_the_same_run() -> None:
     assert "litellm-json pending" in text
 
 
+def test_the_ratio_table_carries_the_side_by_side_latencies_beside_the_sequential_ones() -> None:
+    results = [
+        _ok("portkey-json", 1000, 1.0, 1.0, 200, False),
+        _ok("portkey-stream", 700, 20.0, 1.4, 220, True),
+        _ok("openai-json", 2500, 0.6, 0.4, 80, False),
+        _ok("openai-stream", 1400, 1.0, 0.7, 90, True),
+    ]
+    side_by_side = {
+        "json": {"added": {"openai-json": {"p50": 0.5, "p99": 1.0},
+                           "portkey-json": {"p50": 1.25, "p99": 8.0}}},
+        "stream": {"status": "failed", "reason": "TimeoutError"},
+    }  # fmt: skip
+    rows = report.anchor_comparison(results, side_by_side)
+    ours = next(r for r in rows if r["target"] == "this gateway, controls off")
+    assert ours["vs_portkey"]["json_added_p50_ms"] == pytest.approx(0.6)  # sequential, kept
+    assert ours["vs_portkey"]["json_added_p50_side_ms"] == pytest.approx(0.4)
+    assert ours["vs_portkey"]["json_added_p99_side_ms"] == pytest.approx(0.125)
+    assert "stream_added_first_byte_side_ms" not in ours["figures"]  # its measure failed
+    text = report.anchor_table(rows)
+    assert "+0.60 (0.60x); +0.50 (0.40x)" in text
+    assert "sequential; side by side" in text
+    assert "; +" not in report.anchor_table(report.anchor_comparison(results))
+
+
 def test_an_anchor_slower_than_the_paced_rate_still_reports_its_throughput_and_cpu() -> None:
     direct = {"name": "direct-openai-stream", "status": "ok", "stream": True,
               "throughput": {"requests_per_s": 60000, "latency_ms": {"p50": 0.5, "p90": 0.6, "p99": 0.8}},
