@@ -48,6 +48,37 @@ def _cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
+def _cluster_ports(count: int) -> list[int]:
+    """Ports for ``count`` cluster nodes whose client and bus ports are all distinct: picked
+    one at a time, one node's port could be another's bus port (port + 10000), which that
+    node then holds (and the other fails to bind)."""
+    ports: list[int] = []
+    taken: set[int] = set()
+    while len(ports) < count:
+        port = _cluster_port()
+        if {port, port + 10000} & taken:
+            continue
+        ports.append(port)
+        taken |= {port, port + 10000}
+    return ports
+
+
+def _pongs(port: int) -> bool:
+    """Whether a Redis server answers PING on ``port`` within half a second. A plain socket,
+    not redis-py: whatever else holds the port (another node's cluster bus, say) may accept and
+    never answer, and redis-py retries a timed-out command for about 15 s."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class _NodeExited(RuntimeError):
+    """A server exited while starting (its port taken meanwhile, say): see its log."""
+
+
 class _Processes:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -67,6 +98,18 @@ class _Processes:
             process.terminate()
         for process in self._processes:
             process.wait(timeout=10)
+        self._processes.clear()
+
+    def wait_for_pings(self, ports: list[int]) -> None:
+        """Every server answers PING; ``_NodeExited`` at once if one has exited instead."""
+        for process, port in zip(self._processes, ports, strict=True):
+
+            def answers(process: subprocess.Popen[bytes] = process, port: int = port) -> bool:
+                if process.poll() is not None:
+                    raise _NodeExited(f"redis-server on port {port} exited while starting")
+                return _pongs(port)
+
+            wait_for(answers, f"node {port}")
 
 
 def _server_args(port: int, directory: Path) -> list[str]:
@@ -162,20 +205,27 @@ class SentinelSetup(_Processes):
 class ClusterSetup(_Processes):
     """Three masters, no replicas, every slot covered."""
 
+    _ATTEMPTS = 3
+    """Starts on fresh ports after a node exited: a free port can be taken before it binds."""
+
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
-        self.ports = [_cluster_port() for _ in range(3)]
-        self.url = "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        self.ports = _cluster_ports(3)
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
 
     def start(self) -> ClusterSetup:
-        for port in self.ports:
-            node_dir = self.directory / str(port)
-            node_dir.mkdir()
-            self.spawn(*_server_args(port, node_dir), "--cluster-enabled", "yes",
-                       "--cluster-config-file", str(node_dir / "nodes.conf"),
-                       "--cluster-node-timeout", "2000")  # fmt: skip
-        for port in self.ports:
-            wait_for(lambda port=port: redis.Redis(port=port).ping(), f"node {port}")
+        for attempt in range(self._ATTEMPTS):
+            try:
+                self._spawn_nodes()
+                break
+            except _NodeExited:
+                self.stop()
+                if attempt == self._ATTEMPTS - 1:
+                    raise
+                self.ports = _cluster_ports(3)
         command = ["redis-cli", "--cluster", "create",
                    *(f"127.0.0.1:{port}" for port in self.ports),
                    "--cluster-replicas", "0", "--cluster-yes"]  # fmt: skip
@@ -184,6 +234,15 @@ class ClusterSetup(_Processes):
         # still learning it (gossip) is sent MOVED, and redis-py then drops every connection.
         wait_for(self._settled, "every node to agree on the slot map")
         return self
+
+    def _spawn_nodes(self) -> None:
+        for port in self.ports:
+            node_dir = self.directory / str(port)
+            node_dir.mkdir()
+            self.spawn(*_server_args(port, node_dir), "--cluster-enabled", "yes",
+                       "--cluster-config-file", str(node_dir / "nodes.conf"),
+                       "--cluster-node-timeout", "2000")  # fmt: skip
+        self.wait_for_pings(self.ports)
 
     def _settled(self) -> bool:
         maps = []
@@ -207,20 +266,28 @@ class Topologies:
         self._directory = directory
         self._cluster: ClusterSetup | None = None
         self._sentinel: SentinelSetup | None = None
+        self._spawned: list[_Processes] = []
+        """Every setup tried, started or not: all of their servers are stopped at the end."""
 
     def cluster(self) -> ClusterSetup:
         if self._cluster is None:
-            (self._directory / "cluster").mkdir()
-            self._cluster = ClusterSetup(self._directory / "cluster").start()
+            # A setup that failed leaves its directory: the next test tries afresh beside it.
+            directory = self._directory / f"cluster-{len(self._spawned)}"
+            directory.mkdir()
+            setup = ClusterSetup(directory)
+            self._spawned.append(setup)
+            self._cluster = setup.start()
         return self._cluster
 
     def sentinel(self) -> SentinelSetup:
         if self._sentinel is None:
-            (self._directory / "sentinel").mkdir()
-            self._sentinel = SentinelSetup(self._directory / "sentinel").start()
+            directory = self._directory / f"sentinel-{len(self._spawned)}"
+            directory.mkdir()
+            setup = SentinelSetup(directory)
+            self._spawned.append(setup)
+            self._sentinel = setup.start()
         return self._sentinel
 
     def stop(self) -> None:
-        for started in (self._cluster, self._sentinel):
-            if started is not None:
-                started.stop()
+        for setup in self._spawned:
+            setup.stop()
