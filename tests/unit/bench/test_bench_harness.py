@@ -41,12 +41,19 @@ def _ok(name: str, rps: float, added_p50: float, cpu: float, rss: float, stream:
     }
 
 
+def _portkey_and_ours(portkey_json_p50: float, our_json_p50: float) -> list[dict]:
+    """One run's Portkey scenarios and ours with the controls off."""
+    return [
+        _ok("portkey-json", 1000, portkey_json_p50, 1.0, 200, False),
+        _ok("portkey-stream", 700, 20.0, 1.4, 220, True),
+        _ok("openai-json", 2500, our_json_p50, 0.4, 80, False),
+        _ok("openai-stream", 1400, 1.0, 0.7, 90, True),
+    ]
+
+
 def test_every_figure_is_a_ratio_to_portkeys_from_the_same_run() -> None:
     results = [
-        _ok("portkey-json", 1000, 2.0, 1.0, 200, False),
-        _ok("portkey-stream", 700, 20.0, 1.4, 220, True),
-        _ok("openai-json", 2500, 0.5, 0.4, 80, False),
-        _ok("openai-stream", 1400, 1.0, 0.7, 90, True),
+        *_portkey_and_ours(2.0, 0.5),
         {"name": "litellm-json", "status": "pending", "stream": False, "reason": "no npm"},
     ]
     rows = report.anchor_comparison(results)
@@ -61,12 +68,7 @@ def test_every_figure_is_a_ratio_to_portkeys_from_the_same_run() -> None:
 
 
 def test_the_ratio_table_carries_the_side_by_side_latencies_beside_the_sequential_ones() -> None:
-    results = [
-        _ok("portkey-json", 1000, 1.0, 1.0, 200, False),
-        _ok("portkey-stream", 700, 20.0, 1.4, 220, True),
-        _ok("openai-json", 2500, 0.6, 0.4, 80, False),
-        _ok("openai-stream", 1400, 1.0, 0.7, 90, True),
-    ]
+    results = _portkey_and_ours(1.0, 0.6)
     side_by_side = {
         "json": {"added": {"openai-json": {"p50": 0.5, "p99": 1.0},
                            "portkey-json": {"p50": 1.25, "p99": 8.0}}},
