@@ -164,9 +164,9 @@ def _side_figures(side_by_side: dict, json_name: str, stream_name: str) -> dict:
     """A target's added latency in the side-by-side measure, where it took part."""
     figures = {}
     for kind, percentile, key in _SIDE_BY_SIDE:
-        measured = side_by_side.get(kind, {})
         name = json_name if kind == "json" else stream_name
-        added = measured.get("added", {}).get(name) if measured.get("status") != "failed" else None
+        # A failed measure carries its reason and no "added".
+        added = side_by_side.get(kind, {}).get("added", {}).get(name)
         if added is not None and added.get(percentile) is not None:
             figures[key] = added[percentile]
     return figures
